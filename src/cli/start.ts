@@ -1,0 +1,66 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { loadConfig, type Config } from '../config/config';
+import { createLogger } from '../observability/logger';
+import { startEmbeddedPostgres, type EmbeddedCluster } from '../store/embedded-postgres';
+import { ensureDevelopmentCertificate } from './development-certificate';
+import { startVault } from './vault';
+
+/**
+ * `pdvault start`: in development, fills in what production must be given (an embedded
+ * PostgreSQL and a self-signed certificate in the data folder), then starts the vault and
+ * stops it cleanly on SIGTERM or SIGINT.
+ */
+export async function startCommand(): Promise<void> {
+  const config = loadConfig();
+  const bootLog = createLogger(config.log.level);
+  let embedded: EmbeddedCluster | undefined;
+  const certificateGenerated = !config.tls.certFile;
+  if (config.mode === 'development') {
+    fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o711 });
+    bootLog.warn({ data_dir: config.dataDir }, 'DEVELOPMENT MODE: embedded PostgreSQL and a self-signed certificate; do not hold real personal data');
+    embedded = await provideEmbeddedDatabase(config, bootLog);
+    await provideDevelopmentCertificate(config, bootLog);
+  }
+
+  const vault = await startVault(config).catch(async (error) => {
+    await embedded?.stop();
+    throw error;
+  });
+  process.stdout.write(`pdvault listening on ${vault.url}\n`);
+  if (config.mode === 'development' && certificateGenerated) {
+    process.stdout.write(`  certificate: ${config.tls.certFile}\n  try: curl --cacert ${config.tls.certFile} ${vault.url}/healthz\n`);
+  }
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    vault.logger.info({ signal }, 'shutting down');
+    await vault.stop();
+    await embedded?.stop();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+async function provideEmbeddedDatabase(config: Config, log: ReturnType<typeof createLogger>): Promise<EmbeddedCluster | undefined> {
+  if (config.database.url) return undefined;
+  const cluster = await startEmbeddedPostgres({
+    dir: path.join(config.dataDir, 'postgres'),
+    port: config.database.embeddedPort,
+    database: 'pdvault',
+    onLog: (line) => log.debug({ postgres: line.trim() }, 'embedded postgres'),
+  });
+  config.database.url = cluster.url;
+  return cluster;
+}
+
+async function provideDevelopmentCertificate(config: Config, log: ReturnType<typeof createLogger>): Promise<void> {
+  if (config.tls.certFile && config.tls.keyFile) return;
+  const files = await ensureDevelopmentCertificate(path.join(config.dataDir, 'tls'));
+  if (files.created) log.info({ cert: files.certFile }, 'generated a self-signed development certificate');
+  config.tls.certFile = files.certFile;
+  config.tls.keyFile = files.keyFile;
+}

@@ -1,0 +1,45 @@
+/** One problem with a field of the input, as a JSON Pointer into the request. */
+export interface FieldProblem {
+  pointer: string;
+  detail: string;
+}
+
+export interface VaultErrorOptions {
+  detail?: string;
+  errors?: FieldProblem[];
+  headers?: Record<string, string>;
+  cause?: unknown;
+}
+
+/**
+ * The vault's one error type. `code` is stable and machine-readable (tests assert on it);
+ * `status` is the HTTP status it maps to. Details of a 5xx never leave the process: the
+ * HTTP layer shows them only when `expose` is true.
+ */
+export class VaultError extends Error {
+  override name = 'VaultError';
+  readonly code: string;
+  readonly status: number;
+  readonly detail?: string;
+  readonly errors?: FieldProblem[];
+  readonly headers?: Record<string, string>;
+
+  constructor(code: string, status: number, title: string, options: VaultErrorOptions = {}) {
+    super(title, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.status = status;
+    this.detail = options.detail;
+    this.errors = options.errors;
+    this.headers = options.headers;
+  }
+
+  get expose(): boolean {
+    return this.status < 500;
+  }
+}
+
+export const badRequest = (code: string, title: string, options?: VaultErrorOptions) =>
+  new VaultError(code, 400, title, options);
+
+export const unavailable = (code: string, title: string, options?: VaultErrorOptions) =>
+  new VaultError(code, 503, title, options);

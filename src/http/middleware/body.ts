@@ -1,0 +1,29 @@
+import express, { type RequestHandler } from 'express';
+import { VaultError } from '../../errors/vault-error';
+
+const JSON_TYPES = ['application/json', 'application/*+json'];
+const FORM_TYPE = 'application/x-www-form-urlencoded';
+
+/**
+ * Bodies are JSON everywhere except the OAuth endpoints, which RFC 6749 makes form-encoded.
+ * A body of any other type is refused with 415 before it is read; a body over the limit
+ * with 413 before it is parsed.
+ */
+export function bodyParsers(limitBytes: number): RequestHandler[] {
+  const json = express.json({ limit: limitBytes, strict: true, type: JSON_TYPES });
+  const form = express.urlencoded({ limit: limitBytes, extended: false, parameterLimit: 50, type: FORM_TYPE });
+  const requireType: RequestHandler = (req, _res, next) => {
+    if (!hasBody(req)) return next();
+    const expected = req.path.startsWith('/oauth/') ? [FORM_TYPE] : JSON_TYPES;
+    if (!req.is(expected)) {
+      return next(new VaultError('unsupported_media_type', 415, 'The request body must be ' + expected[0]));
+    }
+    next();
+  };
+  return [requireType, json, form];
+}
+
+function hasBody(req: Parameters<RequestHandler>[0]): boolean {
+  const length = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+}

@@ -1,0 +1,61 @@
+import type { RequestHandler } from 'express';
+import { badRequest } from '../../errors/vault-error';
+
+const MAX_DEPTH = 32;
+// Keys that mean something to JavaScript objects rather than to the vault.
+const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+
+/**
+ * Refuses, before any route sees them, inputs no route should have to think about: NUL bytes
+ * and lone surrogates anywhere (PostgreSQL text cannot hold NUL; a lone surrogate is not
+ * Unicode), prototype-pollution keys, and JSON nested deeper than any vault document.
+ */
+export const inputHygiene: RequestHandler = (req, _res, next) => {
+  checkUrl(req.originalUrl);
+  if (req.body !== undefined) checkValue(req.body, '', 0);
+  next();
+};
+
+function checkUrl(url: string): void {
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(url);
+  } catch {
+    throw badRequest('invalid_characters', 'The request URL is not valid UTF-8');
+  }
+  if (!isCleanString(decoded)) throw badRequest('invalid_characters', 'The request URL contains a NUL byte or a lone surrogate');
+}
+
+function checkValue(value: unknown, pointer: string, depth: number): void {
+  if (depth > MAX_DEPTH) throw badRequest('nesting_too_deep', 'The request body is nested too deeply', { detail: `More than ${MAX_DEPTH} levels of nesting` });
+  if (typeof value === 'string') {
+    if (!isCleanString(value)) {
+      throw badRequest('invalid_characters', 'A string contains a NUL byte or a lone surrogate', {
+        errors: [{ pointer: pointer || '/', detail: 'NUL bytes and lone surrogates are not accepted' }],
+      });
+    }
+    return;
+  }
+  if (value === null || typeof value !== 'object') return;
+  for (const [key, child] of Object.entries(value)) {
+    const childPointer = `${pointer}/${escapePointer(key)}`;
+    if (FORBIDDEN_KEYS.has(key)) {
+      throw badRequest('forbidden_property', 'The request body uses a reserved property name', {
+        errors: [{ pointer: childPointer, detail: 'This property name is not accepted' }],
+      });
+    }
+    if (!isCleanString(key)) {
+      throw badRequest('invalid_characters', 'A property name contains a NUL byte or a lone surrogate');
+    }
+    checkValue(child, childPointer, depth + 1);
+  }
+}
+
+export function isCleanString(value: string): boolean {
+  // String#isWellFormed is in Node 20's V8 but not in the ES2023 typings.
+  return !value.includes('\u0000') && (value as string & { isWellFormed(): boolean }).isWellFormed();
+}
+
+function escapePointer(key: string): string {
+  return key.replace(/~/g, '~0').replace(/\//g, '~1');
+}

