@@ -28,14 +28,18 @@ export async function ensureDevelopmentCertificate(dir: string): Promise<Certifi
   return { certFile, keyFile, created: true };
 }
 
-export async function createSelfSigned(dnsNames: string[], ips: string[]): Promise<{ certPem: string; keyPem: string }> {
+export async function createSelfSigned(
+  dnsNames: string[],
+  ips: string[],
+  usage: 'serverAuth' | 'clientAuth' = 'serverAuth',
+): Promise<{ certPem: string; keyPem: string }> {
   x509.cryptoProvider.set(webcrypto as unknown as Crypto);
   const algorithm = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
   const keys = await webcrypto.subtle.generateKey(algorithm, true, ['sign', 'verify']);
   const now = Date.now();
   const certificate = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: webcrypto.getRandomValues(new Uint8Array(16)).reduce((s, b) => s + b.toString(16).padStart(2, '0'), '7f'),
-    name: 'CN=pdvault development',
+    name: usage === 'serverAuth' ? 'CN=pdvault development' : 'CN=pdvault client',
     notBefore: new Date(now - 60_000),
     notAfter: new Date(now + VALIDITY_DAYS * 24 * 3600 * 1000),
     signingAlgorithm: algorithm,
@@ -43,7 +47,7 @@ export async function createSelfSigned(dnsNames: string[], ips: string[]): Promi
     extensions: [
       new x509.BasicConstraintsExtension(false, undefined, true),
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
+      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage[usage]]),
       new x509.SubjectAlternativeNameExtension([
         ...dnsNames.map((value) => ({ type: 'dns' as const, value })),
         ...ips.map((value) => ({ type: 'ip' as const, value })),

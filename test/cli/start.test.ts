@@ -1,0 +1,63 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import request from 'supertest';
+import { Client } from 'pg';
+import { freePort } from '../support/ports';
+import { runCli } from '../support/cli-process';
+
+jest.setTimeout(120_000);
+
+async function installationId(dataDir: string, port: number): Promise<string> {
+  const password = fs.readFileSync(path.join(dataDir, 'postgres', 'password'), 'utf8');
+  const client = new Client({ host: '127.0.0.1', port, user: 'postgres', password, database: 'pdvault' });
+  await client.connect();
+  try {
+    const { rows } = await client.query("select value from vault_meta where key = 'installation_id'");
+    return rows[0].value;
+  } finally {
+    await client.end();
+  }
+}
+
+describe('pdvault start (development)', () => {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pdvault-start-'));
+  fs.chmodSync(dataDir, 0o711);
+  afterAll(() => fs.rmSync(dataDir, { recursive: true, force: true }));
+
+  it('runs with everything embedded, prints its https URL, stops on SIGTERM with 0, and reuses its data on the next start', async () => {
+    const pgPort = await freePort();
+    const env = { PDVAULT_DATA_DIR: dataDir, PDVAULT_PORT: '0', PDVAULT_EMBEDDED_PG_PORT: String(pgPort) };
+
+    const first = runCli(['start'], env);
+    const [, url] = await first.waitFor(/listening on (https:\/\/localhost:\d+)/);
+    const cert = fs.readFileSync(path.join(dataDir, 'tls', 'cert.pem'), 'utf8');
+    expect((fs.statSync(path.join(dataDir, 'tls', 'key.pem')).mode & 0o777).toString(8)).toBe('600');
+    await request(url!).get('/healthz').ca(cert).expect(200, { status: 'ok' });
+    const id = await installationId(dataDir, pgPort);
+    first.child.kill('SIGTERM');
+    expect(await first.exited).toEqual({ code: 0, signal: null });
+
+    const second = runCli(['start'], env);
+    const [, secondUrl] = await second.waitFor(/listening on (https:\/\/localhost:\d+)/);
+    expect(fs.readFileSync(path.join(dataDir, 'tls', 'cert.pem'), 'utf8')).toBe(cert);
+    await request(secondUrl!).get('/readyz').ca(cert).expect(200);
+    expect(await installationId(dataDir, pgPort)).toBe(id);
+    second.child.kill('SIGTERM');
+    expect((await second.exited).code).toBe(0);
+  });
+});
+
+describe('pdvault start (production)', () => {
+  it('refuses to start without DATABASE_URL, naming it in one line', async () => {
+    const run = runCli(['start'], { PDVAULT_MODE: 'production', PDVAULT_TLS_CERT_FILE: '/nonexistent/c.pem', PDVAULT_TLS_KEY_FILE: '/nonexistent/k.pem' });
+    expect((await run.exited).code).toBe(1);
+    expect(run.stderr()).toBe('pdvault: DATABASE_URL is required in production mode\n');
+  });
+
+  it('refuses to start without a certificate file', async () => {
+    const run = runCli(['start'], { PDVAULT_MODE: 'production', DATABASE_URL: 'postgres://127.0.0.1:1/x' });
+    expect((await run.exited).code).toBe(1);
+    expect(run.stderr()).toBe('pdvault: PDVAULT_TLS_CERT_FILE is required in production mode\n');
+  });
+});

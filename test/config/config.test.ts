@@ -1,0 +1,72 @@
+import { ConfigError, loadConfig } from '../../src/config/config';
+import { SETTINGS } from '../../src/config/settings';
+
+const production = {
+  PDVAULT_MODE: 'production',
+  DATABASE_URL: 'postgres://vault@db.internal/vault',
+  PDVAULT_TLS_CERT_FILE: '/etc/pdvault/cert.pem',
+  PDVAULT_TLS_KEY_FILE: '/etc/pdvault/key.pem',
+};
+
+function errorOf(env: Record<string, string>): ConfigError {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error;
+    throw error;
+  }
+  throw new Error('expected a configuration error');
+}
+
+describe('configuration', () => {
+  it('starts in development mode with safe defaults when nothing is set', () => {
+    const config = loadConfig({});
+    expect(config.mode).toBe('development');
+    expect(config.http).toMatchObject({ host: '127.0.0.1', port: 8443, bodyLimitBytes: 65536 });
+    expect(config.tls.minVersion).toBe('TLSv1.2');
+    expect(config.database.url).toBeUndefined();
+    expect(config.dataDir).toMatch(/\.pdvault$/);
+  });
+
+  it.each(['DATABASE_URL', 'PDVAULT_TLS_CERT_FILE', 'PDVAULT_TLS_KEY_FILE'])(
+    'refuses production mode without %s, naming it in one line',
+    (missing) => {
+      const env: Record<string, string> = { ...production };
+      delete env[missing];
+      const error = errorOf(env);
+      expect(error.message).toBe(`${missing} is required in production mode`);
+      expect(error.message).not.toContain('\n');
+    },
+  );
+
+  it('binds all interfaces by default in production', () => {
+    expect(loadConfig(production).http.host).toBe('0.0.0.0');
+  });
+
+  it('refuses an unknown PDVAULT_ variable', () => {
+    expect(errorOf({ PDVAULT_PROT: '8443' }).message).toMatch(/^unknown setting PDVAULT_PROT/);
+  });
+
+  it('ignores variables outside its prefix', () => {
+    expect(() => loadConfig({ HOME: '/root', AWS_REGION: 'eu-west-1' })).not.toThrow();
+  });
+
+  it('refuses an invalid value without echoing it', () => {
+    const error = errorOf({ PDVAULT_PORT: 'hunter2-secret' });
+    expect(error.message).toMatch(/^PDVAULT_PORT is invalid/);
+    expect(error.message).not.toContain('hunter2');
+  });
+
+  it('accepts TLS 1.3 only', () => {
+    expect(loadConfig({ PDVAULT_TLS_MIN_VERSION: 'TLSv1.3' }).tls.minVersion).toBe('TLSv1.3');
+    expect(errorOf({ PDVAULT_TLS_MIN_VERSION: 'TLSv1.1' }).message).toMatch(/^PDVAULT_TLS_MIN_VERSION is invalid/);
+  });
+
+  it('refuses a headers timeout longer than the request timeout', () => {
+    expect(errorOf({ PDVAULT_HEADERS_TIMEOUT_MS: '60000', PDVAULT_REQUEST_TIMEOUT_MS: '30000' }).message).toMatch(/must not exceed/);
+  });
+
+  it('documents every setting', () => {
+    for (const setting of SETTINGS) expect(setting.doc.length).toBeGreaterThan(20);
+  });
+});

@@ -1,0 +1,105 @@
+import { startTestVault, type TestVault } from '../support/test-vault';
+
+let vault: TestVault;
+beforeAll(async () => {
+  vault = await startTestVault({ PDVAULT_BODY_LIMIT_BYTES: '1024' });
+});
+afterAll(() => vault.stop());
+
+const problem = (res: { body: Record<string, unknown>; headers: Record<string, string> }) => {
+  expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+  return res.body;
+};
+
+describe('errors are problem+json with a stable code and the request id', () => {
+  it('answers malformed JSON with 400 malformed_json and does not echo the body', async () => {
+    const res = await vault.post('/healthz').set('Content-Type', 'application/json').send('{"secret-canary": x');
+    expect(res.status).toBe(400);
+    const body = problem(res);
+    expect(body.code).toBe('malformed_json');
+    expect(body.request_id).toBe(res.headers['x-request-id']);
+    expect(res.text).not.toContain('secret-canary');
+  });
+
+  it('answers an unknown route with 404 not_found', async () => {
+    const res = await vault.get('/v1/nothing-here').expect(404);
+    expect(problem(res).code).toBe('not_found');
+    expect(res.headers['strict-transport-security']).toBe('max-age=63072000; includeSubDomains');
+    expect(res.headers['cache-control']).toBe('no-store');
+  });
+
+  it('answers a wrong method with 405 and an Allow header', async () => {
+    const res = await vault.delete('/healthz').expect(405);
+    expect(problem(res).code).toBe('method_not_allowed');
+    expect(res.headers.allow).toBe('GET, HEAD');
+  });
+
+  it('answers a body over the limit with 413 body_too_large', async () => {
+    const res = await vault.post('/healthz').set('Content-Type', 'application/json').send(JSON.stringify({ a: 'x'.repeat(2000) }));
+    expect(res.status).toBe(413);
+    expect(problem(res).code).toBe('body_too_large');
+  });
+
+  it('answers a non-JSON body with 415 unsupported_media_type', async () => {
+    const res = await vault.post('/healthz').set('Content-Type', 'text/plain').send('hello');
+    expect(res.status).toBe(415);
+    expect(problem(res).code).toBe('unsupported_media_type');
+  });
+
+  it('answers a form body outside /oauth with 415', async () => {
+    const res = await vault.post('/v1/anything').type('form').send('a=b');
+    expect(res.status).toBe(415);
+  });
+
+  it.each([
+    ['a NUL byte', '{"name":"a\\u0000b"}'],
+    ['a lone high surrogate', '{"name":"\\ud800"}'],
+    ['a lone low surrogate', '{"name":"x\\udc00y"}'],
+    ['a NUL byte in a property name', '{"a\\u0000":1}'],
+  ])('answers %s in a JSON string with 400 invalid_characters', async (_label, raw) => {
+    const res = await vault.post('/healthz').set('Content-Type', 'application/json').send(raw);
+    expect(res.status).toBe(400);
+    expect(problem(res).code).toBe('invalid_characters');
+  });
+
+  it('answers a NUL byte or a broken escape in the URL with 400', async () => {
+    const nul = await vault.get('/healthz%00').expect(400);
+    expect(problem(nul).code).toBe('invalid_characters');
+    const broken = await vault.get('/v1/%E0%A4%A').expect(400);
+    expect(problem(broken).code).toBe('invalid_characters');
+    const surrogate = await vault.get('/v1/%ED%A0%80').expect(400);
+    expect(problem(surrogate).code).toBe('invalid_characters');
+  });
+
+  it.each(['__proto__', 'constructor', 'prototype'])('refuses the reserved property name %s with 400', async (key) => {
+    const res = await vault.post('/healthz').set('Content-Type', 'application/json').send(`{"a":{"${key}":{"polluted":true}}}`);
+    expect(res.status).toBe(400);
+    const body = problem(res);
+    expect(body.code).toBe('forbidden_property');
+    expect(body.errors).toEqual([{ pointer: `/a/${key}`, detail: expect.any(String) }]);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+
+  it('refuses JSON nested deeper than any vault document with 400', async () => {
+    const deep = '['.repeat(100) + ']'.repeat(100);
+    const res = await vault.post('/healthz').set('Content-Type', 'application/json').send(deep);
+    expect(res.status).toBe(400);
+    expect(problem(res).code).toBe('nesting_too_deep');
+  });
+
+  it('answers oversized headers with 431 and keeps serving', async () => {
+    // Node's HTTP parser answers before the app runs, so this answer has no problem body.
+    const res = await vault.unchecked('get', '/healthz').set('X-Filler', 'x'.repeat(20_000));
+    expect(res.status).toBe(431);
+    await vault.get('/healthz').expect(200);
+  });
+
+  it('ignores a request id that could inject into logs and issues its own', async () => {
+    const res = await vault.get('/healthz').set('X-Request-Id', 'abc\r\nforged: 1').ok(() => true).catch(() => undefined);
+    const clean = await vault.get('/healthz').set('X-Request-Id', 'bad id with spaces');
+    expect(clean.headers['x-request-id']).toMatch(/^req_/);
+    expect(res === undefined || res.headers['x-request-id'] !== 'abc\r\nforged: 1').toBe(true);
+    const kept = await vault.get('/healthz').set('X-Request-Id', 'trace-1234abcd');
+    expect(kept.headers['x-request-id']).toBe('trace-1234abcd');
+  });
+});

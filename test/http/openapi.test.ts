@@ -1,0 +1,48 @@
+import type { Response } from 'supertest';
+import { expectMatchesSpec, spec } from '../support/openapi';
+import { startTestVault, type TestVault } from '../support/test-vault';
+
+let vault: TestVault;
+beforeAll(async () => {
+  vault = await startTestVault();
+});
+afterAll(() => vault.stop());
+
+const HTTP_METHODS = ['get', 'post', 'put', 'patch', 'delete'];
+
+it('describes exactly the routes the vault serves, no more and no fewer', () => {
+  const served = vault.vault.routes.entries
+    .flatMap(({ path, methods }) => methods.map((m) => `${m.toUpperCase()} ${path.replace(/:(\w+)/g, '{$1}')}`))
+    .sort();
+  const described = Object.entries(spec.paths)
+    .flatMap(([path, item]) => Object.keys(item).filter((k) => HTTP_METHODS.includes(k)).map((m) => `${m.toUpperCase()} ${path}`))
+    .sort();
+  expect(served).toEqual(described);
+});
+
+function fakeResponse(status: number, body: unknown, contentType = 'application/json'): Response {
+  return {
+    status,
+    text: JSON.stringify(body),
+    headers: { 'content-type': contentType },
+    req: { method: 'GET', path: '/healthz' },
+  } as unknown as Response;
+}
+
+describe('the response checker', () => {
+  it('accepts a response the spec declares', () => {
+    expect(() => expectMatchesSpec(fakeResponse(200, { status: 'ok' }))).not.toThrow();
+  });
+
+  it('refuses a body that does not match the declared schema', () => {
+    expect(() => expectMatchesSpec(fakeResponse(200, { status: 'ok', extra: 1 }))).toThrow(/does not match openapi.yaml/);
+  });
+
+  it('refuses a status the spec does not declare', () => {
+    expect(() => expectMatchesSpec(fakeResponse(418, {}))).toThrow(/declares no 418/);
+  });
+
+  it('refuses an undeclared media type', () => {
+    expect(() => expectMatchesSpec(fakeResponse(200, { status: 'ok' }, 'text/html'))).toThrow(/media type text\/html not declared/);
+  });
+});

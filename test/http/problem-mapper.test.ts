@@ -1,0 +1,46 @@
+import { Writable } from 'node:stream';
+import express from 'express';
+import request from 'supertest';
+import '../../src/http/request-context';
+import { problemHandler } from '../../src/http/problem';
+import { createLogger } from '../../src/observability/logger';
+import { VaultError } from '../../src/errors/vault-error';
+
+function appThrowing(error: unknown) {
+  const lines: string[] = [];
+  const logger = createLogger('info', new Writable({ write(c, _e, done) { lines.push(String(c)); done(); } }));
+  const app = express();
+  app.use((req, _res, next) => { req.requestId = 'req_test'; next(); });
+  app.get('/boom', () => { throw error; });
+  app.use(problemHandler(logger));
+  return { app, lines };
+}
+
+describe('the problem mapper', () => {
+  it('turns an unexpected error into a 500 with no internals in the body, and logs it', async () => {
+    const { app, lines } = appThrowing(new Error('connect ECONNREFUSED 10.1.2.3:5432 password=hunter2'));
+    const res = await request(app).get('/boom').expect(500);
+    expect(res.body).toEqual({
+      type: 'urn:pdvault:problem:internal_error',
+      title: 'The vault could not complete the request',
+      status: 500,
+      code: 'internal_error',
+      request_id: 'req_test',
+    });
+    expect(res.text).not.toContain('ECONNREFUSED');
+    expect(lines.join('')).toContain('request failed');
+  });
+
+  it('hides the detail of a 5xx VaultError but keeps its code', async () => {
+    const { app } = appThrowing(new VaultError('kms_unavailable', 503, 'The key service is unavailable', { detail: 'internal host kms-1' }));
+    const res = await request(app).get('/boom').expect(503);
+    expect(res.body.code).toBe('kms_unavailable');
+    expect(res.body.detail).toBeUndefined();
+  });
+
+  it('shows the detail and field errors of a 4xx VaultError', async () => {
+    const { app } = appThrowing(new VaultError('invalid_field', 422, 'Invalid', { detail: 'd', errors: [{ pointer: '/email', detail: 'bad' }] }));
+    const res = await request(app).get('/boom').expect(422);
+    expect(res.body).toMatchObject({ code: 'invalid_field', detail: 'd', errors: [{ pointer: '/email', detail: 'bad' }] });
+  });
+});

@@ -1,0 +1,110 @@
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import tls from 'node:tls';
+import { createSelfSigned } from '../../src/cli/development-certificate';
+import { startTestVault, type TestVault } from '../support/test-vault';
+
+interface Handshake {
+  protocol?: string | null;
+  cipher?: string;
+  error?: string;
+}
+
+function handshake(port: number, ca: string, options: tls.ConnectionOptions = {}): Promise<Handshake> {
+  return new Promise((resolve) => {
+    const socket = tls.connect({ host: '127.0.0.1', servername: 'localhost', port, ca, ...options }, () => {
+      const result = { protocol: socket.getProtocol(), cipher: socket.getCipher().name };
+      socket.end();
+      resolve(result);
+    });
+    socket.on('error', (error: Error & { code?: string }) => resolve({ error: error.code ?? error.message }));
+  });
+}
+
+describe('TLS on the only listener', () => {
+  let vault: TestVault;
+  beforeAll(async () => {
+    vault = await startTestVault();
+  });
+  afterAll(() => vault.stop());
+
+  it('negotiates TLS 1.3 when the client offers it', async () => {
+    expect(await handshake(vault.vault.port, vault.ca)).toMatchObject({ protocol: 'TLSv1.3' });
+  });
+
+  it('accepts TLS 1.2 with a forward-secret AEAD suite', async () => {
+    const result = await handshake(vault.vault.port, vault.ca, { maxVersion: 'TLSv1.2' });
+    expect(result).toEqual({ protocol: 'TLSv1.2', cipher: 'ECDHE-ECDSA-AES128-GCM-SHA256' });
+  });
+
+  it('refuses TLS 1.1 with a protocol-version alert from the server', async () => {
+    // SECLEVEL=0 lets this client offer TLS 1.1 at all, so the refusal is the server's.
+    const result = await handshake(vault.vault.port, vault.ca, { minVersion: 'TLSv1.1', maxVersion: 'TLSv1.1', ciphers: 'DEFAULT@SECLEVEL=0' });
+    expect(result.error).toBe('ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION');
+  });
+
+  it.each(['ECDHE-ECDSA-AES128-SHA256', 'ECDHE-ECDSA-AES256-SHA', 'AES128-GCM-SHA256'])(
+    'refuses the TLS 1.2 suite %s (CBC or not forward-secret)',
+    async (cipher) => {
+      const result = await handshake(vault.vault.port, vault.ca, { maxVersion: 'TLSv1.2', ciphers: `${cipher}@SECLEVEL=0` });
+      expect(result.error).toBe('ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE');
+    },
+  );
+
+  it('gives a plaintext HTTP request no HTTP answer', async () => {
+    const answer = await new Promise<string>((resolve) => {
+      let received = '';
+      const socket = net.connect(vault.vault.port, '127.0.0.1', () => socket.write('GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n'));
+      socket.on('data', (chunk) => (received += chunk.toString('latin1')));
+      socket.on('close', () => resolve(received));
+      socket.on('error', () => resolve(received));
+    });
+    expect(answer.startsWith('HTTP/')).toBe(false);
+    expect(answer).not.toMatch(/Location:/i);
+  });
+});
+
+describe('TLS 1.3 only', () => {
+  let vault: TestVault;
+  beforeAll(async () => {
+    vault = await startTestVault({ PDVAULT_TLS_MIN_VERSION: 'TLSv1.3' });
+  });
+  afterAll(() => vault.stop());
+
+  it('refuses a TLS 1.2 client', async () => {
+    const result = await handshake(vault.vault.port, vault.ca, { maxVersion: 'TLSv1.2' });
+    expect(result.error).toBe('ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION');
+  });
+});
+
+describe('mutual TLS', () => {
+  let vault: TestVault;
+  let client: { certPem: string; keyPem: string };
+  beforeAll(async () => {
+    client = await createSelfSigned([], [], 'clientAuth');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pdvault-mtls-'));
+    fs.writeFileSync(path.join(dir, 'ca.pem'), client.certPem);
+    vault = await startTestVault({ PDVAULT_TLS_CLIENT_CA_FILE: path.join(dir, 'ca.pem') });
+  });
+  afterAll(() => vault.stop());
+
+  it('refuses a client without a certificate', async () => {
+    const result = await new Promise<string>((resolve) => {
+      const socket = tls.connect({ host: '127.0.0.1', servername: 'localhost', port: vault.vault.port, ca: vault.ca }, () => {
+        socket.write('GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n');
+      });
+      socket.on('data', (d) => resolve('answered: ' + d.toString().split('\r\n')[0]));
+      socket.on('error', (e: Error & { code?: string }) => resolve(e.code ?? e.message));
+      socket.on('close', () => resolve('closed'));
+    });
+    expect(result).toMatch(/ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED|closed|ECONNRESET/);
+    expect(result).not.toMatch(/^answered/);
+  });
+
+  it('serves a client presenting a certificate from the configured CA', async () => {
+    const result = await handshake(vault.vault.port, vault.ca, { cert: client.certPem, key: client.keyPem });
+    expect(result.protocol).toBe('TLSv1.3');
+  });
+});
