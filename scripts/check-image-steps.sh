@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Performs the Dockerfile's steps without a Docker engine: the production install and build in
+# a clean copy of the sources, then the runtime stage's contents started in production mode,
+# answered through the image's own HEALTHCHECK command. Needs DATABASE_URL (a PostgreSQL the
+# check may create a scratch database on).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+: "${DATABASE_URL:?DATABASE_URL must name a PostgreSQL server for the image check}"
+work=$(mktemp -d)
+chmod 711 "$work"
+cleanup() { [ -n "${pid:-}" ] && kill "$pid" 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+
+echo "image check: build stage (npm ci, build, prune) in $work/build"
+mkdir -p "$work/build"
+( cd "$root" && cp package.json package-lock.json .npmrc tsconfig.json tsconfig.build.json "$work/build/" && cp -r src migrations "$work/build/" )
+( cd "$work/build" && npm ci --ignore-scripts --no-audit --no-fund >/dev/null && npm run build >/dev/null && npm prune --omit=dev --ignore-scripts >/dev/null )
+
+echo "image check: runtime stage in $work/app"
+mkdir -p "$work/app"
+cp -r "$work/build/node_modules" "$work/build/dist" "$work/app/"
+cp "$root/package.json" "$root/openapi.yaml" "$work/app/"
+cp -r "$root/bin" "$work/app/"
+[ ! -d "$work/app/node_modules/typescript" ] || { echo "image check: typescript (a dev dependency) reached the runtime stage"; exit 1; }
+
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj /CN=localhost \
+  -keyout "$work/key.pem" -out "$work/cert.pem" 2>/dev/null
+port=$(node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})")
+
+# The runtime stage's ENV and CMD, as the Dockerfile gives them.
+cd "$work/app"
+env -i PATH="$PATH" HOME="$work" NODE_ENV=production PDVAULT_MODE=production PDVAULT_HOST=127.0.0.1 PDVAULT_PORT="$port" \
+  DATABASE_URL="$DATABASE_URL" PDVAULT_TLS_CERT_FILE="$work/cert.pem" PDVAULT_TLS_KEY_FILE="$work/key.pem" \
+  ${IMAGE_CHECK_EXTRA_ENV:-} node dist/src/cli/main.js start > "$work/out.log" 2>&1 &
+pid=$!
+for _ in $(seq 1 60); do
+  if env -i PATH="$PATH" PDVAULT_MODE=production PDVAULT_PORT="$port" DATABASE_URL=x PDVAULT_TLS_CERT_FILE=x PDVAULT_TLS_KEY_FILE=x \
+      node dist/src/cli/healthcheck.js; then
+    echo "image check: HEALTHCHECK passed on port $port"
+    kill -TERM "$pid"; status=0; wait "$pid" || status=$?; pid=
+    [ "$status" = 0 ] || { echo "image check: exit status $status after SIGTERM"; cat "$work/out.log"; exit 1; }
+    echo "image check: stopped cleanly on SIGTERM"
+    exit 0
+  fi
+  kill -0 "$pid" 2>/dev/null || break
+  sleep 1
+done
+echo "image check: the service did not become healthy"; cat "$work/out.log"; exit 1
