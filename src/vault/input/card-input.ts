@@ -1,0 +1,63 @@
+import cardValidator from 'card-validator';
+import { z } from 'zod';
+import { VaultError } from '../../errors/vault-error';
+import { invalid, parseInput } from './parse-input';
+import { text } from './text-rules';
+
+/** Names under which callers send a card security code; the vault never accepts or stores one. */
+const SECURITY_CODE_NAMES = ['cvv', 'cvc', 'cvv2', 'cvc2', 'cid', 'security_code', 'csc'];
+
+const cardSchema = z.strictObject(
+  {
+    // A string only: a 19-digit number sent as a JSON number has already lost digits.
+    number: z.string({ error: 'number must be a string of digits' }).regex(/^\d{12,19}$/, 'number must be 12 to 19 digits, without spaces'),
+    exp_month: z.number({ error: 'exp_month must be a number' }).int('exp_month must be a whole number').min(1, 'exp_month must be 1–12').max(12, 'exp_month must be 1–12'),
+    exp_year: z.number({ error: 'exp_year must be a number' }).int('exp_year must be a whole number').min(2000, 'exp_year must be a four-digit year').max(2100, 'exp_year must be a four-digit year'),
+    holder_name: text(100, 'holder_name'),
+  },
+  { error: (issue) => (issue.code === 'unrecognized_keys' ? 'unknown property' : 'the card must be a JSON object') },
+);
+
+export interface CardInput {
+  number: string;
+  expMonth: number;
+  expYear: number;
+  holderName: string;
+  brand: string;
+  last4: string;
+}
+
+export function parseCardInput(body: unknown, now = new Date()): CardInput {
+  refuseSecurityCode(body);
+  const card = parseInput(cardSchema, body, 'card');
+  const checked = cardValidator.number(card.number, { luhnValidateUnionPay: true });
+  if (!checked.isValid || !checked.card) {
+    throw invalid('card', [{ pointer: '/number', detail: 'number is not a valid card number (check digit or issuer range)' }]);
+  }
+  if (isExpired(card.exp_month, card.exp_year, now)) {
+    throw invalid('card', [{ pointer: '/exp_year', detail: 'the card has expired' }]);
+  }
+  return {
+    number: card.number,
+    expMonth: card.exp_month,
+    expYear: card.exp_year,
+    holderName: card.holder_name,
+    brand: checked.card.type,
+    last4: card.number.slice(-4),
+  };
+}
+
+function refuseSecurityCode(body: unknown): void {
+  if (body === null || typeof body !== 'object') return;
+  const sent = Object.keys(body).filter((key) => SECURITY_CODE_NAMES.includes(key.toLowerCase()));
+  if (sent.length) {
+    throw new VaultError('cvv_not_accepted', 422, 'The vault does not accept card security codes', {
+      errors: sent.map((key) => ({ pointer: `/${key}`, detail: 'security codes are never stored; send the card without it' })),
+    });
+  }
+}
+
+/** A card is valid through the last day of its expiry month. */
+function isExpired(month: number, year: number, now: Date): boolean {
+  return year < now.getUTCFullYear() || (year === now.getUTCFullYear() && month < now.getUTCMonth() + 1);
+}

@@ -1,0 +1,62 @@
+import { domainToASCII } from 'node:url';
+import countries from 'i18n-iso-countries';
+import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
+import isEmail from 'validator/lib/isEmail';
+import { z } from 'zod';
+import { text } from './text-rules';
+
+// RFC 5321 §4.5.3.1: 64 octets of local part, 254 of path in practice (256 minus the brackets).
+const MAX_LOCAL_OCTETS = 64;
+const MAX_ADDRESS_OCTETS = 254;
+
+/**
+ * An email address: RFC 5321 lengths counted in octets, syntax checked by validator.js
+ * (UTF-8 local parts allowed, a dotted domain with a TLD required), and internationalised
+ * domains accepted when they convert to a valid A-label form.
+ */
+export const email = text(MAX_ADDRESS_OCTETS, 'email').superRefine((value, ctx) => {
+  const at = value.lastIndexOf('@');
+  const local = at > 0 ? value.slice(0, at) : '';
+  const domain = at > 0 ? value.slice(at + 1) : '';
+  const asciiDomain = domain ? domainToASCII(domain) : '';
+  const problem =
+    at <= 0 || !domain
+      ? 'email must be an address of the form local@domain'
+      : Buffer.byteLength(local) > MAX_LOCAL_OCTETS
+        ? `email local part must be at most ${MAX_LOCAL_OCTETS} octets`
+        : Buffer.byteLength(`${local}@${asciiDomain}`) > MAX_ADDRESS_OCTETS
+          ? `email must be at most ${MAX_ADDRESS_OCTETS} octets`
+          : !asciiDomain
+            ? 'email domain is not a valid domain name'
+            : !isEmail(`${local}@${asciiDomain}`, { allow_utf8_local_part: true, require_tld: true, allow_ip_domain: false })
+              ? 'email is not a valid address'
+              : undefined;
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
+
+/** A phone number in E.164 (`+` country code and number), valid for its country per libphonenumber. */
+export const phone = z.string({ error: 'phone must be a string' }).superRefine((value, ctx) => {
+  const parsed = /^\+[1-9]\d{6,14}$/.test(value) ? parsePhoneNumberFromString(value) : undefined;
+  if (!parsed || !parsed.isValid() || parsed.number !== value) {
+    ctx.addIssue({ code: 'custom', message: 'phone must be a valid number in E.164 form, e.g. +14155550123' });
+  }
+});
+
+/** ISO 3166-1 alpha-2, upper case. */
+export const countryCode = z
+  .string({ error: 'country must be a string' })
+  .refine((value) => /^[A-Z]{2}$/.test(value) && countries.isValid(value), 'country must be an ISO 3166-1 alpha-2 code, e.g. DE');
+
+export const postalAddress = z.strictObject(
+  {
+    line1: text(200, 'line1'),
+    line2: text(200, 'line2').optional(),
+    city: text(100, 'city'),
+    region: text(100, 'region').optional(),
+    postal_code: text(20, 'postal_code').optional(),
+    country: countryCode,
+  },
+  { error: (issue) => (issue.code === 'unrecognized_keys' ? 'unknown property' : 'postal_address must be an object') },
+);
+
+export type PostalAddress = z.output<typeof postalAddress>;

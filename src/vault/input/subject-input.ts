@@ -1,0 +1,116 @@
+import { z } from 'zod';
+import { VaultError } from '../../errors/vault-error';
+import { email, phone, postalAddress } from './contact-rules';
+import { invalid, parseInput } from './parse-input';
+import { text } from './text-rules';
+
+/** The vault refuses to hold data about a child under this age (DESIGN.md, the source policy). */
+export const MINIMUM_AGE_YEARS = 13;
+
+/** Properties the vault sets; a caller sending one is trying to assign what it may not. */
+const READ_ONLY = ['id', 'created_at', 'updated_at', 'version', 'etag', 'erased', 'subject_key'];
+
+export const PREFERENCE_NAMES = ['newsletter', 'promotions', 'surveys', 'partner_offers', 'share_with_partners'] as const;
+export type PreferenceName = (typeof PREFERENCE_NAMES)[number];
+export type PreferencesInput = Partial<Record<PreferenceName, boolean>>;
+
+export const preferences = z.strictObject(
+  Object.fromEntries(PREFERENCE_NAMES.map((name) => [name, z.boolean({ error: `${name} must be true or false` }).optional()])) as Record<
+    PreferenceName,
+    z.ZodOptional<z.ZodBoolean>
+  >,
+  { error: (issue) => (issue.code === 'unrecognized_keys' ? 'unknown property' : 'preferences must be an object') },
+);
+
+const birthDate = z
+  .string({ error: 'birth_date must be a string' })
+  .refine(isCalendarDate, 'birth_date must be a date in the form YYYY-MM-DD')
+  .refine((value) => !isCalendarDate(value) || value <= todayUtc(), 'birth_date must not be in the future')
+  .refine((value) => !isCalendarDate(value) || value >= '1900-01-01', 'birth_date must not be before 1900');
+
+const personalFields = {
+  email,
+  name: text(200, 'name'),
+  phone,
+  postal_address: postalAddress,
+  birth_date: birthDate,
+};
+
+const externalId = z
+  .string({ error: 'external_id must be a string' })
+  .regex(/^[A-Za-z0-9._:@-]{1,128}$/, 'external_id must be 1–128 characters of letters, digits and . _ : @ -');
+
+const createSchema = z.strictObject(
+  {
+    external_id: externalId.optional(),
+    ...Object.fromEntries(Object.entries(personalFields).map(([k, v]) => [k, v.optional()])),
+    preferences: preferences.optional(),
+  } as { external_id: z.ZodOptional<typeof externalId> } & { [K in keyof typeof personalFields]: z.ZodOptional<(typeof personalFields)[K]> } & {
+    preferences: z.ZodOptional<typeof preferences>;
+  },
+  { error: (issue) => (issue.code === 'unrecognized_keys' ? 'unknown property' : 'the subject must be a JSON object') },
+);
+
+// PATCH follows JSON merge patch (RFC 7396): a property set to null removes that field.
+const patchSchema = z.strictObject(
+  {
+    external_id: externalId.nullable().optional(),
+    ...Object.fromEntries(Object.entries(personalFields).map(([k, v]) => [k, v.nullable().optional()])),
+    preferences: preferences.optional(),
+  } as { external_id: z.ZodOptional<z.ZodNullable<typeof externalId>> } & {
+    [K in keyof typeof personalFields]: z.ZodOptional<z.ZodNullable<(typeof personalFields)[K]>>;
+  } & { preferences: z.ZodOptional<typeof preferences> },
+  { error: (issue) => (issue.code === 'unrecognized_keys' ? 'unknown property' : 'the patch must be a JSON object') },
+);
+
+export type SubjectInput = z.output<typeof createSchema>;
+export type SubjectPatch = z.output<typeof patchSchema>;
+export type PersonalField = keyof typeof personalFields;
+export const PERSONAL_FIELDS = Object.keys(personalFields) as PersonalField[];
+
+export function parseSubjectInput(body: unknown): SubjectInput {
+  refuseReadOnly(body);
+  const input = parseInput(createSchema, body, 'subject');
+  refuseChild(input.birth_date);
+  return input;
+}
+
+export function parseSubjectPatch(body: unknown): SubjectPatch {
+  refuseReadOnly(body);
+  const patch = parseInput(patchSchema, body, 'patch');
+  if (Object.keys(patch).length === 0) throw invalid('patch', [{ pointer: '/', detail: 'the patch changes nothing' }]);
+  refuseChild(patch.birth_date ?? undefined);
+  return patch;
+}
+
+function refuseReadOnly(body: unknown): void {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) return;
+  const offending = READ_ONLY.filter((key) => Object.hasOwn(body, key));
+  if (offending.length) {
+    throw new VaultError('read_only_property', 422, 'The request sets properties the vault manages', {
+      errors: offending.map((key) => ({ pointer: `/${key}`, detail: 'read-only property' })),
+    });
+  }
+}
+
+function refuseChild(birth: string | undefined): void {
+  if (birth && ageInYears(birth, todayUtc()) < MINIMUM_AGE_YEARS) {
+    throw new VaultError('subject_under_minimum_age', 422, `The vault holds no data about children under ${MINIMUM_AGE_YEARS}`, {
+      errors: [{ pointer: '/birth_date', detail: `the subject is under ${MINIMUM_AGE_YEARS}` }],
+    });
+  }
+}
+
+export function ageInYears(birth: string, today: string): number {
+  const [by, bm, bd] = birth.split('-').map(Number) as [number, number, number];
+  const [ty, tm, td] = today.split('-').map(Number) as [number, number, number];
+  return ty - by - (tm < bm || (tm === bm && td < bd) ? 1 : 0);
+}
+
+function isCalendarDate(value: string): boolean {
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(value)) return false;
+  const date = new Date(`${value}T00:00:00Z`);
+  return !Number.isNaN(date.getTime()) && date.toISOString().startsWith(value);
+}
+
+const todayUtc = () => new Date().toISOString().slice(0, 10);

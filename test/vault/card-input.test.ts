@@ -1,0 +1,63 @@
+import { VaultError } from '../../src/errors/vault-error';
+import { parseCardInput } from '../../src/vault/input/card-input';
+
+const now = new Date('2026-11-30T12:00:00Z');
+const valid = { number: '4111111111111111', exp_month: 12, exp_year: 2030, holder_name: 'Jo Example' };
+
+function refusal(body: unknown): VaultError {
+  try {
+    parseCardInput(body, now);
+  } catch (error) {
+    if (error instanceof VaultError) return error;
+    throw error;
+  }
+  throw new Error('expected a refusal');
+}
+
+describe('card input', () => {
+  it.each([
+    ['4111111111111111', 'visa'],
+    ['5555555555554444', 'mastercard'],
+    ['378282246310005', 'american-express'],
+    ['6011111111111117', 'discover'],
+    ['3530111333300000', 'jcb'],
+  ])('accepts %s as %s and keeps only its last four for display', (number, brand) => {
+    const card = parseCardInput({ ...valid, number }, now);
+    expect(card.brand).toBe(brand);
+    expect(card.last4).toBe(number.slice(-4));
+  });
+
+  it('refuses a number that fails the Luhn check', () => {
+    expect(refusal({ ...valid, number: '4111111111111112' }).errors).toEqual([{ pointer: '/number', detail: expect.stringContaining('check digit') }]);
+  });
+
+  it('refuses a 19-digit number sent as a JSON number instead of rounding it', () => {
+    const body = JSON.parse('{"number": 6011000990139424123, "exp_month": 12, "exp_year": 2030, "holder_name": "x"}');
+    expect(refusal(body).errors?.[0]?.pointer).toBe('/number');
+  });
+
+  it.each(['4111 1111 1111 1111', '4111-1111-1111-1111', '41111', ''])('refuses the malformed number %p', (number) => {
+    expect(refusal({ ...valid, number }).errors?.[0]?.pointer).toBe('/number');
+  });
+
+  it('refuses an expired card and accepts one expiring this month', () => {
+    expect(refusal({ ...valid, exp_month: 10, exp_year: 2026 }).errors?.[0]?.detail).toBe('the card has expired');
+    expect(parseCardInput({ ...valid, exp_month: 11, exp_year: 2026 }, now).expMonth).toBe(11);
+  });
+
+  it.each(['cvv', 'CVC', 'security_code'])('refuses a card carrying a security code under %s without echoing it', (key) => {
+    const error = refusal({ ...valid, [key]: '987' });
+    expect(error.code).toBe('cvv_not_accepted');
+    expect(JSON.stringify(error.errors)).not.toContain('987');
+  });
+
+  it.each([
+    [{ ...valid, exp_month: 13 }, '/exp_month'],
+    [{ ...valid, exp_month: '12' }, '/exp_month'],
+    [{ ...valid, exp_year: 30 }, '/exp_year'],
+    [{ ...valid, holder_name: undefined }, '/holder_name'],
+    [{ ...valid, brand: 'visa' }, '/brand'],
+  ])('refuses %p at its field', (body, pointer) => {
+    expect(refusal(body).errors?.map((e) => e.pointer)).toContain(pointer);
+  });
+});

@@ -1,0 +1,138 @@
+import { VaultError } from '../../src/errors/vault-error';
+import { ageInYears, parseSubjectInput, parseSubjectPatch } from '../../src/vault/input/subject-input';
+
+function refusal(action: () => unknown): VaultError {
+  try {
+    action();
+  } catch (error) {
+    if (error instanceof VaultError) return error;
+    throw error;
+  }
+  throw new Error('expected a refusal');
+}
+
+const yearsAgo = (years: number, days = 0) => {
+  const d = new Date();
+  d.setUTCFullYear(d.getUTCFullYear() - years);
+  d.setUTCDate(d.getUTCDate() + days);
+  return d.toISOString().slice(0, 10);
+};
+
+describe('subject input', () => {
+  it('accepts a complete subject and normalises strings to NFC', () => {
+    const subject = parseSubjectInput({
+      external_id: 'acct-42',
+      email: 'jo@example.com',
+      name: 'Zoe\u0308 Example',
+      phone: '+442071838750',
+      postal_address: { line1: '1 Main St', city: 'London', postal_code: 'SW1A 1AA', country: 'GB' },
+      birth_date: '1990-02-28',
+      preferences: { newsletter: false, share_with_partners: true },
+    });
+    expect(subject.name).toBe('Zoë Example');
+    expect(subject.preferences).toEqual({ newsletter: false, share_with_partners: true });
+  });
+
+  it.each([
+    ['jöhn@bücher.example', true],
+    ['user@xn--bcher-kva.example', true],
+    ['üser@例え.jp', true],
+    ['plain@example', false],
+    ['no-at-sign.example.com', false],
+    ['two@@example.com', false],
+    [`${'a'.repeat(65)}@example.com`, false],
+    [`a@${'b'.repeat(63)}.${'c'.repeat(63)}.${'d'.repeat(63)}.${'e'.repeat(60)}.com`, false],
+    ['a@[127.0.0.1]', false],
+    [' padded@example.com', false],
+  ])('email %s accepted: %s', (value, ok) => {
+    if (ok) expect(parseSubjectInput({ email: value }).email).toBe(value.normalize('NFC'));
+    else expect(refusal(() => parseSubjectInput({ email: value })).errors?.[0]?.pointer).toBe('/email');
+  });
+
+  it.each(['+14155550123', '+442071838750', '+4915123456789'])('accepts the E.164 phone %s', (value) => {
+    expect(parseSubjectInput({ phone: value }).phone).toBe(value);
+  });
+
+  it.each(['4155550123', '+1 415 555 0123', '+1415555012', '+999123456789', '+0123456789', 'call me'])('refuses the phone %s', (value) => {
+    const error = refusal(() => parseSubjectInput({ phone: value }));
+    expect(error.code).toBe('validation_failed');
+    expect(error.errors).toEqual([{ pointer: '/phone', detail: expect.stringContaining('E.164') }]);
+  });
+
+  it.each(['de', 'XX', 'GBR', 'UK'])('refuses the country code %s', (country) => {
+    const error = refusal(() => parseSubjectInput({ postal_address: { line1: 'x', city: 'y', country } }));
+    expect(error.errors?.[0]?.pointer).toBe('/postal_address/country');
+  });
+
+  it('refuses a subject under 13 with subject_under_minimum_age', () => {
+    const error = refusal(() => parseSubjectInput({ birth_date: yearsAgo(13, 1) }));
+    expect(error.code).toBe('subject_under_minimum_age');
+    expect(error.status).toBe(422);
+  });
+
+  it('accepts a subject on their 13th birthday', () => {
+    expect(parseSubjectInput({ birth_date: yearsAgo(13) }).birth_date).toBe(yearsAgo(13));
+  });
+
+  it.each([
+    ['tomorrow', yearsAgo(0, 1), 'must not be in the future'],
+    ['not a date', '1990-02-30', 'YYYY-MM-DD'],
+    ['a timestamp', '1990-01-01T00:00:00Z', 'YYYY-MM-DD'],
+  ])('refuses a birth date that is %s', (_label, value, message) => {
+    expect(refusal(() => parseSubjectInput({ birth_date: value })).errors?.[0]?.detail).toContain(message);
+  });
+
+  it('counts age in whole years, birthdays included', () => {
+    expect(ageInYears('2000-03-01', '2013-02-28')).toBe(12);
+    expect(ageInYears('2000-03-01', '2013-03-01')).toBe(13);
+  });
+
+  it('names every unknown property by pointer', () => {
+    const error = refusal(() => parseSubjectInput({ email: 'a@example.com', nickname: 'x', postal_address: { line1: 'a', city: 'b', country: 'DE', floor: 3 } }));
+    expect(error.errors).toEqual(
+      expect.arrayContaining([
+        { pointer: '/nickname', detail: 'unknown property' },
+        { pointer: '/postal_address/floor', detail: 'unknown property' },
+      ]),
+    );
+  });
+
+  it('refuses read-only properties as mass assignment', () => {
+    const error = refusal(() => parseSubjectInput({ id: 'sub_x', version: 9, email: 'a@example.com' }));
+    expect(error.code).toBe('read_only_property');
+    expect(error.errors?.map((e) => e.pointer)).toEqual(['/id', '/version']);
+  });
+
+  it.each([
+    ['a number for a string', { name: 42 }, '/name'],
+    ['an array for an object', { postal_address: [] }, '/postal_address'],
+    ['a string for a boolean', { preferences: { newsletter: 'yes' } }, '/preferences/newsletter'],
+    ['a control character', { name: 'a\u0007b' }, '/name'],
+    ['a bidi override', { name: 'abc\u202Egpj.exe' }, '/name'],
+    ['a line break in an address line', { postal_address: { line1: 'a\nb', city: 'c', country: 'DE' } }, '/postal_address/line1'],
+    ['an overlong name', { name: 'x'.repeat(201) }, '/name'],
+    ['an empty name', { name: '' }, '/name'],
+  ])('refuses %s with a pointer to the field', (_label, body, pointer) => {
+    const error = refusal(() => parseSubjectInput(body));
+    expect(error.code).toBe('validation_failed');
+    expect(error.errors?.[0]?.pointer).toBe(pointer);
+  });
+
+  it.each([[null], [[]], ['text'], [7]])('refuses a body that is not an object: %p', (body) => {
+    expect(refusal(() => parseSubjectInput(body)).code).toBe('validation_failed');
+  });
+});
+
+describe('subject patch', () => {
+  it('treats null as removing a field (JSON merge patch)', () => {
+    expect(parseSubjectPatch({ phone: null, name: 'New Name' })).toEqual({ phone: null, name: 'New Name' });
+  });
+
+  it('refuses an empty patch', () => {
+    expect(refusal(() => parseSubjectPatch({})).errors?.[0]?.detail).toBe('the patch changes nothing');
+  });
+
+  it('refuses a birth date that makes the subject a child', () => {
+    expect(refusal(() => parseSubjectPatch({ birth_date: yearsAgo(5) })).code).toBe('subject_under_minimum_age');
+  });
+});
