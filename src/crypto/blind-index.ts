@@ -1,0 +1,92 @@
+import crypto from 'node:crypto';
+import { domainToASCII } from 'node:url';
+import type { BlindIndexKeyStore } from '../store/blind-index-keys';
+import type { KeyHierarchy } from './key-hierarchy';
+
+export interface IndexValue {
+  version: number;
+  value: Buffer;
+}
+
+const SECRET_KIND = 'blind_index_key';
+const KEY_REFRESH_MS = 30_000;
+
+/**
+ * Keyed lookups over values the vault holds only sealed: HMAC-SHA256 under a blind-index key
+ * of its own (sealed under the key hierarchy), over a documented normalisation
+ * (docs/blind-index.md). A domain label keeps an email's index from ever equalling a card's.
+ * Writes use the active key; lookups try every key not yet retired, so a re-index job can run
+ * while lookups keep finding subjects.
+ */
+export class BlindIndex {
+  private keys: Array<{ version: number; status: string; key: Buffer }> = [];
+  private loadedAt = 0;
+
+  constructor(
+    private readonly hierarchy: KeyHierarchy,
+    private readonly store: BlindIndexKeyStore,
+  ) {}
+
+  async email(address: string): Promise<IndexValue> {
+    return this.compute('email', normaliseEmail(address), await this.activeKey());
+  }
+
+  async emailCandidates(address: string): Promise<IndexValue[]> {
+    const normalised = normaliseEmail(address);
+    return (await this.liveKeys()).map((key) => this.compute('email', normalised, key));
+  }
+
+  async cardFingerprint(pan: string): Promise<IndexValue> {
+    return this.compute('card', pan, await this.activeKey());
+  }
+
+  async cardCandidates(pan: string): Promise<IndexValue[]> {
+    return (await this.liveKeys()).map((key) => this.compute('card', pan, key));
+  }
+
+  private compute(label: string, value: string, key: { version: number; key: Buffer }): IndexValue {
+    const mac = crypto.createHmac('sha256', key.key).update(`${label}\u0000`).update(value, 'utf8').digest();
+    return { version: key.version, value: mac };
+  }
+
+  private async activeKey() {
+    const active = (await this.liveKeys()).find((k) => k.status === 'active');
+    if (!active) throw new Error('no active blind-index key');
+    return active;
+  }
+
+  private async liveKeys() {
+    if (this.keys.length === 0 || Date.now() - this.loadedAt > KEY_REFRESH_MS) await this.load();
+    return this.keys.filter((k) => k.status !== 'retired');
+  }
+
+  private async load(): Promise<void> {
+    let rows = await this.store.list();
+    if (rows.length === 0) {
+      const fresh = crypto.randomBytes(32);
+      await this.store.insertFirst(await this.hierarchy.sealSecret(SECRET_KIND, '1', fresh));
+      fresh.fill(0);
+      rows = await this.store.list();
+    }
+    const keys = [];
+    for (const row of rows) {
+      keys.push({ version: row.version, status: row.status, key: await this.hierarchy.openSecret(SECRET_KIND, String(row.version), row.sealedKey) });
+    }
+    for (const old of this.keys) old.key.fill(0);
+    this.keys = keys;
+    this.loadedAt = Date.now();
+  }
+}
+
+/**
+ * Email normalisation for lookups: Unicode NFC, surrounding white space removed, the domain
+ * converted to its ASCII (IDNA) form, and the whole address lower-cased. Mail systems treat
+ * local parts case-insensitively in practice, and a lookup that misses on case is a surprise.
+ */
+export function normaliseEmail(address: string): string {
+  const trimmed = address.normalize('NFC').trim();
+  const at = trimmed.lastIndexOf('@');
+  if (at < 0) return trimmed.toLowerCase();
+  const domain = domainToASCII(trimmed.slice(at + 1)) || trimmed.slice(at + 1);
+  return `${trimmed.slice(0, at)}@${domain}`.toLowerCase();
+}

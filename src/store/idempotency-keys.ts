@@ -1,0 +1,34 @@
+import type { Knex } from 'knex';
+
+export interface IdempotencyRecord {
+  requestHash: Buffer;
+  subjectId: string;
+}
+
+/**
+ * The `idempotency_keys` table. It keeps the subject a key created and a hash of the request,
+ * never the response: a replay is answered by reading the subject again, so no personal value
+ * is stored here in clear.
+ */
+export class IdempotencyKeyStore {
+  constructor(private readonly db: Knex) {}
+
+  /**
+   * Claims the key inside the caller's transaction. Concurrent claims of one key serialise on
+   * the primary key: the loser waits for the winner's commit, then sees its row.
+   */
+  async claim(clientId: string, key: string, record: IdempotencyRecord, trx: Knex.Transaction): Promise<IdempotencyRecord | undefined> {
+    const inserted = await trx('idempotency_keys')
+      .insert({ client_id: clientId, key, request_hash: record.requestHash, subject_id: record.subjectId })
+      .onConflict(['client_id', 'key'])
+      .ignore()
+      .returning('key');
+    if (inserted.length > 0) return undefined;
+    return this.find(clientId, key, trx);
+  }
+
+  async find(clientId: string, key: string, trx?: Knex.Transaction): Promise<IdempotencyRecord | undefined> {
+    const row = await (trx ?? this.db)('idempotency_keys').where({ client_id: clientId, key }).first();
+    return row ? { requestHash: row.request_hash, subjectId: row.subject_id } : undefined;
+  }
+}

@@ -1,0 +1,96 @@
+import type { Knex } from 'knex';
+import type { Sealed } from '../crypto/sealed';
+
+export interface PaymentMethodRecord {
+  token: string;
+  subjectId: string;
+  /** The card number and holder name, sealed under the subject's key. */
+  card: Sealed;
+  brand: string;
+  last4: string;
+  expMonth: number;
+  expYear: number;
+  fingerprint: Buffer;
+  fingerprintVersion: number;
+  createdAt: Date;
+}
+
+interface Row {
+  token: string;
+  subject_id: string;
+  card: Buffer;
+  brand: string;
+  last4: string;
+  exp_month: number;
+  exp_year: number;
+  fingerprint: Buffer;
+  fingerprint_version: number;
+  created_at: Date;
+}
+
+const toRecord = (row: Row): PaymentMethodRecord => ({
+  token: row.token,
+  subjectId: row.subject_id,
+  card: row.card as Sealed,
+  brand: row.brand,
+  last4: row.last4,
+  expMonth: row.exp_month,
+  expYear: row.exp_year,
+  fingerprint: row.fingerprint,
+  fingerprintVersion: row.fingerprint_version,
+  createdAt: row.created_at,
+});
+
+/** The `payment_methods` table: tokenized cards, one row per distinct card per subject. */
+export class PaymentMethodStore {
+  constructor(private readonly db: Knex) {}
+
+  /** Inserts unless the subject already holds a card with one of these fingerprints; returns the row that stands. */
+  async insertOrFind(record: Omit<PaymentMethodRecord, 'createdAt'>, knownFingerprints: ReadonlyArray<{ version: number; value: Buffer }>, trx: Knex.Transaction): Promise<{ record: PaymentMethodRecord; created: boolean }> {
+    const existing = await this.findByFingerprint(record.subjectId, knownFingerprints, trx);
+    if (existing) return { record: existing, created: false };
+    const [row] = await trx<Row>('payment_methods')
+      .insert({
+        token: record.token,
+        subject_id: record.subjectId,
+        card: record.card,
+        brand: record.brand,
+        last4: record.last4,
+        exp_month: record.expMonth,
+        exp_year: record.expYear,
+        fingerprint: record.fingerprint,
+        fingerprint_version: record.fingerprintVersion,
+      })
+      .returning('*');
+    return { record: toRecord(row as Row), created: true };
+  }
+
+  private async findByFingerprint(subjectId: string, fingerprints: ReadonlyArray<{ version: number; value: Buffer }>, trx: Knex.Transaction): Promise<PaymentMethodRecord | undefined> {
+    if (fingerprints.length === 0) return undefined;
+    const row = await trx<Row>('payment_methods')
+      .where({ subject_id: subjectId })
+      .andWhere((q) => {
+        for (const f of fingerprints) q.orWhere((w) => w.where('fingerprint', f.value).andWhere('fingerprint_version', f.version));
+      })
+      .first();
+    return row ? toRecord(row) : undefined;
+  }
+
+  async find(token: string): Promise<PaymentMethodRecord | undefined> {
+    const row = await this.db<Row>('payment_methods').where({ token }).first();
+    return row ? toRecord(row) : undefined;
+  }
+
+  async listForSubject(subjectId: string): Promise<PaymentMethodRecord[]> {
+    const rows = await this.db<Row>('payment_methods').where({ subject_id: subjectId }).orderBy('created_at');
+    return rows.map(toRecord);
+  }
+
+  async delete(token: string, trx?: Knex.Transaction): Promise<boolean> {
+    return (await (trx ?? this.db)('payment_methods').where({ token }).delete()) > 0;
+  }
+
+  async deleteForSubject(subjectId: string, trx: Knex.Transaction): Promise<number> {
+    return trx('payment_methods').where({ subject_id: subjectId }).delete();
+  }
+}

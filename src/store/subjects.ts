@@ -1,0 +1,148 @@
+import type { Knex } from 'knex';
+import type { Sealed } from '../crypto/sealed';
+
+export const SEALED_SUBJECT_FIELDS = ['email', 'name', 'phone', 'postal_address', 'birth_date'] as const;
+export type SealedSubjectField = (typeof SEALED_SUBJECT_FIELDS)[number];
+
+export type Preferences = Record<string, boolean>;
+
+export interface SubjectRecord {
+  id: string;
+  externalId: string | null;
+  sealed: Partial<Record<SealedSubjectField, Sealed>>;
+  emailIndex: Buffer | null;
+  emailIndexVersion: number | null;
+  preferences: Preferences;
+  version: number;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+/** What a write changes; a sealed field set to null is removed. */
+export interface SubjectChanges {
+  externalId?: string | null;
+  sealed?: Partial<Record<SealedSubjectField, Sealed | null>>;
+  emailIndex?: { value: Buffer; version: number } | null;
+  preferences?: Preferences;
+}
+
+interface Row {
+  id: string;
+  external_id: string | null;
+  email: Buffer | null;
+  name: Buffer | null;
+  phone: Buffer | null;
+  postal_address: Buffer | null;
+  birth_date: Buffer | null;
+  email_index: Buffer | null;
+  email_index_version: number | null;
+  preferences: Preferences;
+  version: number;
+  created_at: Date;
+  updated_at: Date;
+}
+
+function toRecord(row: Row): SubjectRecord {
+  const sealed: SubjectRecord['sealed'] = {};
+  for (const field of SEALED_SUBJECT_FIELDS) {
+    // These columns only ever receive values the hierarchy sealed.
+    if (row[field]) sealed[field] = row[field] as Sealed;
+  }
+  return {
+    id: row.id,
+    externalId: row.external_id,
+    sealed,
+    emailIndex: row.email_index,
+    emailIndexVersion: row.email_index_version,
+    preferences: row.preferences,
+    version: row.version,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+function toColumns(changes: SubjectChanges): Record<string, unknown> {
+  const columns: Record<string, unknown> = {};
+  if (changes.externalId !== undefined) columns.external_id = changes.externalId;
+  for (const [field, value] of Object.entries(changes.sealed ?? {})) columns[field] = value;
+  if (changes.emailIndex !== undefined) {
+    columns.email_index = changes.emailIndex?.value ?? null;
+    columns.email_index_version = changes.emailIndex?.version ?? null;
+  }
+  if (changes.preferences !== undefined) columns.preferences = JSON.stringify(changes.preferences);
+  return columns;
+}
+
+export class ExternalIdTaken extends Error {
+  override name = 'ExternalIdTaken';
+}
+
+/** The `subjects` table. */
+export class SubjectStore {
+  constructor(private readonly db: Knex) {}
+
+  async insert(id: string, changes: SubjectChanges, trx: Knex.Transaction): Promise<SubjectRecord> {
+    try {
+      const [row] = await trx('subjects')
+        .insert({ id, preferences: JSON.stringify({}), ...toColumns(changes) })
+        .returning('*');
+      return toRecord(row as Row);
+    } catch (error) {
+      throw translateUnique(error);
+    }
+  }
+
+  async find(id: string, trx?: Knex.Transaction): Promise<SubjectRecord | undefined> {
+    const row = await (trx ?? this.db)<Row>('subjects').where({ id }).first();
+    return row ? toRecord(row) : undefined;
+  }
+
+  /** Reads and locks one subject for the rest of the transaction. */
+  async findForUpdate(id: string, trx: Knex.Transaction): Promise<SubjectRecord | undefined> {
+    const row = await trx<Row>('subjects').where({ id }).forUpdate().first();
+    return row ? toRecord(row) : undefined;
+  }
+
+  async findMany(ids: readonly string[]): Promise<Map<string, SubjectRecord>> {
+    const rows = ids.length ? await this.db<Row>('subjects').whereIn('id', ids as string[]) : [];
+    return new Map(rows.map((row) => [row.id, toRecord(row)]));
+  }
+
+  /** Writes the changes and bumps the version; the caller holds the row lock. */
+  async update(id: string, changes: SubjectChanges, trx: Knex.Transaction): Promise<SubjectRecord> {
+    try {
+      const [row] = await trx('subjects')
+        .where({ id })
+        .update({ ...toColumns(changes), version: trx.raw('version + 1'), updated_at: trx.fn.now() })
+        .returning('*');
+      return toRecord(row as Row);
+    } catch (error) {
+      throw translateUnique(error);
+    }
+  }
+
+  async delete(id: string, trx: Knex.Transaction): Promise<boolean> {
+    return (await trx('subjects').where({ id }).delete()) > 0;
+  }
+
+  /** Subjects whose email blind index matches one of the given (version, index) pairs. */
+  async findByEmailIndex(candidates: ReadonlyArray<{ version: number; value: Buffer }>): Promise<string[]> {
+    if (candidates.length === 0) return [];
+    const rows = await this.db<Row>('subjects')
+      .select('id')
+      .where((query) => {
+        for (const candidate of candidates) {
+          query.orWhere((q) => q.where('email_index', candidate.value).andWhere('email_index_version', candidate.version));
+        }
+      })
+      .orderBy('created_at')
+      .limit(20);
+    return rows.map((row) => row.id);
+  }
+}
+
+function translateUnique(error: unknown): unknown {
+  const pg = error as { code?: string; constraint?: string };
+  if (pg.code === '23505' && pg.constraint?.includes('external_id')) return new ExternalIdTaken('external id already in use');
+  return error;
+}
