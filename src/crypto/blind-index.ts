@@ -44,6 +44,16 @@ export class BlindIndex {
     return (await this.liveKeys()).map((key) => this.compute('card', pan, key));
   }
 
+  /**
+   * A stable opaque reference (`tok_…`) for a value the caller may know exists but not see,
+   * and the pseudonym (`psn_…`) analytics sees instead of a subject id. Neither can be turned
+   * back into what it stands for without the key.
+   */
+  async reference(prefix: 'tok' | 'psn', ...parts: string[]): Promise<string> {
+    const mac = this.compute(`reference:${prefix}`, parts.join('\u0000'), await this.activeKey());
+    return `${prefix}_${mac.value.subarray(0, 16).toString('base64url')}`;
+  }
+
   private compute(label: string, value: string, key: { version: number; key: Buffer }): IndexValue {
     const mac = crypto.createHmac('sha256', key.key).update(`${label}\u0000`).update(value, 'utf8').digest();
     return { version: key.version, value: mac };

@@ -1,0 +1,27 @@
+import { VaultError } from '../errors/vault-error';
+import { KeyProviderError } from './key-provider';
+
+/** A ciphertext or wrapped key failed authentication or is malformed: never answered with plaintext. */
+export const integrityError = (detail: string, cause?: unknown) =>
+  new VaultError('integrity_error', 500, 'Stored data failed its integrity check', { detail, cause });
+
+export const kmsUnavailable = (detail: string, cause?: unknown) =>
+  new VaultError('kms_unavailable', 503, 'The key provider is unavailable', { detail, cause, headers: { 'Retry-After': '5' } });
+
+export const subjectKeyNotFound = () =>
+  new VaultError('subject_key_not_found', 404, 'The subject has no key', {
+    detail: 'the subject was erased (its key destroyed) or never created',
+  });
+
+export const subjectKeyExists = () =>
+  new VaultError('subject_key_exists', 409, 'The subject already has a key');
+
+/**
+ * The vault's error for a failed provider call; anything else (a database error) passes
+ * through unchanged. Details name the failure class, never key material.
+ */
+export function fromProviderError(error: unknown, operation: string): unknown {
+  if (!(error instanceof KeyProviderError)) return error;
+  if (error.reason === 'invalid_ciphertext') return integrityError(`key provider rejected a wrapped key (${operation})`, error);
+  return kmsUnavailable(`${operation}: ${error.message}`, error);
+}

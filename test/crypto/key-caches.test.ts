@@ -1,0 +1,110 @@
+import { KekCache } from '../../src/crypto/kek-cache';
+import { KeyProviderError } from '../../src/crypto/key-provider';
+import { NO_KEY_METRICS } from '../../src/crypto/key-metrics';
+import { SubjectKeyCache } from '../../src/crypto/subject-key-cache';
+import { createMetrics } from '../../src/observability/metrics';
+import { captureLogs, CryptoTestBed, errorCode, ManualClock } from './hierarchy-fixture';
+
+const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
+const key = (byte: number) => Buffer.alloc(32, byte);
+const isZero = (buffer: Buffer) => buffer.every((b) => b === 0);
+
+describe('the subject-key cache', () => {
+  it('holds no more subjects than its bound, dropping the least recently used first', () => {
+    const cache = new SubjectKeyCache(3);
+    for (let i = 1; i <= 5; i++) cache.set(`sub_${i}`, { current: 1, keys: new Map([[1, key(i)]]), kekGenerationIds: [1] });
+    expect(cache.size).toBe(3);
+    expect(cache.get('sub_1')).toBeUndefined();
+    expect(cache.get('sub_5')).toBeDefined();
+  });
+
+  it('zeroes a key when it is evicted, replaced, deleted or cleared', async () => {
+    const cache = new SubjectKeyCache(1);
+    const evicted = key(1), replaced = key(2), deleted = key(3), cleared = key(4);
+    cache.set('sub_a', { current: 1, keys: new Map([[1, evicted]]), kekGenerationIds: [1] });
+    cache.set('sub_b', { current: 1, keys: new Map([[1, replaced]]), kekGenerationIds: [1] });
+    cache.set('sub_b', { current: 1, keys: new Map([[1, deleted]]), kekGenerationIds: [1] });
+    cache.delete('sub_b');
+    cache.set('sub_c', { current: 1, keys: new Map([[1, cleared]]), kekGenerationIds: [1] });
+    cache.clear();
+    // Zeroing waits for the end of the event-loop turn, so a seal already holding the key finishes with it.
+    expect(isZero(cleared)).toBe(false);
+    await nextTurn();
+    for (const buffer of [evicted, replaced, deleted, cleared]) expect(isZero(buffer)).toBe(true);
+  });
+});
+
+describe('the KEK cache', () => {
+  const options = (clock: ManualClock) => ({ maxAgeMs: 1000, staleMs: 5000, maxEntries: 2, now: clock.now });
+
+  it('holds no more generations than its bound, zeroing the oldest', async () => {
+    const clock = new ManualClock();
+    const cache = new KekCache(async () => key(9), options(clock), NO_KEY_METRICS, captureLogs().logger);
+    const first = key(1);
+    cache.put(1, first);
+    cache.put(2, key(2));
+    cache.put(3, key(3));
+    expect(cache.size).toBe(2);
+    expect(cache.usableForRead(1)).toBe(false);
+    await nextTurn();
+    expect(isZero(first)).toBe(true);
+  });
+
+  it('serves a key past its maximum age for reads only while the provider is unreachable, then not at all', async () => {
+    const clock = new ManualClock();
+    const provider = { down: false };
+    const cache = new KekCache(async () => { if (provider.down) throw new KeyProviderError('unavailable', 'connection refused'); return key(1); }, options(clock), NO_KEY_METRICS, captureLogs().logger);
+    cache.put(1, key(1));
+    provider.down = true;
+    clock.advance(1500);
+    expect(cache.usableForRead(1)).toBe(true);
+    expect((await cache.forRead(1)).equals(key(1))).toBe(true);
+    expect(await errorCode(cache.forWrap(1))).toBe('kms_unavailable');
+    clock.advance(5000);
+    expect(cache.usableForRead(1)).toBe(false);
+    expect(await errorCode(cache.forRead(1))).toBe('kms_unavailable');
+  });
+
+  it('drops a key at once when the provider refuses it', async () => {
+    const clock = new ManualClock();
+    const held = key(1);
+    const cache = new KekCache(async () => { throw new KeyProviderError('denied', 'DisabledException'); }, options(clock), NO_KEY_METRICS, captureLogs().logger);
+    cache.put(1, held);
+    clock.advance(1500);
+    expect(await errorCode(cache.forWrap(1))).toBe('kms_unavailable');
+    expect(cache.usableForRead(1)).toBe(false);
+    await nextTurn();
+    expect(isZero(held)).toBe(true);
+  });
+
+  it('shares one provider call among concurrent misses', async () => {
+    let calls = 0;
+    const cache = new KekCache(async () => { calls += 1; return key(1); }, options(new ManualClock()), NO_KEY_METRICS, captureLogs().logger);
+    const keys = await Promise.all(Array.from({ length: 20 }, () => cache.forRead(1)));
+    expect(calls).toBe(1);
+    expect(new Set(keys).size).toBe(1);
+  });
+});
+
+describe('the key hierarchy under a small subject-key cache', () => {
+  let bed: CryptoTestBed;
+  beforeAll(async () => {
+    bed = await CryptoTestBed.create();
+  });
+  afterAll(() => bed.close());
+
+  it('keeps at most its bound of subjects unwrapped and re-unwraps evicted ones from the database without the provider', async () => {
+    const metrics = createMetrics();
+    const keys = bed.hierarchy({ settings: { subjectKeyCacheSize: 2 }, metrics });
+    const sealed: Array<[string, Buffer]> = [];
+    for (let i = 0; i < 6; i++) {
+      await keys.createSubjectKey(`sub_${i}`);
+      sealed.push([`sub_${i}`, await keys.seal(`sub_${i}`, 'email', `user${i}@example.com`)]);
+    }
+    for (const [subject, value] of sealed) expect((await keys.open(subject, 'email', value as never)).toString()).toBe(`user${subject.slice(4)}@example.com`);
+    const text = await metrics.registry.metrics();
+    expect(text).toMatch(/pdvault_key_cache_misses_total\{cache="subject_key"\} [1-9]/);
+    // One GenerateDataKey for the generation; no Decrypt, the KEK stayed cached.
+    expect(text).not.toMatch(/operation="decrypt"/);
+  });
+});
