@@ -1,0 +1,46 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Config } from '../config/config';
+import { databaseIsReachable, migrateToLatest, migrationsAreCurrent, openDatabase, type Database } from '../store/database';
+import { startEmbeddedPostgres, type EmbeddedCluster } from '../store/embedded-postgres';
+
+/**
+ * Runs `action` against the vault's database for a one-shot command. In development without
+ * DATABASE_URL that is the embedded PostgreSQL: the running vault's when `npm start` has it up,
+ * else started for the command and stopped after.
+ */
+export async function withCommandDatabase<T>(config: Config, action: (db: Database) => Promise<T>): Promise<T> {
+  let embedded: EmbeddedCluster | undefined;
+  let url = config.database.url;
+  if (url === undefined) {
+    url = await runningEmbeddedUrl(config);
+    if (url === undefined) {
+      embedded = await startEmbeddedPostgres({ dir: path.join(config.dataDir, 'postgres'), port: config.database.embeddedPort, database: 'pdvault' });
+      url = embedded.url;
+    }
+  }
+  const db = openDatabase(config.database, url);
+  try {
+    if (config.database.migrateOnStart) await migrateToLatest(db);
+    else if (!(await migrationsAreCurrent(db))) throw new Error('the database has pending migrations; run `pdvault migrate` first');
+    return await action(db);
+  } finally {
+    await db.destroy();
+    await embedded?.stop();
+  }
+}
+
+async function runningEmbeddedUrl(config: Config): Promise<string | undefined> {
+  const passwordFile = path.join(config.dataDir, 'postgres', 'password');
+  if (!fs.existsSync(path.join(config.dataDir, 'postgres', 'cluster', 'postmaster.pid')) || !fs.existsSync(passwordFile)) return undefined;
+  const password = fs.readFileSync(passwordFile, 'utf8').trim();
+  const url = `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${config.database.embeddedPort}/pdvault`;
+  const probe = openDatabase({ ...config.database, poolMax: 1 }, url);
+  try {
+    return (await databaseIsReachable(probe)) ? url : undefined;
+  } catch {
+    return undefined;
+  } finally {
+    await probe.destroy();
+  }
+}

@@ -1,0 +1,71 @@
+import { Router, type Request } from 'express';
+import { z } from 'zod';
+import type { Actor } from '../../identity/audit-hook';
+import { parseExpiry } from '../../identity/expiry';
+import type { Identity } from '../../identity/identity';
+import { principalOf } from '../middleware/authenticate';
+import { parseBody } from '../parse-body';
+import type { SecuredRoutes } from '../secured-routes';
+
+const expiry = z
+  .string()
+  .transform((value, ctx) => parseExpiry(value) ?? (ctx.addIssue({ code: 'custom', message: 'Not an RFC 3339 date or date-time' }), z.NEVER));
+const names = z.array(z.string().max(64)).max(64);
+
+const Registration = z.strictObject({
+  name: z.string(),
+  kind: z.enum(['internal', 'contractor']).default('internal'),
+  scopes: names,
+  purposes: names.default([]),
+  expires_at: expiry.nullable().optional(),
+});
+
+const GrantChange = z.strictObject({
+  scopes: names.optional(),
+  purposes: names.optional(),
+  expires_at: expiry.nullable().optional(),
+});
+
+/** /v1/admin/clients: register, list, read, change grants, disable, rotate secret (scope admin:clients). */
+export function adminClientRoutes(routes: SecuredRoutes, identity: Identity): Router {
+  const router = Router();
+  const { clients } = identity;
+  const scope = 'admin:clients';
+
+  routes.add(router, '/v1/admin/clients', scope, {
+    get: async (_req, res) => {
+      res.json({ clients: await clients.list() });
+    },
+    post: async (req, res) => {
+      const body = parseBody(Registration, req.body);
+      const issued = await clients.register(
+        { name: body.name, kind: body.kind, scopes: body.scopes, purposes: body.purposes, expiresAt: body.expires_at },
+        actorOf(req),
+      );
+      res.status(201).location(`/v1/admin/clients/${issued.client_id}`).json(issued);
+    },
+  });
+  routes.add(router, '/v1/admin/clients/:id', scope, {
+    get: async (req, res) => {
+      res.json(await clients.describe(idOf(req)));
+    },
+    patch: async (req, res) => {
+      const body = parseBody(GrantChange, req.body);
+      res.json(await clients.changeGrants(idOf(req), { scopes: body.scopes, purposes: body.purposes, expiresAt: body.expires_at }, actorOf(req)));
+    },
+  });
+  routes.add(router, '/v1/admin/clients/:id/disable', scope, {
+    post: async (req, res) => {
+      res.json(await clients.disable(idOf(req), actorOf(req)));
+    },
+  });
+  routes.add(router, '/v1/admin/clients/:id/rotate-secret', scope, {
+    post: async (req, res) => {
+      res.json(await clients.rotateSecret(idOf(req), actorOf(req)));
+    },
+  });
+  return router;
+}
+
+const idOf = (req: Request) => String(req.params.id);
+const actorOf = (req: Request): Actor => ({ via: 'api', clientId: principalOf(req).clientId });

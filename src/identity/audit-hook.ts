@@ -1,0 +1,20 @@
+/**
+ * THE place where auditing (issue 5) plugs into identity. Every client administration action
+ * and every token decision is passed to `record` and awaited, so the audit writer can fail the
+ * operation closed. Until issue 5 lands, nothing is recorded. Events carry ids, never secrets
+ * or tokens.
+ */
+export interface IdentityAuditHook {
+  record(event: IdentityAuditEvent): Promise<void>;
+}
+
+export type IdentityAuditEvent =
+  | { type: 'client.registered' | 'client.disabled' | 'client.grants_changed' | 'client.secret_rotated'; clientId: string; actor: Actor }
+  | { type: 'token.issued'; clientId: string; jti: string; scopes: string[]; purpose?: string; address?: string }
+  | { type: 'token.refused'; clientId?: string; reason: string; address?: string }
+  | { type: 'token.revoked'; clientId: string; jti: string; address?: string };
+
+/** Who performed an administration action: a client through the API, or an operator at the command line. */
+export type Actor = { via: 'api'; clientId: string } | { via: 'cli' } | { via: 'bootstrap' };
+
+export const NO_IDENTITY_AUDIT: IdentityAuditHook = { record: async () => undefined };

@@ -1,0 +1,49 @@
+import crypto from 'node:crypto';
+import { RateLimiterPostgres, type RateLimiterRes } from 'rate-limiter-flexible';
+import type { IdentitySettings } from '../config/config';
+import type { Database } from '../store/database';
+import { temporarilyUnavailable } from './oauth-error';
+
+/**
+ * Throttles failed client authentication per client id and per source address. The counters
+ * live in PostgreSQL (table `auth_failures`), so the limits hold across every instance.
+ * A throttled client id is refused before its secret is even checked: once blocked, even the
+ * right secret waits for the window to end, so guessing gains nothing.
+ */
+export class AuthThrottle {
+  private readonly perClient: RateLimiterPostgres;
+  private readonly perAddress: RateLimiterPostgres;
+
+  constructor(db: Database, settings: IdentitySettings) {
+    const common = { storeClient: db, storeType: 'knex', tableName: 'auth_failures', tableCreated: true, duration: settings.authFailureWindowSeconds };
+    this.perClient = new RateLimiterPostgres({ ...common, keyPrefix: 'client', points: settings.authFailuresPerClient });
+    this.perAddress = new RateLimiterPostgres({ ...common, keyPrefix: 'address', points: settings.authFailuresPerAddress });
+  }
+
+  /** Throws 429 with `Retry-After` when either counter has reached its limit. */
+  async assertAllowed(clientId: string, address: string): Promise<void> {
+    const [client, source] = await Promise.all([
+      this.perClient.get(clientKey(clientId)),
+      this.perAddress.get(addressKey(address)),
+    ]);
+    const blocked = [
+      exhausted(client, this.perClient.points),
+      exhausted(source, this.perAddress.points),
+    ].filter((ms): ms is number => ms !== undefined);
+    if (blocked.length) {
+      throw temporarilyUnavailable(429, Math.max(...blocked) / 1000, 'Too many failed authentications; retry later');
+    }
+  }
+
+  async recordFailure(clientId: string, address: string): Promise<void> {
+    await Promise.all([this.perClient.penalty(clientKey(clientId)), this.perAddress.penalty(addressKey(address))]);
+  }
+}
+
+function exhausted(res: RateLimiterRes | null, limit: number): number | undefined {
+  return res && res.consumedPoints >= limit ? res.msBeforeNext : undefined;
+}
+
+// Client ids arrive from the network: hash them so any string fits the key column.
+const clientKey = (clientId: string) => crypto.createHash('sha256').update(clientId).digest('base64url');
+const addressKey = (address: string) => address.slice(0, 64);

@@ -1,0 +1,180 @@
+import { VaultError, type FieldProblem } from '../errors/vault-error';
+import { ClientStore, isUniqueViolation, type ClientKind, type StoredClient } from '../store/clients';
+import type { Argon2Gate } from './argon2-gate';
+import type { Actor, IdentityAuditHook } from './audit-hook';
+import { generateSecret } from './client-secret';
+import { CLIENT_ID_PATTERN, newClientId } from './ids';
+import { isPurpose } from './purposes';
+import { ADMIN_SCOPES, isAdminScope, isDataScope, isScope } from './scopes';
+
+export interface ClientRegistration {
+  name: string;
+  kind: ClientKind;
+  scopes: string[];
+  purposes: string[];
+  expiresAt?: Date | null;
+}
+
+export interface GrantChange {
+  scopes?: string[];
+  purposes?: string[];
+  expiresAt?: Date | null;
+}
+
+/** A client as administrators see it: never a secret or a hash. */
+export interface ClientDescription {
+  client_id: string;
+  name: string;
+  kind: ClientKind;
+  scopes: string[];
+  purposes: string[];
+  enabled: boolean;
+  expires_at: string | null;
+  created_at: string;
+  updated_at: string;
+  secret_rotated_at: string | null;
+  previous_secret_expires_at: string | null;
+}
+
+export interface IssuedCredentials {
+  client_id: string;
+  client_secret: string;
+  client: ClientDescription;
+}
+
+const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
+
+/** Registers clients and changes them; each secret is generated here and shown exactly once. */
+export class ClientRegistry {
+  constructor(
+    private readonly store: ClientStore,
+    private readonly argon2: Argon2Gate,
+    private readonly settings: { secretRotationOverlapSeconds: number },
+    private readonly audit: IdentityAuditHook,
+  ) {}
+
+  async register(registration: ClientRegistration, actor: Actor): Promise<IssuedCredentials> {
+    checkRegistration(registration);
+    const { secretId, secret } = generateSecret();
+    const secretHash = await this.argon2.hash(secret);
+    let client: StoredClient;
+    try {
+      client = await this.store.insert({
+        id: newClientId(),
+        name: registration.name,
+        kind: registration.kind,
+        secretId,
+        secretHash,
+        scopes: unique(registration.scopes),
+        purposes: unique(registration.purposes),
+        expiresAt: registration.expiresAt ?? null,
+      });
+    } catch (error) {
+      if (isUniqueViolation(error)) throw new VaultError('client_name_taken', 409, 'A client with this name already exists');
+      throw error;
+    }
+    await this.audit.record({ type: 'client.registered', clientId: client.id, actor });
+    return { client_id: client.id, client_secret: secret, client: describeClient(client) };
+  }
+
+  /**
+   * The first start of a development vault: when no client exists at all, an admin client
+   * with every admin and audit scope, so the operator can register the others.
+   */
+  async registerFirstAdmin(): Promise<IssuedCredentials | undefined> {
+    if ((await this.store.count()) > 0) return undefined;
+    return this.register({ name: 'admin', kind: 'internal', scopes: [...ADMIN_SCOPES], purposes: [] }, { via: 'bootstrap' });
+  }
+
+  async list(): Promise<ClientDescription[]> {
+    return (await this.store.list()).map(describeClient);
+  }
+
+  async describe(clientId: string): Promise<ClientDescription> {
+    return describeClient(await this.existing(clientId));
+  }
+
+  async changeGrants(clientId: string, change: GrantChange, actor: Actor): Promise<ClientDescription> {
+    const current = await this.existing(clientId);
+    checkRegistration({
+      name: current.name,
+      kind: current.kind,
+      scopes: change.scopes ?? current.scopes,
+      purposes: change.purposes ?? current.purposes,
+      expiresAt: change.expiresAt === undefined ? current.expiresAt : change.expiresAt,
+    });
+    const updated = await this.store.updateGrants(clientId, {
+      scopes: change.scopes && unique(change.scopes),
+      purposes: change.purposes && unique(change.purposes),
+      expiresAt: change.expiresAt,
+    });
+    await this.audit.record({ type: 'client.grants_changed', clientId, actor });
+    return describeClient(updated ?? current);
+  }
+
+  async disable(clientId: string, actor: Actor): Promise<ClientDescription> {
+    if (actor.via === 'api' && actor.clientId === clientId) {
+      throw new VaultError('cannot_disable_self', 409, 'A client cannot disable itself', {
+        detail: 'Disable it with another administrator client or from the command line',
+      });
+    }
+    const updated = await this.store.setEnabled((await this.existing(clientId)).id, false);
+    await this.audit.record({ type: 'client.disabled', clientId, actor });
+    return describeClient(updated!);
+  }
+
+  /** A new secret; the previous one keeps working for the configured overlap. */
+  async rotateSecret(clientId: string, actor: Actor): Promise<IssuedCredentials> {
+    await this.existing(clientId);
+    const { secretId, secret } = generateSecret();
+    const secretHash = await this.argon2.hash(secret);
+    const previousExpiresAt = new Date(Date.now() + this.settings.secretRotationOverlapSeconds * 1000);
+    const updated = await this.store.replaceSecret(clientId, secretId, secretHash, previousExpiresAt);
+    await this.audit.record({ type: 'client.secret_rotated', clientId, actor });
+    return { client_id: clientId, client_secret: secret, client: describeClient(updated!) };
+  }
+
+  private async existing(clientId: string): Promise<StoredClient> {
+    const client = CLIENT_ID_PATTERN.test(clientId) ? await this.store.find(clientId) : undefined;
+    if (!client) throw new VaultError('client_not_found', 404, 'No such client');
+    return client;
+  }
+}
+
+/** The rules of a grant, each a sentence; all problems are reported at once. */
+function checkRegistration(registration: ClientRegistration): void {
+  const problems: FieldProblem[] = [];
+  const problem = (pointer: string, detail: string) => problems.push({ pointer, detail });
+  const { name, kind, scopes, purposes, expiresAt } = registration;
+
+  if (!NAME_PATTERN.test(name)) problem('/name', 'A name is 1 to 63 letters, digits, dots, dashes or underscores');
+  if (kind !== 'internal' && kind !== 'contractor') problem('/kind', 'A kind is internal or contractor');
+  if (scopes.length === 0) problem('/scopes', 'A client is granted at least one scope');
+  scopes.filter((s) => !isScope(s)).forEach((s) => problem('/scopes', `Unknown scope ${printable(s)}`));
+  purposes.filter((p) => !isPurpose(p)).forEach((p) => problem('/purposes', `Unknown purpose ${printable(p)}`));
+  if (kind === 'contractor' && scopes.some(isAdminScope)) problem('/scopes', 'A contractor is never granted an admin or audit scope');
+  if (scopes.some(isDataScope) && purposes.length === 0) problem('/purposes', 'A client granted a data scope is granted at least one purpose');
+  if (!scopes.some(isDataScope) && purposes.length > 0) problem('/purposes', 'Purposes are granted only with a data scope');
+  if (expiresAt && expiresAt.getTime() <= Date.now()) problem('/expires_at', 'An expiry is in the future');
+  if (problems.length) throw new VaultError('invalid_client_grant', 400, 'The client registration is not valid', { errors: problems });
+}
+
+const unique = (values: string[]) => [...new Set(values)];
+const printable = (value: string) => JSON.stringify(value.slice(0, 64));
+
+export function describeClient(client: StoredClient): ClientDescription {
+  const iso = (date: Date | null) => (date ? date.toISOString() : null);
+  return {
+    client_id: client.id,
+    name: client.name,
+    kind: client.kind,
+    scopes: client.scopes,
+    purposes: client.purposes,
+    enabled: client.enabled,
+    expires_at: iso(client.expiresAt),
+    created_at: client.createdAt.toISOString(),
+    updated_at: client.updatedAt.toISOString(),
+    secret_rotated_at: iso(client.secretRotatedAt),
+    previous_secret_expires_at: iso(client.previousSecretExpiresAt),
+  };
+}

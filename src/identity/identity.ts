@@ -1,0 +1,89 @@
+import type { IdentitySettings } from '../config/config';
+import type { Metrics } from '../observability/metrics';
+import { ClientStore } from '../store/clients';
+import type { Database } from '../store/database';
+import { RevokedTokenStore } from '../store/revoked-tokens';
+import { SigningKeyStore } from '../store/signing-keys';
+import { Argon2Gate } from './argon2-gate';
+import { NO_IDENTITY_AUDIT, type IdentityAuditHook } from './audit-hook';
+import { AuthThrottle } from './auth-throttle';
+import { ClientAuthenticator } from './client-authenticator';
+import { ClientRegistry } from './client-registry';
+import { issuerOf } from './issuer';
+import { SCOPES } from './scopes';
+import type { SecretSealer } from './secret-sealer';
+import { SigningKeyRing } from './signing-keys';
+import { TokenService } from './token-service';
+import { AccessTokenVerifier } from './token-verifier';
+
+/** Everything the rest of the vault uses of identity. */
+export interface Identity {
+  clients: ClientRegistry;
+  tokens: TokenService;
+  verifier: AccessTokenVerifier;
+  signingKeys: SigningKeyRing;
+  settings: IdentitySettings;
+  /** RFC 8414 metadata; `issuer` is known once the vault listens. */
+  metadata(): AuthorizationServerMetadata;
+}
+
+export interface IdentityDependencies {
+  db: Database;
+  settings: IdentitySettings;
+  sealer: SecretSealer;
+  metrics?: Metrics;
+  audit?: IdentityAuditHook;
+}
+
+export function createIdentity(deps: IdentityDependencies): Identity {
+  const { db, settings } = deps;
+  const audit = deps.audit ?? NO_IDENTITY_AUDIT;
+  const clientStore = new ClientStore(db);
+  const argon2 = new Argon2Gate(settings.argon2Concurrency, settings.argon2QueueLimit, deps.metrics);
+  const signingKeys = new SigningKeyRing(new SigningKeyStore(db), deps.sealer, settings);
+  const authenticator = new ClientAuthenticator(clientStore, argon2, new AuthThrottle(db, settings));
+  const verifier = new AccessTokenVerifier(signingKeys, clientStore, settings);
+  return {
+    clients: new ClientRegistry(clientStore, argon2, settings, audit),
+    tokens: new TokenService(authenticator, signingKeys, verifier, new RevokedTokenStore(db), settings, audit),
+    verifier,
+    signingKeys,
+    settings,
+    metadata: () => authorizationServerMetadata(settings),
+  };
+}
+
+/** The client registry alone, for the command line: no signing keys, no HTTP. */
+export function createClientRegistry(db: Database, settings: IdentitySettings, audit: IdentityAuditHook = NO_IDENTITY_AUDIT): ClientRegistry {
+  return new ClientRegistry(new ClientStore(db), new Argon2Gate(settings.argon2Concurrency, settings.argon2QueueLimit), settings, audit);
+}
+
+export interface AuthorizationServerMetadata {
+  issuer: string;
+  token_endpoint: string;
+  jwks_uri: string;
+  revocation_endpoint: string;
+  grant_types_supported: string[];
+  response_types_supported: string[];
+  token_endpoint_auth_methods_supported: string[];
+  revocation_endpoint_auth_methods_supported: string[];
+  scopes_supported: string[];
+}
+
+function authorizationServerMetadata(settings: IdentitySettings): AuthorizationServerMetadata {
+  const issuer = issuerOf(settings);
+  const base = issuer.replace(/\/$/, '');
+  const authMethods = ['client_secret_basic', 'client_secret_post'];
+  return {
+    issuer,
+    token_endpoint: `${base}/oauth/token`,
+    jwks_uri: `${base}/.well-known/jwks.json`,
+    revocation_endpoint: `${base}/oauth/revoke`,
+    grant_types_supported: ['client_credentials'],
+    // RFC 8414 requires the member; the vault has no authorization endpoint, so no response types.
+    response_types_supported: [],
+    token_endpoint_auth_methods_supported: authMethods,
+    revocation_endpoint_auth_methods_supported: authMethods,
+    scopes_supported: [...SCOPES],
+  };
+}

@@ -1,0 +1,69 @@
+import type { IdentitySettings } from '../config/config';
+import { VaultError } from '../errors/vault-error';
+import type { RevokedTokenStore } from '../store/revoked-tokens';
+import type { IdentityAuditHook } from './audit-hook';
+import type { ClientAuthenticator, ClientCredentials } from './client-authenticator';
+import { invalidRequest, OAuthError } from './oauth-error';
+import type { SigningKeyRing } from './signing-keys';
+import { decideGrant } from './token-grant';
+import { issueAccessToken, type TokenResponse } from './token-issuer';
+import type { AccessTokenVerifier } from './token-verifier';
+
+/** A request to an OAuth endpoint as the HTTP layer parsed it: credentials, parameters, source. */
+export interface OAuthRequest {
+  credentials: ClientCredentials;
+  /** Form parameters, each present at most once; empty values already dropped (RFC 6749 §3.1). */
+  params: Record<string, string>;
+  address: string;
+}
+
+/** The token endpoint (RFC 6749 §4.4) and the revocation endpoint (RFC 7009), as steps. */
+export class TokenService {
+  constructor(
+    private readonly authenticator: ClientAuthenticator,
+    private readonly keys: SigningKeyRing,
+    private readonly verifier: AccessTokenVerifier,
+    private readonly revoked: RevokedTokenStore,
+    private readonly settings: IdentitySettings,
+    private readonly audit: IdentityAuditHook,
+  ) {}
+
+  async issue(request: OAuthRequest): Promise<TokenResponse> {
+    const { params, address } = request;
+    try {
+      const client = await this.authenticator.authenticate(request.credentials, address);
+      if (params.grant_type === undefined) throw invalidRequest('The grant_type parameter is required');
+      if (params.grant_type !== 'client_credentials') {
+        throw new OAuthError('unsupported_grant_type', 400, 'Only the client_credentials grant is supported');
+      }
+      const grant = decideGrant(client, { scope: params.scope, purpose: params.purpose });
+      const issued = await issueAccessToken(this.keys, this.settings, client, grant);
+      await this.audit.record({ type: 'token.issued', clientId: client.id, jti: issued.jti, scopes: grant.scopes, purpose: grant.purpose, address });
+      return issued.response;
+    } catch (error) {
+      if (error instanceof VaultError && error.status < 500) {
+        await this.audit.record({ type: 'token.refused', clientId: request.credentials.clientId.slice(0, 64), reason: error.code, address });
+      }
+      throw error;
+    }
+  }
+
+  /**
+   * RFC 7009: a token that is invalid, expired or unknown needs no revocation and is answered
+   * like a revoked one (200); a valid token of another client is refused.
+   */
+  async revoke(request: OAuthRequest): Promise<void> {
+    const client = await this.authenticator.authenticate(request.credentials, request.address);
+    const token = request.params.token;
+    if (token === undefined) throw invalidRequest('The token parameter is required');
+    const principal = await this.verifier.verifySignedToken(token).catch(() => undefined);
+    if (!principal) return;
+    if (principal.clientId !== client.id) {
+      throw new OAuthError('unauthorized_client', 400, 'The token was not issued to this client');
+    }
+    await this.revoked.revoke(principal.jti, principal.clientId, principal.expiresAt);
+    // Revocations of tokens past their expiry (and the skew) protect nothing any more.
+    await this.revoked.purgeExpired(new Date(Date.now() - this.settings.clockSkewSeconds * 1000));
+    await this.audit.record({ type: 'token.revoked', clientId: client.id, jti: principal.jti, address: request.address });
+  }
+}

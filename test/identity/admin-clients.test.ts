@@ -1,0 +1,105 @@
+import { startTestVault, type TestVault } from '../support/test-vault';
+import { accessToken, registerAdmin, requestToken, type Credentials } from './support/identity-helpers';
+
+let vault: TestVault;
+let admin: Credentials;
+let token: string;
+beforeAll(async () => {
+  vault = await startTestVault();
+  admin = await registerAdmin(vault);
+  token = await accessToken(vault, admin, { scope: 'admin:clients' });
+});
+afterAll(() => vault.stop());
+
+const as = (t: string) => ({ Authorization: `Bearer ${t}` });
+
+describe('/v1/admin/clients', () => {
+  it('registers a client whose secret is shown once and works at the token endpoint', async () => {
+    const res = await vault
+      .post('/v1/admin/clients')
+      .set(as(token))
+      .send({ name: 'mailer', scopes: ['emails:resolve'], purposes: ['transactional_email', 'newsletter'] })
+      .expect(201);
+    expect(res.headers.location).toBe(`/v1/admin/clients/${res.body.client_id}`);
+    expect(res.body.client).toMatchObject({ name: 'mailer', kind: 'internal', enabled: true, scopes: ['emails:resolve'] });
+    const mailer = { clientId: res.body.client_id, clientSecret: res.body.client_secret };
+    await requestToken(vault, mailer, { grant_type: 'client_credentials', scope: 'emails:resolve', purpose: 'newsletter' }).expect(200);
+    const listed = await vault.get('/v1/admin/clients').set(as(token)).expect(200);
+    expect(JSON.stringify(listed.body)).not.toContain(mailer.clientSecret);
+    const stored = await vault.vault.db('clients').where({ id: mailer.clientId }).first();
+    expect(stored.secret_hash).toMatch(/^\$argon2id\$v=19\$/);
+    expect(stored.secret_hash).toMatch(/[$,]m=19456[,$]/);
+    expect(stored.secret_hash).toMatch(/[$,]t=2[,$]/);
+    expect(JSON.stringify(stored)).not.toContain(mailer.clientSecret.split('.')[1]);
+  });
+
+  it('registers a contractor with an expiry and refuses an admin scope for one', async () => {
+    const ok = await vault
+      .post('/v1/admin/clients')
+      .set(as(token))
+      .send({ name: 'postal', kind: 'contractor', scopes: ['subjects:read'], purposes: ['shipping'], expires_at: '2099-06-30' })
+      .expect(201);
+    expect(ok.body.client.expires_at).toBe('2099-07-01T00:00:00.000Z');
+    const refused = await vault
+      .post('/v1/admin/clients')
+      .set(as(token))
+      .send({ name: 'sneaky', kind: 'contractor', scopes: ['admin:clients'] })
+      .expect(400);
+    expect(refused.body.code).toBe('invalid_client_grant');
+  });
+
+  it('refuses unknown scopes and purposes, data scopes without a purpose, and a duplicate name', async () => {
+    const bad = await vault.post('/v1/admin/clients').set(as(token)).send({ name: 'x1', scopes: ['subjects:read', 'root'], purposes: ['spying'] }).expect(400);
+    expect(bad.body.errors.map((e: { pointer: string }) => e.pointer)).toEqual(expect.arrayContaining(['/scopes', '/purposes']));
+    expect((await vault.post('/v1/admin/clients').set(as(token)).send({ name: 'x2', scopes: ['subjects:read'] }).expect(400)).body.code).toBe('invalid_client_grant');
+    expect((await vault.post('/v1/admin/clients').set(as(token)).send({ name: 'x3', scopes: 'subjects:read' }).expect(400)).body.code).toBe('invalid_body');
+    await vault.post('/v1/admin/clients').set(as(token)).send({ name: 'twice', scopes: ['audit:read'] }).expect(201);
+    expect((await vault.post('/v1/admin/clients').set(as(token)).send({ name: 'twice', scopes: ['audit:read'] }).expect(409)).body.code).toBe('client_name_taken');
+  });
+
+  it('changes grants, so the next token carries the new ones', async () => {
+    const created = await vault.post('/v1/admin/clients').set(as(token)).send({ name: 'support', scopes: ['subjects:read'], purposes: ['customer_support'] }).expect(201);
+    const id = created.body.client_id;
+    const support = { clientId: id, clientSecret: created.body.client_secret };
+    const changed = await vault.patch(`/v1/admin/clients/${id}`).set(as(token)).send({ purposes: ['customer_support', 'debt_collection'] }).expect(200);
+    expect(changed.body.purposes).toEqual(['customer_support', 'debt_collection']);
+    await requestToken(vault, support, { grant_type: 'client_credentials', scope: 'subjects:read', purpose: 'debt_collection' }).expect(200);
+    expect((await vault.get(`/v1/admin/clients/${id}`).set(as(token)).expect(200)).body.purposes).toContain('debt_collection');
+  });
+
+  it('rotates a secret: the new one works, the previous one for the overlap', async () => {
+    const created = await vault.post('/v1/admin/clients').set(as(token)).send({ name: 'rotating', scopes: ['audit:read'] }).expect(201);
+    const rotated = await vault.post(`/v1/admin/clients/${created.body.client_id}/rotate-secret`).set(as(token)).expect(200);
+    expect(rotated.body.client_secret).not.toBe(created.body.client_secret);
+    expect(Date.parse(rotated.body.client.previous_secret_expires_at)).toBeGreaterThan(Date.now() + 86_000_000);
+    for (const secret of [created.body.client_secret, rotated.body.client_secret]) {
+      await requestToken(vault, { clientId: created.body.client_id, clientSecret: secret }, { grant_type: 'client_credentials', scope: 'audit:read' }).expect(200);
+    }
+  });
+
+  it('disables a client, whose existing token stops working at once', async () => {
+    const created = await vault.post('/v1/admin/clients').set(as(token)).send({ name: 'leaver', scopes: ['admin:clients'] }).expect(201);
+    const leaverToken = await accessToken(vault, { clientId: created.body.client_id, clientSecret: created.body.client_secret }, { scope: 'admin:clients' });
+    await vault.get('/v1/admin/clients').set(as(leaverToken)).expect(200);
+    const res = await vault.post(`/v1/admin/clients/${created.body.client_id}/disable`).set(as(token)).expect(200);
+    expect(res.body.enabled).toBe(false);
+    await vault.get('/v1/admin/clients').set(as(leaverToken)).expect(401);
+  });
+
+  it('refuses to let a client disable itself', async () => {
+    const res = await vault.post(`/v1/admin/clients/${admin.clientId}/disable`).set(as(token)).expect(409);
+    expect(res.body.code).toBe('cannot_disable_self');
+  });
+
+  it('answers 404 client_not_found for an unknown or malformed id', async () => {
+    expect((await vault.get('/v1/admin/clients/cli_AAAAAAAAAAAAAAAA').set(as(token)).expect(404)).body.code).toBe('client_not_found');
+    expect((await vault.get("/v1/admin/clients/'%20or%201=1").set(as(token)).expect(404)).body.code).toBe('client_not_found');
+  });
+
+  it('requires the admin:clients scope', async () => {
+    const auditor = await registerAdmin(vault);
+    const auditToken = await accessToken(vault, auditor, { scope: 'audit:read' });
+    const res = await vault.post('/v1/admin/clients').set(as(auditToken)).send({ name: 'nope', scopes: ['audit:read'] }).expect(403);
+    expect(res.body.code).toBe('insufficient_scope');
+  });
+});

@@ -1,0 +1,62 @@
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { startTestVault, type TestVault } from '../support/test-vault';
+import { accessToken, decode } from './support/identity-helpers';
+
+const run = promisify(execFile);
+const ROOT = path.resolve(__dirname, '../..');
+
+let vault: TestVault;
+beforeAll(async () => {
+  vault = await startTestVault();
+});
+afterAll(() => vault.stop());
+
+/** The real command line, from the TypeScript sources, against the test vault's database. */
+async function pdvault(...args: string[]): Promise<{ stdout: string; stderr: string }> {
+  return run(process.execPath, ['-r', '@swc-node/register', 'src/cli/main.ts', ...args], {
+    cwd: ROOT,
+    env: {
+      PATH: process.env.PATH,
+      PDVAULT_MODE: 'production',
+      PDVAULT_DATA_DIR: vault.config.dataDir,
+      PDVAULT_TLS_CERT_FILE: vault.config.tls.certFile!,
+      PDVAULT_TLS_KEY_FILE: vault.config.tls.keyFile!,
+      DATABASE_URL: vault.database.url,
+      PDVAULT_LOG_LEVEL: 'silent',
+    },
+  });
+}
+
+describe('pdvault clients', () => {
+  it('creates a client whose printed credentials obtain a token, then lists, rotates and disables it', async () => {
+    const created = await pdvault(
+      'clients', 'create', '--name', 'billing', '--scopes', 'payment_methods:read payment_methods:reveal',
+      '--purposes', 'billing payment_processing', '--kind', 'contractor', '--expires', '2099-06-30',
+    );
+    const credentials = JSON.parse(created.stdout) as { client_id: string; client_secret: string };
+    expect(Object.keys(credentials).sort()).toEqual(['client_id', 'client_secret']);
+    const billing = { clientId: credentials.client_id, clientSecret: credentials.client_secret };
+    const token = await accessToken(vault, billing, { scope: 'payment_methods:reveal', purpose: 'payment_processing' });
+    expect(decode(token).claims.sub).toBe(billing.clientId);
+
+    const listed = JSON.parse((await pdvault('clients', 'list')).stdout) as Array<Record<string, unknown>>;
+    expect(listed).toContainEqual(expect.objectContaining({ client_id: billing.clientId, name: 'billing', kind: 'contractor', expires_at: '2099-07-01T00:00:00.000Z' }));
+    expect(JSON.stringify(listed)).not.toContain(billing.clientSecret);
+
+    const rotated = JSON.parse((await pdvault('clients', 'rotate-secret', billing.clientId)).stdout);
+    await accessToken(vault, { clientId: billing.clientId, clientSecret: rotated.client_secret }, { scope: 'payment_methods:read', purpose: 'billing' });
+
+    const disabled = JSON.parse((await pdvault('clients', 'disable', billing.clientId)).stdout);
+    expect(disabled.enabled).toBe(false);
+    await vault.get('/v1/admin/clients').set('Authorization', `Bearer ${token}`).expect(401);
+  });
+
+  it('refuses an invalid grant with a message and exit status 1', async () => {
+    await expect(pdvault('clients', 'create', '--name', 'bad', '--scopes', 'subjects:read')).rejects.toMatchObject({
+      code: 1,
+      stderr: expect.stringContaining('A client granted a data scope is granted at least one purpose'),
+    });
+  });
+});

@@ -1,0 +1,60 @@
+import { startTestVault, type TestVault } from '../support/test-vault';
+import { registerClient, requestToken, startSecondInstance, type Credentials } from './support/identity-helpers';
+
+let vault: TestVault;
+beforeAll(async () => {
+  vault = await startTestVault({ PDVAULT_AUTH_FAILURES_PER_CLIENT: '3', PDVAULT_AUTH_FAILURES_PER_ADDRESS: '8', PDVAULT_AUTH_FAILURE_WINDOW_SECONDS: '120' });
+});
+afterAll(() => vault.stop());
+
+const grant = { grant_type: 'client_credentials', scope: 'payment_methods:read', purpose: 'billing' };
+const wrong = (c: Credentials) => ({ ...c, clientSecret: c.clientSecret.slice(0, -1) + (c.clientSecret.endsWith('A') ? 'B' : 'A') });
+
+describe('throttling failed client authentication', () => {
+  beforeEach(() => vault.vault.db('auth_failures').delete());
+
+  it('answers 429 with Retry-After once a client id has failed too often, even with the right secret', async () => {
+    const client = await registerClient(vault);
+    for (let i = 0; i < 3; i += 1) await requestToken(vault, wrong(client), grant).expect(401);
+    const res = await requestToken(vault, client, grant).expect(429);
+    expect(res.body.error).toBe('temporarily_unavailable');
+    expect(Number(res.headers['retry-after'])).toBeGreaterThan(0);
+    expect(Number(res.headers['retry-after'])).toBeLessThanOrEqual(120);
+  });
+
+  it('lets a client id in again when its window has passed', async () => {
+    const client = await registerClient(vault);
+    for (let i = 0; i < 3; i += 1) await requestToken(vault, wrong(client), grant).expect(401);
+    await requestToken(vault, client, grant).expect(429);
+    await vault.vault.db('auth_failures').update({ expire: Date.now() - 1 });
+    await requestToken(vault, client, grant).expect(200);
+  });
+
+  it('throttles a source address that tries many client ids', async () => {
+    for (let i = 0; i < 8; i += 1) {
+      await requestToken(vault, { clientId: `cli_${String(i).padStart(16, 'x')}`, clientSecret: 'guess' }, grant).expect(401);
+    }
+    const innocent = await registerClient(vault);
+    const res = await requestToken(vault, innocent, grant).expect(429);
+    expect(res.headers['retry-after']).toBeDefined();
+  });
+
+  it('counts failures across instances sharing the database', async () => {
+    const client = await registerClient(vault);
+    const second = await startSecondInstance(vault);
+    try {
+      await requestToken(vault, wrong(client), grant).expect(401);
+      await requestToken(vault, wrong(client), grant).expect(401);
+      const secondPost = () => second.call('post', '/oauth/token').type('form');
+      await secondPost().send({ ...grant, client_id: client.clientId, client_secret: wrong(client).clientSecret }).expect(401);
+      await secondPost().send({ ...grant, client_id: client.clientId, client_secret: client.clientSecret }).expect(429);
+    } finally {
+      await second.stop();
+    }
+  });
+
+  it('does not count successful authentications', async () => {
+    const client = await registerClient(vault);
+    for (let i = 0; i < 5; i += 1) await requestToken(vault, client, grant).expect(200);
+  });
+});
