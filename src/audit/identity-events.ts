@@ -1,0 +1,42 @@
+import type { AuditEventInput } from './events';
+
+/**
+ * The events identity reports through its audit hook (src/identity/audit-hook.ts), described
+ * here by shape because audit does not depend on identity; the composition root passes one to
+ * the other and the compiler checks that the shapes still agree.
+ */
+export type IdentityEvent =
+  | { type: 'client.registered' | 'client.disabled' | 'client.grants_changed' | 'client.secret_rotated'; clientId: string; actor: IdentityActor }
+  | { type: 'token.issued'; clientId: string; jti: string; scopes: string[]; purpose?: string; address?: string }
+  | { type: 'token.refused'; clientId?: string; reason: string; address?: string }
+  | { type: 'token.revoked'; clientId: string; jti: string; address?: string };
+
+export type IdentityActor = { via: 'api'; clientId: string } | { via: 'cli' } | { via: 'bootstrap' };
+
+// A client id someone typed at the token endpoint may be anything, a personal value included:
+// only the vault's own id form goes into the trail.
+const CLIENT_ID = /^cli_[A-Za-z0-9_-]{16}$/;
+const REASON = /^[a-z_]{1,64}$/;
+
+export function auditEventOfIdentity(event: IdentityEvent, requestId?: string): AuditEventInput {
+  switch (event.type) {
+    case 'token.issued':
+      return { action: 'token.issue', outcome: 'allowed', clientId: event.clientId, scopes: event.scopes, purpose: event.purpose, target: event.jti, sourceAddress: event.address, requestId };
+    case 'token.refused':
+      return {
+        action: 'token.issue',
+        outcome: 'denied',
+        reason: REASON.test(event.reason) ? event.reason : 'invalid_request',
+        clientId: event.clientId && CLIENT_ID.test(event.clientId) ? event.clientId : undefined,
+        sourceAddress: event.address,
+        requestId,
+      };
+    case 'token.revoked':
+      return { action: 'token.revoke', outcome: 'allowed', clientId: event.clientId, target: event.jti, sourceAddress: event.address, requestId };
+    default: {
+      // An operator at the command line has no client id; the trail names how they acted.
+      const actor = event.actor.via === 'api' ? event.actor.clientId : `operator:${event.actor.via}`;
+      return { action: event.type, outcome: 'allowed', clientId: actor, target: event.clientId, requestId };
+    }
+  }
+}

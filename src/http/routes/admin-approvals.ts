@@ -1,0 +1,56 @@
+import { Router, type Request } from 'express';
+import { z } from 'zod';
+import type { Audit } from '../../audit/audit';
+import type { ApprovalActor } from '../../policy/approvals';
+import type { Policy } from '../../policy/policy';
+import { accessContextOf } from '../access-context';
+import { principalOf } from '../middleware/authenticate';
+import { parseBody } from '../parse-body';
+import type { SecuredRoutes } from '../secured-routes';
+import { auditRefusals } from './audit-refusals';
+
+const SCOPE = 'admin:policy';
+
+const NewApproval = z.strictObject({
+  subject_id: z.string().max(128),
+  client_id: z.string().max(64),
+  justification: z.string().max(4000),
+  expires_at: z.iso.datetime({ offset: true }).transform((value) => new Date(value)),
+});
+
+/** /v1/admin/approvals: break-glass approvals for `legal_disclosure`, created by one admin client, approved by another. */
+export function adminApprovalRoutes(secured: SecuredRoutes, policy: Policy, audit: Audit): Router {
+  const router = Router();
+  const { approvals } = policy;
+  secured.add(router, '/v1/admin/approvals', SCOPE, {
+    get: async (_req, res) => {
+      res.json({ approvals: await approvals.list() });
+    },
+    post: async (req, res) => {
+      const body = parseBody(NewApproval, req.body);
+      const created = await approvals.create(
+        { subjectId: body.subject_id, clientId: body.client_id, justification: body.justification, expiresAt: body.expires_at },
+        actorOf(req),
+        accessContextOf(req),
+      );
+      res.status(201).location(`/v1/admin/approvals/${created.approval_id}`).json(created);
+    },
+  });
+  secured.add(router, '/v1/admin/approvals/:id', SCOPE, {
+    get: async (req, res) => {
+      res.json(await approvals.get(String(req.params.id)));
+    },
+  });
+  secured.add(router, '/v1/admin/approvals/:id/approve', SCOPE, {
+    post: async (req, res) => {
+      res.json(await approvals.approve(String(req.params.id), actorOf(req), accessContextOf(req)));
+    },
+  });
+  router.use('/v1/admin/approvals', auditRefusals(audit.writer, 'approval.access'));
+  return router;
+}
+
+const actorOf = (req: Request): ApprovalActor => {
+  const principal = principalOf(req);
+  return { clientId: principal.clientId, scopes: principal.scopes };
+};

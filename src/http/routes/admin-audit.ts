@@ -1,0 +1,65 @@
+import { Router, type Request } from 'express';
+import { z } from 'zod';
+import type { Audit } from '../../audit/audit';
+import type { AuditReader } from '../../audit/trail';
+import { VaultError } from '../../errors/vault-error';
+import { accessContextOf } from '../access-context';
+import { principalOf } from '../middleware/authenticate';
+import type { SecuredRoutes } from '../secured-routes';
+import { auditRefusals } from './audit-refusals';
+
+const SCOPE = 'audit:read';
+const identifier = z.string().regex(/^[A-Za-z0-9_.:-]{1,128}$/, 'Not an identifier');
+const time = z.iso.datetime({ offset: true }).transform((value) => new Date(value));
+
+export const Paging = {
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+  cursor: z.string().max(200).optional(),
+};
+
+const AuditQuery = z.strictObject({
+  subject_id: identifier.optional(),
+  client_id: identifier.optional(),
+  purpose: identifier.optional(),
+  outcome: z.enum(['allowed', 'denied']).optional(),
+  action: identifier.optional(),
+  since: time.optional(),
+  until: time.optional(),
+  ...Paging,
+});
+
+/** GET /v1/admin/audit (query the trail) and GET /v1/admin/audit/verify (walk the chain); scope audit:read. */
+export function adminAuditRoutes(secured: SecuredRoutes, audit: Audit): Router {
+  const router = Router();
+  secured.add(router, '/v1/admin/audit', SCOPE, {
+    get: async (req, res) => {
+      const query = parseQuery(AuditQuery, req.query);
+      const page = await audit.trail.query(
+        { subjectId: query.subject_id, clientId: query.client_id, purpose: query.purpose, outcome: query.outcome, action: query.action, since: query.since, until: query.until, limit: query.limit, cursor: query.cursor },
+        readerOf(req),
+      );
+      res.json({ events: page.items, next_cursor: page.nextCursor });
+    },
+  });
+  secured.add(router, '/v1/admin/audit/verify', SCOPE, {
+    get: async (req, res) => {
+      res.json(await audit.trail.verify(readerOf(req)));
+    },
+  });
+  router.use('/v1/admin/audit', auditRefusals(audit.writer, 'audit.access'));
+  return router;
+}
+
+export function readerOf(req: Request): AuditReader {
+  const principal = principalOf(req);
+  return { clientId: principal.clientId, scopes: principal.scopes, ...accessContextOf(req) };
+}
+
+/** Query parameters against `schema`; each problem names its parameter. */
+export function parseQuery<T extends z.ZodType>(schema: T, query: unknown): z.infer<T> {
+  const parsed = schema.safeParse(query ?? {});
+  if (parsed.success) return parsed.data;
+  throw new VaultError('invalid_query', 400, 'The query parameters are not valid', {
+    errors: parsed.error.issues.map((issue) => ({ pointer: '/' + issue.path.map(String).join('/'), detail: issue.message })),
+  });
+}

@@ -1,0 +1,55 @@
+import { Router, type Request, type Response } from 'express';
+import type { Audit } from '../../audit/audit';
+import { VaultError } from '../../errors/vault-error';
+import type { PolicyVersion } from '../../policy/policy-catalogue';
+import type { Policy } from '../../policy/policy';
+import { accessContextOf } from '../access-context';
+import { principalOf } from '../middleware/authenticate';
+import type { SecuredRoutes } from '../secured-routes';
+import { auditRefusals } from './audit-refusals';
+
+const SCOPE = 'admin:policy';
+
+/** /v1/admin/policy: read and replace the purpose catalogue; every version stays readable. */
+export function adminPolicyRoutes(secured: SecuredRoutes, policy: Policy, audit: Audit): Router {
+  const router = Router();
+  const { catalogue } = policy;
+  secured.add(router, '/v1/admin/policy', SCOPE, {
+    get: async (_req, res) => {
+      send(res, await catalogue.current());
+    },
+    put: async (req, res) => {
+      const principal = principalOf(req);
+      const replaced = await catalogue.replace(req.body, { clientId: principal.clientId, scopes: principal.scopes }, accessContextOf(req), expectedVersion(req));
+      send(res, replaced);
+    },
+  });
+  secured.add(router, '/v1/admin/policy/versions', SCOPE, {
+    get: async (_req, res) => {
+      const versions = await catalogue.versions();
+      res.json({ versions: versions.map((v) => ({ version: v.version, created_by: v.createdBy, created_at: v.createdAt.toISOString() })) });
+    },
+  });
+  secured.add(router, '/v1/admin/policy/versions/:version', SCOPE, {
+    get: async (req, res) => {
+      const version = /^[1-9]\d{0,8}$/.test(String(req.params.version)) ? Number(req.params.version) : 0;
+      send(res, await catalogue.version(version));
+    },
+  });
+  router.use('/v1/admin/policy', auditRefusals(audit.writer, 'policy.access'));
+  return router;
+}
+
+function send(res: Response, policy: PolicyVersion): void {
+  res.setHeader('ETag', `"${policy.version}"`);
+  res.json({ version: policy.version, created_by: policy.createdBy, created_at: policy.createdAt.toISOString(), policy: policy.document });
+}
+
+/** `If-Match: "7"` replaces only version 7; absent, the replacement applies to whatever is current. */
+function expectedVersion(req: Request): number | undefined {
+  const header = req.get('if-match');
+  if (header === undefined) return undefined;
+  const match = /^\s*(?:W\/)?"([1-9]\d{0,8})"\s*$/.exec(header);
+  if (!match) throw new VaultError('invalid_if_match', 400, 'If-Match names a policy version as its ETag, e.g. "3"');
+  return Number(match[1]);
+}

@@ -1,0 +1,36 @@
+import type { DataScope } from '../identity/scopes';
+
+/**
+ * How an action uses the fields it names:
+ * - `read`: reveal each at the purpose's level; fields the purpose does not see are left out,
+ *   and a read that would show none of the fields asked for is refused;
+ * - `reveal`: every field must be `plain` (an address to send to, a card to charge);
+ * - `write`: the caller supplies the values; it may touch only fields it may see (masked or plain);
+ * - `none`: no personal field is read or written.
+ */
+export type FieldMode = 'read' | 'reveal' | 'write' | 'none';
+
+export interface ActionRule {
+  scope: DataScope;
+  fieldMode: FieldMode;
+}
+
+/** Every data action the vault performs, with the scope it needs. Data routes name one of these. */
+export const DATA_ACTIONS = {
+  'subjects.create': { scope: 'subjects:write', fieldMode: 'write' },
+  'subjects.read': { scope: 'subjects:read', fieldMode: 'read' },
+  'subjects.update': { scope: 'subjects:write', fieldMode: 'write' },
+  'subjects.erase': { scope: 'subjects:write', fieldMode: 'none' },
+  'subjects.search': { scope: 'subjects:search', fieldMode: 'write' },
+  'subjects.export': { scope: 'subjects:read', fieldMode: 'read' },
+  'preferences.write': { scope: 'preferences:write', fieldMode: 'none' },
+  'emails.resolve': { scope: 'emails:resolve', fieldMode: 'reveal' },
+  'payment_methods.create': { scope: 'payment_methods:write', fieldMode: 'write' },
+  'payment_methods.list': { scope: 'payment_methods:read', fieldMode: 'read' },
+  'payment_methods.read': { scope: 'payment_methods:read', fieldMode: 'read' },
+  'payment_methods.delete': { scope: 'payment_methods:write', fieldMode: 'none' },
+  'payment_methods.reveal': { scope: 'payment_methods:reveal', fieldMode: 'reveal' },
+} as const satisfies Record<string, ActionRule>;
+
+export type DataAction = keyof typeof DATA_ACTIONS;
+export const isDataAction = (value: string): value is DataAction => Object.hasOwn(DATA_ACTIONS, value);

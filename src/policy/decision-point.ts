@@ -1,0 +1,92 @@
+import type { Principal } from '../identity/access-token';
+import type { ClientStore } from '../store/clients';
+import type { DataAction } from './actions';
+import type { ApprovalService } from './approvals';
+import type { AccessContext, PolicyAuditEvent, PolicyAuditHook } from './audit-hook';
+import type { Decision, SubjectFacts } from './decision';
+import { evaluate, type CurrentGrants } from './evaluate';
+import type { PolicyCatalogue } from './policy-catalogue';
+import type { PreferenceDefaults } from './preferences';
+
+/**
+ * THE decision point: every data route asks here, and nowhere else, whether its caller may do
+ * what it asks and which fields it sees at which level. Each decision, allowed or denied, is
+ * committed to the audit trail before it is returned, so a caller that reveals what an
+ * allowed decision permits has its audit event already; when the trail cannot be written the
+ * call rejects with 503 `audit_unavailable` and the caller reveals nothing.
+ */
+export class DecisionPoint {
+  constructor(
+    private readonly catalogue: PolicyCatalogue,
+    private readonly clients: ClientStore,
+    private readonly approvals: ApprovalService,
+    private readonly defaults: PreferenceDefaults,
+    private readonly audit: PolicyAuditHook,
+    private readonly now: () => Date = () => new Date(),
+  ) {}
+
+  /**
+   * `subject` is null for actions on no existing subject (creating one, searching). `fields`
+   * names every personal field the action would read or write (see DATA_ACTIONS for how each
+   * action uses them). Denials come back as decisions; `assertAllowed` turns one into its 403.
+   */
+  async decide(principal: Principal, action: DataAction, subject: SubjectFacts | null, fields: readonly string[], context: AccessContext): Promise<Decision> {
+    const [decision] = await this.decideEach(principal, action, [subject], fields, context);
+    return decision!;
+  }
+
+  /** One decision per subject (a batch, e.g. resolving thousands of addresses), audited in one append. */
+  async decideEach(
+    principal: Principal,
+    action: DataAction,
+    subjects: readonly (SubjectFacts | null)[],
+    fields: readonly string[],
+    context: AccessContext,
+  ): Promise<Decision[]> {
+    const policy = await this.catalogue.current();
+    const grants = await this.grantsOf(principal.clientId);
+    const decisions: Decision[] = [];
+    for (const subject of subjects) {
+      const { needsApproval, ...decision } = evaluate({
+        policy: policy.document,
+        policyVersion: policy.version,
+        principal,
+        grants,
+        action,
+        subject,
+        fields,
+        defaults: this.defaults,
+        now: this.now(),
+      });
+      if (decision.allowed && needsApproval) {
+        // Only a request every other rule allows uses an approval up.
+        const approvalId = await this.approvals.consume(principal.clientId, subject!.id, context.requestId);
+        decisions.push(approvalId ? { ...decision, approvalId } : { ...decision, allowed: false, reason: 'approval_required' });
+      } else decisions.push(decision);
+    }
+    await this.audit.record(decisions.map((decision) => auditEventOf(decision, principal, context)));
+    return decisions;
+  }
+
+  private async grantsOf(clientId: string): Promise<CurrentGrants | undefined> {
+    const client = await this.clients.find(clientId);
+    return client && { scopes: client.scopes, purposes: client.purposes, enabled: client.enabled, expiresAt: client.expiresAt };
+  }
+}
+
+function auditEventOf(decision: Decision, principal: Principal, context: AccessContext): PolicyAuditEvent {
+  return {
+    action: decision.action,
+    outcome: decision.allowed ? 'allowed' : 'denied',
+    reason: decision.allowed ? undefined : decision.reason,
+    clientId: principal.clientId,
+    purpose: principal.purpose,
+    scopes: principal.scopes,
+    subjectId: decision.subjectId,
+    fields: decision.fields,
+    policyVersion: decision.policyVersion,
+    target: decision.allowed ? decision.approvalId : undefined,
+    requestId: context.requestId,
+    sourceAddress: context.sourceAddress,
+  };
+}

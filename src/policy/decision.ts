@@ -1,0 +1,55 @@
+import { VaultError } from '../errors/vault-error';
+import type { DataAction } from './actions';
+import type { DenialReason, FieldLevel, SubjectReference } from './vocabulary';
+
+/** The subject as the decision needs it: its id and the preferences stored with it. */
+export interface SubjectFacts {
+  id: string;
+  /** The subject's stored choices (only what it set); defaults fill the rest. */
+  preferences?: Readonly<Record<string, unknown>>;
+}
+
+interface DecisionBase {
+  action: DataAction;
+  purpose?: string;
+  policyVersion: number;
+  subjectId?: string;
+  /** Every field asked about, with the level it is revealed at (`absent`: not at all). */
+  fields: Record<string, FieldLevel>;
+}
+
+export interface Allowed extends DecisionBase {
+  allowed: true;
+  /** How the response names the subject: its id, or a pseudonym (analytics). */
+  subjectReference: SubjectReference;
+  /** The break-glass approval this decision used up, if any. */
+  approvalId?: string;
+}
+
+export interface Denied extends DecisionBase {
+  allowed: false;
+  reason: DenialReason;
+}
+
+export type Decision = Allowed | Denied;
+
+const TITLES: Record<DenialReason, string> = {
+  insufficient_scope: 'The access token lacks the scope this action requires',
+  purpose_not_granted: 'The purpose of the access token is not granted for this',
+  grant_expired: 'The client\'s grant has expired',
+  field_not_allowed: 'The purpose of the access token does not allow these fields',
+  subject_opted_out: 'The subject has unsubscribed from this purpose',
+  sharing_consent_withdrawn: 'The subject has not consented to sharing with partners',
+  approval_required: 'This purpose requires an approved break-glass approval for the subject',
+};
+
+/** The 403 a denied decision becomes; its `code` is the stable reason. */
+export function denialError(decision: Denied): VaultError {
+  return new VaultError(decision.reason, 403, TITLES[decision.reason]);
+}
+
+/** Returns the decision when allowed; throws its 403 otherwise. */
+export function assertAllowed(decision: Decision): Allowed {
+  if (!decision.allowed) throw denialError(decision);
+  return decision;
+}

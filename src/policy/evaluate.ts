@@ -1,0 +1,68 @@
+import type { Principal } from '../identity/access-token';
+import { DATA_ACTIONS, type DataAction } from './actions';
+import type { Decision, SubjectFacts } from './decision';
+import type { PolicyDocument } from './policy-document';
+import { effectivePreferences, type PreferenceDefaults } from './preferences';
+import { atLeast, isField, type DenialReason, type FieldLevel } from './vocabulary';
+
+/** The client's grants as they stand now (they may have changed since the token was issued). */
+export interface CurrentGrants {
+  scopes: readonly string[];
+  purposes: readonly string[];
+  enabled: boolean;
+  expiresAt: Date | null;
+}
+
+export interface Evaluation {
+  policy: PolicyDocument;
+  policyVersion: number;
+  principal: Principal;
+  /** Undefined when the client no longer exists. */
+  grants: CurrentGrants | undefined;
+  action: DataAction;
+  subject: SubjectFacts | null;
+  fields: readonly string[];
+  defaults: PreferenceDefaults;
+  now: Date;
+}
+
+/**
+ * The decision, without side effects: every rule is checked and the first denial in a fixed
+ * order wins over any allowance (deny wins). A break-glass purpose comes back allowed with
+ * `needsApproval`; the caller must then find and use up an approval, or deny.
+ */
+export function evaluate(input: Evaluation): Decision & { needsApproval: boolean } {
+  const { policy, policyVersion, principal, grants, action, subject, now } = input;
+  const rule = DATA_ACTIONS[action];
+  const purpose = principal.purpose;
+  const purposeRule = purpose !== undefined && Object.hasOwn(policy.purposes, purpose) ? policy.purposes[purpose] : undefined;
+  const fields: Record<string, FieldLevel> = {};
+  for (const field of input.fields) {
+    if (!isField(field)) throw new Error(`decide() was asked about an unknown field: ${field}`);
+    fields[field] = purposeRule?.fields[field] ?? 'absent';
+  }
+  const base = { action, purpose, policyVersion, subjectId: subject?.id, fields };
+  const deny = (reason: DenialReason) => ({ ...base, allowed: false as const, reason, needsApproval: false });
+
+  if (!principal.scopes.includes(rule.scope) || (grants && !grants.scopes.includes(rule.scope))) return deny('insufficient_scope');
+  if (!grants || !grants.enabled || purpose === undefined || !grants.purposes.includes(purpose) || !purposeRule) return deny('purpose_not_granted');
+  if (grants.expiresAt && grants.expiresAt.getTime() <= now.getTime()) return deny('grant_expired');
+
+  const levels = Object.values(fields);
+  if (rule.fieldMode === 'reveal' && !levels.every((level) => level === 'plain')) return deny('field_not_allowed');
+  if (rule.fieldMode === 'write' && !levels.every((level) => atLeast(level, 'masked'))) return deny('field_not_allowed');
+  if (rule.fieldMode === 'read' && levels.length > 0 && levels.every((level) => level === 'absent')) return deny('field_not_allowed');
+
+  // Subscriptions and sharing consent limit what is disclosed, not what the subject asks to change.
+  const discloses = rule.fieldMode === 'read' || rule.fieldMode === 'reveal';
+  const preferences = effectivePreferences(subject?.preferences, input.defaults);
+  let needsApproval = false;
+  for (const condition of purposeRule.conditions ?? []) {
+    if (condition.type === 'approval') needsApproval = true;
+    else if (!discloses || !subject) continue;
+    else if (condition.type === 'subscribed' && !preferences[condition.category]) return deny('subject_opted_out');
+    else if (condition.type === 'sharing_consent' && !preferences.share_with_partners) return deny('sharing_consent_withdrawn');
+  }
+  if (needsApproval && !subject) return deny('approval_required');
+  return { ...base, allowed: true, subjectReference: purposeRule.subject_reference ?? 'id', needsApproval };
+}

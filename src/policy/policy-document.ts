@@ -1,0 +1,148 @@
+import { VaultError, type FieldProblem } from '../errors/vault-error';
+import { isPurpose } from '../identity/purposes';
+import {
+  isField,
+  LEVELS_BY_FIELD,
+  REVEAL_LEVELS,
+  SUBJECT_REFERENCES,
+  SUBSCRIPTION_CATEGORIES,
+  type Field,
+  type FieldLevel,
+  type SubjectReference,
+  type SubscriptionCategory,
+} from './vocabulary';
+
+/** A condition a purpose carries; each names the denial it causes when it does not hold. */
+export type Condition =
+  /** The subject has not unsubscribed from this category (else `subject_opted_out`). */
+  | { type: 'subscribed'; category: SubscriptionCategory }
+  /** The subject opted in to sharing with partners (else `sharing_consent_withdrawn`). */
+  | { type: 'sharing_consent' }
+  /** Break-glass: an approval by a second administrator (else `approval_required`). */
+  | { type: 'approval' };
+
+export interface PurposeRule {
+  description?: string;
+  fields: Partial<Record<Field, FieldLevel>>;
+  conditions?: Condition[];
+  subject_reference?: SubjectReference;
+}
+
+/** The purpose catalogue, exactly as GET/PUT /v1/admin/policy carry it. */
+export interface PolicyDocument {
+  purposes: Record<string, PurposeRule>;
+}
+
+const LEVEL_WORDS: readonly string[] = [...REVEAL_LEVELS, 'absent'];
+const MAX_DESCRIPTION = 500;
+const MAX_CONDITIONS = 8;
+
+/**
+ * Validates a policy document and returns it normalised. Every problem is reported at once,
+ * each with a JSON Pointer to the offending member, so an administrator fixes a document in
+ * one round trip.
+ */
+export function parsePolicyDocument(input: unknown): PolicyDocument {
+  const problems: FieldProblem[] = [];
+  const problem = (pointer: string, detail: string) => problems.push({ pointer, detail });
+  const purposes: Record<string, PurposeRule> = {};
+
+  if (!isObject(input)) {
+    problem('', 'A policy is a JSON object');
+  } else {
+    unknownMembers(input, ['purposes'], '', problem);
+    if (!isObject(input.purposes)) problem('/purposes', 'purposes is an object of purpose name to rule');
+    else {
+      for (const [name, rule] of Object.entries(input.purposes)) {
+        const at = `/purposes/${escape(name)}`;
+        if (!isPurpose(name)) problem(at, `Unknown purpose ${printable(name)}`);
+        else {
+          const parsed = parsePurpose(name, rule, at, problem);
+          if (parsed) purposes[name] = parsed;
+        }
+      }
+    }
+  }
+  if (problems.length) throw new VaultError('invalid_policy', 400, 'The policy is not valid', { errors: problems });
+  return { purposes };
+}
+
+function parsePurpose(name: string, input: unknown, at: string, problem: (pointer: string, detail: string) => void): PurposeRule | undefined {
+  if (!isObject(input)) {
+    problem(at, 'A purpose rule is an object with fields, and optionally conditions, subject_reference and description');
+    return undefined;
+  }
+  unknownMembers(input, ['description', 'fields', 'conditions', 'subject_reference'], at, problem);
+  const rule: PurposeRule = { fields: {} };
+
+  if (input.description !== undefined) {
+    if (typeof input.description !== 'string' || input.description.length > MAX_DESCRIPTION) {
+      problem(`${at}/description`, `A description is a string of at most ${MAX_DESCRIPTION} characters`);
+    } else rule.description = input.description;
+  }
+
+  if (!isObject(input.fields)) problem(`${at}/fields`, 'fields is an object of field name to reveal level');
+  else {
+    for (const [field, level] of Object.entries(input.fields)) {
+      const fieldAt = `${at}/fields/${escape(field)}`;
+      if (!isField(field)) problem(fieldAt, `Unknown field ${printable(field)}`);
+      else if (typeof level !== 'string' || !LEVEL_WORDS.includes(level)) {
+        problem(fieldAt, `Unknown reveal level ${printable(level)}; one of ${LEVEL_WORDS.join(', ')}`);
+      } else if (level !== 'absent' && !(LEVELS_BY_FIELD[field] as readonly string[]).includes(level)) {
+        problem(fieldAt, `${field} can be revealed only as ${LEVELS_BY_FIELD[field].join(', ')}`);
+      } else rule.fields[field] = level as FieldLevel;
+    }
+  }
+
+  if (input.conditions !== undefined) {
+    if (!Array.isArray(input.conditions) || input.conditions.length > MAX_CONDITIONS) {
+      problem(`${at}/conditions`, `conditions is an array of at most ${MAX_CONDITIONS} conditions`);
+    } else {
+      rule.conditions = input.conditions.flatMap((condition, index) => parseCondition(condition, `${at}/conditions/${index}`, problem) ?? []);
+    }
+  }
+
+  if (input.subject_reference !== undefined) {
+    if (!(SUBJECT_REFERENCES as readonly unknown[]).includes(input.subject_reference)) {
+      problem(`${at}/subject_reference`, `subject_reference is one of ${SUBJECT_REFERENCES.join(', ')}`);
+    } else rule.subject_reference = input.subject_reference as SubjectReference;
+  }
+
+  // Break-glass must stay break-glass: no edit may turn legal disclosure into an ordinary purpose.
+  if (name === 'legal_disclosure' && !rule.conditions?.some((c) => c.type === 'approval')) {
+    problem(`${at}/conditions`, 'legal_disclosure is break-glass: it keeps its approval condition');
+  }
+  return rule;
+}
+
+function parseCondition(input: unknown, at: string, problem: (pointer: string, detail: string) => void): Condition | undefined {
+  if (!isObject(input)) {
+    problem(at, 'A condition is an object with a type');
+    return undefined;
+  }
+  switch (input.type) {
+    case 'subscribed':
+      unknownMembers(input, ['type', 'category'], at, problem);
+      if (!(SUBSCRIPTION_CATEGORIES as readonly unknown[]).includes(input.category)) {
+        problem(`${at}/category`, `category is one of ${SUBSCRIPTION_CATEGORIES.join(', ')}`);
+        return undefined;
+      }
+      return { type: 'subscribed', category: input.category as SubscriptionCategory };
+    case 'sharing_consent':
+    case 'approval':
+      unknownMembers(input, ['type'], at, problem);
+      return { type: input.type };
+    default:
+      problem(`${at}/type`, `Unknown condition type ${printable(input.type)}; one of subscribed, sharing_consent, approval`);
+      return undefined;
+  }
+}
+
+function unknownMembers(input: Record<string, unknown>, known: string[], at: string, problem: (pointer: string, detail: string) => void): void {
+  for (const key of Object.keys(input)) if (!known.includes(key)) problem(`${at}/${escape(key)}`, `Unknown member ${printable(key)}`);
+}
+
+const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+const escape = (segment: string) => segment.replace(/~/g, '~0').replace(/\//g, '~1');
+// Names from the request are echoed shortened and JSON-quoted: never a wall of text, never control characters.
+const printable = (value: unknown) => JSON.stringify(typeof value === 'string' ? value.slice(0, 64) : value ?? null)?.slice(0, 80) ?? 'null';

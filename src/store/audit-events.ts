@@ -1,0 +1,157 @@
+import type { Knex } from 'knex';
+import type { Database } from './database';
+
+/** An audit event as stored: ids, names and codes only, never a personal value. */
+export interface AuditRow {
+  seq: number;
+  occurredAt: Date;
+  action: string;
+  outcome: 'allowed' | 'denied';
+  reason: string | null;
+  clientId: string | null;
+  purpose: string | null;
+  scopes: string[];
+  subjectId: string | null;
+  fields: Record<string, string>;
+  policyVersion: number | null;
+  requestId: string | null;
+  sourceAddress: string | null;
+  target: string | null;
+  prevHash: Buffer;
+  hash: Buffer;
+}
+
+export interface ChainHead {
+  seq: number;
+  hash: Buffer;
+}
+
+export interface AuditFilter {
+  subjectId?: string;
+  clientId?: string;
+  purpose?: string;
+  outcome?: 'allowed' | 'denied';
+  action?: string;
+  /** Leaves out actions starting with this (the access log leaves out reads of the trail itself). */
+  excludeActionPrefix?: string;
+  since?: Date;
+  until?: Date;
+  /** Newest first: only events older than this sequence number (the cursor). */
+  beforeSeq?: number;
+}
+
+interface Row {
+  seq: string | number;
+  occurred_at: Date;
+  action: string;
+  outcome: 'allowed' | 'denied';
+  reason: string | null;
+  client_id: string | null;
+  purpose: string | null;
+  scopes: string[];
+  subject_id: string | null;
+  fields: Record<string, string>;
+  policy_version: number | null;
+  request_id: string | null;
+  source_address: string | null;
+  target: string | null;
+  prev_hash: Buffer;
+  hash: Buffer;
+}
+
+/** The `audit_events` table and its chain head. Rows are only ever inserted. */
+export class AuditEventStore {
+  constructor(private readonly db: Database) {}
+
+  /**
+   * Appends under the chain-head row lock, in one transaction: `build` receives the head as
+   * PostgreSQL holds it (never a copy from memory) and returns the chained rows to insert.
+   * Concurrent writers on any instance queue on the lock, so the chain stays linear.
+   */
+  async appendChained(build: (head: ChainHead) => AuditRow[]): Promise<void> {
+    await this.db.transaction(async (trx) => {
+      const head = await trx('audit_chain_head').select('seq', 'hash').where({ id: true }).forUpdate().first<{ seq: string; hash: Buffer }>();
+      if (!head) throw new Error('the audit chain head row is missing');
+      const rows = build({ seq: Number(head.seq), hash: head.hash });
+      if (rows.length === 0) return;
+      // 16 columns: 500 rows stay far below PostgreSQL's 65535 bind parameters.
+      for (let i = 0; i < rows.length; i += 500) await trx('audit_events').insert(rows.slice(i, i + 500).map(toColumns));
+      const last = rows[rows.length - 1]!;
+      await trx('audit_chain_head').where({ id: true }).update({ seq: last.seq, hash: last.hash });
+    });
+  }
+
+  async head(db: Knex = this.db): Promise<ChainHead> {
+    const head = await db('audit_chain_head').select('seq', 'hash').where({ id: true }).first<{ seq: string; hash: Buffer }>();
+    return { seq: Number(head?.seq ?? 0), hash: head?.hash ?? Buffer.alloc(32) };
+  }
+
+  /** Oldest first, from `afterSeq` (exclusive): the order the chain is verified in. */
+  async pageAscending(afterSeq: number, limit: number, db: Knex = this.db): Promise<AuditRow[]> {
+    const rows = await db<Row>('audit_events').where('seq', '>', afterSeq).orderBy('seq').limit(limit);
+    return rows.map(toAuditRow);
+  }
+
+  async findBySeq(seq: number, db: Knex = this.db): Promise<AuditRow | undefined> {
+    const row = await db<Row>('audit_events').where({ seq }).first();
+    return row && toAuditRow(row);
+  }
+
+  async maxSeq(db: Knex = this.db): Promise<number> {
+    const row = await db('audit_events').max<{ max: string | null }>('seq as max').first();
+    return Number(row?.max ?? 0);
+  }
+
+  /** Newest first, filtered; `limit` rows at most. */
+  async query(filter: AuditFilter, limit: number): Promise<AuditRow[]> {
+    const query = this.db<Row>('audit_events').orderBy('seq', 'desc').limit(limit);
+    if (filter.subjectId !== undefined) query.where('subject_id', filter.subjectId);
+    if (filter.clientId !== undefined) query.where('client_id', filter.clientId);
+    if (filter.purpose !== undefined) query.where('purpose', filter.purpose);
+    if (filter.outcome !== undefined) query.where('outcome', filter.outcome);
+    if (filter.action !== undefined) query.where('action', filter.action);
+    if (filter.excludeActionPrefix !== undefined) query.whereNot('action', 'like', `${filter.excludeActionPrefix.replace(/[\\%_]/g, '\\$&')}%`);
+    if (filter.since !== undefined) query.where('occurred_at', '>=', filter.since);
+    if (filter.until !== undefined) query.where('occurred_at', '<', filter.until);
+    if (filter.beforeSeq !== undefined) query.where('seq', '<', filter.beforeSeq);
+    return (await query).map(toAuditRow);
+  }
+}
+
+const toColumns = (row: AuditRow) => ({
+  seq: row.seq,
+  occurred_at: row.occurredAt,
+  action: row.action,
+  outcome: row.outcome,
+  reason: row.reason,
+  client_id: row.clientId,
+  purpose: row.purpose,
+  scopes: row.scopes,
+  subject_id: row.subjectId,
+  fields: JSON.stringify(row.fields),
+  policy_version: row.policyVersion,
+  request_id: row.requestId,
+  source_address: row.sourceAddress,
+  target: row.target,
+  prev_hash: row.prevHash,
+  hash: row.hash,
+});
+
+const toAuditRow = (row: Row): AuditRow => ({
+  seq: Number(row.seq),
+  occurredAt: row.occurred_at,
+  action: row.action,
+  outcome: row.outcome,
+  reason: row.reason,
+  clientId: row.client_id,
+  purpose: row.purpose,
+  scopes: row.scopes,
+  subjectId: row.subject_id,
+  fields: row.fields,
+  policyVersion: row.policy_version,
+  requestId: row.request_id,
+  sourceAddress: row.source_address,
+  target: row.target,
+  prevHash: row.prev_hash,
+  hash: row.hash,
+});

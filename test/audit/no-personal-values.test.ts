@@ -1,0 +1,50 @@
+import { startTestVault, type TestVault } from '../support/test-vault';
+import { adminCaller, bearer, dataCaller, newSubjectId, type Caller } from '../policy/support/principals';
+import { basic } from '../identity/support/identity-helpers';
+
+/**
+ * Canary values written through every API this issue adds (and the token endpoint), then the
+ * whole audit table is dumped as text and searched for them. Data routes (issue 6) add their
+ * own canaries to this list when they land.
+ */
+const CANARIES = ['canary.jane@example.com', 'Jane Canary', '+44 20 7946 0958', 'Canary Wharf', '4111111111111111', 'Court order canary'];
+
+let vault: TestVault;
+let admin: Caller;
+let second: Caller;
+beforeAll(async () => {
+  vault = await startTestVault();
+  admin = await adminCaller(vault, ['admin:policy', 'admin:clients']);
+  second = await adminCaller(vault, ['admin:policy']);
+});
+afterAll(() => vault.stop());
+
+it('never writes a personal value, secret or token into the audit trail', async () => {
+  const disclosure = await dataCaller(vault, 'subjects:read', 'legal_disclosure');
+  const subject = newSubjectId();
+
+  // The token endpoint, with a client id and secret that are personal values.
+  await vault.post('/oauth/token').set('Authorization', basic({ clientId: CANARIES[0]!, clientSecret: CANARIES[4]! })).type('form').send({ grant_type: 'client_credentials', scope: 'subjects:read' });
+  // A policy whose description and unknown purpose carry values.
+  const current = (await vault.get('/v1/admin/policy').set(bearer(admin)).expect(200)).body.policy;
+  await vault.put('/v1/admin/policy').set(bearer(admin)).send({ purposes: { [CANARIES[1]!]: { fields: {} } } }).expect(400);
+  current.purposes.shipping.description = `${CANARIES[3]} ${CANARIES[2]}`;
+  await vault.put('/v1/admin/policy').set(bearer(admin)).send(current).expect(200);
+  // An approval whose justification and subject id carry values.
+  await vault.post('/v1/admin/approvals').set(bearer(admin)).send({ subject_id: CANARIES[0], client_id: disclosure.principal.clientId, justification: CANARIES[5], expires_at: new Date(Date.now() + 3600_000).toISOString() }).expect(400);
+  const created = await vault
+    .post('/v1/admin/approvals')
+    .set(bearer(admin))
+    .send({ subject_id: subject, client_id: disclosure.principal.clientId, justification: `${CANARIES[5]} for ${CANARIES[1]}`, expires_at: new Date(Date.now() + 3600_000).toISOString() })
+    .expect(201);
+  await vault.post(`/v1/admin/approvals/${created.body.approval_id}/approve`).set(bearer(second)).expect(200);
+  // Reads of the trail whose filters carry values.
+  await vault.get(`/v1/admin/audit?client_id=${encodeURIComponent(CANARIES[0]!)}`).set(bearer(admin)).expect(403);
+  await vault.get(`/v1/subjects/${encodeURIComponent(CANARIES[0]!)}/access-log`).set(bearer(admin)).expect(403);
+
+  const { rows } = await vault.vault.db.raw('select * from audit_events');
+  expect(rows.length).toBeGreaterThan(5);
+  const dump = JSON.stringify(rows);
+  for (const canary of [...CANARIES, admin.token, second.token, disclosure.token, admin.credentials.clientSecret]) expect(dump).not.toContain(canary);
+  for (const line of vault.logs) for (const canary of CANARIES) expect(line).not.toContain(canary);
+});

@@ -1,0 +1,92 @@
+import { startTestVault, type TestVault } from '../support/test-vault';
+import { adminCaller, bearer, contextFor, dataCaller, newSubjectId, type Caller } from './support/principals';
+import { startSecondInstance } from '../identity/support/identity-helpers';
+
+let vault: TestVault;
+let admin: Caller;
+beforeAll(async () => {
+  // Every decision asks for the current version, so a replacement is seen at once, without waiting.
+  vault = await startTestVault({ PDVAULT_POLICY_CACHE_MS: '0' });
+  admin = await adminCaller(vault, ['admin:policy']);
+});
+afterAll(() => vault.stop());
+
+describe('/v1/admin/policy', () => {
+  it('starts with the catalogue of DESIGN.md as version 1', async () => {
+    const res = await vault.get('/v1/admin/policy').set(bearer(admin)).expect(200);
+    expect(res.headers.etag).toBe('"1"');
+    expect(res.body).toMatchObject({ version: 1, created_by: 'migration' });
+    const { purposes } = res.body.policy;
+    expect(Object.keys(purposes).sort()).toEqual(
+      ['account_management', 'analytics', 'billing', 'customer_support', 'debt_collection', 'joint_promotion', 'legal_disclosure', 'newsletter', 'partner_offers', 'payment_processing', 'promotions', 'shipping', 'surveys', 'transactional_email'],
+    );
+    expect(purposes.shipping.fields).toEqual({ name: 'plain', postal_address: 'plain' });
+    expect(purposes.customer_support.fields).toMatchObject({ email: 'masked', phone: 'masked', postal_address: 'masked', payment_method: 'masked' });
+    expect(purposes.newsletter.conditions).toEqual([{ type: 'subscribed', category: 'newsletter' }]);
+    expect(purposes.joint_promotion.conditions).toEqual([{ type: 'sharing_consent' }]);
+    expect(purposes.legal_disclosure.conditions).toEqual([{ type: 'approval' }]);
+    expect(purposes.transactional_email.conditions).toBeUndefined();
+  });
+
+  it('refuses an invalid policy with the path of every offending member, and audits the attempt', async () => {
+    const current = (await vault.get('/v1/admin/policy').set(bearer(admin)).expect(200)).body.policy;
+    const broken = structuredClone(current);
+    broken.purposes.teleportation = { fields: {} };
+    broken.purposes.shipping.fields.shoe_size = 'plain';
+    broken.purposes.billing.fields.name = 'sort_of';
+    const res = await vault.put('/v1/admin/policy').set(bearer(admin)).set('X-Request-Id', 'policy-invalid-1').send(broken).expect(400);
+    expect(res.body.code).toBe('invalid_policy');
+    expect(res.body.errors.map((e: { pointer: string }) => e.pointer).sort()).toEqual(['/purposes/billing/fields/name', '/purposes/shipping/fields/shoe_size', '/purposes/teleportation']);
+    expect((await vault.get('/v1/admin/policy').set(bearer(admin)).expect(200)).body.version).toBe(1);
+    const [event] = await vault.vault.db('audit_events').where({ request_id: 'policy-invalid-1' });
+    expect(event).toMatchObject({ action: 'policy.replace', outcome: 'denied', reason: 'invalid_policy', client_id: admin.principal.clientId });
+  });
+
+  it('stores a replacement as a new version, keeps the old one, and decides with it at once on every instance', async () => {
+    const second = await startSecondInstance(vault);
+    try {
+      const shipping = await dataCaller(vault, 'subjects:read', 'shipping', 'contractor');
+      const subject = { id: newSubjectId() };
+      const beforeChange = await second.vault.policy.decisions.decide(shipping.principal, 'subjects.read', subject, ['postal_address'], contextFor('before'));
+      expect(beforeChange.fields).toEqual({ postal_address: 'plain' });
+
+      const current = (await vault.get('/v1/admin/policy').set(bearer(admin)).expect(200)).body;
+      const changed = structuredClone(current.policy);
+      changed.purposes.shipping.fields = { name: 'plain', postal_address: 'masked' };
+      const res = await vault.put('/v1/admin/policy').set(bearer(admin)).set('If-Match', `"${current.version}"`).set('X-Request-Id', 'policy-replace-1').send(changed).expect(200);
+      expect(res.body).toMatchObject({ version: current.version + 1, created_by: admin.principal.clientId });
+      expect(res.headers.etag).toBe(`"${current.version + 1}"`);
+
+      const afterChange = await second.vault.policy.decisions.decide(shipping.principal, 'subjects.read', subject, ['postal_address'], contextFor('after'));
+      expect(afterChange).toMatchObject({ allowed: true, policyVersion: current.version + 1, fields: { postal_address: 'masked' } });
+
+      const versions = (await vault.get('/v1/admin/policy/versions').set(bearer(admin)).expect(200)).body.versions;
+      expect(versions.map((v: { version: number }) => v.version)).toEqual([current.version + 1, current.version]);
+      const old = await vault.get(`/v1/admin/policy/versions/${current.version}`).set(bearer(admin)).expect(200);
+      expect(old.body.policy.purposes.shipping.fields).toEqual({ name: 'plain', postal_address: 'plain' });
+
+      const [event] = await vault.vault.db('audit_events').where({ request_id: 'policy-replace-1' });
+      expect(event).toMatchObject({ action: 'policy.replace', outcome: 'allowed', policy_version: current.version + 1, target: `policy_version:${current.version + 1}` });
+    } finally {
+      await second.stop();
+    }
+  });
+
+  it('refuses a replacement based on a version that is no longer current', async () => {
+    const current = (await vault.get('/v1/admin/policy').set(bearer(admin)).expect(200)).body;
+    const res = await vault.put('/v1/admin/policy').set(bearer(admin)).set('If-Match', '"1"').send(current.policy).expect(412);
+    expect(res.body.code).toBe('policy_version_mismatch');
+  });
+
+  it('answers 404 for a version that never existed', async () => {
+    expect((await vault.get('/v1/admin/policy/versions/999').set(bearer(admin)).expect(404)).body.code).toBe('policy_version_not_found');
+  });
+
+  it('refuses a token without admin:policy, and audits the refusal', async () => {
+    const auditor = await adminCaller(vault, ['audit:read']);
+    const res = await vault.put('/v1/admin/policy').set(bearer(auditor)).set('X-Request-Id', 'policy-no-scope').send({ purposes: {} }).expect(403);
+    expect(res.body.code).toBe('insufficient_scope');
+    const [event] = await vault.vault.db('audit_events').where({ request_id: 'policy-no-scope' });
+    expect(event).toMatchObject({ action: 'policy.access', outcome: 'denied', reason: 'insufficient_scope', client_id: auditor.principal.clientId });
+  });
+});

@@ -1,0 +1,98 @@
+import { startTestVault, type TestVault } from '../support/test-vault';
+import { adminCaller, bearer, contextFor, dataCaller, newSubjectId, type Caller } from './support/principals';
+
+let vault: TestVault;
+let first: Caller;
+let second: Caller;
+let disclosure: Caller;
+beforeAll(async () => {
+  vault = await startTestVault();
+  first = await adminCaller(vault, ['admin:policy']);
+  second = await adminCaller(vault, ['admin:policy']);
+  disclosure = await dataCaller(vault, 'subjects:read', 'legal_disclosure');
+});
+afterAll(() => vault.stop());
+
+const inHours = (hours: number) => new Date(Date.now() + hours * 3600_000).toISOString();
+const disclose = (subjectId: string) =>
+  vault.vault.policy.decisions.decide(disclosure.principal, 'subjects.read', { id: subjectId }, ['email', 'name', 'postal_address'], contextFor('disclose'));
+
+async function requestApproval(subjectId: string, by = first) {
+  const res = await vault
+    .post('/v1/admin/approvals')
+    .set(bearer(by))
+    .send({ subject_id: subjectId, client_id: disclosure.principal.clientId, justification: 'Court order 2026-117, district court', expires_at: inHours(24) })
+    .expect(201);
+  return res.body.approval_id as string;
+}
+
+describe('break-glass legal disclosure', () => {
+  it('is refused without an approval', async () => {
+    expect(await disclose(newSubjectId())).toMatchObject({ allowed: false, reason: 'approval_required' });
+  });
+
+  it('works once, after a second admin client approved it, for the subject it names', async () => {
+    const subject = newSubjectId();
+    const approvalId = await requestApproval(subject);
+    expect(await disclose(subject)).toMatchObject({ allowed: false, reason: 'approval_required' });
+
+    const self = await vault.post(`/v1/admin/approvals/${approvalId}/approve`).set(bearer(first)).expect(403);
+    expect(self.body.code).toBe('second_approver_required');
+    const approved = await vault.post(`/v1/admin/approvals/${approvalId}/approve`).set(bearer(second)).expect(200);
+    expect(approved.body).toMatchObject({ state: 'approved', created_by: first.principal.clientId, approved_by: second.principal.clientId });
+
+    expect(await disclose(newSubjectId())).toMatchObject({ allowed: false, reason: 'approval_required' });
+    const allowed = await disclose(subject);
+    expect(allowed).toMatchObject({ allowed: true, approvalId, fields: { email: 'plain', name: 'plain', postal_address: 'plain' } });
+    expect(await disclose(subject)).toMatchObject({ allowed: false, reason: 'approval_required' });
+    expect((await vault.get(`/v1/admin/approvals/${approvalId}`).set(bearer(first)).expect(200)).body.state).toBe('used');
+  });
+
+  it('audits every step without the justification', async () => {
+    const subject = newSubjectId();
+    const approvalId = await requestApproval(subject);
+    await vault.post(`/v1/admin/approvals/${approvalId}/approve`).set(bearer(first)).expect(403);
+    await vault.post(`/v1/admin/approvals/${approvalId}/approve`).set(bearer(second)).expect(200);
+    await disclose(subject);
+    const events = await vault.vault.db('audit_events').where({ subject_id: subject }).orderBy('seq');
+    expect(events.map((e) => [e.action, e.outcome, e.reason])).toEqual([
+      ['approval.create', 'allowed', null],
+      ['approval.approve', 'denied', 'second_approver_required'],
+      ['approval.approve', 'allowed', null],
+      ['subjects.read', 'allowed', null],
+    ]);
+    expect(events.every((e) => e.action === 'approval.create' || e.target === approvalId)).toBe(true);
+    expect(JSON.stringify(events)).not.toContain('Court order');
+  });
+
+  it('refuses to approve an expired approval', async () => {
+    const approvalId = await requestApproval(newSubjectId());
+    await vault.vault.db('approvals').where({ id: approvalId }).update({ expires_at: new Date(Date.now() - 1000) });
+    expect((await vault.post(`/v1/admin/approvals/${approvalId}/approve`).set(bearer(second)).expect(409)).body.code).toBe('approval_expired');
+  });
+
+  it('does not disclose with an approval that expired after it was approved', async () => {
+    const subject = newSubjectId();
+    const approvalId = await requestApproval(subject);
+    await vault.post(`/v1/admin/approvals/${approvalId}/approve`).set(bearer(second)).expect(200);
+    await vault.vault.db('approvals').where({ id: approvalId }).update({ expires_at: new Date(Date.now() - 1000) });
+    expect(await disclose(subject)).toMatchObject({ allowed: false, reason: 'approval_required' });
+  });
+
+  it('refuses an approval without a justification, for a client without the purpose, or too far ahead', async () => {
+    const shipping = await dataCaller(vault, 'subjects:read', 'shipping');
+    const res = await vault
+      .post('/v1/admin/approvals')
+      .set(bearer(first))
+      .send({ subject_id: newSubjectId(), client_id: shipping.principal.clientId, justification: 'because', expires_at: inHours(24 * 365) })
+      .expect(400);
+    expect(res.body.code).toBe('invalid_approval');
+    expect(res.body.errors.map((e: { pointer: string }) => e.pointer).sort()).toEqual(['/client_id', '/expires_at', '/justification']);
+  });
+
+  it('lists approvals newest first', async () => {
+    const approvalId = await requestApproval(newSubjectId());
+    const res = await vault.get('/v1/admin/approvals').set(bearer(second)).expect(200);
+    expect(res.body.approvals[0]).toMatchObject({ approval_id: approvalId, state: 'pending' });
+  });
+});

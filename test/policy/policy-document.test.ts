@@ -1,0 +1,69 @@
+import { VaultError } from '../../src/errors/vault-error';
+import { parsePolicyDocument } from '../../src/policy/policy-document';
+
+const problemsOf = (input: unknown) => {
+  try {
+    parsePolicyDocument(input);
+  } catch (error) {
+    expect(error).toBeInstanceOf(VaultError);
+    expect((error as VaultError).code).toBe('invalid_policy');
+    return (error as VaultError).errors!.map((p) => p.pointer);
+  }
+  throw new Error('the document was accepted');
+};
+
+describe('a policy document', () => {
+  it('is accepted with known purposes, fields, levels and conditions', () => {
+    const parsed = parsePolicyDocument({
+      purposes: {
+        shipping: { fields: { name: 'plain', postal_address: 'plain' } },
+        newsletter: { fields: { email: 'plain' }, conditions: [{ type: 'subscribed', category: 'newsletter' }] },
+        analytics: { fields: { country: 'plain' }, subject_reference: 'pseudonym' },
+        legal_disclosure: { fields: { email: 'plain' }, conditions: [{ type: 'approval' }] },
+      },
+    });
+    expect(parsed.purposes.analytics).toEqual({ fields: { country: 'plain' }, subject_reference: 'pseudonym' });
+  });
+
+  it('is refused with the path of an unknown purpose', () => {
+    expect(problemsOf({ purposes: { teleportation: { fields: {} } } })).toEqual(['/purposes/teleportation']);
+  });
+
+  it('is refused with the path of an unknown field', () => {
+    expect(problemsOf({ purposes: { shipping: { fields: { shoe_size: 'plain' } } } })).toEqual(['/purposes/shipping/fields/shoe_size']);
+  });
+
+  it('is refused with the path of an unknown reveal level', () => {
+    expect(problemsOf({ purposes: { shipping: { fields: { name: 'partly' } } } })).toEqual(['/purposes/shipping/fields/name']);
+  });
+
+  it('is refused for a level the field does not have (a masked country)', () => {
+    expect(problemsOf({ purposes: { analytics: { fields: { country: 'masked' } } } })).toEqual(['/purposes/analytics/fields/country']);
+  });
+
+  it('is refused with the path of an unknown condition or category', () => {
+    expect(
+      problemsOf({
+        purposes: {
+          newsletter: { fields: {}, conditions: [{ type: 'moon_phase' }, { type: 'subscribed', category: 'spam' }] },
+        },
+      }),
+    ).toEqual(['/purposes/newsletter/conditions/0/type', '/purposes/newsletter/conditions/1/category']);
+  });
+
+  it('reports every problem at once, with escaped pointers', () => {
+    expect(problemsOf({ extra: 1, purposes: { 'a/b': {}, shipping: { fields: { name: 'plain' }, colour: 'red' } } })).toEqual([
+      '/extra',
+      '/purposes/a~1b',
+      '/purposes/shipping/colour',
+    ]);
+  });
+
+  it('keeps legal disclosure break-glass', () => {
+    expect(problemsOf({ purposes: { legal_disclosure: { fields: { email: 'plain' } } } })).toEqual(['/purposes/legal_disclosure/conditions']);
+  });
+
+  it.each([null, [], 'policy', { purposes: [] }])('is refused when it is not an object of purposes (%j)', (input) => {
+    expect(problemsOf(input).length).toBeGreaterThan(0);
+  });
+});
