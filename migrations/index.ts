@@ -1,5 +1,14 @@
 import type { Knex } from 'knex';
 import * as m20261130_001_vault_meta from './20261130_001_vault_meta';
+import * as m20261130_002_key_hierarchy from './20261130_002_key_hierarchy';
+import * as m20261130_010_clients from './20261130_010_clients';
+import * as m20261130_011_signing_keys from './20261130_011_signing_keys';
+import * as m20261130_012_revoked_tokens from './20261130_012_revoked_tokens';
+import * as m20261130_013_auth_failures from './20261130_013_auth_failures';
+import * as m20261130_020_policy_versions from './20261130_020_policy_versions';
+import * as m20261130_021_audit_trail from './20261130_021_audit_trail';
+import * as m20261130_022_approvals from './20261130_022_approvals';
+import * as m20261130_030_subjects from './20261130_030_subjects';
 
 /**
  * Migrations are listed here rather than discovered on disk, so the same list runs from the
@@ -8,6 +17,15 @@ import * as m20261130_001_vault_meta from './20261130_001_vault_meta';
  */
 const MIGRATIONS: ReadonlyArray<[string, Knex.Migration]> = [
   ['20261130_001_vault_meta', m20261130_001_vault_meta],
+  ['20261130_002_key_hierarchy', m20261130_002_key_hierarchy],
+  ['20261130_010_clients', m20261130_010_clients],
+  ['20261130_011_signing_keys', m20261130_011_signing_keys],
+  ['20261130_012_revoked_tokens', m20261130_012_revoked_tokens],
+  ['20261130_013_auth_failures', m20261130_013_auth_failures],
+  ['20261130_020_policy_versions', m20261130_020_policy_versions],
+  ['20261130_021_audit_trail', m20261130_021_audit_trail],
+  ['20261130_022_approvals', m20261130_022_approvals],
+  ['20261130_030_subjects', m20261130_030_subjects],
 ];
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -1,15 +1,20 @@
 import { Command } from 'commander';
-import { ConfigError } from '../config/config';
+import { ConfigError, loadConfig } from '../config/config';
+import { VaultError } from '../errors/vault-error';
+import { createClient, disableClient, listClients, rotateClientSecret, type CreateClientOptions } from './clients';
 import { migrateCommand } from './migrate';
 import { startCommand } from './start';
 
 /** Runs an action; a configuration problem is one line on stderr and exit status 1. */
-const run = (action: () => Promise<void>) => async () => {
+const run = <A extends unknown[]>(action: (...args: A) => Promise<void>) => async (...args: A) => {
   try {
-    await action();
+    await action(...args);
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`pdvault: ${error.message}\n`);
+    } else if (error instanceof VaultError) {
+      const details = (error.errors ?? []).map((e) => `\n  ${e.pointer}: ${e.detail}`).join('');
+      process.stderr.write(`pdvault: ${error.message}${error.detail ? ` (${error.detail})` : ''}${details}\n`);
     } else {
       process.stderr.write(`pdvault: ${error instanceof Error ? error.message : String(error)}\n`);
     }
@@ -17,8 +22,38 @@ const run = (action: () => Promise<void>) => async () => {
   }
 };
 
+/** Prints one JSON document on stdout (the only place a client secret is ever shown). */
+const printJson = (value: unknown) => {
+  process.stdout.write(JSON.stringify(value, null, 2) + '\n');
+};
+
 const program = new Command('pdvault').description('personal-data vault').showHelpAfterError();
 program.command('start').description('start the HTTPS service (development: everything embedded)').action(run(startCommand));
 program.command('migrate').description('apply pending database migrations and exit').action(run(migrateCommand));
+
+const clients = program.command('clients').description('register and manage the service clients that may call the vault');
+clients
+  .command('create')
+  .description('register a client; prints {"client_id", "client_secret"} once')
+  .requiredOption('--name <name>', 'unique name, e.g. billing')
+  .requiredOption('--scopes <scopes>', 'space-separated scopes, e.g. "payment_methods:read payment_methods:reveal"')
+  .option('--purposes <purposes>', 'space-separated purposes, e.g. "billing payment_processing"')
+  .option('--kind <kind>', 'internal or contractor', 'internal')
+  .option('--expires <date>', 'end of the contract: a date (through that day, UTC) or an RFC 3339 date-time')
+  .action(run(async (options: CreateClientOptions) => printJson(await createClient(loadConfig(), options))));
+clients
+  .command('list')
+  .description('list clients (never their secrets)')
+  .action(run(async () => printJson(await listClients(loadConfig()))));
+clients
+  .command('disable')
+  .description('disable a client: its tokens stop working at once')
+  .argument('<client_id>')
+  .action(run(async (clientId: string) => printJson(await disableClient(loadConfig(), clientId))));
+clients
+  .command('rotate-secret')
+  .description('issue a new secret; the previous one works for the configured overlap')
+  .argument('<client_id>')
+  .action(run(async (clientId: string) => printJson(await rotateClientSecret(loadConfig(), clientId))));
 
 program.parseAsync(process.argv);

@@ -4,7 +4,7 @@ import { loadConfig, type Config } from '../config/config';
 import { createLogger } from '../observability/logger';
 import { startEmbeddedPostgres, type EmbeddedCluster } from '../store/embedded-postgres';
 import { ensureDevelopmentCertificate } from './development-certificate';
-import { startVault } from './vault';
+import { startVault, type RunningVault } from './vault';
 
 /**
  * `pdvault start`: in development, fills in what production must be given (an embedded
@@ -28,6 +28,7 @@ export async function startCommand(): Promise<void> {
     throw error;
   });
   process.stdout.write(`pdvault listening on ${vault.url}\n`);
+  if (config.mode === 'development') await printFirstAdminClient(vault);
   if (config.mode === 'development' && certificateGenerated) {
     process.stdout.write(`  certificate: ${config.tls.certFile}\n  try: curl --cacert ${config.tls.certFile} ${vault.url}/healthz\n`);
   }
@@ -43,6 +44,17 @@ export async function startCommand(): Promise<void> {
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+/** Development's first start: an admin client, its credentials shown here once and never again. */
+async function printFirstAdminClient(vault: RunningVault): Promise<void> {
+  const admin = await vault.identity.clients.registerFirstAdmin();
+  if (!admin) return;
+  process.stdout.write(
+    'created the first admin client; its secret is shown only now:\n' +
+      JSON.stringify({ client_id: admin.client_id, client_secret: admin.client_secret }) +
+      `\n  scopes: ${admin.client.scopes.join(' ')}\n`,
+  );
 }
 
 async function provideEmbeddedDatabase(config: Config, log: ReturnType<typeof createLogger>): Promise<EmbeddedCluster | undefined> {

@@ -1,10 +1,19 @@
 import type { DestinationStream } from 'pino';
+import { createAudit, type Audit } from '../audit/audit';
+import { auditEventOfIdentity } from '../audit/identity-events';
 import type { Config } from '../config/config';
 import { createApp, type VaultApp } from '../http/app';
+import { createIdentity, type Identity } from '../identity/identity';
 import type { ReadinessCheck } from '../http/routes/operations';
 import { listenHttps, type RunningServer } from '../http/server';
 import { createLogger, type Logger } from '../observability/logger';
 import { createMetrics, type Metrics } from '../observability/metrics';
+import { createPolicy, type Policy } from '../policy/policy';
+import { createVaultDomain, type VaultDomain } from '../vault/vault';
+import { describeError } from '../observability/logger';
+import type { KeyHierarchy } from '../crypto/key-hierarchy';
+import { keyHierarchyFromConfig } from '../crypto/key-hierarchy-from-config';
+import { keyMetrics } from '../crypto/key-metrics';
 import {
   databaseIsReachable,
   migrateToLatest,
@@ -21,12 +30,23 @@ export interface RunningVault {
   logger: Logger;
   metrics: Metrics;
   routes: VaultApp['routes'];
+  identity: Identity;
+  /** The key hierarchy: every personal value and vault secret is sealed through it. */
+  keys: KeyHierarchy;
+  /** The decision point, the versioned purpose catalogue, break-glass approvals. */
+  policy: Policy;
+  /** The audit writer (group commit, fail closed), checkpoints, reading and verifying the trail. */
+  audit: Audit;
+  /** The data domain: subjects, email resolution, payment methods, export. */
+  domain: VaultDomain;
   /** Graceful stop: no new connections, in-flight requests finish, then the pool closes. */
   stop(): Promise<void>;
 }
 
 export interface StartOptions {
   logDestination?: DestinationStream;
+  /** BENCHMARK ONLY (bench/): audit events are dropped, to measure what auditing costs. */
+  unauditedForBenchmark?: boolean;
 }
 
 /**
@@ -44,15 +64,31 @@ export async function startVault(config: Config, options: StartOptions = {}): Pr
       if (applied.length) logger.info({ migrations: applied }, 'migrations applied');
     }
     registerPoolGauges(metrics, db);
+    const keys = keyHierarchyFromConfig(config, { db, logger, metrics: keyMetrics(metrics) });
+    // A provider outage at start is not fatal: /readyz reports it and reads recover with it.
+    await keys.warmUp().catch((error) => logger.warn({ error: describeError(error) }, 'key provider not usable at start'));
     const readiness: ReadinessCheck[] = [
       { name: 'database', check: async () => ({ ok: await databaseIsReachable(db) }) },
       {
         name: 'migrations',
         check: async () => ((await migrationsAreCurrent(db)) ? { ok: true } : { ok: false, detail: 'pending migrations' }),
       },
+      keys.readinessCheck(),
     ];
-    const { app, routes } = createApp({ config, logger, metrics, readiness });
+    // JWT signing keys are sealed under the key hierarchy; like the KEK warm-up, a provider
+    // outage at start is not fatal: the signing key loads on first use once the provider answers.
+    // Every audit event goes through one writer; identity and policy report to it through their hooks.
+    const audit = createAudit({ db, settings: config.audit, sealer: keys, logger, metrics, unauditedForBenchmark: options.unauditedForBenchmark });
+    const identityAudit = { record: (event: Parameters<typeof auditEventOfIdentity>[0]) => audit.writer.append([auditEventOfIdentity(event)]) };
+    const identity = createIdentity({ db, settings: config.identity, sealer: keys, metrics, audit: identityAudit });
+    const policy = createPolicy({ db, settings: config.policy, audit: { record: (events) => audit.writer.append(events) } });
+    await identity.signingKeys.start().catch((error) => logger.warn({ error: describeError(error) }, 'signing key not loaded at start'));
+    const domain = createVaultDomain({ db, keys, decisions: policy.decisions, trail: audit.trail, preferenceDefaults: config.policy });
+    const { app, routes } = createApp({ config, logger, metrics, readiness, identity, policy, audit, domain });
     const server: RunningServer = await listenHttps(app, config, logger);
+    // Unconfigured, the issuer is the listener's own URL (known only now, for port 0).
+    config.identity.issuer ??= server.url;
+    audit.start();
     return {
       url: server.url,
       port: server.port,
@@ -60,8 +96,16 @@ export async function startVault(config: Config, options: StartOptions = {}): Pr
       logger,
       metrics,
       routes,
+      identity,
+      keys,
+      policy,
+      audit,
+      domain,
       async stop() {
         await server.close();
+        // Requests have drained: commit their last events and sign the head before the pool closes.
+        await audit.stop();
+        keys.close();
         await db.destroy();
         logger.flush();
       },

@@ -34,6 +34,60 @@ export interface Config {
     embeddedPort: number;
   };
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
+  keys: KeySettings;
+  identity: IdentitySettings;
+  policy: PolicySettings;
+  audit: AuditSettings;
+}
+
+/** The decision point's settings (DESIGN.md, "Purposes"). */
+export interface PolicySettings {
+  cacheMs: number;
+  /** Defaults of a subject's preferences that the subject never set. */
+  defaultSubscribed: boolean;
+  defaultShareWithPartners: boolean;
+  approvalMaxLifetimeHours: number;
+}
+
+/** The audit trail's settings (DESIGN.md, "Audit"). */
+export interface AuditSettings {
+  commitIntervalMs: number;
+  maxBatch: number;
+  queueLimit: number;
+  checkpointIntervalSeconds: number;
+}
+
+export interface IdentitySettings {
+  /** Undefined until the listener is up when not configured: the vault then uses its own URL. */
+  issuer?: string;
+  audience: string;
+  tokenTtlSeconds: number;
+  tokenAlgorithm: 'ES256' | 'EdDSA';
+  clockSkewSeconds: number;
+  tokenCacheEntries: number;
+  secretRotationOverlapSeconds: number;
+  authFailuresPerClient: number;
+  authFailuresPerAddress: number;
+  authFailureWindowSeconds: number;
+  argon2Concurrency: number;
+  argon2QueueLimit: number;
+}
+
+/** The key hierarchy's settings (DESIGN.md, "Keys"); checked for consistency when the hierarchy is built. */
+export interface KeySettings {
+  provider: 'aws' | 'local';
+  kms: {
+    keyId?: string;
+    region?: string;
+    endpoint?: string;
+    deadlineMs: number;
+    maxAttempts: number;
+  };
+  allowLocalKeyringInProduction: boolean;
+  kekCacheMaxAgeMs: number;
+  kekCacheStaleMs: number;
+  kekMaxWraps: number;
+  subjectKeyCacheSize: number;
 }
 
 /** Raised when the environment does not describe a vault that may start; its message is one line. */
@@ -82,6 +136,47 @@ export function loadConfig(env: Env = process.env): Config {
       embeddedPort: read('PDVAULT_EMBEDDED_PG_PORT') as number,
     },
     log: { level: read('PDVAULT_LOG_LEVEL') as Config['log']['level'] },
+    keys: {
+      provider: read('PDVAULT_KEY_PROVIDER') as KeySettings['provider'],
+      kms: {
+        keyId: read('PDVAULT_KMS_KEY_ID') as string | undefined,
+        region: read('PDVAULT_KMS_REGION') as string | undefined,
+        endpoint: read('PDVAULT_KMS_ENDPOINT') as string | undefined,
+        deadlineMs: read('PDVAULT_KMS_DEADLINE_MS') as number,
+        maxAttempts: read('PDVAULT_KMS_MAX_ATTEMPTS') as number,
+      },
+      allowLocalKeyringInProduction: read('PDVAULT_ALLOW_LOCAL_KEYRING_IN_PRODUCTION') as boolean,
+      kekCacheMaxAgeMs: read('PDVAULT_KEK_CACHE_MAX_AGE_MS') as number,
+      kekCacheStaleMs: read('PDVAULT_KEK_CACHE_STALE_MS') as number,
+      kekMaxWraps: read('PDVAULT_KEK_MAX_WRAPS') as number,
+      subjectKeyCacheSize: read('PDVAULT_SUBJECT_KEY_CACHE_ENTRIES') as number,
+    },
+    identity: {
+      issuer: read('PDVAULT_ISSUER') as string | undefined,
+      audience: read('PDVAULT_TOKEN_AUDIENCE') as string,
+      tokenTtlSeconds: read('PDVAULT_TOKEN_TTL_SECONDS') as number,
+      tokenAlgorithm: read('PDVAULT_TOKEN_ALGORITHM') as IdentitySettings['tokenAlgorithm'],
+      clockSkewSeconds: read('PDVAULT_TOKEN_CLOCK_SKEW_SECONDS') as number,
+      tokenCacheEntries: read('PDVAULT_TOKEN_CACHE_ENTRIES') as number,
+      secretRotationOverlapSeconds: read('PDVAULT_SECRET_ROTATION_OVERLAP_SECONDS') as number,
+      authFailuresPerClient: read('PDVAULT_AUTH_FAILURES_PER_CLIENT') as number,
+      authFailuresPerAddress: read('PDVAULT_AUTH_FAILURES_PER_ADDRESS') as number,
+      authFailureWindowSeconds: read('PDVAULT_AUTH_FAILURE_WINDOW_SECONDS') as number,
+      argon2Concurrency: read('PDVAULT_ARGON2_CONCURRENCY') as number,
+      argon2QueueLimit: read('PDVAULT_ARGON2_QUEUE_LIMIT') as number,
+    },
+    policy: {
+      cacheMs: read('PDVAULT_POLICY_CACHE_MS') as number,
+      defaultSubscribed: read('PDVAULT_DEFAULT_SUBSCRIBED') as boolean,
+      defaultShareWithPartners: read('PDVAULT_DEFAULT_SHARE_WITH_PARTNERS') as boolean,
+      approvalMaxLifetimeHours: read('PDVAULT_APPROVAL_MAX_LIFETIME_HOURS') as number,
+    },
+    audit: {
+      commitIntervalMs: read('PDVAULT_AUDIT_COMMIT_INTERVAL_MS') as number,
+      maxBatch: read('PDVAULT_AUDIT_MAX_BATCH') as number,
+      queueLimit: read('PDVAULT_AUDIT_QUEUE_LIMIT') as number,
+      checkpointIntervalSeconds: read('PDVAULT_AUDIT_CHECKPOINT_INTERVAL_SECONDS') as number,
+    },
   };
   if (config.http.headersTimeoutMs > config.http.requestTimeoutMs) {
     throw new ConfigError('PDVAULT_HEADERS_TIMEOUT_MS must not exceed PDVAULT_REQUEST_TIMEOUT_MS');

@@ -1,23 +1,41 @@
 import './request-context';
 import express, { type Express } from 'express';
 import helmet from 'helmet';
+import type { Audit } from '../audit/audit';
 import type { Config } from '../config/config';
 import { VaultError } from '../errors/vault-error';
+import type { Identity } from '../identity/identity';
 import type { Logger } from '../observability/logger';
 import type { Metrics } from '../observability/metrics';
+import type { Policy } from '../policy/policy';
 import { bodyParsers } from './middleware/body';
 import { inputHygiene } from './middleware/input-hygiene';
 import { requestId } from './middleware/request-id';
 import { requestLog } from './middleware/request-log';
 import { problemHandler } from './problem';
 import { RouteTable } from './route-table';
+import { accessLogRoutes } from './routes/access-log';
+import { emailRoutes } from './routes/emails';
+import { subjectRoutes } from './routes/subjects';
+import type { VaultDomain } from '../vault/vault';
+import { adminApprovalRoutes } from './routes/admin-approvals';
+import { adminAuditRoutes } from './routes/admin-audit';
+import { adminClientRoutes } from './routes/admin-clients';
+import { adminPolicyRoutes } from './routes/admin-policy';
+import { oauthRoutes } from './routes/oauth';
 import { operationsRoutes, type ReadinessCheck } from './routes/operations';
+import { wellKnownRoutes } from './routes/well-known';
+import { securedRoutes } from './secured-routes';
 
 export interface AppDependencies {
   config: Config;
   logger: Logger;
   metrics: Metrics;
   readiness: ReadinessCheck[];
+  identity: Identity;
+  policy: Policy;
+  audit: Audit;
+  domain: VaultDomain;
 }
 
 export interface VaultApp {
@@ -49,6 +67,17 @@ export function createApp(deps: AppDependencies): VaultApp {
   app.use(inputHygiene);
 
   app.use(operationsRoutes(routes, deps.metrics, deps.readiness));
+  app.use(wellKnownRoutes(routes, deps.identity));
+  app.use(oauthRoutes(routes, deps.identity));
+  // Every /v1 route is registered through here, behind token verification and its scope.
+  const secured = securedRoutes(routes, deps.identity.verifier);
+  app.use(adminClientRoutes(secured, deps.identity));
+  app.use(adminPolicyRoutes(secured, deps.policy, deps.audit));
+  app.use(adminApprovalRoutes(secured, deps.policy, deps.audit));
+  app.use(adminAuditRoutes(secured, deps.audit));
+  app.use(accessLogRoutes(secured, deps.audit));
+  app.use(subjectRoutes(secured, deps.domain));
+  app.use(emailRoutes(secured, deps.domain));
 
   app.use(() => {
     throw new VaultError('not_found', 404, 'No such resource');

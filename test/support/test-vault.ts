@@ -43,16 +43,22 @@ export async function testCertificate() {
 
 /**
  * The real vault, on a free port over real TLS, against a database of its own. `env` adds or
- * overrides settings exactly as the environment would.
+ * overrides settings exactly as the environment would. Keys come from a local keyring in a
+ * data folder of the vault's own (production mode, explicitly allowed); to use the AWS
+ * provider against the loopback KMS server, pass `kmsEnv(server)` from ./kms-server.
  */
 export async function startTestVault(env: Record<string, string> = {}): Promise<TestVault> {
   const tls = await testCertificate();
   const database = await createTestDatabase();
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pdvault-test-vault-'));
+  if (env.PDVAULT_KEY_PROVIDER === 'aws') useDummyAwsCredentials();
   const config = loadConfig({
     PDVAULT_MODE: 'production',
     PDVAULT_HOST: '127.0.0.1',
     PDVAULT_PORT: '0',
-    PDVAULT_DATA_DIR: tls.dir,
+    PDVAULT_DATA_DIR: dataDir,
+    PDVAULT_KEY_PROVIDER: 'local',
+    PDVAULT_ALLOW_LOCAL_KEYRING_IN_PRODUCTION: 'true',
     PDVAULT_TLS_CERT_FILE: tls.certFile,
     PDVAULT_TLS_KEY_FILE: tls.keyFile,
     DATABASE_URL: database.url,
@@ -67,7 +73,11 @@ export async function startTestVault(env: Record<string, string> = {}): Promise<
       done();
     },
   });
-  const vault = await startVault(config, { logDestination });
+  const vault = await startVault(config, { logDestination }).catch(async (error) => {
+    fs.rmSync(dataDir, { recursive: true, force: true });
+    await database.drop();
+    throw error;
+  });
   const url = `https://localhost:${vault.port}`;
   // Every response a test receives is held to openapi.yaml.
   const call = (method: 'get' | 'post' | 'put' | 'patch' | 'delete') => (p: string) =>
@@ -88,6 +98,17 @@ export async function startTestVault(env: Record<string, string> = {}): Promise<
     async stop() {
       await vault.stop();
       await database.drop();
+      fs.rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * The AWS SDK's standard credential chain reads these first; the loopback KMS server ignores
+ * signatures. Set only when absent, and IMDS is turned off so no test waits on 169.254.169.254.
+ */
+function useDummyAwsCredentials(): void {
+  process.env.AWS_ACCESS_KEY_ID ??= 'AKIDTESTVAULT';
+  process.env.AWS_SECRET_ACCESS_KEY ??= 'test-secret-not-used';
+  process.env.AWS_EC2_METADATA_DISABLED = 'true';
 }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { VaultError } from '../../errors/vault-error';
+import { PREFERENCE_NAMES, type PreferenceName } from '../../policy/preferences';
 import { email, phone, postalAddress } from './contact-rules';
 import { invalid, parseInput } from './parse-input';
 import { text } from './text-rules';
@@ -10,8 +11,6 @@ export const MINIMUM_AGE_YEARS = 13;
 /** Properties the vault sets; a caller sending one is trying to assign what it may not. */
 const READ_ONLY = ['id', 'created_at', 'updated_at', 'version', 'etag', 'erased', 'subject_key'];
 
-export const PREFERENCE_NAMES = ['newsletter', 'promotions', 'surveys', 'partner_offers', 'share_with_partners'] as const;
-export type PreferenceName = (typeof PREFERENCE_NAMES)[number];
 export type PreferencesInput = Partial<Record<PreferenceName, boolean>>;
 
 export const preferences = z.strictObject(

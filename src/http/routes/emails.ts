@@ -1,0 +1,35 @@
+import { Router } from 'express';
+import { z } from 'zod';
+import { MAX_BATCH } from '../../vault/emails';
+import { parseInput } from '../../vault/input/parse-input';
+import type { VaultDomain } from '../../vault/vault';
+import type { SecuredRoutes } from '../secured-routes';
+import { callerOf } from './subjects';
+
+const BatchBody = z.strictObject(
+  {
+    subject_ids: z
+      .array(z.string({ error: 'each subject id must be a string' }).max(64, 'not a subject id'), { error: 'subject_ids must be an array' })
+      .min(1, 'subject_ids must name at least one subject')
+      .max(MAX_BATCH, `subject_ids may name at most ${MAX_BATCH} subjects`)
+      .refine((ids) => new Set(ids).size === ids.length, 'subject_ids must not repeat an id'),
+  },
+  { error: (i) => (i.code === 'unrecognized_keys' ? 'unknown property' : 'the request must be a JSON object') },
+);
+
+/** Email resolution for the mailer: one subject, or a batch answered item by item. */
+export function emailRoutes(routes: SecuredRoutes, vault: VaultDomain): Router {
+  const router = Router();
+  routes.add(router, '/v1/subjects/:id/email', 'emails:resolve', {
+    get: async (req, res) => {
+      res.json(await vault.emails.resolveOne(callerOf(req), String(req.params.id)));
+    },
+  });
+  routes.add(router, '/v1/emails/resolve', 'emails:resolve', {
+    post: async (req, res) => {
+      const body = parseInput(BatchBody, req.body, 'batch');
+      res.json({ results: await vault.emails.resolveBatch(callerOf(req), body.subject_ids) });
+    },
+  });
+  return router;
+}

@@ -1,0 +1,81 @@
+import { Router, type Request } from 'express';
+import { z } from 'zod';
+import { parseInput } from '../../vault/input/parse-input';
+import { email } from '../../vault/input/contact-rules';
+import { parseSubjectInput, parseSubjectPatch, preferences } from '../../vault/input/subject-input';
+import type { VaultDomain } from '../../vault/vault';
+import { VaultError } from '../../errors/vault-error';
+import { accessContextOf } from '../access-context';
+import { principalOf } from '../middleware/authenticate';
+import type { SecuredRoutes } from '../secured-routes';
+import type { Caller } from '../../vault/caller';
+
+const SearchBody = z.strictObject({ email }, { error: (i) => (i.code === 'unrecognized_keys' ? 'unknown property' : 'the search must be a JSON object') });
+const IDEMPOTENCY_KEY = /^[\x21-\x7E]{1,255}$/;
+
+/** The subject routes: each parses, calls one domain function, answers. */
+export function subjectRoutes(routes: SecuredRoutes, vault: VaultDomain): Router {
+  const router = Router();
+
+  routes.add(router, '/v1/subjects', 'subjects:write', {
+    post: async (req, res) => {
+      const input = parseSubjectInput(req.body);
+      const result = await vault.subjects.create(callerOf(req), input, idempotencyKeyOf(req));
+      res.status(result.created ? 201 : 200).location(`/v1/subjects/${result.view.id}`).setHeader('ETag', result.etag);
+      res.json(result.view);
+    },
+  });
+  routes.add(router, '/v1/subjects/search', 'subjects:search', {
+    post: async (req, res) => {
+      const body = parseInput(SearchBody, req.body, 'search');
+      res.json(await vault.subjects.search(callerOf(req), body.email));
+    },
+  });
+  routes.add(router, '/v1/subjects/:id', { get: 'subjects:read', patch: 'subjects:write', delete: 'subjects:write' }, {
+    get: async (req, res) => {
+      const result = await vault.subjects.get(callerOf(req), idOf(req));
+      res.setHeader('ETag', result.etag).json(result.view);
+    },
+    patch: async (req, res) => {
+      const patch = parseSubjectPatch(req.body);
+      const result = await vault.subjects.update(callerOf(req), idOf(req), patch, req.get('if-match'));
+      res.setHeader('ETag', result.etag).json(result.view);
+    },
+    delete: async (req, res) => {
+      await vault.subjects.erase(callerOf(req), idOf(req));
+      res.status(204).end();
+    },
+  });
+  routes.add(router, '/v1/subjects/:id/preferences', 'preferences:write', {
+    put: async (req, res) => {
+      refuseTransactional(req.body);
+      const body = parseInput(preferences, req.body, 'preferences');
+      if (Object.keys(body).length === 0) throw new VaultError('validation_failed', 422, 'The preferences are not valid', { errors: [{ pointer: '/', detail: 'name at least one preference' }] });
+      res.json(await vault.subjects.setPreferences(callerOf(req), idOf(req), body));
+    },
+  });
+  routes.add(router, '/v1/subjects/:id/export', 'subjects:read', {
+    get: async (req, res) => {
+      res.json(await vault.exports.export(callerOf(req), idOf(req)));
+    },
+  });
+  return router;
+}
+
+export const callerOf = (req: Request): Caller => ({ principal: principalOf(req), context: accessContextOf(req) });
+const idOf = (req: Request) => String(req.params.id);
+
+function idempotencyKeyOf(req: Request): string | undefined {
+  const key = req.get('idempotency-key');
+  if (key === undefined) return undefined;
+  if (!IDEMPOTENCY_KEY.test(key)) throw new VaultError('invalid_idempotency_key', 400, 'Idempotency-Key must be 1–255 visible ASCII characters');
+  return key;
+}
+
+function refuseTransactional(body: unknown): void {
+  if (body && typeof body === 'object' && Object.hasOwn(body, 'transactional')) {
+    throw new VaultError('transactional_cannot_be_disabled', 422, 'Account and transaction messages cannot be switched off', {
+      errors: [{ pointer: '/transactional', detail: 'transactional messages are always sent' }],
+    });
+  }
+}

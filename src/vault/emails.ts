@@ -1,0 +1,59 @@
+import type { KeyHierarchy } from '../crypto/key-hierarchy';
+import { VaultError } from '../errors/vault-error';
+import { assertAllowed, type Decision } from '../policy/decision';
+import type { DecisionPoint } from '../policy/decision-point';
+import type { SubjectStore } from '../store/subjects';
+import type { Caller } from './caller';
+import { isSubjectId, subjectNotFound } from './ids';
+import { factsOf } from './subjects';
+
+export const MAX_BATCH = 1000;
+
+export type Resolution = { subject_id: string; email: string } | { subject_id: string; error: string };
+
+/**
+ * The mailer's question — "where do I send this, for this purpose?" — answered only when the
+ * purpose and the subject's own choices allow it. A batch answers every id on its own, so one
+ * refused subject never fails the others, and audits all of them in one commit.
+ */
+export class EmailResolution {
+  constructor(
+    private readonly keys: KeyHierarchy,
+    private readonly subjects: SubjectStore,
+    private readonly decisions: DecisionPoint,
+  ) {}
+
+  async resolveOne(caller: Caller, id: string): Promise<{ subject_id: string; email: string }> {
+    const record = isSubjectId(id) ? await this.subjects.find(id) : undefined;
+    assertAllowed(await this.decisions.decide(caller.principal, 'emails.resolve', record ? factsOf(record) : null, ['email'], caller.context));
+    if (!record) throw subjectNotFound();
+    if (!record.sealed.email) throw new VaultError('email_not_on_file', 404, 'The subject has no email address');
+    return { subject_id: id, email: (await this.keys.open(id, 'email', record.sealed.email)).toString('utf8') };
+  }
+
+  async resolveBatch(caller: Caller, ids: readonly string[]): Promise<Resolution[]> {
+    const records = await this.subjects.findMany(ids.filter(isSubjectId));
+    const found = ids.filter((id) => records.has(id));
+    if (found.length === 0) {
+      // Nothing to resolve, but the caller's purpose is still checked (and audited) once.
+      assertAllowed(await this.decisions.decide(caller.principal, 'emails.resolve', null, ['email'], caller.context));
+      return ids.map((id) => ({ subject_id: id, error: 'not_found' }));
+    }
+    const decisions = await this.decisions.decideEach(caller.principal, 'emails.resolve', found.map((id) => factsOf(records.get(id)!)), ['email'], caller.context);
+    const decided = new Map<string, Decision>(found.map((id, i) => [id, decisions[i]!]));
+    // A batch-wide refusal (scope, purpose, grant) is the caller's problem, not the subjects': refuse it whole.
+    const first = decisions[0];
+    if (first && !first.allowed && ['insufficient_scope', 'purpose_not_granted', 'grant_expired', 'field_not_allowed'].includes(first.reason)) assertAllowed(first);
+
+    return Promise.all(
+      ids.map(async (id): Promise<Resolution> => {
+        const record = records.get(id);
+        const decision = decided.get(id);
+        if (!record || !decision) return { subject_id: id, error: 'not_found' };
+        if (!decision.allowed) return { subject_id: id, error: decision.reason };
+        if (!record.sealed.email) return { subject_id: id, error: 'email_not_on_file' };
+        return { subject_id: id, email: (await this.keys.open(id, 'email', record.sealed.email)).toString('utf8') };
+      }),
+    );
+  }
+}

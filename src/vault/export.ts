@@ -1,0 +1,52 @@
+import type { AuditTrail } from '../audit/trail';
+import { assertAllowed } from '../policy/decision';
+import type { DecisionPoint } from '../policy/decision-point';
+import { effectivePreferences, type PreferenceDefaults } from '../policy/preferences';
+import type { ConsentHistoryStore } from '../store/consent-history';
+import type { PaymentMethodStore } from '../store/payment-methods';
+import type { SubjectStore } from '../store/subjects';
+import type { Caller } from './caller';
+import { isSubjectId, subjectNotFound } from './ids';
+import { SUBJECT_READ_FIELDS, type SubjectRenderer } from './subject-view';
+import { factsOf } from './subjects';
+
+const ACCESS_LOG_LIMIT = 1000;
+
+/**
+ * Portability: everything the vault holds about one subject, as the caller's purpose may see it,
+ * with payment methods masked, the consent history and who accessed the subject's data.
+ */
+export class SubjectExport {
+  constructor(
+    private readonly subjects: SubjectStore,
+    private readonly paymentMethods: PaymentMethodStore,
+    private readonly consent: ConsentHistoryStore,
+    private readonly trail: AuditTrail,
+    private readonly decisions: DecisionPoint,
+    private readonly renderer: SubjectRenderer,
+    private readonly defaults: PreferenceDefaults,
+  ) {}
+
+  async export(caller: Caller, id: string) {
+    const record = isSubjectId(id) ? await this.subjects.find(id) : undefined;
+    const decision = assertAllowed(
+      await this.decisions.decide(caller.principal, 'subjects.export', record ? factsOf(record) : null, [...SUBJECT_READ_FIELDS, 'payment_method'], caller.context),
+    );
+    if (!record) throw subjectNotFound();
+    const showCards = decision.fields.payment_method !== undefined && decision.fields.payment_method !== 'absent';
+    const [subject, cards, consent, accessLog] = await Promise.all([
+      this.renderer.render(record, decision),
+      showCards ? this.paymentMethods.listForSubject(id) : Promise.resolve([]),
+      this.consent.list(id),
+      this.trail.accessLog(id, { limit: ACCESS_LOG_LIMIT }, { clientId: caller.principal.clientId, scopes: caller.principal.scopes, ...caller.context }),
+    ]);
+    return {
+      exported_at: new Date().toISOString(),
+      subject,
+      preferences: effectivePreferences(record.preferences, this.defaults),
+      payment_methods: cards.map((card) => ({ token: card.token, brand: card.brand, last4: card.last4, exp_month: card.expMonth, exp_year: card.expYear })),
+      consent_history: consent.map((c) => ({ preference: c.preference, value: c.value, changed_by: c.changedBy, changed_at: c.changedAt.toISOString() })),
+      access_log: accessLog.items,
+    };
+  }
+}

@@ -1,0 +1,178 @@
+import crypto from 'node:crypto';
+import type { Knex } from 'knex';
+import { canonicalJson } from '../audit/chain';
+import type { BlindIndex } from '../crypto/blind-index';
+import type { KeyHierarchy } from '../crypto/key-hierarchy';
+import type { Sealed } from '../crypto/sealed';
+import { VaultError } from '../errors/vault-error';
+import type { DataAction } from '../policy/actions';
+import { assertAllowed, type Allowed, type SubjectFacts } from '../policy/decision';
+import type { DecisionPoint } from '../policy/decision-point';
+import { effectivePreferences, type PreferenceDefaults, type Preferences } from '../policy/preferences';
+import type { ConsentHistoryStore } from '../store/consent-history';
+import type { Database } from '../store/database';
+import type { IdempotencyKeyStore } from '../store/idempotency-keys';
+import { ExternalIdTaken, type SealedSubjectField, type SubjectChanges, type SubjectRecord, type SubjectStore } from '../store/subjects';
+import type { Caller } from './caller';
+import { isSubjectId, newSubjectId, subjectNotFound } from './ids';
+import { PERSONAL_FIELDS, type PersonalField, type PreferencesInput, type SubjectInput, type SubjectPatch } from './input/subject-input';
+import { SUBJECT_READ_FIELDS, type SubjectRenderer, type SubjectView } from './subject-view';
+
+export interface SubjectResult {
+  view: SubjectView;
+  etag: string;
+}
+
+export interface SubjectDependencies {
+  db: Database;
+  keys: KeyHierarchy;
+  index: BlindIndex;
+  subjects: SubjectStore;
+  consent: ConsentHistoryStore;
+  idempotency: IdempotencyKeyStore;
+  decisions: DecisionPoint;
+  renderer: SubjectRenderer;
+  preferenceDefaults: PreferenceDefaults;
+}
+
+export const etagOf = (record: Pick<SubjectRecord, 'version'>) => `"${record.version}"`;
+export const factsOf = (record: SubjectRecord): SubjectFacts => ({ id: record.id, preferences: record.preferences });
+
+/**
+ * Subjects: create, read, update and erase, each in the order the vault promises — decide
+ * (and audit) first, then seal or open, then answer.
+ */
+export class Subjects {
+  constructor(private readonly deps: SubjectDependencies) {}
+
+  async create(caller: Caller, input: SubjectInput, idempotencyKey?: string): Promise<SubjectResult & { created: boolean }> {
+    const fields = PERSONAL_FIELDS.filter((field) => input[field] !== undefined);
+    const decision = await this.decide(caller, 'subjects.create', null, fields);
+    const requestHash = crypto.createHash('sha256').update(canonicalJson(input)).digest();
+
+    if (idempotencyKey) {
+      const earlier = await this.deps.idempotency.find(caller.principal.clientId, idempotencyKey);
+      if (earlier) return this.replay(caller, earlier, requestHash);
+    }
+    const id = newSubjectId();
+    const emailIndex = input.email === undefined ? undefined : await this.deps.index.email(input.email);
+    const outcome = await this.deps.db.transaction(async (trx) => {
+      if (idempotencyKey) {
+        const winner = await this.deps.idempotency.claim(caller.principal.clientId, idempotencyKey, { requestHash, subjectId: id }, trx);
+        if (winner) return { replayOf: winner };
+      }
+      await this.deps.keys.createSubjectKey(id, trx);
+      const record = await this.deps.subjects
+        .insert(id, { externalId: input.external_id ?? null, sealed: await this.seal(id, input), emailIndex: emailIndex ?? null, preferences: input.preferences ?? {} }, trx)
+        .catch(translateWriteError);
+      await this.recordConsent(id, input.preferences, caller, trx);
+      return { record };
+    });
+    if ('replayOf' in outcome) return this.replay(caller, outcome.replayOf!, requestHash);
+    return { view: await this.deps.renderer.render(outcome.record, decision), etag: etagOf(outcome.record), created: true };
+  }
+
+  async get(caller: Caller, id: string): Promise<SubjectResult> {
+    const record = isSubjectId(id) ? await this.deps.subjects.find(id) : undefined;
+    // Decided (and audited) before existence is told, so a caller without the purpose cannot probe ids.
+    const decision = await this.decide(caller, 'subjects.read', record ? factsOf(record) : null, SUBJECT_READ_FIELDS);
+    if (!record) throw subjectNotFound();
+    return { view: await this.deps.renderer.render(record, decision), etag: etagOf(record) };
+  }
+
+  async update(caller: Caller, id: string, patch: SubjectPatch, ifMatch: string | undefined): Promise<SubjectResult> {
+    if (!ifMatch) throw new VaultError('precondition_required', 428, 'PATCH needs If-Match with the subject\'s ETag');
+    const fields = PERSONAL_FIELDS.filter((field) => patch[field] !== undefined);
+    const emailIndex = patch.email ? await this.deps.index.email(patch.email) : patch.email === null ? null : undefined;
+    await this.deps.db.transaction(async (trx) => {
+      const record = isSubjectId(id) ? await this.deps.subjects.findForUpdate(id, trx) : undefined;
+      await this.decide(caller, 'subjects.update', record ? factsOf(record) : null, fields);
+      if (!record) throw subjectNotFound();
+      // Checked under the row lock: of concurrent writers holding one ETag, exactly one wins.
+      if (!etagMatches(ifMatch, record)) {
+        throw new VaultError('precondition_failed', 412, 'The subject has changed since that ETag', { headers: { ETag: etagOf(record) } });
+      }
+      const changes: SubjectChanges = { sealed: await this.seal(id, patch) };
+      if (patch.external_id !== undefined) changes.externalId = patch.external_id;
+      if (emailIndex !== undefined) changes.emailIndex = emailIndex;
+      if (patch.preferences) changes.preferences = { ...record.preferences, ...patch.preferences };
+      await this.deps.subjects.update(id, changes, trx).catch(translateWriteError);
+      await this.recordConsent(id, changedPreferences(record.preferences, patch.preferences), caller, trx);
+    });
+    return this.get(caller, id);
+  }
+
+  /** Erasure is crypto-shredding: the subject key goes, so every ciphertext of the subject is unreadable at once. */
+  async erase(caller: Caller, id: string): Promise<void> {
+    await this.deps.db.transaction(async (trx) => {
+      const record = isSubjectId(id) ? await this.deps.subjects.findForUpdate(id, trx) : undefined;
+      await this.decide(caller, 'subjects.erase', record ? factsOf(record) : null, []);
+      if (!record) throw subjectNotFound();
+      await this.deps.keys.destroySubjectKey(id, trx);
+      await trx('idempotency_keys').where({ subject_id: id }).delete();
+      // Payment methods and consent history go with the row (ON DELETE CASCADE); the blind index is a column of it.
+      await this.deps.subjects.delete(id, trx);
+    });
+  }
+
+  async search(caller: Caller, email: string): Promise<{ subjects: Array<{ id: string }> }> {
+    await this.decide(caller, 'subjects.search', null, ['email']);
+    const ids = await this.deps.subjects.findByEmailIndex(await this.deps.index.emailCandidates(email));
+    return { subjects: ids.map((id) => ({ id })) };
+  }
+
+  async setPreferences(caller: Caller, id: string, preferences: PreferencesInput): Promise<{ subject_id: string; preferences: Preferences }> {
+    return this.deps.db.transaction(async (trx) => {
+      const record = isSubjectId(id) ? await this.deps.subjects.findForUpdate(id, trx) : undefined;
+      await this.decide(caller, 'preferences.write', record ? factsOf(record) : null, []);
+      if (!record) throw subjectNotFound();
+      const merged = { ...record.preferences, ...preferences };
+      await this.deps.subjects.update(id, { preferences: merged }, trx);
+      await this.recordConsent(id, changedPreferences(record.preferences, preferences), caller, trx);
+      return { subject_id: id, preferences: effectivePreferences(merged, this.deps.preferenceDefaults) };
+    });
+  }
+
+  private async replay(caller: Caller, earlier: { requestHash: Buffer; subjectId: string }, requestHash: Buffer) {
+    if (!earlier.requestHash.equals(requestHash)) {
+      throw new VaultError('idempotency_key_reused', 422, 'This Idempotency-Key was used for a different request');
+    }
+    return { ...(await this.get(caller, earlier.subjectId)), created: false };
+  }
+
+  private async decide(caller: Caller, action: DataAction, subject: SubjectFacts | null, fields: readonly string[]): Promise<Allowed> {
+    return assertAllowed(await this.deps.decisions.decide(caller.principal, action, subject, fields, caller.context));
+  }
+
+  /** Seals every personal field the input sets; a field set to null becomes a removal. */
+  private async seal(id: string, input: Partial<Record<PersonalField, unknown>>): Promise<Partial<Record<SealedSubjectField, Sealed | null>>> {
+    const sealed: Partial<Record<SealedSubjectField, Sealed | null>> = {};
+    for (const field of PERSONAL_FIELDS) {
+      const value = input[field];
+      if (value === undefined) continue;
+      sealed[field] = value === null ? null : await this.deps.keys.seal(id, field, typeof value === 'string' ? value : JSON.stringify(value));
+    }
+    return sealed;
+  }
+
+  private recordConsent(id: string, preferences: PreferencesInput | undefined, caller: Caller, trx: Knex.Transaction): Promise<void> {
+    const changes = Object.entries(preferences ?? {}).map(([preference, value]) => ({ preference, value: value as boolean }));
+    return this.deps.consent.append(id, changes, caller.principal.clientId, trx);
+  }
+}
+
+function etagMatches(ifMatch: string, record: SubjectRecord): boolean {
+  if (ifMatch.trim() === '*') return true;
+  return ifMatch.split(',').some((tag) => tag.trim().replace(/^W\//, '') === etagOf(record));
+}
+
+function changedPreferences(before: Record<string, boolean>, after: PreferencesInput | undefined): PreferencesInput {
+  return Object.fromEntries(Object.entries(after ?? {}).filter(([name, value]) => before[name] !== value));
+}
+
+function translateWriteError(error: unknown): never {
+  if (error instanceof ExternalIdTaken) {
+    throw new VaultError('external_id_taken', 409, 'Another subject has this external_id', { errors: [{ pointer: '/external_id', detail: 'already in use' }] });
+  }
+  throw error;
+}

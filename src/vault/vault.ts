@@ -1,0 +1,45 @@
+import type { AuditTrail } from '../audit/trail';
+import { BlindIndex } from '../crypto/blind-index';
+import type { KeyHierarchy } from '../crypto/key-hierarchy';
+import type { DecisionPoint } from '../policy/decision-point';
+import type { PreferenceDefaults } from '../policy/preferences';
+import { BlindIndexKeyStore } from '../store/blind-index-keys';
+import { ConsentHistoryStore } from '../store/consent-history';
+import type { Database } from '../store/database';
+import { IdempotencyKeyStore } from '../store/idempotency-keys';
+import { PaymentMethodStore } from '../store/payment-methods';
+import { SubjectStore } from '../store/subjects';
+import { EmailResolution } from './emails';
+import { SubjectExport } from './export';
+import { SubjectRenderer } from './subject-view';
+import { Subjects } from './subjects';
+
+/** The domain the data routes call: one object per aggregate, each deciding, sealing and auditing. */
+export interface VaultDomain {
+  subjects: Subjects;
+  emails: EmailResolution;
+  exports: SubjectExport;
+  index: BlindIndex;
+}
+
+export interface VaultDomainDependencies {
+  db: Database;
+  keys: KeyHierarchy;
+  decisions: DecisionPoint;
+  trail: AuditTrail;
+  preferenceDefaults: PreferenceDefaults;
+}
+
+export function createVaultDomain({ db, keys, decisions, trail, preferenceDefaults }: VaultDomainDependencies): VaultDomain {
+  const index = new BlindIndex(keys, new BlindIndexKeyStore(db));
+  const subjectStore = new SubjectStore(db);
+  const consent = new ConsentHistoryStore(db);
+  const renderer = new SubjectRenderer(keys, index);
+  const subjects = new Subjects({ db, keys, index, subjects: subjectStore, consent, idempotency: new IdempotencyKeyStore(db), decisions, renderer, preferenceDefaults });
+  return {
+    subjects,
+    emails: new EmailResolution(keys, subjectStore, decisions),
+    exports: new SubjectExport(subjectStore, new PaymentMethodStore(db), consent, trail, decisions, renderer, preferenceDefaults),
+    index,
+  };
+}
