@@ -3,13 +3,14 @@ import type { Knex } from 'knex';
 import { VaultError } from '../errors/vault-error';
 import type { Logger } from '../observability/logger';
 import { KekGenerationStore } from '../store/kek-generations';
-import { SubjectKeyExists, SubjectKeyStore } from '../store/subject-keys';
+import { KeyRotationStore } from '../store/key-rotation';
+import { SubjectKeyExists, SubjectKeyStore, type SubjectKeyRow } from '../store/subject-keys';
 import { AuthenticationFailed, KEY_BYTES, openWithKey, sealWithKey } from './aes-gcm';
 import { MalformedCiphertext, parseCiphertext, SealedKind } from './ciphertext-format';
 import { KekCache } from './kek-cache';
 import { KekGenerations } from './kek-generations';
-import { integrityError, subjectKeyExists, subjectKeyNotFound } from './key-errors';
-import { KeyProviderError, type KeyProvider } from './key-provider';
+import { fromProviderError, integrityError, subjectKeyExists, subjectKeyNotFound } from './key-errors';
+import { KeyProviderError, type KeyProvider, type ProviderKeyDescription } from './key-provider';
 import { NO_KEY_METRICS, type KeyMetrics } from './key-metrics';
 import { instrumentProvider } from './instrumented-provider';
 import type { Sealed } from './sealed';
@@ -44,9 +45,18 @@ const MAX_BINDING_LENGTH = 1024;
  * → subject keys → field values. Every personal value is sealed here, bound to its subject,
  * field and key; nothing else in the vault holds a key.
  */
+/** A new subject key, wrapped but not yet stored. Its plaintext is zeroed if storing fails. */
+export interface PreparedSubjectKey {
+  subjectId: string;
+  generationId: number;
+  subjectKey: Buffer;
+  wrappedKey: Sealed;
+}
+
 export class KeyHierarchy {
   private readonly provider: KeyProvider;
   private readonly subjectKeyStore: SubjectKeyStore;
+  private readonly rotationStore: KeyRotationStore;
   private readonly keks: KekCache;
   private readonly generations: KekGenerations;
   private readonly subjectKeys: SubjectKeyCache;
@@ -59,6 +69,7 @@ export class KeyHierarchy {
     this.metrics = deps.metrics ?? NO_KEY_METRICS;
     this.provider = instrumentProvider(deps.provider, this.metrics);
     this.subjectKeyStore = new SubjectKeyStore(deps.db);
+    this.rotationStore = new KeyRotationStore(deps.db);
     const kekStore = new KekGenerationStore(deps.db);
     this.keks = new KekCache(
       (id) => this.generations.unwrap(id),
@@ -78,10 +89,26 @@ export class KeyHierarchy {
 
   /** A random 256-bit key for a new subject, wrapped by the active KEK generation. */
   async createSubjectKey(subjectId: string, trx?: Knex.Transaction): Promise<void> {
+    await this.storeSubjectKey(await this.prepareSubjectKey(subjectId), trx);
+  }
+
+  /**
+   * The first half of createSubjectKey: makes and wraps the key without touching the subject's
+   * rows. Wrapping may reserve wraps with a statement of its own, so a caller that will store
+   * the key inside a transaction prepares it first: holding one pooled connection while waiting
+   * for another is how a busy pool deadlocks.
+   */
+  async prepareSubjectKey(subjectId: string): Promise<PreparedSubjectKey> {
     checkBinding(subjectId, 'subject id');
     const { generationId, kek } = await this.generations.takeWrap();
     const subjectKey = crypto.randomBytes(KEY_BYTES);
     const wrappedKey = sealWithKey(kek, SealedKind.SubjectKey, generationId, [subjectId], subjectKey);
+    return { subjectId, generationId, subjectKey, wrappedKey };
+  }
+
+  /** Stores a prepared subject key (inside the caller's transaction, if given) and caches it. */
+  async storeSubjectKey(prepared: PreparedSubjectKey, trx?: Knex.Transaction): Promise<void> {
+    const { subjectId, generationId, subjectKey, wrappedKey } = prepared;
     try {
       await this.subjectKeyStore.insert({ subjectId, version: FIRST_SUBJECT_KEY_VERSION, kekGenerationId: generationId, wrappedKey }, trx);
     } catch (error) {
@@ -93,6 +120,17 @@ export class KeyHierarchy {
     this.subjectKeys.set(subjectId, { current: FIRST_SUBJECT_KEY_VERSION, keys: new Map([[FIRST_SUBJECT_KEY_VERSION, subjectKey]]), kekGenerationIds: [generationId] });
     // A rolled-back transaction takes the key row with it; drop the cached key too.
     trx?.executionPromise?.then(undefined, () => this.subjectKeys.delete(subjectId));
+  }
+
+  /**
+   * True when every sealed value was made under the subject's current key, read inside the
+   * caller's transaction. Values sealed before a transaction opened could otherwise land after
+   * a re-key destroyed the key they name, and be unreadable.
+   */
+  async sealedUnderCurrentKey(subjectId: string, sealed: readonly Sealed[], trx: Knex.Transaction): Promise<boolean> {
+    const versions = (await this.subjectKeyStore.listForSubject(subjectId, trx)).map((row) => row.version);
+    const current = Math.max(...versions);
+    return sealed.every((value) => headerOf(value, SealedKind.FieldValue).keyReference === current);
   }
 
   /** AES-256-GCM under the subject's current key, random 96-bit nonce, bound to subject and field. */
@@ -144,6 +182,161 @@ export class KeyHierarchy {
   /** KMS key rotation: every KEK generation re-wrapped under the provider's current key (ReEncrypt). */
   rewrapKekGenerations(): Promise<number> {
     return this.generations.rewrapAll();
+  }
+
+  /** KMS key rotation, one generation at a time (a job's unit of work); false when it is destroyed. */
+  rewrapKekGeneration(generationId: number): Promise<boolean> {
+    return this.generations.rewrapOne(generationId);
+  }
+
+  /** KMS key rotation: is the new KMS key enabled and usable? Its canonical reference (ARN). */
+  async describeProviderKey(keyId: string | undefined): Promise<ProviderKeyDescription> {
+    if (!this.provider.describeKey) throw new VaultError('kms_key_rotation_unsupported', 409, 'The key provider cannot move to another key');
+    try {
+      return await this.provider.describeKey(keyId);
+    } catch (error) {
+      if (error instanceof KeyProviderError && error.reason === 'denied') return { usable: false, keyRef: keyId ?? '', detail: error.message };
+      throw fromProviderError(error, 'describe the new KMS key');
+    }
+  }
+
+  /** From now on, KEK generations are created and re-encrypted under `keyRef`. */
+  useProviderKey(keyRef: string): void {
+    this.provider.useKey?.(keyRef);
+  }
+
+  providerKeyRef(): string | undefined {
+    return this.provider.currentKeyRef?.();
+  }
+
+  /** KEK rotation: a new generation wraps every new key from now on; returns its id. */
+  rotateKekGeneration(): Promise<number> {
+    return this.generations.rotateNow();
+  }
+
+  /** Another instance rotated the KEK: stop wrapping under the reservation this one holds. */
+  forgetKekReservation(): void {
+    this.generations.forgetReservation();
+  }
+
+  /**
+   * KEK rotation's unit of work: the subject keys re-wrapped under `targetGenerationId`. The
+   * plaintext subject keys exist only inside this call and are zeroed before it returns.
+   */
+  async rewrapSubjectKeys(rows: readonly SubjectKeyRow[], targetGenerationId: number): Promise<SubjectKeyRow[]> {
+    const sources = [...new Set(rows.map((row) => row.kekGenerationId))];
+    // Warm every KEK first; the second pass hits the cache without I/O, so no key is evicted meanwhile.
+    await this.keks.forWrap(targetGenerationId);
+    for (const id of sources) await this.keks.forRead(id);
+    const target = await this.keks.forWrap(targetGenerationId);
+    const keks = new Map<number, Buffer>();
+    for (const id of sources) keks.set(id, await this.keks.forRead(id));
+    return rows.map((row) => {
+      if (headerOf(row.wrappedKey, SealedKind.SubjectKey).keyReference !== row.kekGenerationId) {
+        throw integrityError('a wrapped subject key names another KEK generation than its row');
+      }
+      const key = authenticated(() => openWithKey(keks.get(row.kekGenerationId)!, row.wrappedKey, SealedKind.SubjectKey, [row.subjectId]));
+      try {
+        if (key.length !== KEY_BYTES) throw integrityError('a wrapped subject key has the wrong length');
+        const wrappedKey = sealWithKey(target, SealedKind.SubjectKey, targetGenerationId, [row.subjectId], key);
+        return { subjectId: row.subjectId, version: row.version, kekGenerationId: targetGenerationId, wrappedKey };
+      } finally {
+        key.fill(0);
+      }
+    });
+  }
+
+  /**
+   * Creates keys for many new subjects in one insert (imports, benchmarks, tests), each wrapped
+   * by the active generation like `createSubjectKey`. The keys are not cached.
+   */
+  async createSubjectKeys(subjectIds: readonly string[], trx?: Knex.Transaction): Promise<void> {
+    const rows: SubjectKeyRow[] = [];
+    for (const subjectId of subjectIds) {
+      checkBinding(subjectId, 'subject id');
+      const { generationId, kek } = await this.generations.takeWrap();
+      const subjectKey = crypto.randomBytes(KEY_BYTES);
+      rows.push({ subjectId, version: FIRST_SUBJECT_KEY_VERSION, kekGenerationId: generationId, wrappedKey: sealWithKey(kek, SealedKind.SubjectKey, generationId, [subjectId], subjectKey) });
+      subjectKey.fill(0);
+    }
+    await this.rotationStore.insertSubjectKeys(rows, trx);
+  }
+
+  /**
+   * Subject-key rotation (suspected exposure): a new key version for the subject inside `trx`,
+   * a function that re-encrypts one of its ciphertexts under it, and `finish`, which deletes
+   * every older version so what they sealed is unreadable. The caller holds the subject's row lock.
+   */
+  async rekeySubject(subjectId: string, trx: Knex.Transaction): Promise<SubjectRekey> {
+    checkBinding(subjectId, 'subject id');
+    const loaded = await this.loadSubjectKeys(subjectId);
+    // Own copies: the cached entry may be evicted (and zeroed) while the caller waits on the database.
+    const oldKeys = new Map([...loaded.keys].map(([version, key]) => [version, Buffer.from(key)]));
+    const version = loaded.current + 1;
+    const fresh = crypto.randomBytes(KEY_BYTES);
+    const zeroAll = () => {
+      fresh.fill(0);
+      for (const key of oldKeys.values()) key.fill(0);
+    };
+    try {
+      const { generationId, kek } = await this.generations.takeWrap();
+      const wrappedKey = sealWithKey(kek, SealedKind.SubjectKey, generationId, [subjectId], fresh);
+      await this.subjectKeyStore.insert({ subjectId, version, kekGenerationId: generationId, wrappedKey }, trx);
+    } catch (error) {
+      zeroAll();
+      if (error instanceof SubjectKeyExists) throw subjectKeyExists();
+      throw error;
+    }
+    const forget = () => {
+      this.destroyEpoch += 1;
+      this.subjectKeys.delete(subjectId);
+    };
+    return {
+      version,
+      reseal: (field, sealed) => {
+        checkBinding(field, 'field name');
+        const key = oldKeys.get(headerOf(sealed, SealedKind.FieldValue).keyReference);
+        if (!key) throw integrityError('ciphertext names a subject-key version that does not exist');
+        const plaintext = authenticated(() => openWithKey(key, sealed, SealedKind.FieldValue, [subjectId, field]));
+        try {
+          return sealWithKey(fresh, SealedKind.FieldValue, version, [subjectId, field], plaintext);
+        } finally {
+          plaintext.fill(0);
+        }
+      },
+      finish: async () => {
+        try {
+          forget();
+          await this.rotationStore.deleteSubjectKeysBelow(trx, subjectId, version);
+          forget();
+          // Whatever is read before the commit still sees the old rows; drop what it cached once settled.
+          trx.executionPromise?.then(forget, forget);
+        } finally {
+          zeroAll();
+        }
+      },
+      abandon: zeroAll,
+    };
+  }
+
+  /** KEK rotation of a vault secret (signing key, blind-index key...): opened and sealed again under the active generation. */
+  async resealSecret(kind: string, id: string, sealed: Sealed): Promise<Sealed> {
+    const plaintext = await this.openSecret(kind, id, sealed);
+    try {
+      return await this.sealSecret(kind, id, plaintext);
+    } finally {
+      plaintext.fill(0);
+    }
+  }
+
+  /** The KEK generation a sealed vault secret names (its header; nothing is opened). */
+  secretGeneration(sealed: Sealed): number {
+    return headerOf(sealed, SealedKind.VaultSecret).keyReference;
+  }
+
+  /** A destroyed generation's unwrapped key leaves this instance's memory at once. */
+  forgetKekGeneration(generationId: number): void {
+    this.keks.evict(generationId);
   }
 
   readinessCheck(): { name: string; check(): Promise<{ ok: boolean; detail?: string }> } {
@@ -215,6 +408,17 @@ export class KeyHierarchy {
     }
     return entry;
   }
+}
+
+/** One subject's re-key in progress (see `KeyHierarchy.rekeySubject`). */
+export interface SubjectRekey {
+  version: number;
+  /** The same plaintext, sealed under the new key version; bound to the same subject and field. */
+  reseal(field: string, sealed: Sealed): Sealed;
+  /** Deletes the older key versions inside the transaction and zeroes every key held. */
+  finish(): Promise<void>;
+  /** Zeroes every key held, when the caller gives up before `finish`. */
+  abandon(): void;
 }
 
 function headerOf(sealed: Buffer, kind: SealedKind) {

@@ -31,4 +31,8 @@ export class IdempotencyKeyStore {
     const row = await (trx ?? this.db)('idempotency_keys').where({ client_id: clientId, key }).first();
     return row ? { requestHash: row.request_hash, subjectId: row.subject_id } : undefined;
   }
+
+  async deleteForSubject(subjectId: string, trx: Knex.Transaction): Promise<void> {
+    await trx('idempotency_keys').where({ subject_id: subjectId }).delete();
+  }
 }

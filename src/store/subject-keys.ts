@@ -33,8 +33,8 @@ export class SubjectKeyExists extends Error {
 export class SubjectKeyStore {
   constructor(private readonly db: Knex) {}
 
-  async listForSubject(subjectId: string): Promise<SubjectKeyRow[]> {
-    const rows = await this.db<DbRow>('subject_keys')
+  async listForSubject(subjectId: string, trx?: Knex.Transaction): Promise<SubjectKeyRow[]> {
+    const rows = await (trx ?? this.db)<DbRow>('subject_keys')
       .select('subject_id', 'version', 'kek_generation_id', 'wrapped_key')
       .where({ subject_id: subjectId })
       .orderBy('version');

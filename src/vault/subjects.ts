@@ -47,28 +47,34 @@ export class Subjects {
 
   async create(caller: Caller, input: SubjectInput, idempotencyKey?: string): Promise<SubjectResult & { created: boolean }> {
     const fields = PERSONAL_FIELDS.filter((field) => input[field] !== undefined);
-    const decision = await this.decide(caller, 'subjects.create', null, fields);
+    // The id is chosen first so the creation's audit event names the subject it made.
+    const id = newSubjectId();
+    const decision = await this.decide(caller, 'subjects.create', { id, preferences: input.preferences }, fields);
     const requestHash = crypto.createHash('sha256').update(canonicalJson(input)).digest();
 
     if (idempotencyKey) {
       const earlier = await this.deps.idempotency.find(caller.principal.clientId, idempotencyKey);
       if (earlier) return this.replay(caller, earlier, requestHash);
     }
-    const id = newSubjectId();
+    // Everything that may need a second pooled connection happens before the transaction opens.
     const emailIndex = input.email === undefined ? undefined : await this.deps.index.email(input.email);
+    const subjectKey = await this.deps.keys.prepareSubjectKey(id);
     const outcome = await this.deps.db.transaction(async (trx) => {
       if (idempotencyKey) {
         const winner = await this.deps.idempotency.claim(caller.principal.clientId, idempotencyKey, { requestHash, subjectId: id }, trx);
         if (winner) return { replayOf: winner };
       }
-      await this.deps.keys.createSubjectKey(id, trx);
+      await this.deps.keys.storeSubjectKey(subjectKey, trx);
       const record = await this.deps.subjects
         .insert(id, { externalId: input.external_id ?? null, sealed: await this.seal(id, input), emailIndex: emailIndex ?? null, preferences: input.preferences ?? {} }, trx)
         .catch(translateWriteError);
       await this.recordConsent(id, input.preferences, caller, trx);
       return { record };
     });
-    if ('replayOf' in outcome) return this.replay(caller, outcome.replayOf!, requestHash);
+    if ('replayOf' in outcome) {
+      subjectKey.subjectKey.fill(0);
+      return this.replay(caller, outcome.replayOf!, requestHash);
+    }
     return { view: await this.deps.renderer.render(outcome.record, decision), etag: etagOf(outcome.record), created: true };
   }
 
@@ -83,16 +89,25 @@ export class Subjects {
   async update(caller: Caller, id: string, patch: SubjectPatch, ifMatch: string | undefined): Promise<SubjectResult> {
     if (!ifMatch) throw new VaultError('precondition_required', 428, 'PATCH needs If-Match with the subject\'s ETag');
     const fields = PERSONAL_FIELDS.filter((field) => patch[field] !== undefined);
+    // Decided and sealed before the row is locked: a transaction that waits for a second pooled
+    // connection while writers queue on its lock would exhaust the pool.
+    const before = isSubjectId(id) ? await this.deps.subjects.find(id) : undefined;
+    await this.decide(caller, 'subjects.update', before ? factsOf(before) : null, fields);
+    if (!before) throw subjectNotFound();
+    const sealed = await this.seal(id, patch);
     const emailIndex = patch.email ? await this.deps.index.email(patch.email) : patch.email === null ? null : undefined;
     await this.deps.db.transaction(async (trx) => {
-      const record = isSubjectId(id) ? await this.deps.subjects.findForUpdate(id, trx) : undefined;
-      await this.decide(caller, 'subjects.update', record ? factsOf(record) : null, fields);
+      const record = await this.deps.subjects.findForUpdate(id, trx);
       if (!record) throw subjectNotFound();
       // Checked under the row lock: of concurrent writers holding one ETag, exactly one wins.
       if (!etagMatches(ifMatch, record)) {
         throw new VaultError('precondition_failed', 412, 'The subject has changed since that ETag', { headers: { ETag: etagOf(record) } });
       }
-      const changes: SubjectChanges = { sealed: await this.seal(id, patch) };
+      const values = Object.values(sealed).filter((value): value is Sealed => value !== null);
+      if (values.length && !(await this.deps.keys.sealedUnderCurrentKey(id, values, trx))) {
+        throw new VaultError('subject_rekeyed', 409, 'The subject was re-keyed during the update; send it again', { headers: { ETag: etagOf(record) } });
+      }
+      const changes: SubjectChanges = { sealed };
       if (patch.external_id !== undefined) changes.externalId = patch.external_id;
       if (emailIndex !== undefined) changes.emailIndex = emailIndex;
       if (patch.preferences) changes.preferences = { ...record.preferences, ...patch.preferences };
@@ -104,12 +119,11 @@ export class Subjects {
 
   /** Erasure is crypto-shredding: the subject key goes, so every ciphertext of the subject is unreadable at once. */
   async erase(caller: Caller, id: string): Promise<void> {
+    await this.decideOnCurrent(caller, 'subjects.erase', id);
     await this.deps.db.transaction(async (trx) => {
-      const record = isSubjectId(id) ? await this.deps.subjects.findForUpdate(id, trx) : undefined;
-      await this.decide(caller, 'subjects.erase', record ? factsOf(record) : null, []);
-      if (!record) throw subjectNotFound();
+      if (!(await this.deps.subjects.findForUpdate(id, trx))) throw subjectNotFound();
       await this.deps.keys.destroySubjectKey(id, trx);
-      await trx('idempotency_keys').where({ subject_id: id }).delete();
+      await this.deps.idempotency.deleteForSubject(id, trx);
       // Payment methods and consent history go with the row (ON DELETE CASCADE); the blind index is a column of it.
       await this.deps.subjects.delete(id, trx);
     });
@@ -122,9 +136,9 @@ export class Subjects {
   }
 
   async setPreferences(caller: Caller, id: string, preferences: PreferencesInput): Promise<{ subject_id: string; preferences: Preferences }> {
+    await this.decideOnCurrent(caller, 'preferences.write', id);
     return this.deps.db.transaction(async (trx) => {
-      const record = isSubjectId(id) ? await this.deps.subjects.findForUpdate(id, trx) : undefined;
-      await this.decide(caller, 'preferences.write', record ? factsOf(record) : null, []);
+      const record = await this.deps.subjects.findForUpdate(id, trx);
       if (!record) throw subjectNotFound();
       const merged = { ...record.preferences, ...preferences };
       await this.deps.subjects.update(id, { preferences: merged }, trx);
@@ -138,6 +152,13 @@ export class Subjects {
       throw new VaultError('idempotency_key_reused', 422, 'This Idempotency-Key was used for a different request');
     }
     return { ...(await this.get(caller, earlier.subjectId)), created: false };
+  }
+
+  /** Decides (and audits) on the subject as it stands, outside any transaction; 404 when it does not exist. */
+  private async decideOnCurrent(caller: Caller, action: DataAction, id: string): Promise<void> {
+    const record = isSubjectId(id) ? await this.deps.subjects.find(id) : undefined;
+    await this.decide(caller, action, record ? factsOf(record) : null, []);
+    if (!record) throw subjectNotFound();
   }
 
   private async decide(caller: Caller, action: DataAction, subject: SubjectFacts | null, fields: readonly string[]): Promise<Allowed> {

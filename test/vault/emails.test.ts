@@ -1,0 +1,113 @@
+import { startTestVault, type TestVault } from '../support/test-vault';
+import { accountService, auth, createSubject, mailer, SAMPLE, type Caller } from './support/data-callers';
+
+let vault: TestVault;
+let account: Caller;
+beforeAll(async () => {
+  vault = await startTestVault();
+  account = await accountService(vault);
+});
+afterAll(() => vault.stop());
+
+const setPreferences = (id: string, body: Record<string, boolean>) =>
+  vault.put(`/v1/subjects/${id}/preferences`).set('Authorization', auth(account)).send(body).expect(200);
+
+describe('email resolution for the mailer', () => {
+  it('refuses a newsletter address for a subject who unsubscribed, and gives it after they resubscribe', async () => {
+    const { id } = await createSubject(vault, account, { email: 'news@example.com' });
+    const newsletter = await mailer(vault, 'newsletter');
+    await vault.get(`/v1/subjects/${id}/email`).set('Authorization', auth(newsletter)).expect(200, { subject_id: id, email: 'news@example.com' });
+
+    await setPreferences(id, { newsletter: false });
+    const refused = await vault.get(`/v1/subjects/${id}/email`).set('Authorization', auth(newsletter)).expect(403);
+    expect(refused.body.code).toBe('subject_opted_out');
+    expect(refused.text).not.toContain('news@example.com');
+
+    await setPreferences(id, { newsletter: true });
+    await vault.get(`/v1/subjects/${id}/email`).set('Authorization', auth(newsletter)).expect(200);
+  });
+
+  it('always gives a transactional_email token the address, whatever the subject unsubscribed from', async () => {
+    const { id } = await createSubject(vault, account, { email: 'tx@example.com', preferences: { newsletter: false, promotions: false, surveys: false, partner_offers: false } });
+    const transactional = await mailer(vault, 'transactional_email');
+    await vault.get(`/v1/subjects/${id}/email`).set('Authorization', auth(transactional)).expect(200, { subject_id: id, email: 'tx@example.com' });
+  });
+
+  it('records every resolution, allowed or refused, in the audit trail with its reason and no address', async () => {
+    const { id } = await createSubject(vault, account, { email: 'audited@example.com', preferences: { promotions: false } });
+    const promotions = await mailer(vault, 'promotions');
+    const res = await vault.get(`/v1/subjects/${id}/email`).set('Authorization', auth(promotions)).expect(403);
+    const rows = await vault.vault.db('audit_events').where({ request_id: res.headers['x-request-id'] });
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({ action: 'emails.resolve', outcome: 'denied', reason: 'subject_opted_out', subject_id: id, purpose: 'promotions' });
+    expect(JSON.stringify(rows)).not.toContain('audited@example.com');
+  });
+
+  it('refuses to switch off transactional messages', async () => {
+    const { id } = await createSubject(vault, account, { email: 'keep@example.com' });
+    const res = await vault.put(`/v1/subjects/${id}/preferences`).set('Authorization', auth(account)).send({ transactional: false }).expect(422);
+    expect(res.body.code).toBe('transactional_cannot_be_disabled');
+  });
+
+  it('keeps every preference change with its time in the consent history', async () => {
+    const { id } = await createSubject(vault, account, { email: 'history@example.com' });
+    await setPreferences(id, { surveys: false });
+    await setPreferences(id, { surveys: true, share_with_partners: true });
+    const rows = await vault.vault.db('consent_history').where({ subject_id: id }).orderBy('id');
+    expect(rows.map((r) => [r.preference, r.value])).toEqual([['surveys', false], ['surveys', true], ['share_with_partners', true]]);
+    expect(rows.every((r) => r.changed_at instanceof Date && r.changed_by === account.credentials.clientId)).toBe(true);
+  });
+});
+
+describe('batch resolution', () => {
+  it('answers each id on its own, audits every decided item in one commit, and never fails the batch for one subject', async () => {
+    const ok = await createSubject(vault, account, { email: 'one@example.com' });
+    const out = await createSubject(vault, account, { email: 'two@example.com', preferences: { newsletter: false } });
+    const none = await createSubject(vault, account, { name: 'No Email' });
+    const ghost = 'sub_AAAAAAAAAAAAAAAAAAAAAA';
+    const newsletter = await mailer(vault, 'newsletter');
+    const res = await vault
+      .post('/v1/emails/resolve')
+      .set('Authorization', auth(newsletter))
+      .send({ subject_ids: [ok.id, out.id, none.id, ghost, 'garbage'] })
+      .expect(200);
+    expect(res.body.results).toEqual([
+      { subject_id: ok.id, email: 'one@example.com' },
+      { subject_id: out.id, error: 'subject_opted_out' },
+      { subject_id: none.id, error: 'email_not_on_file' },
+      { subject_id: ghost, error: 'not_found' },
+      { subject_id: 'garbage', error: 'not_found' },
+    ]);
+    const rows = await vault.vault.db('audit_events').where({ request_id: res.headers['x-request-id'] }).orderBy('seq');
+    expect(rows.map((r) => r.subject_id)).toEqual([ok.id, out.id, none.id]);
+    expect(rows.map((r) => Number(r.seq))).toEqual([Number(rows[0].seq), Number(rows[0].seq) + 1, Number(rows[0].seq) + 2]);
+  });
+
+  it('resolves 1,000 ids in one request', async () => {
+    const ids = [];
+    for (let i = 0; i < 20; i++) ids.push((await createSubject(vault, account, { email: `bulk${i}@example.com` })).id);
+    const padded = [...ids, ...Array.from({ length: 980 }, (_, i) => `sub_${String(i).padStart(22, 'Z')}`)];
+    const res = await vault.post('/v1/emails/resolve').set('Authorization', auth(await mailer(vault, 'transactional_email'))).send({ subject_ids: padded }).expect(200);
+    expect(res.body.results).toHaveLength(1000);
+    expect(res.body.results.filter((r: { email?: string }) => r.email)).toHaveLength(20);
+  });
+
+  it.each([
+    ['more than 1,000 ids', { subject_ids: Array.from({ length: 1001 }, (_, i) => `sub_${i}`) }],
+    ['no ids', { subject_ids: [] }],
+    ['a repeated id', { subject_ids: ['sub_a', 'sub_a'] }],
+    ['numbers instead of ids', { subject_ids: [1, 2] }],
+    ['an unknown property', { subject_ids: ['sub_a'], purpose: 'x' }],
+  ])('refuses a batch with %s', async (_label, body) => {
+    const res = await vault.post('/v1/emails/resolve').set('Authorization', auth(await mailer(vault, 'transactional_email'))).send(body).expect(422);
+    expect(res.body.code).toBe('validation_failed');
+  });
+
+  it('refuses the whole batch for a purpose the mailer was not granted', async () => {
+    const { id } = await createSubject(vault, account, SAMPLE);
+    const wrong = await mailer(vault, 'newsletter');
+    await vault.vault.db('clients').where({ id: wrong.credentials.clientId }).update({ purposes: ['transactional_email'] });
+    const res = await vault.post('/v1/emails/resolve').set('Authorization', auth(wrong)).send({ subject_ids: [id] }).expect(403);
+    expect(res.body.code).toBe('purpose_not_granted');
+  });
+});

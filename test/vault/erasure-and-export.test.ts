@@ -1,0 +1,57 @@
+import { startTestVault, type TestVault } from '../support/test-vault';
+import { accountService, auth, contractor, createSubject, mailer, SAMPLE, type Caller } from './support/data-callers';
+import type { Sealed } from '../../src/crypto/sealed';
+
+let vault: TestVault;
+let account: Caller;
+beforeAll(async () => {
+  vault = await startTestVault();
+  account = await accountService(vault);
+});
+afterAll(() => vault.stop());
+
+describe('erasure', () => {
+  it('destroys the subject key so the ciphertexts left anywhere are unreadable, and later reads are 404', async () => {
+    const { id } = await createSubject(vault, account, SAMPLE);
+    const copy = await vault.vault.db('subjects').where({ id }).first();
+
+    const res = await vault.delete(`/v1/subjects/${id}`).set('Authorization', auth(account)).expect(204);
+    expect(res.text).toBe('');
+
+    expect(await vault.vault.db('subjects').where({ id }).first()).toBeUndefined();
+    expect(await vault.vault.db('subject_keys').where({ subject_id: id }).first()).toBeUndefined();
+    await expect(vault.vault.keys.open(id, 'email', copy.email as Sealed)).rejects.toMatchObject({ code: expect.any(String) });
+    expect((await vault.get(`/v1/subjects/${id}`).set('Authorization', auth(account)).expect(404)).body.code).toBe('subject_not_found');
+    const search = await vault.post('/v1/subjects/search').set('Authorization', auth(account)).send({ email: SAMPLE.email }).expect(200);
+    expect(search.body.subjects).not.toContainEqual({ id });
+  });
+
+  it('keeps the erasure in the audit trail without personal values', async () => {
+    const { id } = await createSubject(vault, account, { email: 'erased-canary@example.com' });
+    const res = await vault.delete(`/v1/subjects/${id}`).set('Authorization', auth(account)).expect(204);
+    const rows = await vault.vault.db('audit_events').where({ request_id: res.headers['x-request-id'] });
+    expect(rows).toEqual([expect.objectContaining({ action: 'subjects.erase', outcome: 'allowed', subject_id: id })]);
+    const everything = JSON.stringify(await vault.vault.db('audit_events').where({ subject_id: id }));
+    expect(everything).not.toContain('erased-canary');
+  });
+
+  it('answers erasing an unknown subject with 404 and a contractor without subjects:write with 403', async () => {
+    await vault.delete('/v1/subjects/sub_AAAAAAAAAAAAAAAAAAAAAA').set('Authorization', auth(account)).expect(404);
+    const { id } = await createSubject(vault, account, SAMPLE);
+    await vault.delete(`/v1/subjects/${id}`).set('Authorization', auth(await contractor(vault, 'shipping'))).expect(403);
+    expect(await vault.vault.db('subjects').where({ id }).first()).toBeDefined();
+  });
+});
+
+describe('export', () => {
+  it('returns everything held about the subject with the consent history and the access log', async () => {
+    const { id } = await createSubject(vault, account, { ...SAMPLE, preferences: { newsletter: false } });
+    await vault.get(`/v1/subjects/${id}/email`).set('Authorization', auth(await mailer(vault, 'transactional_email'))).expect(200);
+    const res = await vault.get(`/v1/subjects/${id}/export`).set('Authorization', auth(account)).expect(200);
+    expect(res.body.subject).toMatchObject({ id, ...SAMPLE });
+    expect(res.body.preferences).toEqual({ newsletter: false, promotions: true, surveys: true, partner_offers: true, share_with_partners: false });
+    expect(res.body.consent_history).toEqual([expect.objectContaining({ preference: 'newsletter', value: false })]);
+    expect(res.body.access_log.map((e: { action: string }) => e.action)).toEqual(expect.arrayContaining(['subjects.create', 'emails.resolve']));
+    expect(res.body.payment_methods).toEqual([]);
+  });
+});

@@ -1,0 +1,185 @@
+import { startTestVault, type TestVault } from '../support/test-vault';
+import { accountService, auth, contractor, createSubject, SAMPLE, type Caller } from './support/data-callers';
+
+let vault: TestVault;
+let account: Caller;
+beforeAll(async () => {
+  vault = await startTestVault();
+  account = await accountService(vault);
+});
+afterAll(() => vault.stop());
+
+const countSubjects = async () => Number((await vault.vault.db('subjects').count({ n: '*' }))[0]!.n);
+
+describe('creating a subject', () => {
+  it('answers 201 with the subject, its ETag and Location, and stores every personal field sealed', async () => {
+    const res = await vault.post('/v1/subjects').set('Authorization', auth(account)).send({ ...SAMPLE, external_id: 'acct-1' }).expect(201);
+    expect(res.body).toMatchObject({ ...SAMPLE, external_id: 'acct-1', version: 1, id: expect.stringMatching(/^sub_/) });
+    expect(res.headers.etag).toBe('"1"');
+    expect(res.headers.location).toBe(`/v1/subjects/${res.body.id}`);
+
+    const row = await vault.vault.db('subjects').where({ id: res.body.id }).first();
+    for (const field of ['email', 'name', 'phone', 'postal_address', 'birth_date']) {
+      expect(Buffer.isBuffer(row[field])).toBe(true);
+      expect(row[field].toString('latin1')).not.toContain(field === 'postal_address' ? 'Downing' : String((SAMPLE as Record<string, unknown>)[field]));
+    }
+    expect(await vault.vault.db('subject_keys').where({ subject_id: res.body.id }).first()).toBeDefined();
+  });
+
+  it('refuses a subject under 13 with 422 subject_under_minimum_age and stores nothing', async () => {
+    const before = await countSubjects();
+    const birth = new Date();
+    birth.setUTCFullYear(birth.getUTCFullYear() - 12);
+    const res = await vault.post('/v1/subjects').set('Authorization', auth(account)).send({ ...SAMPLE, birth_date: birth.toISOString().slice(0, 10) }).expect(422);
+    expect(res.body.code).toBe('subject_under_minimum_age');
+    expect(await countSubjects()).toBe(before);
+  });
+
+  it.each([
+    ['an unknown property', { ...SAMPLE, nickname: 'x' }, 'validation_failed', '/nickname'],
+    ['a read-only property', { ...SAMPLE, id: 'sub_AAAAAAAAAAAAAAAAAAAAAA' }, 'read_only_property', '/id'],
+    ['a phone that is not E.164', { ...SAMPLE, phone: '020 7183 8750' }, 'validation_failed', '/phone'],
+    ['a number where a string belongs', { ...SAMPLE, name: 12345 }, 'validation_failed', '/name'],
+    ['an unknown country', { ...SAMPLE, postal_address: { ...SAMPLE.postal_address, country: 'XX' } }, 'validation_failed', '/postal_address/country'],
+  ])('refuses %s with a pointer at the field and stores nothing', async (_label, body, code, pointer) => {
+    const before = await countSubjects();
+    const res = await vault.post('/v1/subjects').set('Authorization', auth(account)).send(body).expect(422);
+    expect(res.body.code).toBe(code);
+    expect(res.body.errors.map((e: { pointer: string }) => e.pointer)).toContain(pointer);
+    expect(await countSubjects()).toBe(before);
+  });
+
+  it('answers a retried Idempotency-Key with the same subject and refuses the key for another body', async () => {
+    const first = await vault.post('/v1/subjects').set('Authorization', auth(account)).set('Idempotency-Key', 'retry-1').send(SAMPLE).expect(201);
+    const again = await vault.post('/v1/subjects').set('Authorization', auth(account)).set('Idempotency-Key', 'retry-1').send(SAMPLE).expect(200);
+    expect(again.body.id).toBe(first.body.id);
+    const other = await vault.post('/v1/subjects').set('Authorization', auth(account)).set('Idempotency-Key', 'retry-1').send({ ...SAMPLE, name: 'Someone Else' }).expect(422);
+    expect(other.body.code).toBe('idempotency_key_reused');
+  });
+
+  it('creates one subject from ten concurrent requests with one Idempotency-Key', async () => {
+    const before = await countSubjects();
+    const responses = await Promise.all(
+      Array.from({ length: 10 }, () => vault.post('/v1/subjects').set('Authorization', auth(account)).set('Idempotency-Key', 'burst-1').send(SAMPLE)),
+    );
+    expect(new Set(responses.map((r) => r.body.id)).size).toBe(1);
+    expect(responses.filter((r) => r.status === 201)).toHaveLength(1);
+    expect(responses.every((r) => r.status === 201 || r.status === 200)).toBe(true);
+    expect(await countSubjects()).toBe(before + 1);
+  });
+
+  it('refuses a token without subjects:write', async () => {
+    const reader = await contractor(vault, 'shipping');
+    const res = await vault.post('/v1/subjects').set('Authorization', auth(reader)).send(SAMPLE).expect(403);
+    expect(res.body.code).toBe('insufficient_scope');
+  });
+});
+
+describe('reading a subject through each purpose', () => {
+  let id: string;
+  beforeAll(async () => {
+    ({ id } = await createSubject(vault, account, SAMPLE));
+  });
+
+  it('shows the account service every field in plain', async () => {
+    const res = await vault.get(`/v1/subjects/${id}`).set('Authorization', auth(account)).expect(200);
+    expect(res.body).toMatchObject(SAMPLE);
+  });
+
+  it('shows a shipping contractor the name and postal address and nothing else', async () => {
+    const res = await vault.get(`/v1/subjects/${id}`).set('Authorization', auth(await contractor(vault, 'shipping'))).expect(200);
+    expect(res.body).toMatchObject({ id, name: SAMPLE.name, postal_address: SAMPLE.postal_address });
+    for (const hidden of ['email', 'phone', 'birth_date']) expect(res.body[hidden]).toBeUndefined();
+  });
+
+  it('shows customer support masked contact details', async () => {
+    const res = await vault.get(`/v1/subjects/${id}`).set('Authorization', auth(await contractor(vault, 'customer_support'))).expect(200);
+    expect(res.body.email).toBe('j***@example.com');
+    expect(res.body.phone).toMatch(/^\+44 .*50$/);
+    expect(res.body.phone).not.toContain('2071838');
+    expect(res.body.postal_address).toEqual({ country: 'GB', postal_code_prefix: 'SW1' });
+    expect(res.body.name).toBe(SAMPLE.name);
+  });
+
+  it('shows analytics a pseudonym and the country only', async () => {
+    const res = await vault.get(`/v1/subjects/${id}`).set('Authorization', auth(await contractor(vault, 'analytics'))).expect(200);
+    expect(res.body.id).toBeUndefined();
+    expect(res.body.pseudonym).toMatch(/^psn_/);
+    expect(res.body.country).toBe('GB');
+    for (const hidden of ['email', 'name', 'phone', 'postal_address', 'birth_date', 'external_id']) expect(res.body[hidden]).toBeUndefined();
+    const again = await vault.get(`/v1/subjects/${id}`).set('Authorization', auth(await contractor(vault, 'analytics'))).expect(200);
+    expect(again.body.pseudonym).toBe(res.body.pseudonym);
+  });
+
+  it('answers an unknown id with 404 after deciding, and a malformed id the same way', async () => {
+    for (const unknown of ['sub_AAAAAAAAAAAAAAAAAAAAAA', 'not-an-id', "sub_' or 1=1--"]) {
+      const res = await vault.get(`/v1/subjects/${encodeURIComponent(unknown)}`).set('Authorization', auth(account)).expect(404);
+      expect(res.body.code).toBe('subject_not_found');
+    }
+  });
+
+  it('refuses a purpose the client was not granted', async () => {
+    const res = await vault.get(`/v1/subjects/${id}`).set('Authorization', auth(await contractor(vault, 'legal_disclosure'))).expect(403);
+    expect(res.body.code).toBe('approval_required');
+  });
+});
+
+describe('updating a subject', () => {
+  it('needs If-Match (428), refuses a stale ETag (412), and removes a field set to null', async () => {
+    const { id, etag } = await createSubject(vault, account);
+    const missing = await vault.patch(`/v1/subjects/${id}`).set('Authorization', auth(account)).send({ name: 'New' }).expect(428);
+    expect(missing.body.code).toBe('precondition_required');
+    const ok = await vault.patch(`/v1/subjects/${id}`).set('Authorization', auth(account)).set('If-Match', etag).send({ name: 'New Name', phone: null }).expect(200);
+    expect(ok.body).toMatchObject({ name: 'New Name', version: 2 });
+    expect(ok.body.phone).toBeUndefined();
+    expect(ok.headers.etag).toBe('"2"');
+    const stale = await vault.patch(`/v1/subjects/${id}`).set('Authorization', auth(account)).set('If-Match', etag).send({ name: 'Lost' }).expect(412);
+    expect(stale.body.code).toBe('precondition_failed');
+    expect(stale.headers.etag).toBe('"2"');
+  });
+
+  it('lets 20 concurrent writers each land exactly once, never mixing their fields', async () => {
+    const { id } = await createSubject(vault, account);
+    const writer = async (n: number) => {
+      const name = `Writer ${n}`;
+      const phone = `+4420718387${String(10 + n)}`;
+      for (let attempt = 0; attempt < 100; attempt++) {
+        const current = await vault.get(`/v1/subjects/${id}`).set('Authorization', auth(account)).expect(200);
+        const res = await vault.patch(`/v1/subjects/${id}`).set('Authorization', auth(account)).set('If-Match', current.headers.etag).send({ name, phone });
+        if (res.status === 200) return res.body.version as number;
+        expect(res.status).toBe(412);
+      }
+      throw new Error(`writer ${n} never landed`);
+    };
+    const versions = await Promise.all(Array.from({ length: 20 }, (_, n) => writer(n)));
+    expect(new Set(versions).size).toBe(20);
+    const final = await vault.get(`/v1/subjects/${id}`).set('Authorization', auth(account)).expect(200);
+    expect(final.body.version).toBe(21);
+    const n = Number(final.body.name.replace('Writer ', ''));
+    expect(final.body.phone).toBe(`+4420718387${String(10 + n)}`);
+    expect(versions).toContain(21);
+  });
+
+  it('refuses an empty patch and a read-only property', async () => {
+    const { id, etag } = await createSubject(vault, account);
+    expect((await vault.patch(`/v1/subjects/${id}`).set('Authorization', auth(account)).set('If-Match', etag).send({}).expect(422)).body.code).toBe('validation_failed');
+    expect((await vault.patch(`/v1/subjects/${id}`).set('Authorization', auth(account)).set('If-Match', etag).send({ version: 7 }).expect(422)).body.code).toBe('read_only_property');
+  });
+});
+
+describe('search', () => {
+  it('finds a subject by email whatever the case or the form of its domain', async () => {
+    const { id } = await createSubject(vault, account, { email: 'Zoë@Bücher.example', name: 'Zoë' });
+    for (const query of ['zoë@bücher.example', 'ZOË@xn--bcher-kva.example']) {
+      const res = await vault.post('/v1/subjects/search').set('Authorization', auth(account)).send({ email: query }).expect(200);
+      expect(res.body.subjects).toEqual([{ id }]);
+    }
+  });
+
+  it('answers an unknown address with no subjects, and refuses a token without subjects:search', async () => {
+    const res = await vault.post('/v1/subjects/search').set('Authorization', auth(account)).send({ email: 'nobody@example.com' }).expect(200);
+    expect(res.body.subjects).toEqual([]);
+    const other = await contractor(vault, 'shipping');
+    expect((await vault.post('/v1/subjects/search').set('Authorization', auth(other)).send({ email: 'x@example.com' }).expect(403)).body.code).toBe('insufficient_scope');
+  });
+});
