@@ -61,8 +61,14 @@ export class PaymentMethodStore {
         fingerprint: record.fingerprint,
         fingerprint_version: record.fingerprintVersion,
       })
+      // A concurrent add of the same card committed first: its row stands, this one is dropped.
+      .onConflict(['subject_id', 'fingerprint'])
+      .ignore()
       .returning('*');
-    return { record: toRecord(row as Row), created: true };
+    if (row) return { record: toRecord(row as Row), created: true };
+    const winner = await this.findByFingerprint(record.subjectId, knownFingerprints, trx);
+    if (!winner) throw new Error('payment method fingerprint conflicts with no visible row');
+    return { record: winner, created: false };
   }
 
   private async findByFingerprint(subjectId: string, fingerprints: ReadonlyArray<{ version: number; value: Buffer }>, trx: Knex.Transaction): Promise<PaymentMethodRecord | undefined> {

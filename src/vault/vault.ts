@@ -11,6 +11,7 @@ import { PaymentMethodStore } from '../store/payment-methods';
 import { SubjectStore } from '../store/subjects';
 import { EmailResolution } from './emails';
 import { SubjectExport } from './export';
+import { PaymentMethods } from './payment-methods';
 import { SubjectRenderer } from './subject-view';
 import { Subjects } from './subjects';
 
@@ -19,6 +20,7 @@ export interface VaultDomain {
   subjects: Subjects;
   emails: EmailResolution;
   exports: SubjectExport;
+  paymentMethods: PaymentMethods;
   index: BlindIndex;
 }
 
@@ -34,12 +36,14 @@ export function createVaultDomain({ db, keys, decisions, trail, preferenceDefaul
   const index = new BlindIndex(keys, new BlindIndexKeyStore(db));
   const subjectStore = new SubjectStore(db);
   const consent = new ConsentHistoryStore(db);
+  const paymentMethodStore = new PaymentMethodStore(db);
   const renderer = new SubjectRenderer(keys, index);
   const subjects = new Subjects({ db, keys, index, subjects: subjectStore, consent, idempotency: new IdempotencyKeyStore(db), decisions, renderer, preferenceDefaults });
   return {
     subjects,
     emails: new EmailResolution(keys, subjectStore, decisions),
-    exports: new SubjectExport(subjectStore, new PaymentMethodStore(db), consent, trail, decisions, renderer, preferenceDefaults),
+    exports: new SubjectExport(subjectStore, paymentMethodStore, consent, trail, decisions, renderer, preferenceDefaults),
+    paymentMethods: new PaymentMethods({ db, keys, index, subjects: subjectStore, paymentMethods: paymentMethodStore, decisions }),
     index,
   };
 }

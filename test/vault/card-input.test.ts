@@ -18,7 +18,8 @@ describe('card input', () => {
   it.each([
     ['4111111111111111', 'visa'],
     ['5555555555554444', 'mastercard'],
-    ['378282246310005', 'american-express'],
+    ['378282246310005', 'amex'],
+    ['30569309025904', 'diners'],
     ['6011111111111117', 'discover'],
     ['3530111333300000', 'jcb'],
   ])('accepts %s as %s and keeps only its last four for display', (number, brand) => {

@@ -1,6 +1,7 @@
 import cardValidator from 'card-validator';
 import { z } from 'zod';
 import { VaultError } from '../../errors/vault-error';
+import type { CardBrand } from '../../policy/masking/card';
 import { invalid, parseInput } from './parse-input';
 import { text } from './text-rules';
 
@@ -23,9 +24,24 @@ export interface CardInput {
   expMonth: number;
   expYear: number;
   holderName: string;
-  brand: string;
+  brand: CardBrand;
   last4: string;
 }
+
+// card-validator names networks its own way; the vault speaks the policy's brand vocabulary.
+const BRANDS: Readonly<Record<string, CardBrand>> = {
+  visa: 'visa',
+  mastercard: 'mastercard',
+  'american-express': 'amex',
+  discover: 'discover',
+  'diners-club': 'diners',
+  jcb: 'jcb',
+  unionpay: 'unionpay',
+  maestro: 'maestro',
+};
+
+/** The policy's name for a card-validator network; networks it has no name for are `unknown`. */
+export const cardBrandOf = (network: string): CardBrand => (Object.hasOwn(BRANDS, network) ? BRANDS[network]! : 'unknown');
 
 export function parseCardInput(body: unknown, now = new Date()): CardInput {
   refuseSecurityCode(body);
@@ -42,7 +58,7 @@ export function parseCardInput(body: unknown, now = new Date()): CardInput {
     expMonth: card.exp_month,
     expYear: card.exp_year,
     holderName: card.holder_name,
-    brand: checked.card.type,
+    brand: cardBrandOf(checked.card.type),
     last4: card.number.slice(-4),
   };
 }

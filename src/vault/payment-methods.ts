@@ -1,0 +1,141 @@
+import type { BlindIndex } from '../crypto/blind-index';
+import type { KeyHierarchy } from '../crypto/key-hierarchy';
+import { integrityError } from '../crypto/key-errors';
+import type { DataAction } from '../policy/actions';
+import { assertAllowed, type Allowed, type SubjectFacts } from '../policy/decision';
+import type { DecisionPoint } from '../policy/decision-point';
+import type { Database } from '../store/database';
+import type { PaymentMethodRecord, PaymentMethodStore } from '../store/payment-methods';
+import type { SubjectRecord, SubjectStore } from '../store/subjects';
+import type { Caller } from './caller';
+import { isPaymentMethodToken, isSubjectId, newPaymentMethodToken, paymentMethodNotFound, subjectNotFound } from './ids';
+import type { CardInput } from './input/card-input';
+import {
+  cardField,
+  maskedView,
+  viewAt,
+  type MaskedPaymentMethod,
+  type PaymentMethodReference,
+  type RevealedCard,
+  type SealedCardContents,
+} from './payment-method-view';
+import { factsOf } from './subjects';
+
+export interface PaymentMethodDependencies {
+  db: Database;
+  keys: KeyHierarchy;
+  index: BlindIndex;
+  subjects: SubjectStore;
+  paymentMethods: PaymentMethodStore;
+  decisions: DecisionPoint;
+}
+
+// The one personal field every payment-method decision is about.
+const CARD_FIELDS = ['payment_method'] as const;
+
+/**
+ * Payment methods: a card is tokenized once per subject and then named only by its `pm_…`
+ * token. Every operation decides (and so audits) before it tells whether the card exists, and
+ * only a reveal opens the sealed number — after its audit event is committed.
+ */
+export class PaymentMethods {
+  constructor(private readonly deps: PaymentMethodDependencies) {}
+
+  /** Tokenizes a card; the same card (by fingerprint) added again to the subject answers the stored one. */
+  async add(caller: Caller, subjectId: string, card: CardInput): Promise<{ view: MaskedPaymentMethod; created: boolean }> {
+    const subject = isSubjectId(subjectId) ? await this.deps.subjects.find(subjectId) : undefined;
+    await this.decide(caller, 'payment_methods.create', subject ? factsOf(subject) : null, CARD_FIELDS);
+    if (!subject) throw subjectNotFound();
+
+    const [fingerprint, candidates] = await Promise.all([this.deps.index.cardFingerprint(card.number), this.deps.index.cardCandidates(card.number)]);
+    const token = newPaymentMethodToken();
+    const contents: SealedCardContents = { number: card.number, holder_name: card.holderName };
+    const sealed = await this.deps.keys.seal(subjectId, cardField(token), JSON.stringify(contents));
+    const outcome = await this.deps.db.transaction(async (trx) => {
+      // The subject's row lock orders this add against an erasure and against a concurrent add of the same card.
+      if (!(await this.deps.subjects.findForUpdate(subjectId, trx))) throw subjectNotFound();
+      return this.deps.paymentMethods.insertOrFind(
+        {
+          token,
+          subjectId,
+          card: sealed,
+          brand: card.brand,
+          last4: card.last4,
+          expMonth: card.expMonth,
+          expYear: card.expYear,
+          fingerprint: fingerprint.value,
+          fingerprintVersion: fingerprint.version,
+        },
+        candidates,
+        trx,
+      );
+    });
+    return { view: maskedView(outcome.record), created: outcome.created };
+  }
+
+  /** The subject's payment methods, masked (or as bare tokens, if that is all the purpose may see). */
+  async list(caller: Caller, subjectId: string): Promise<Array<MaskedPaymentMethod | PaymentMethodReference>> {
+    const subject = isSubjectId(subjectId) ? await this.deps.subjects.find(subjectId) : undefined;
+    const decision = await this.decide(caller, 'payment_methods.list', subject ? factsOf(subject) : null, CARD_FIELDS);
+    if (!subject) throw subjectNotFound();
+    const level = levelOf(decision);
+    return (await this.deps.paymentMethods.listForSubject(subjectId)).map((record) => viewAt(record, level));
+  }
+
+  async get(caller: Caller, token: string): Promise<MaskedPaymentMethod | PaymentMethodReference> {
+    const { record, decision } = await this.findAndDecide(caller, 'payment_methods.read', token);
+    return viewAt(record, levelOf(decision));
+  }
+
+  /**
+   * The full card, for a purpose that sees payment methods in `plain` (payment processing).
+   * The decision point commits the reveal's audit event before this opens the ciphertext.
+   */
+  async reveal(caller: Caller, token: string): Promise<RevealedCard> {
+    const { record } = await this.findAndDecide(caller, 'payment_methods.reveal', token);
+    const plaintext = await this.deps.keys.open(record.subjectId, cardField(record.token), record.card);
+    const contents = parseContents(plaintext);
+    return {
+      token: record.token,
+      brand: maskedView(record).brand,
+      number: contents.number,
+      holder_name: contents.holder_name,
+      exp_month: record.expMonth,
+      exp_year: record.expYear,
+    };
+  }
+
+  async delete(caller: Caller, token: string): Promise<void> {
+    const { record } = await this.findAndDecide(caller, 'payment_methods.delete', token);
+    // A concurrent delete or erasure may have taken it since it was read.
+    if (!(await this.deps.paymentMethods.delete(record.token))) throw paymentMethodNotFound();
+  }
+
+  /** Looks the token up, decides with its subject's facts, and only then says whether it exists. */
+  private async findAndDecide(caller: Caller, action: DataAction, token: string): Promise<{ record: PaymentMethodRecord; decision: Allowed }> {
+    const record = isPaymentMethodToken(token) ? await this.deps.paymentMethods.find(token) : undefined;
+    const subject: SubjectRecord | undefined = record ? await this.deps.subjects.find(record.subjectId) : undefined;
+    const fields = action === 'payment_methods.delete' ? [] : CARD_FIELDS;
+    const decision = await this.decide(caller, action, subject ? factsOf(subject) : null, fields);
+    if (!record || !subject) throw paymentMethodNotFound();
+    return { record, decision };
+  }
+
+  private async decide(caller: Caller, action: DataAction, subject: SubjectFacts | null, fields: readonly string[]): Promise<Allowed> {
+    return assertAllowed(await this.deps.decisions.decide(caller.principal, action, subject, fields, caller.context));
+  }
+}
+
+const levelOf = (decision: Allowed) => decision.fields.payment_method ?? 'absent';
+
+/** The sealed document, checked for shape: it authenticated, so a bad shape is a bug or tampering, never input. */
+function parseContents(plaintext: Buffer): SealedCardContents {
+  try {
+    const parsed = JSON.parse(plaintext.toString('utf8')) as Partial<SealedCardContents>;
+    if (typeof parsed.number !== 'string' || typeof parsed.holder_name !== 'string') throw integrityError('a sealed card does not hold a number and a holder name');
+    return { number: parsed.number, holder_name: parsed.holder_name };
+  } finally {
+    // The strings handed out cannot be wiped; the decrypted buffer can, at once.
+    plaintext.fill(0);
+  }
+}
