@@ -22,6 +22,7 @@ import { LocalKeyring } from '../src/crypto/local-keyring';
 import type { Sealed } from '../src/crypto/sealed';
 import { createMetrics, type Metrics } from '../src/observability/metrics';
 import { migrateToLatest, openDatabase, type Database } from '../src/store/database';
+import { freshDatabase } from './http/environment';
 import { startEmbeddedPostgres, type EmbeddedCluster } from '../src/store/embedded-postgres';
 import { freePort } from '../test/support/ports';
 
@@ -68,8 +69,13 @@ const subjectId = (i: number) => `sub_${String(i % SUBJECTS).padStart(6, '0')}`;
 async function withDatabase<T>(use: (db: Database) => Promise<T>): Promise<T> {
   let cluster: EmbeddedCluster | undefined;
   let dir: string | undefined;
-  let url = process.env.DATABASE_URL;
-  if (!url) {
+  let fresh: { url: string; drop(): Promise<void> } | undefined;
+  let url: string;
+  // Never the DATABASE_URL database itself: a database of this run's own on that server.
+  if (process.env.DATABASE_URL) {
+    fresh = await freshDatabase(process.env.DATABASE_URL);
+    url = fresh.url;
+  } else {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pdvault-bench-pg-'));
     fs.chmodSync(dir, 0o711);
     cluster = await startEmbeddedPostgres({ dir, port: await freePort(), database: 'pdvault_bench' });
@@ -78,10 +84,10 @@ async function withDatabase<T>(use: (db: Database) => Promise<T>): Promise<T> {
   const db = openDatabase({ poolMax: 4, statementTimeoutMs: 30_000, applicationName: 'pdvault-bench', migrateOnStart: true, embeddedPort: 0 }, url);
   try {
     await migrateToLatest(db);
-    await db.raw('truncate subject_keys, kek_generations');
     return await use(db);
   } finally {
     await db.destroy();
+    await fresh?.drop();
     await cluster?.stop();
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
   }

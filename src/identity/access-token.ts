@@ -6,6 +6,12 @@ export interface Principal {
   purpose?: string;
   jti: string;
   expiresAt: Date;
+  /**
+   * The client's grants as the database held them when this request's token was checked.
+   * Attached per request (never cached with the token), so a decision sees grant changes at
+   * once without asking the database a second time.
+   */
+  currentGrants?: { scopes: readonly string[]; purposes: readonly string[]; enabled: boolean; expiresAt: Date | null };
 }
 
 /** RFC 9068 §2.1: the `typ` of a JWT access token. */

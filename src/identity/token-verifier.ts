@@ -3,7 +3,7 @@ import { decodeProtectedHeader, jwtVerify, type JWTPayload } from 'jose';
 import { LRUCache } from 'lru-cache';
 import type { IdentitySettings } from '../config/config';
 import { VaultError } from '../errors/vault-error';
-import type { ClientStore } from '../store/clients';
+import type { ClientStanding, ClientStore } from '../store/clients';
 import {
   ACCEPTED_TOKEN_TYPES,
   ALLOWED_HEADER_PARAMETERS,
@@ -52,8 +52,8 @@ export class AccessTokenVerifier {
       const ttl = principal.expiresAt.getTime() + this.settings.clockSkewSeconds * 1000 - Date.now();
       if (ttl > 0) this.verified.set(cacheKey, principal, { ttl });
     }
-    await this.assertStanding(principal);
-    return principal;
+    const standing = await this.assertStanding(principal);
+    return { ...principal, currentGrants: { scopes: standing.scopes, purposes: standing.purposes, enabled: standing.enabled, expiresAt: standing.expiresAt } };
   }
 
   /** Signature, header and claims only: no database question (revocation uses this too). */
@@ -82,12 +82,13 @@ export class AccessTokenVerifier {
     return principalFrom(payload);
   }
 
-  private async assertStanding(principal: Principal): Promise<void> {
+  private async assertStanding(principal: Principal): Promise<ClientStanding> {
     const standing = await this.clients.standing(principal.clientId, principal.jti);
     if (!standing) throw new InvalidTokenError('The client of this token no longer exists');
     if (standing.revoked) throw new InvalidTokenError('The access token has been revoked');
     if (!standing.enabled) throw new InvalidTokenError('The client of this token is disabled');
     if (standing.expiresAt && standing.expiresAt.getTime() <= Date.now()) throw new InvalidTokenError('The client of this token has expired');
+    return standing;
   }
 }
 

@@ -44,7 +44,8 @@ export class DecisionPoint {
     context: AccessContext,
   ): Promise<Decision[]> {
     const policy = await this.catalogue.current();
-    const grants = await this.grantsOf(principal.clientId);
+    // The token check of this very request read the grants already; ask again only without it.
+    const grants = principal.currentGrants ?? (await this.grantsOf(principal.clientId));
     const decisions: Decision[] = [];
     for (const subject of subjects) {
       const { needsApproval, ...decision } = evaluate({

@@ -74,10 +74,23 @@ export class AuditEventStore {
       if (!head) throw new Error('the audit chain head row is missing');
       const rows = build({ seq: Number(head.seq), hash: head.hash });
       if (rows.length === 0) return;
-      // 16 columns: 500 rows stay far below PostgreSQL's 65535 bind parameters.
-      for (let i = 0; i < rows.length; i += 500) await trx('audit_events').insert(rows.slice(i, i + 500).map(toColumns));
       const last = rows[rows.length - 1]!;
-      await trx('audit_chain_head').where({ id: true }).update({ seq: last.seq, hash: last.hash });
+      // One statement for the whole group, whatever its size: the rows travel as one JSON
+      // parameter (no bind-parameter limit, no per-row query building), and the head moves with them.
+      await trx.raw(
+        `with inserted as (
+           insert into audit_events (seq, occurred_at, action, outcome, reason, client_id, purpose, scopes, subject_id, fields,
+                                     policy_version, request_id, source_address, target, prev_hash, hash)
+           select r.seq, r.occurred_at, r.action, r.outcome, r.reason, r.client_id, r.purpose,
+                  array(select jsonb_array_elements_text(r.scopes)), r.subject_id, r.fields, r.policy_version,
+                  r.request_id, r.source_address, r.target, decode(r.prev_hash, 'hex'), decode(r.hash, 'hex')
+             from jsonb_to_recordset(?::jsonb) as r(seq bigint, occurred_at timestamptz, action text, outcome text, reason text,
+                  client_id text, purpose text, scopes jsonb, subject_id text, fields jsonb, policy_version integer,
+                  request_id text, source_address text, target text, prev_hash text, hash text)
+           returning 1)
+         update audit_chain_head set seq = ?, hash = ? where id = true`,
+        [JSON.stringify(rows.map(toJsonRow)), last.seq, last.hash],
+      );
     });
   }
 
@@ -118,9 +131,10 @@ export class AuditEventStore {
   }
 }
 
-const toColumns = (row: AuditRow) => ({
+/** A row as the JSON that jsonb_to_recordset reads: hashes as hex, the time as ISO 8601 (millisecond precision, as stored). */
+const toJsonRow = (row: AuditRow) => ({
   seq: row.seq,
-  occurred_at: row.occurredAt,
+  occurred_at: row.occurredAt.toISOString(),
   action: row.action,
   outcome: row.outcome,
   reason: row.reason,
@@ -128,13 +142,13 @@ const toColumns = (row: AuditRow) => ({
   purpose: row.purpose,
   scopes: row.scopes,
   subject_id: row.subjectId,
-  fields: JSON.stringify(row.fields),
+  fields: row.fields,
   policy_version: row.policyVersion,
   request_id: row.requestId,
   source_address: row.sourceAddress,
   target: row.target,
-  prev_hash: row.prevHash,
-  hash: row.hash,
+  prev_hash: row.prevHash.toString('hex'),
+  hash: row.hash.toString('hex'),
 });
 
 const toAuditRow = (row: Row): AuditRow => ({

@@ -43,6 +43,9 @@ export interface ClientStanding {
   enabled: boolean;
   expiresAt: Date | null;
   revoked: boolean;
+  /** The grants as they stand now, read in the same query so a decision needs no second one. */
+  scopes: string[];
+  purposes: string[];
 }
 
 interface ClientRow {
@@ -141,10 +144,10 @@ export class ClientStore {
 
   async standing(clientId: string, jti: string): Promise<ClientStanding | undefined> {
     const row = await this.db('clients as c')
-      .select('c.enabled', 'c.expires_at', this.db.raw('exists (select 1 from revoked_tokens r where r.jti = ?) as revoked', [jti]))
+      .select('c.enabled', 'c.expires_at', 'c.scopes', 'c.purposes', this.db.raw('exists (select 1 from revoked_tokens r where r.jti = ?) as revoked', [jti]))
       .where('c.id', clientId)
-      .first<{ enabled: boolean; expires_at: Date | null; revoked: boolean } | undefined>();
-    return row && { enabled: row.enabled, expiresAt: row.expires_at, revoked: row.revoked };
+      .first<{ enabled: boolean; expires_at: Date | null; revoked: boolean; scopes: string[]; purposes: string[] } | undefined>();
+    return row && { enabled: row.enabled, expiresAt: row.expires_at, revoked: row.revoked, scopes: row.scopes, purposes: row.purposes };
   }
 }
 

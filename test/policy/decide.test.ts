@@ -10,9 +10,11 @@ beforeAll(async () => {
 });
 afterAll(() => vault.stop());
 
-const decide = (caller: Caller, action: Parameters<TestVault['vault']['policy']['decisions']['decide']>[1], subject: { id: string; preferences?: Record<string, unknown> } | null, fields: readonly string[], label = 'decide') => {
+// As a request does: the token is checked now (which reads the client's current grants), then decided on.
+const decide = async (caller: Caller, action: Parameters<TestVault['vault']['policy']['decisions']['decide']>[1], subject: { id: string; preferences?: Record<string, unknown> } | null, fields: readonly string[], label = 'decide') => {
   const context = contextFor(label);
-  return vault.vault.policy.decisions.decide(caller.principal, action, subject, fields, context).then((decision) => ({ decision, context }));
+  const principal = await vault.vault.identity.verifier.verify(caller.token).catch(() => ({ ...caller.principal, currentGrants: undefined }));
+  return vault.vault.policy.decisions.decide(principal, action, subject, fields, context).then((decision) => ({ decision, context }));
 };
 
 describe('the decision point', () => {
