@@ -1,0 +1,56 @@
+/** Flags of the HTTP benchmark: `npm run bench -- http --duration 10 --subjects 1000000`. */
+export interface HttpBenchOptions {
+  durationSeconds: number;
+  warmupSeconds: number;
+  connections: number;
+  /** The small data set every read scenario uses. */
+  smallSubjects: number;
+  /** The large data set of the `size` scenario (1,000,000 for the issue's figure). */
+  subjects: number;
+  /** Length of the read measurement on the large set (600 for the 10-minute memory check). */
+  sizeDurationSeconds: number;
+  /** Writes a V8 CPU profile of the audited vault to bench/results/profiles/. */
+  cpuProfile: boolean;
+  /** A PostgreSQL server to make the bench database on; an embedded one when unset. */
+  databaseServerUrl: string | undefined;
+}
+
+const NUMERIC: Record<string, keyof HttpBenchOptions> = {
+  '--duration': 'durationSeconds',
+  '--warmup': 'warmupSeconds',
+  '--connections': 'connections',
+  '--small-subjects': 'smallSubjects',
+  '--subjects': 'subjects',
+  '--size-duration': 'sizeDurationSeconds',
+};
+
+export const HTTP_FLAGS_HELP =
+  '--duration <s> (10)  --warmup <s> (2)  --connections <n> (64)  --subjects <n> (100000)  --small-subjects <n> (10000)  --size-duration <s> (= duration)  --cpu-prof';
+
+export function parseHttpOptions(flags: string[], databaseServerUrl: string | undefined): HttpBenchOptions {
+  const options: HttpBenchOptions = {
+    durationSeconds: 10,
+    warmupSeconds: 2,
+    connections: 64,
+    smallSubjects: 10_000,
+    subjects: 100_000,
+    sizeDurationSeconds: 0,
+    cpuProfile: false,
+    databaseServerUrl,
+  };
+  for (let i = 0; i < flags.length; i++) {
+    const flag = flags[i]!;
+    if (flag === '--cpu-prof') {
+      options.cpuProfile = true;
+      continue;
+    }
+    const key = NUMERIC[flag];
+    const value = Number(flags[i + 1]);
+    if (!key || !Number.isFinite(value) || value < 0) throw new Error(`bad flag ${flag} ${flags[i + 1] ?? ''}; flags: ${HTTP_FLAGS_HELP}`);
+    (options[key] as number) = value;
+    i += 1;
+  }
+  options.sizeDurationSeconds ||= options.durationSeconds;
+  if (options.subjects < options.smallSubjects) throw new Error('--subjects must be at least --small-subjects');
+  return options;
+}

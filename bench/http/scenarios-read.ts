@@ -1,0 +1,134 @@
+import { accessToken, callLoopback } from './clients';
+import { loadSettings, loopbackUrl, measureBaselineRead, pick, vaultLoad, type HttpContext, type VaultChild } from './context';
+import { measure, type Load } from './load';
+import type { HttpScenario } from './scenario';
+import { settleBaseline } from './settle';
+import { below, throughputShare } from './targets';
+
+const readSubject = (ids: readonly string[]): Load['request'] => ({ method: 'GET', setupRequest: (req) => ({ ...req, path: `/v1/subjects/${pick(ids)}` }) });
+const readAs = (ctx: HttpContext, vault: VaultChild, ids: readonly string[]) => vaultLoad(ctx, vault, ctx.account, 'subjects:read', 'account_management', readSubject(ids));
+
+/** Resolves every id of the small set once, so each vault starts a read scenario with its subject keys cached. */
+export async function prewarm(ctx: HttpContext, vault: VaultChild): Promise<void> {
+  const token = await accessToken(vault, ctx.env.certPem, ctx.mailer, 'emails:resolve', 'transactional_email');
+  const ids = ctx.smallIds();
+  for (let i = 0; i < ids.length; i += 1000) {
+    const answer = await callLoopback(vault.ready.port, ctx.env.certPem, 'POST', '/v1/emails/resolve', { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, JSON.stringify({ subject_ids: ids.slice(i, i + 1000) }));
+    if (answer.status !== 200) throw new Error(`prewarm failed: ${answer.status} ${JSON.stringify(answer.body)}`);
+  }
+}
+
+/** A random window of `size` distinct ids out of a shuffled copy of `ids`. */
+function batchOf(shuffled: readonly string[], size: number): string[] {
+  const start = Math.floor(Math.random() * (shuffled.length - size + 1));
+  return shuffled.slice(start, start + size);
+}
+
+const shuffle = (ids: readonly string[]) => {
+  const copy = [...ids];
+  for (let i = copy.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [copy[i], copy[j]] = [copy[j]!, copy[i]!];
+  }
+  return copy;
+};
+
+export const auditScenario: HttpScenario = {
+  name: 'audit',
+  title: 'subject reads (GET /v1/subjects/{id}, account_management), audited vs auditing off',
+  async run(ctx) {
+    const ids = ctx.smallIds();
+    const unaudited = await ctx.unauditedVault();
+    await prewarm(ctx, ctx.vault);
+    await prewarm(ctx, unaudited);
+    const settings = loadSettings(ctx.options);
+    const baseline = await measureBaselineRead(ctx, ids);
+    const audited = await measure('vault', 'vault, audited', await readAs(ctx, ctx.vault, ids), settings);
+    const off = await measure('vault-unaudited', 'vault, auditing off (bench only)', await readAs(ctx, unaudited, ids), settings);
+    return {
+      measurements: [baseline, audited, off],
+      targets: [throughputShare('audited reads ≥ 80% of unaudited', audited, off, 0.8)],
+      notes: [`${ids.length.toLocaleString('en-US')} subjects, random ids, subject keys cached in both vaults`],
+    };
+  },
+};
+
+export const emailScenario: HttpScenario = {
+  name: 'email',
+  title: 'single email resolution (GET /v1/subjects/{id}/email, transactional_email)',
+  async run(ctx) {
+    const ids = ctx.smallIds();
+    await prewarm(ctx, ctx.vault);
+    const baseline = await measureBaselineRead(ctx, ids);
+    const load = await vaultLoad(ctx, ctx.vault, ctx.mailer, 'emails:resolve', 'transactional_email', {
+      method: 'GET',
+      setupRequest: (req) => ({ ...req, path: `/v1/subjects/${pick(ids)}/email` }),
+    });
+    const ours = await measure('vault', 'vault: GET …/email', load, loadSettings(ctx.options));
+    return {
+      measurements: [baseline, ours],
+      targets: [throughputShare('≥ 50% of baseline throughput', ours, baseline, 0.5), below('p99 < 25 ms', ours.latency.p99, 25, 'ms')],
+      notes: [],
+    };
+  },
+};
+
+export const batchScenario: HttpScenario = {
+  name: 'batch',
+  title: '1,000-id batch resolution (POST /v1/emails/resolve, transactional_email)',
+  itemsPerRequest: 1000,
+  async run(ctx) {
+    const shuffled = shuffle(ctx.smallIds());
+    await prewarm(ctx, ctx.vault);
+    const body = () => JSON.stringify({ subject_ids: batchOf(shuffled, 1000) });
+    const baselineLoad: Load = { url: loopbackUrl(ctx.baseline.ready.port), settle: settleBaseline, request: { method: 'POST', path: '/subjects/batch', headers: { 'content-type': 'application/json' }, setupRequest: (req) => ({ ...req, body: body() }) } };
+    const vaultRequest: Load['request'] = { method: 'POST', path: '/v1/emails/resolve', headers: { 'content-type': 'application/json' }, setupRequest: (req) => ({ ...req, body: body() }) };
+    const baseline = await measure('baseline', 'baseline: one SELECT … id = any(1,000 ids)', baselineLoad, loadSettings(ctx.options));
+    const load = await vaultLoad(ctx, ctx.vault, ctx.mailer, 'emails:resolve', 'transactional_email', vaultRequest);
+    const ours = await measure('vault', `vault: batch of 1,000, ${ctx.options.connections} connections`, load, loadSettings(ctx.options));
+    const alone = await measure('vault', 'vault: batch of 1,000, 1 connection', load, loadSettings(ctx.options, { connections: 1 }));
+    return {
+      measurements: [baseline, ours, alone],
+      targets: [
+        below(`p50 < 150 ms at ${ctx.options.connections} connections`, ours.latency.p50, 150, 'ms'),
+        below('p50 < 150 ms, one batch at a time', alone.latency.p50, 150, 'ms'),
+      ],
+      notes: [`at ${ctx.options.connections} connections a batch waits for the others: p50 ≈ connections ÷ batches per second (Little's law)`],
+    };
+  },
+};
+
+export const sizeScenario: HttpScenario = {
+  name: 'size',
+  title: 'subject reads with the small vs the large data set loaded, and the vault\'s memory',
+  async run(ctx) {
+    const small = ctx.smallIds();
+    await prewarm(ctx, ctx.vault);
+    const settings = loadSettings(ctx.options);
+    const smallLabel = `${small.length.toLocaleString('en-US')} subjects`;
+    const baselineSmall = await measureBaselineRead(ctx, small);
+    const oursSmall = await measure('vault', `vault reads, ${smallLabel}`, await readAs(ctx, ctx.vault, small), settings);
+    const loadRate = await ctx.memory.phase('loading subjects', () =>
+      ctx.loader.loadUpTo(ctx.options.subjects, (n) => n % 50_000 === 0 && process.stdout.write(`  loaded ${n.toLocaleString('en-US')} subjects\n`)),
+    );
+    const total = await ctx.loader.count();
+    const all = ctx.loader.ids;
+    const largeLabel = `${all.length.toLocaleString('en-US')} subjects`;
+    const baselineLarge = { ...(await measureBaselineRead(ctx, all)), label: `baseline, ${largeLabel}` };
+    const from = ctx.memory.now();
+    const oursLarge = await measure('vault', `vault reads, ${largeLabel}`, await readAs(ctx, ctx.vault, all), { ...settings, durationSeconds: ctx.options.sizeDurationSeconds });
+    const rss = ctx.memory.between('vault', from, ctx.memory.now());
+    const growth = rss ? rss.last / rss.first - 1 : 0;
+    return {
+      measurements: [{ ...baselineSmall, label: `baseline, ${smallLabel}` }, oursSmall, baselineLarge, oursLarge],
+      targets: [
+        throughputShare(`reads with ${largeLabel} within 10% of ${smallLabel}`, oursLarge, oursSmall, 0.9),
+        ...(rss ? [{ text: `vault memory flat over the ${ctx.options.sizeDurationSeconds} s large-set run`, met: growth <= 0.1, detail: `RSS ${rss.first} → ${rss.last} MiB (peak ${rss.peak}), ${(growth * 100).toFixed(1)}%` }] : []),
+      ],
+      notes: [
+        `loader: ${Math.round(loadRate).toLocaleString('en-US')} subjects/s (real subject keys and sealing, batched inserts); ${total.toLocaleString('en-US')} subjects in the table`,
+        `the vault caches ${ctx.env.config.keys.subjectKeyCacheSize.toLocaleString('en-US')} subject keys; reads over a larger set miss that cache`,
+      ],
+    };
+  },
+};

@@ -1,0 +1,45 @@
+/**
+ * Child process: one vault, started as production starts it (startVault with a config that
+ * loadConfig builds from the environment object the benchmark passes). `unaudited` gives the
+ * bench-only vault whose audit writer drops events.
+ */
+import { loadConfig } from '../../src/config/config';
+import { startVault, type RunningVault } from '../../src/cli/vault';
+import type { ClientRegistration } from '../../src/identity/client-registry';
+import { serveParent } from './child';
+
+export interface VaultStart {
+  env: Record<string, string>;
+  unaudited: boolean;
+}
+
+export interface VaultReady {
+  port: number;
+  pid: number;
+  routes: Array<{ path: string; methods: string[] }>;
+}
+
+export interface RegisteredClient {
+  clientId: string;
+  clientSecret: string;
+}
+
+let vault: RunningVault | undefined;
+
+serveParent<VaultStart, VaultReady>({
+  async start({ env, unaudited }) {
+    vault = await startVault(loadConfig(env), { unauditedForBenchmark: unaudited });
+    return { port: vault.port, pid: process.pid, routes: vault.routes.entries.map((e) => ({ path: e.path, methods: [...e.methods] })) };
+  },
+  calls: {
+    async register(registration: ClientRegistration): Promise<RegisteredClient> {
+      const issued = await vault!.identity.clients.register(registration, { via: 'cli' });
+      return { clientId: issued.client_id, clientSecret: issued.client_secret };
+    },
+  },
+  async stop() {
+    const running = vault;
+    vault = undefined;
+    await running?.stop();
+  },
+});
