@@ -22,7 +22,8 @@ export const DATA_ACTIONS = {
   'subjects.update': { scope: 'subjects:write', fieldMode: 'write' },
   'subjects.erase': { scope: 'subjects:write', fieldMode: 'none' },
   'subjects.search': { scope: 'subjects:search', fieldMode: 'write' },
-  'subjects.export': { scope: 'subjects:read', fieldMode: 'read' },
+  // Portability hands over everything held, so only a purpose that sees every field in plain may export.
+  'subjects.export': { scope: 'subjects:read', fieldMode: 'reveal' },
   'preferences.write': { scope: 'preferences:write', fieldMode: 'none' },
   'emails.resolve': { scope: 'emails:resolve', fieldMode: 'reveal' },
   'payment_methods.create': { scope: 'payment_methods:write', fieldMode: 'write' },

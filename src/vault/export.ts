@@ -7,10 +7,12 @@ import type { PaymentMethodStore } from '../store/payment-methods';
 import type { SubjectStore } from '../store/subjects';
 import type { Caller } from './caller';
 import { isSubjectId, subjectNotFound } from './ids';
-import { SUBJECT_READ_FIELDS, type SubjectRenderer } from './subject-view';
+import type { SubjectRenderer } from './subject-view';
 import { factsOf } from './subjects';
 
 const ACCESS_LOG_LIMIT = 1000;
+/** Every personal field of the subject, each of which the exporting purpose must see in plain. */
+const EXPORT_FIELDS = ['email', 'name', 'phone', 'postal_address', 'birth_date'];
 
 /**
  * Portability: everything the vault holds about one subject, as the caller's purpose may see it,
@@ -30,13 +32,13 @@ export class SubjectExport {
   async export(caller: Caller, id: string) {
     const record = isSubjectId(id) ? await this.subjects.find(id) : undefined;
     const decision = assertAllowed(
-      await this.decisions.decide(caller.principal, 'subjects.export', record ? factsOf(record) : null, [...SUBJECT_READ_FIELDS, 'payment_method'], caller.context),
+      await this.decisions.decide(caller.principal, 'subjects.export', record ? factsOf(record) : null, EXPORT_FIELDS, caller.context),
     );
     if (!record) throw subjectNotFound();
-    const showCards = decision.fields.payment_method !== undefined && decision.fields.payment_method !== 'absent';
+    // Cards are exported masked (brand, last four, expiry) whatever the purpose could reveal.
     const [subject, cards, consent, accessLog] = await Promise.all([
       this.renderer.render(record, decision),
-      showCards ? this.paymentMethods.listForSubject(id) : Promise.resolve([]),
+      this.paymentMethods.listForSubject(id),
       this.consent.list(id),
       this.trail.accessLog(id, { limit: ACCESS_LOG_LIMIT }, { clientId: caller.principal.clientId, scopes: caller.principal.scopes, ...caller.context }),
     ]);

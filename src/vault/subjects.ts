@@ -92,11 +92,11 @@ export class Subjects {
     // Decided and sealed before the row is locked: a transaction that waits for a second pooled
     // connection while writers queue on its lock would exhaust the pool.
     const before = isSubjectId(id) ? await this.deps.subjects.find(id) : undefined;
-    await this.decide(caller, 'subjects.update', before ? factsOf(before) : null, fields);
+    const decision = await this.decide(caller, 'subjects.update', before ? factsOf(before) : null, fields);
     if (!before) throw subjectNotFound();
     const sealed = await this.seal(id, patch);
     const emailIndex = patch.email ? await this.deps.index.email(patch.email) : patch.email === null ? null : undefined;
-    await this.deps.db.transaction(async (trx) => {
+    const updated = await this.deps.db.transaction(async (trx) => {
       const record = await this.deps.subjects.findForUpdate(id, trx);
       if (!record) throw subjectNotFound();
       // Checked under the row lock: of concurrent writers holding one ETag, exactly one wins.
@@ -111,10 +111,13 @@ export class Subjects {
       if (patch.external_id !== undefined) changes.externalId = patch.external_id;
       if (emailIndex !== undefined) changes.emailIndex = emailIndex;
       if (patch.preferences) changes.preferences = { ...record.preferences, ...patch.preferences };
-      await this.deps.subjects.update(id, changes, trx).catch(translateWriteError);
+      const written = await this.deps.subjects.update(id, changes, trx).catch(translateWriteError);
       await this.recordConsent(id, changedPreferences(record.preferences, patch.preferences), caller, trx);
+      return written;
     });
-    return this.get(caller, id);
+    // Answered with what this write may show (the fields it changed), like a create: a writer
+    // without read access is not refused after its change has landed.
+    return { view: await this.deps.renderer.render(updated, decision), etag: etagOf(updated) };
   }
 
   /** Erasure is crypto-shredding: the subject key goes, so every ciphertext of the subject is unreadable at once. */
@@ -182,9 +185,10 @@ export class Subjects {
   }
 }
 
+/** RFC 9110 §13.1.1: If-Match compares strongly, so a weak tag (`W/"3"`) never matches. */
 function etagMatches(ifMatch: string, record: SubjectRecord): boolean {
   if (ifMatch.trim() === '*') return true;
-  return ifMatch.split(',').some((tag) => tag.trim().replace(/^W\//, '') === etagOf(record));
+  return ifMatch.split(',').some((tag) => tag.trim() === etagOf(record));
 }
 
 function changedPreferences(before: Record<string, boolean>, after: PreferencesInput | undefined): PreferencesInput {

@@ -3,11 +3,12 @@ import { VaultError } from '../../errors/vault-error';
 
 const JSON_TYPES = ['application/json', 'application/*+json'];
 const FORM_TYPE = 'application/x-www-form-urlencoded';
+const CHARSET = /;\s*charset\s*=\s*"?([^";\s]*)"?/i;
 
 /**
  * Bodies are JSON everywhere except the OAuth endpoints, which RFC 6749 makes form-encoded.
- * A body of any other type is refused with 415 before it is read; a body over the limit
- * with 413 before it is parsed.
+ * A body of any other type or in any charset but UTF-8 is refused with 415 before it is read;
+ * a body over the limit with 413 before it is parsed.
  */
 export function bodyParsers(limitBytes: number): RequestHandler[] {
   const json = express.json({ limit: limitBytes, strict: true, type: JSON_TYPES });
@@ -17,6 +18,11 @@ export function bodyParsers(limitBytes: number): RequestHandler[] {
     const expected = req.path.startsWith('/oauth/') ? [FORM_TYPE] : JSON_TYPES;
     if (!req.is(expected)) {
       return next(new VaultError('unsupported_media_type', 415, 'The request body must be ' + expected[0]));
+    }
+    // RFC 8259 §8.1: JSON between systems is UTF-8. body-parser would decode UTF-7 or UTF-16, which a filter in front of the vault reads differently.
+    const charset = CHARSET.exec(req.headers['content-type'] ?? '')?.[1];
+    if (charset !== undefined && !['utf-8', 'utf8'].includes(charset.toLowerCase())) {
+      return next(new VaultError('unsupported_media_type', 415, 'The request body must be encoded as UTF-8'));
     }
     next();
   };

@@ -2,19 +2,34 @@ import type { RequestHandler } from 'express';
 import { badRequest } from '../../errors/vault-error';
 
 const MAX_DEPTH = 32;
+// Headers that mean one thing once. Node keeps the first Authorization or Content-Type and joins
+// the rest, while a proxy in front may act on the last: a request that repeats one is ambiguous.
+const SINGLE_HEADERS = new Set(['authorization', 'proxy-authorization', 'content-type', 'content-length', 'host', 'idempotency-key', 'if-match']);
 // Keys that mean something to JavaScript objects rather than to the vault.
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 
 /**
  * Refuses, before any route sees them, inputs no route should have to think about: NUL bytes
  * and lone surrogates anywhere (PostgreSQL text cannot hold NUL; a lone surrogate is not
- * Unicode), prototype-pollution keys, and JSON nested deeper than any vault document.
+ * Unicode), prototype-pollution keys, JSON nested deeper than any vault document, and a
+ * header that must appear once appearing twice.
  */
 export const inputHygiene: RequestHandler = (req, _res, next) => {
+  checkHeaders(req.rawHeaders);
   checkUrl(req.originalUrl);
   if (req.body !== undefined) checkValue(req.body, '', 0);
   next();
 };
+
+function checkHeaders(rawHeaders: string[]): void {
+  const seen = new Set<string>();
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]!.toLowerCase();
+    if (!SINGLE_HEADERS.has(name)) continue;
+    if (seen.has(name)) throw badRequest('duplicate_header', 'The request repeats a header that may appear only once', { detail: `${name} appears more than once` });
+    seen.add(name);
+  }
+}
 
 function checkUrl(url: string): void {
   let decoded: string;

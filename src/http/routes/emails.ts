@@ -2,6 +2,7 @@ import { Router } from 'express';
 import { z } from 'zod';
 import { MAX_BATCH } from '../../vault/emails';
 import { parseInput } from '../../vault/input/parse-input';
+import { hasForbiddenCharacters } from '../../vault/input/text-rules';
 import type { VaultDomain } from '../../vault/vault';
 import type { SecuredRoutes } from '../secured-routes';
 import { callerOf } from './subjects';
@@ -9,7 +10,11 @@ import { callerOf } from './subjects';
 const BatchBody = z.strictObject(
   {
     subject_ids: z
-      .array(z.string({ error: 'each subject id must be a string' }).max(64, 'not a subject id'), { error: 'subject_ids must be an array' })
+      .array(
+        // An id that carries control characters is no id; echoing it back would carry them into the mailer's logs.
+        z.string({ error: 'each subject id must be a string' }).max(64, 'not a subject id').refine((id) => !hasForbiddenCharacters(id), 'a subject id has no control characters'),
+        { error: 'subject_ids must be an array' },
+      )
       .min(1, 'subject_ids must name at least one subject')
       .max(MAX_BATCH, `subject_ids may name at most ${MAX_BATCH} subjects`)
       .refine((ids) => new Set(ids).size === ids.length, 'subject_ids must not repeat an id'),

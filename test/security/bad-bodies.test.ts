@@ -1,0 +1,131 @@
+import { startTestVault, type TestVault } from '../support/test-vault';
+import {
+  attack,
+  dataFingerprint,
+  expectAlive,
+  expectCleanLogs,
+  expectNothingWritten,
+  expectPastAuthentication,
+  expectRefused,
+  OPERATIONS,
+  prepareFixtures,
+  stringProperties,
+  type Fixtures,
+  type Operation,
+} from './support/attack-surface';
+import { LOG_INJECTIONS, LOG_MARKER, NOT_STRING_LISTS, NOT_STRINGS, universallyRefusedBodies, validBody, withRawProperty } from './support/payloads';
+
+let vault: TestVault;
+let fixtures: Fixtures;
+beforeAll(async () => {
+  vault = await startTestVault({ PDVAULT_BODY_LIMIT_BYTES: String(64 * 1024) });
+  fixtures = await prepareFixtures(vault);
+}, 60_000);
+afterAll(() => vault?.stop());
+
+const limit = 64 * 1024;
+const jsonOperations = OPERATIONS.filter((op) => op.body === 'json');
+const securedOperations = OPERATIONS.filter((op) => op.scope);
+
+/** Sends `text` as the body of `op` and holds the answer to: refused as a 4xx problem, past the token check. */
+async function expectBodyRefused(op: Operation, label: string, text: string, contentType = 'application/json'): Promise<number> {
+  const res = await attack(vault, fixtures, op).set('Content-Type', contentType).send(text);
+  const context = `${op.label} with ${label}`;
+  expectRefused(res, context);
+  if (op.scope) expectPastAuthentication(res, context);
+  return res.status;
+}
+
+/** Runs a batch of requests that must all be refused, and checks that together they wrote nothing. */
+async function writingNothing(context: string, batch: () => Promise<void>): Promise<void> {
+  const before = await dataFingerprint(vault);
+  await batch();
+  expectNothingWritten(before, await dataFingerprint(vault), context);
+}
+
+describe('bodies no route should ever have to read', () => {
+  it.each(securedOperations.map((op) => [op.label, op] as const))('%s refuses malformed, deep, polluting, NUL-bearing and oversized JSON', async (_label, op) => {
+    await writingNothing(op.label, async () => {
+      for (const body of universallyRefusedBodies(limit)) await expectBodyRefused(op, body.label, body.text, body.contentType);
+    });
+  });
+
+  it('refuses JSON at the form-encoded OAuth endpoints, whatever the JSON holds', async () => {
+    await writingNothing('OAuth endpoints', async () => {
+      for (const op of OPERATIONS.filter((o) => o.body === 'form')) {
+        for (const body of universallyRefusedBodies(limit).filter((b) => !b.contentType?.includes('form'))) await expectBodyRefused(op, body.label, body.text, body.contentType);
+      }
+    });
+  });
+
+  it('answers a body over the limit with 413 body_too_large and an array nested past 32 levels with nesting_too_deep', async () => {
+    const op = OPERATIONS.find((o) => o.label === 'POST /v1/subjects')!;
+    const huge = await attack(vault, fixtures, op).set('Content-Type', 'application/json').send(JSON.stringify({ name: 'x'.repeat(limit) }));
+    expect([huge.status, huge.body.code]).toEqual([413, 'body_too_large']);
+    const deep = await attack(vault, fixtures, op).set('Content-Type', 'application/json').send('['.repeat(40) + ']'.repeat(40));
+    expect([deep.status, deep.body.code]).toEqual([400, 'nesting_too_deep']);
+  });
+});
+
+describe('bodies that parse but do not fit the route', () => {
+  it.each(jsonOperations.map((op) => [op.label, op] as const))('%s refuses a wrong type in every property and a body that is not an object', async (_label, op) => {
+    const base = validBody(op, fixtures);
+    await writingNothing(op.label, async () => {
+      for (const raw of ['[]', '[{}]', `[${JSON.stringify(base)}]`]) await expectBodyRefused(op, `the array ${raw.slice(0, 20)}`, raw);
+      for (const { name, array } of stringProperties(op.bodySchema)) {
+        for (const [label, value] of array ? NOT_STRING_LISTS : NOT_STRINGS) await expectBodyRefused(op, `${label} as ${name}`, withRawProperty(base, name, value));
+      }
+      await expectBodyRefused(op, 'an unknown property', JSON.stringify({ ...base, is_admin: true }));
+    });
+  });
+
+  it.each(jsonOperations.map((op) => [op.label, op] as const))('%s refuses huge strings and arrays within the body limit', async (_label, op) => {
+    const base = validBody(op, fixtures);
+    const properties = stringProperties(op.bodySchema);
+    await writingNothing(op.label, async () => {
+      for (const { name, array } of properties) {
+        const value = array ? Array.from({ length: 7000 }, (_, i) => `sub_${i}`) : 'x'.repeat(60_000);
+        await expectBodyRefused(op, `a huge ${name}`, JSON.stringify({ ...base, [name]: value }));
+      }
+      if (properties.length === 0) await expectBodyRefused(op, 'a huge array', JSON.stringify(Array(30_000).fill(0)));
+    });
+  });
+
+  it.each(jsonOperations.map((op) => [op.label, op] as const))('%s refuses control characters and terminal escapes in every text property', async (_label, op) => {
+    const base = validBody(op, fixtures);
+    await writingNothing(op.label, async () => {
+      for (const { name, array } of stringProperties(op.bodySchema)) {
+        for (const text of LOG_INJECTIONS) await expectBodyRefused(op, `log injection in ${name}`, JSON.stringify({ ...base, [name]: array ? [text] : text }));
+      }
+    });
+  });
+
+  it('refuses a 19-digit card number sent as a JSON number rather than rounding it, and stores no card', async () => {
+    const op = OPERATIONS.find((o) => o.label === 'POST /v1/subjects/{id}/payment-methods')!;
+    const before = await vault.vault.db('payment_methods').count({ n: '*' });
+    // As a double this is 6011000000000000000: a different card, had it been rounded rather than refused.
+    const raw = withRawProperty(validBody(op, fixtures), 'number', '6011000000000000004');
+    const res = await attack(vault, fixtures, op).set('Content-Type', 'application/json').send(raw);
+    expect(res.status).toBe(422);
+    expect(res.body.code).toBe('validation_failed');
+    expect(res.body.errors).toEqual(expect.arrayContaining([expect.objectContaining({ pointer: '/number' })]));
+    expect(await vault.vault.db('payment_methods').count({ n: '*' })).toEqual(before);
+  });
+
+  it('refuses exp_month and exp_year given as strings, fractions or infinity', async () => {
+    const op = OPERATIONS.find((o) => o.label === 'POST /v1/subjects/{id}/payment-methods')!;
+    const base = validBody(op, fixtures);
+    for (const [name, value] of [['exp_month', '"12"'], ['exp_month', '1.5'], ['exp_year', '1e400'], ['exp_year', '-0'], ['exp_year', 'null']] as const) {
+      await writingNothing(`${value} as ${name}`, async () => {
+        expect(await expectBodyRefused(op, `${value} as ${name}`, withRawProperty(base, name, value))).toBe(422);
+      });
+    }
+  });
+});
+
+describe('after every bad body', () => {
+  it('is still alive and wrote no attacker text into its logs', async () => {
+    await expectAlive(vault);
+    expectCleanLogs(vault, [LOG_MARKER]);
+  });
+});
