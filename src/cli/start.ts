@@ -23,7 +23,22 @@ export async function startCommand(): Promise<void> {
     await provideDevelopmentCertificate(config, bootLog);
   }
 
-  const vault = await startVault(config).catch(async (error) => {
+  // Signals are handled from here on, so a stop that arrives while the vault is still printing
+  // its banner (or creating the first admin client) is as clean as one that arrives later.
+  let stopping = false;
+  let vault: RunningVault | undefined;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    vault?.logger.info({ signal }, 'shutting down');
+    await vault?.stop();
+    await embedded?.stop();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+
+  vault = await startVault(config).catch(async (error) => {
     await embedded?.stop();
     throw error;
   });
@@ -32,18 +47,6 @@ export async function startCommand(): Promise<void> {
   if (config.mode === 'development' && certificateGenerated) {
     process.stdout.write(`  certificate: ${config.tls.certFile}\n  try: curl --cacert ${config.tls.certFile} ${vault.url}/healthz\n`);
   }
-
-  let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    vault.logger.info({ signal }, 'shutting down');
-    await vault.stop();
-    await embedded?.stop();
-    process.exit(0);
-  };
-  process.on('SIGTERM', () => void stop('SIGTERM'));
-  process.on('SIGINT', () => void stop('SIGINT'));
 }
 
 /** Development's first start: an admin client, its credentials shown here once and never again. */

@@ -1,3 +1,4 @@
+import { types } from 'node:util';
 import type { ErrorRequestHandler, Request, Response } from 'express';
 import { VaultError, type FieldProblem } from '../errors/vault-error';
 import { describeError, type Logger } from '../observability/logger';
@@ -43,8 +44,22 @@ export function problemHandler(logger: Logger): ErrorRequestHandler {
       res.destroy();
       return;
     }
+    if (problem.status === 400 && req.method === 'POST' && req.path.startsWith('/oauth/')) {
+      sendOAuthBadRequest(res, problem);
+      return;
+    }
     sendProblem(req, res, problem);
   };
+}
+
+/**
+ * RFC 6749 §5.2: the OAuth endpoints answer any bad request as `invalid_request`, also when the
+ * parser or input hygiene refused it before the endpoint ran (openapi.yaml declares no problem there).
+ */
+function sendOAuthBadRequest(res: Response, error: VaultError): void {
+  const description = error.message.replace(/[^\x20-\x21\x23-\x5B\x5D-\x7E]/g, '');
+  res.setHeader('Pragma', 'no-cache');
+  res.status(400).json({ error: 'invalid_request', error_description: description });
 }
 
 function toVaultError(error: unknown): VaultError {
@@ -68,9 +83,24 @@ function toVaultError(error: unknown): VaultError {
       return new VaultError('bad_request', 400, 'The request has too many parameters');
     default:
   }
+  if (isDatabaseUnavailable(error)) {
+    return new VaultError('database_unavailable', 503, 'The database is unavailable; retry shortly', { headers: { 'Retry-After': '1' } });
+  }
   if (error instanceof URIError) return new VaultError('invalid_characters', 400, 'The request URL is not valid UTF-8');
   if (typeof status === 'number' && status >= 400 && status < 500) {
     return new VaultError('bad_request', status, 'The request could not be processed');
   }
   return new VaultError('internal_error', 500, 'The vault could not complete the request');
+}
+
+// Connection-level failures (SQLSTATE class 08, admin shutdown, too many connections) and the
+// socket errors and pool time-outs around them: a dependency that is down, not a vault fault.
+const DATABASE_DOWN_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', '57P01', '57P02', '57P03', '53300']);
+
+function isDatabaseUnavailable(error: unknown): boolean {
+  // Socket errors are made by Node's own Error, which is not this realm's under a test runner's vm.
+  if (!(error instanceof Error) && !types.isNativeError(error)) return false;
+  const { code, name, message } = error as Error & { code?: unknown };
+  if (typeof code === 'string' && (DATABASE_DOWN_CODES.has(code) || code.startsWith('08'))) return true;
+  return name === 'KnexTimeoutError' || /Connection terminated|connection error and is not queryable/.test(message);
 }

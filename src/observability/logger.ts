@@ -1,3 +1,4 @@
+import { types } from 'node:util';
 import pino, { type DestinationStream, type Logger } from 'pino';
 
 export type { Logger };
@@ -53,7 +54,7 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
 
 /** What may be logged of an unexpected error: its kind and where it came from, not its data. */
 export function describeError(error: unknown): Record<string, unknown> {
-  if (!(error instanceof Error)) return { kind: typeof error };
+  if (!(error instanceof Error) && !types.isNativeError(error)) return { kind: typeof error };
   const withCode = error as Error & { code?: unknown };
   return { name: error.name, code: withCode.code, message: error.message, stack: error.stack };
 }

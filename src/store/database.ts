@@ -10,8 +10,15 @@ export type Database = Knex;
  * name, so a stuck query fails instead of holding a connection, and operators can see the
  * vault's sessions in pg_stat_activity.
  */
-export function openDatabase(settings: Config['database'], url: string): Database {
+export interface DatabaseLog {
+  warn(message: string): void;
+  error(message: string): void;
+}
+
+export function openDatabase(settings: Config['database'], url: string, log?: DatabaseLog): Database {
   return knex({
+    // knex and its pool otherwise print connection trouble to stdout, outside the JSON log.
+    ...(log ? { log: { warn: log.warn, error: log.error, deprecate: log.warn, debug: () => undefined } } : {}),
     client: 'pg',
     connection: {
       connectionString: url,
