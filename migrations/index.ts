@@ -9,6 +9,7 @@ import * as m20261130_020_policy_versions from './20261130_020_policy_versions';
 import * as m20261130_021_audit_trail from './20261130_021_audit_trail';
 import * as m20261130_022_approvals from './20261130_022_approvals';
 import * as m20261130_030_subjects from './20261130_030_subjects';
+import * as m20261130_040_rotation_jobs from './20261130_040_rotation_jobs';
 
 /**
  * Migrations are listed here rather than discovered on disk, so the same list runs from the
@@ -26,6 +27,7 @@ const MIGRATIONS: ReadonlyArray<[string, Knex.Migration]> = [
   ['20261130_021_audit_trail', m20261130_021_audit_trail],
   ['20261130_022_approvals', m20261130_022_approvals],
   ['20261130_030_subjects', m20261130_030_subjects],
+  ['20261130_040_rotation_jobs', m20261130_040_rotation_jobs],
 ];
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { ConfigError, loadConfig } from '../config/config';
 import { VaultError } from '../errors/vault-error';
 import { createClient, disableClient, listClients, rotateClientSecret, type CreateClientOptions } from './clients';
+import { rotateKeys, type RotateOptions } from './keys';
 import { migrateCommand } from './migrate';
 import { startCommand } from './start';
 
@@ -55,5 +56,15 @@ clients
   .description('issue a new secret; the previous one works for the configured overlap')
   .argument('<client_id>')
   .action(run(async (clientId: string) => printJson(await rotateClientSecret(loadConfig(), clientId))));
+
+const keys = program.command('keys').description('rotate keys online (the same jobs as POST /v1/admin/keys/rotations)');
+keys
+  .command('rotate')
+  .description('start a rotation, take part in it with a progress bar, print the finished job')
+  .requiredOption('--kind <kind>', 'kek, kms_key, signing, blind_index or subject')
+  .option('--subject-id <id>', 'the subject to re-key (--kind subject)')
+  .option('--kms-key-id <id>', 'the new KMS key id, ARN or alias (--kind kms_key)')
+  .option('--no-progress', 'no progress bar')
+  .action(run(async (options: RotateOptions) => printJson(await rotateKeys(loadConfig(), options))));
 
 program.parseAsync(process.argv);

@@ -10,6 +10,7 @@ import { createLogger, type Logger } from '../observability/logger';
 import { createMetrics, type Metrics } from '../observability/metrics';
 import { createPolicy, type Policy } from '../policy/policy';
 import { createVaultDomain, type VaultDomain } from '../vault/vault';
+import { createKeyRotation, type KeyRotation } from '../vault/rotation/rotation';
 import { describeError } from '../observability/logger';
 import type { KeyHierarchy } from '../crypto/key-hierarchy';
 import { keyHierarchyFromConfig } from '../crypto/key-hierarchy-from-config';
@@ -39,6 +40,8 @@ export interface RunningVault {
   audit: Audit;
   /** The data domain: subjects, email resolution, payment methods, export. */
   domain: VaultDomain;
+  /** Key inventory and online rotation jobs (this instance takes part in every running job). */
+  rotation: KeyRotation;
   /** Graceful stop: no new connections, in-flight requests finish, then the pool closes. */
   stop(): Promise<void>;
 }
@@ -57,7 +60,10 @@ export async function startVault(config: Config, options: StartOptions = {}): Pr
   if (!config.database.url) throw new Error('database URL must be resolved before the vault starts');
   const logger = createLogger(config.log.level, options.logDestination);
   const metrics = createMetrics();
-  const db = openDatabase(config.database, config.database.url);
+  const db = openDatabase(config.database, config.database.url, {
+    warn: (message) => logger.warn({ component: 'database' }, String(message)),
+    error: (message) => logger.error({ component: 'database' }, String(message)),
+  });
   try {
     if (config.database.migrateOnStart) {
       const applied = await migrateToLatest(db);
@@ -84,11 +90,23 @@ export async function startVault(config: Config, options: StartOptions = {}): Pr
     const policy = createPolicy({ db, settings: config.policy, audit: { record: (events) => audit.writer.append(events) } });
     await identity.signingKeys.start().catch((error) => logger.warn({ error: describeError(error) }, 'signing key not loaded at start'));
     const domain = createVaultDomain({ db, keys, decisions: policy.decisions, trail: audit.trail, preferenceDefaults: config.policy });
-    const { app, routes } = createApp({ config, logger, metrics, readiness, identity, policy, audit, domain });
+    const rotation = createKeyRotation({
+      db,
+      keys,
+      index: domain.index,
+      signingKeys: identity.signingKeys,
+      audit: audit.writer,
+      logger,
+      settings: config.rotation,
+      // The signing ring publishes a retired key for the longest token lifetime, the skew and its refresh after retirement.
+      signingLingerMs: (900 + config.identity.clockSkewSeconds) * 1000 + 60_000,
+    });
+    const { app, routes } = createApp({ config, logger, metrics, readiness, identity, policy, audit, domain, rotation });
     const server: RunningServer = await listenHttps(app, config, logger);
     // Unconfigured, the issuer is the listener's own URL (known only now, for port 0).
     config.identity.issuer ??= server.url;
     audit.start();
+    rotation.runner.start();
     return {
       url: server.url,
       port: server.port,
@@ -101,8 +119,11 @@ export async function startVault(config: Config, options: StartOptions = {}): Pr
       policy,
       audit,
       domain,
+      rotation,
       async stop() {
         await server.close();
+        // A batch in flight commits or rolls back; the job stays running for whichever instance is left.
+        await rotation.runner.stop();
         // Requests have drained: commit their last events and sign the head before the pool closes.
         await audit.stop();
         keys.close();

@@ -35,6 +35,7 @@ export interface Config {
   };
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
   keys: KeySettings;
+  rotation: RotationSettings;
   identity: IdentitySettings;
   policy: PolicySettings;
   audit: AuditSettings;
@@ -88,6 +89,16 @@ export interface KeySettings {
   kekCacheStaleMs: number;
   kekMaxWraps: number;
   subjectKeyCacheSize: number;
+}
+
+/** Online key rotation (DESIGN.md, "Keys"; issue 7). */
+export interface RotationSettings {
+  kekRotateAfterDays: number;
+  kekRotateAfterWraps: number;
+  batchSize: number;
+  workers: number;
+  pollMs: number;
+  blindIndexRetireGraceMs: number;
 }
 
 /** Raised when the environment does not describe a vault that may start; its message is one line. */
@@ -150,6 +161,14 @@ export function loadConfig(env: Env = process.env): Config {
       kekCacheStaleMs: read('PDVAULT_KEK_CACHE_STALE_MS') as number,
       kekMaxWraps: read('PDVAULT_KEK_MAX_WRAPS') as number,
       subjectKeyCacheSize: read('PDVAULT_SUBJECT_KEY_CACHE_ENTRIES') as number,
+    },
+    rotation: {
+      kekRotateAfterDays: read('PDVAULT_KEK_ROTATE_AFTER_DAYS') as number,
+      kekRotateAfterWraps: read('PDVAULT_KEK_ROTATE_AFTER_WRAPS') as number,
+      batchSize: read('PDVAULT_ROTATION_BATCH_SIZE') as number,
+      workers: read('PDVAULT_ROTATION_WORKERS') as number,
+      pollMs: read('PDVAULT_ROTATION_POLL_MS') as number,
+      blindIndexRetireGraceMs: read('PDVAULT_BLIND_INDEX_RETIRE_GRACE_MS') as number,
     },
     identity: {
       issuer: read('PDVAULT_ISSUER') as string | undefined,

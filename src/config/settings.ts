@@ -214,6 +214,42 @@ export const SETTINGS = [
     doc: 'Most subjects whose unwrapped keys are held in memory (least recently used are dropped and zeroed first).',
   },
   {
+    env: 'PDVAULT_KEK_ROTATE_AFTER_DAYS',
+    schema: z.coerce.number().int().min(0).max(3650),
+    devDefault: '90',
+    doc: 'Automatic KEK rotation: once the active KEK generation is this many days old, a `kek` rotation job starts by itself (a new generation, every subject key re-wrapped). 0 turns the age trigger off.',
+  },
+  {
+    env: 'PDVAULT_KEK_ROTATE_AFTER_WRAPS',
+    schema: z.coerce.number().int().min(0).max(2 ** 30),
+    devDefault: '50000000',
+    doc: 'Automatic KEK rotation: once the active KEK generation has wrapped this many keys, a `kek` rotation job starts by itself. Keep it below `PDVAULT_KEK_MAX_WRAPS`, so the job re-wraps old keys instead of the generation merely being retired. 0 turns the count trigger off.',
+  },
+  {
+    env: 'PDVAULT_ROTATION_BATCH_SIZE',
+    schema: positiveInt(50_000),
+    devDefault: '2000',
+    doc: 'Rows a rotation job claims (`SELECT … FOR UPDATE SKIP LOCKED`), re-wraps and commits, with its progress, in one transaction. A crash loses at most one batch of work per worker, and redoes it.',
+  },
+  {
+    env: 'PDVAULT_ROTATION_WORKERS',
+    schema: z.coerce.number().int().min(0).max(16),
+    devDefault: '2',
+    doc: 'Batches one instance works on at once for a running rotation job; every instance on the database takes part. 0: this instance starts jobs but leaves the work to others.',
+  },
+  {
+    env: 'PDVAULT_ROTATION_POLL_MS',
+    schema: positiveInt(600_000),
+    devDefault: '1000',
+    doc: 'How often an instance looks for running rotation jobs to take part in (and for a KMS key another instance moved to). A job resumes after a crash within this time of a restart.',
+  },
+  {
+    env: 'PDVAULT_BLIND_INDEX_RETIRE_GRACE_MS',
+    schema: z.coerce.number().int().min(0).max(3_600_000),
+    devDefault: '30000',
+    doc: 'A `blind_index` rotation retires the old index key no sooner than this after the new key became active: every instance reloads its index keys within 30 s, so none still writes under the old one. Lower only with a single instance.',
+  },
+  {
     env: 'PDVAULT_ISSUER',
     schema: z.url({ protocol: /^https$/ }),
     doc: 'The vault\'s public `https://` URL, used as the `iss` of every access token and in the RFC 8414 metadata. Set it wherever clients reach the vault through another name (a load balancer); unset, it is the listener\'s own URL.',
@@ -310,14 +346,14 @@ export const SETTINGS = [
   },
   {
     env: 'PDVAULT_AUDIT_MAX_BATCH',
-    schema: positiveInt(10_000),
-    devDefault: '1000',
+    schema: positiveInt(100_000),
+    devDefault: '10000',
     doc: 'Most audit events appended in one transaction; a larger backlog is committed in several.',
   },
   {
     env: 'PDVAULT_AUDIT_QUEUE_LIMIT',
     schema: positiveInt(1_000_000),
-    devDefault: '50000',
+    devDefault: '200000',
     doc: 'Most audit events waiting for their commit; beyond it requests fail at once with 503 `audit_unavailable` instead of queueing without bound while the database is slow.',
   },
   {

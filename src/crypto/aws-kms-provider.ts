@@ -7,7 +7,7 @@ import {
   type KMSClientConfig,
 } from '@aws-sdk/client-kms';
 import { KEY_BYTES } from './aes-gcm';
-import { KeyProviderError, type EncryptionContext, type GeneratedDataKey, type KeyProvider, type ProviderStatus, type RewrappedDataKey } from './key-provider';
+import { KeyProviderError, type EncryptionContext, type GeneratedDataKey, type KeyProvider, type ProviderKeyDescription, type ProviderStatus, type RewrappedDataKey } from './key-provider';
 
 export interface AwsKmsSettings {
   /** Key id, ARN or alias of the KMS key that wraps KEK generations. */
@@ -32,8 +32,11 @@ const INVALID_CIPHERTEXT = new Set(['InvalidCiphertextException', 'IncorrectKeyE
 export class AwsKmsProvider implements KeyProvider {
   readonly name = 'aws' as const;
   private readonly client: KMSClient;
+  // The key new data keys are wrapped under: the configured one until a KMS key rotation moves it.
+  private keyId: string;
 
   constructor(private readonly settings: AwsKmsSettings) {
+    this.keyId = settings.keyId;
     this.client = new KMSClient({
       ...(settings.region ? { region: settings.region } : {}),
       ...(settings.endpoint ? { endpoint: settings.endpoint } : {}),
@@ -46,7 +49,7 @@ export class AwsKmsProvider implements KeyProvider {
 
   async generateDataKey(context: EncryptionContext): Promise<GeneratedDataKey> {
     const out = await this.call('GenerateDataKey', (signal) =>
-      this.client.send(new GenerateDataKeyCommand({ KeyId: this.settings.keyId, KeySpec: 'AES_256', EncryptionContext: { ...context } }), { abortSignal: signal }),
+      this.client.send(new GenerateDataKeyCommand({ KeyId: this.keyId, KeySpec: 'AES_256', EncryptionContext: { ...context } }), { abortSignal: signal }),
     );
     if (!out.Plaintext || out.Plaintext.length !== KEY_BYTES || !out.CiphertextBlob || !out.KeyId) {
       throw new KeyProviderError('unavailable', 'GenerateDataKey returned an incomplete answer');
@@ -57,7 +60,7 @@ export class AwsKmsProvider implements KeyProvider {
   async decryptDataKey(wrapped: Buffer, context: EncryptionContext, providerKeyRef?: string): Promise<Buffer> {
     const out = await this.call('Decrypt', (signal) =>
       this.client.send(
-        new DecryptCommand({ CiphertextBlob: wrapped, EncryptionContext: { ...context }, KeyId: providerKeyRef ?? this.settings.keyId }),
+        new DecryptCommand({ CiphertextBlob: wrapped, EncryptionContext: { ...context }, KeyId: providerKeyRef ?? this.keyId }),
         { abortSignal: signal },
       ),
     );
@@ -72,7 +75,7 @@ export class AwsKmsProvider implements KeyProvider {
           CiphertextBlob: wrapped,
           SourceEncryptionContext: { ...context },
           ...(providerKeyRef ? { SourceKeyId: providerKeyRef } : {}),
-          DestinationKeyId: this.settings.keyId,
+          DestinationKeyId: this.keyId,
           DestinationEncryptionContext: { ...context },
         }),
         { abortSignal: signal },
@@ -84,10 +87,26 @@ export class AwsKmsProvider implements KeyProvider {
 
   async describe(): Promise<ProviderStatus> {
     const out = await this.call('DescribeKey', (signal) =>
-      this.client.send(new DescribeKeyCommand({ KeyId: this.settings.keyId }), { abortSignal: signal }),
+      this.client.send(new DescribeKeyCommand({ KeyId: this.keyId }), { abortSignal: signal }),
     );
     const state = out.KeyMetadata?.KeyState;
     return state === 'Enabled' ? { ok: true } : { ok: false, detail: `KMS key state ${state ?? 'unknown'}` };
+  }
+
+  async describeKey(keyId: string | undefined): Promise<ProviderKeyDescription> {
+    if (!keyId) throw new KeyProviderError('denied', 'a KMS key rotation names the new KMS key id');
+    const out = await this.call('DescribeKey', (signal) => this.client.send(new DescribeKeyCommand({ KeyId: keyId }), { abortSignal: signal }));
+    const meta = out.KeyMetadata;
+    const usable = meta?.KeyState === 'Enabled' && (meta.KeyUsage === undefined || meta.KeyUsage === 'ENCRYPT_DECRYPT') && (meta.KeySpec === undefined || meta.KeySpec === 'SYMMETRIC_DEFAULT');
+    return { usable, keyRef: meta?.Arn ?? keyId, ...(usable ? {} : { detail: `KMS key state ${meta?.KeyState ?? 'unknown'}, usage ${meta?.KeyUsage ?? 'unknown'}` }) };
+  }
+
+  useKey(keyRef: string): void {
+    this.keyId = keyRef;
+  }
+
+  currentKeyRef(): string {
+    return this.keyId;
   }
 
   close(): void {

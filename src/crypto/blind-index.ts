@@ -8,8 +8,11 @@ export interface IndexValue {
   value: Buffer;
 }
 
-const SECRET_KIND = 'blind_index_key';
-const KEY_REFRESH_MS = 30_000;
+export const BLIND_INDEX_SECRET_KIND = 'blind_index_key';
+const SECRET_KIND = BLIND_INDEX_SECRET_KIND;
+/** How long an instance may keep writing with a key version it loaded; a re-index job waits this out before retiring one. */
+export const BLIND_INDEX_KEY_REFRESH_MS = 30_000;
+const KEY_REFRESH_MS = BLIND_INDEX_KEY_REFRESH_MS;
 
 /**
  * Keyed lookups over values the vault holds only sealed: HMAC-SHA256 under a blind-index key
@@ -52,6 +55,31 @@ export class BlindIndex {
   async reference(prefix: 'tok' | 'psn', ...parts: string[]): Promise<string> {
     const mac = this.compute(`reference:${prefix}`, parts.join('\u0000'), await this.activeKey());
     return `${prefix}_${mac.value.subarray(0, 16).toString('base64url')}`;
+  }
+
+  /** Re-indexing: an email's index under one named key version. */
+  async emailAt(version: number, address: string): Promise<IndexValue> {
+    return this.compute('email', normaliseEmail(address), await this.keyAt(version));
+  }
+
+  /** Re-indexing: a card's fingerprint under one named key version. */
+  async cardAt(version: number, pan: string): Promise<IndexValue> {
+    return this.compute('card', pan, await this.keyAt(version));
+  }
+
+  /** Reads the key versions again now (after a rotation added one), instead of at the next refresh. */
+  async refresh(): Promise<void> {
+    await this.load();
+  }
+
+  private async keyAt(version: number) {
+    let key = this.keys.find((k) => k.version === version);
+    if (!key) {
+      await this.load();
+      key = this.keys.find((k) => k.version === version);
+    }
+    if (!key) throw new Error(`no blind-index key version ${version}`);
+    return key;
   }
 
   private compute(label: string, value: string, key: { version: number; key: Buffer }): IndexValue {

@@ -20,5 +20,8 @@ export function instrumentProvider(provider: KeyProvider, metrics: KeyMetrics): 
     reEncryptDataKey: (wrapped, context, ref) => counted('re_encrypt', () => provider.reEncryptDataKey(wrapped, context, ref)),
     describe: () => counted('describe_key', () => provider.describe()),
     close: () => provider.close?.(),
+    ...(provider.describeKey ? { describeKey: (keyId: string | undefined) => counted('describe_key', () => provider.describeKey!(keyId)) } : {}),
+    ...(provider.useKey ? { useKey: (keyRef: string) => provider.useKey!(keyRef) } : {}),
+    ...(provider.currentKeyRef ? { currentKeyRef: () => provider.currentKeyRef!() } : {}),
   };
 }

@@ -79,18 +79,40 @@ export class KekGenerations {
   async rewrapAll(): Promise<number> {
     let count = 0;
     for (const generation of await this.store.list()) {
-      if (!generation.wrappedKey) continue;
-      let rewrapped;
-      try {
-        rewrapped = await this.provider.reEncryptDataKey(generation.wrappedKey, kekContext(generation.id), generation.providerKeyRef);
-      } catch (error) {
-        throw fromProviderError(error, 're-wrap KEK generation');
-      }
-      await this.store.replaceWrappedKey(generation.id, rewrapped.wrapped, rewrapped.providerKeyRef);
-      count += 1;
+      if (await this.rewrapOne(generation.id)) count += 1;
     }
     this.logger.info({ kek_generations: count }, 'KEK generations re-wrapped under the current provider key');
     return count;
+  }
+
+  /** ReEncrypt of one generation under the provider's current key; false when it is destroyed. */
+  async rewrapOne(generationId: number): Promise<boolean> {
+    const generation = await this.store.findById(generationId);
+    if (!generation?.wrappedKey) return false;
+    let rewrapped;
+    try {
+      rewrapped = await this.provider.reEncryptDataKey(generation.wrappedKey, kekContext(generation.id), generation.providerKeyRef);
+    } catch (error) {
+      throw fromProviderError(error, 're-wrap KEK generation');
+    }
+    await this.store.replaceWrappedKey(generation.id, rewrapped.wrapped, rewrapped.providerKeyRef);
+    return true;
+  }
+
+  /** KEK rotation: a new generation takes every new wrap from now on, whatever the old one's count. */
+  async rotateNow(): Promise<number> {
+    const before = await this.store.findActive();
+    this.reservation = undefined;
+    await this.rotate(before?.id ?? -1);
+    // Another instance's wrap-count rotation may have won the lock: then that generation is the new one.
+    const active = await this.store.findActive();
+    if (!active || active.id === before?.id) throw unavailable('key_contention', 'KEK rotation did not create a generation');
+    return active.id;
+  }
+
+  /** Drops this instance's reservation, so the next wrap reads which generation is active now. */
+  forgetReservation(): void {
+    this.reservation = undefined;
   }
 
   /** Creates the first generation if there is none (start-up warm-up). */
@@ -121,7 +143,7 @@ export class KekGenerations {
     try {
       await this.store.withRotationLock(async (trx) => {
         const current = await this.store.findActive(trx);
-        if (current && current.id !== exhaustedId && current.wrapCount + this.block <= this.maxWraps) return;
+        if (current && exhaustedId !== -1 && current.id !== exhaustedId && current.wrapCount + this.block <= this.maxWraps) return;
         const id = await this.store.nextId(trx);
         const dataKey = await this.provider.generateDataKey(kekContext(id));
         created = { id, key: dataKey.plaintext, retired: current?.id };

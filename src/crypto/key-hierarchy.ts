@@ -248,18 +248,32 @@ export class KeyHierarchy {
 
   /**
    * Creates keys for many new subjects in one insert (imports, benchmarks, tests), each wrapped
-   * by the active generation like `createSubjectKey`. The keys are not cached.
+   * by the active generation like `createSubjectKey`, and cached (within the cache's bound) so
+   * the caller can seal their fields at once.
    */
   async createSubjectKeys(subjectIds: readonly string[], trx?: Knex.Transaction): Promise<void> {
     const rows: SubjectKeyRow[] = [];
-    for (const subjectId of subjectIds) {
-      checkBinding(subjectId, 'subject id');
-      const { generationId, kek } = await this.generations.takeWrap();
-      const subjectKey = crypto.randomBytes(KEY_BYTES);
-      rows.push({ subjectId, version: FIRST_SUBJECT_KEY_VERSION, kekGenerationId: generationId, wrappedKey: sealWithKey(kek, SealedKind.SubjectKey, generationId, [subjectId], subjectKey) });
-      subjectKey.fill(0);
+    const created = new Map<string, { generationId: number; key: Buffer }>();
+    try {
+      for (const subjectId of subjectIds) {
+        checkBinding(subjectId, 'subject id');
+        const { generationId, kek } = await this.generations.takeWrap();
+        const subjectKey = crypto.randomBytes(KEY_BYTES);
+        created.set(subjectId, { generationId, key: subjectKey });
+        rows.push({ subjectId, version: FIRST_SUBJECT_KEY_VERSION, kekGenerationId: generationId, wrappedKey: sealWithKey(kek, SealedKind.SubjectKey, generationId, [subjectId], subjectKey) });
+      }
+      await this.rotationStore.insertSubjectKeys(rows, trx);
+    } catch (error) {
+      for (const { key } of created.values()) key.fill(0);
+      if ((error as { code?: string }).code === '23505') throw subjectKeyExists();
+      throw error;
     }
-    await this.rotationStore.insertSubjectKeys(rows, trx);
+    for (const [subjectId, { generationId, key }] of created) {
+      this.subjectKeys.set(subjectId, { current: FIRST_SUBJECT_KEY_VERSION, keys: new Map([[FIRST_SUBJECT_KEY_VERSION, key]]), kekGenerationIds: [generationId] });
+    }
+    trx?.executionPromise?.then(undefined, () => {
+      for (const subjectId of created.keys()) this.subjectKeys.delete(subjectId);
+    });
   }
 
   /**

@@ -38,6 +38,22 @@ export interface KeyProvider {
   describe(): Promise<ProviderStatus>;
   /** Releases connections (shutdown). */
   close?(): void;
+  /**
+   * KMS key rotation: whether `keyId` (or, unset, a fresh key the provider makes itself, as the
+   * local keyring does) is enabled and usable, and its canonical reference (the ARN).
+   */
+  describeKey?(keyId: string | undefined): Promise<ProviderKeyDescription>;
+  /** From now on, new and re-encrypted data keys are wrapped under `keyRef`. */
+  useKey?(keyRef: string): void;
+  /** The reference of the key new data keys are wrapped under now. */
+  currentKeyRef?(): string;
+}
+
+export interface ProviderKeyDescription {
+  usable: boolean;
+  keyRef: string;
+  /** Why not usable: the key state, never key material. */
+  detail?: string;
 }
 
 /**

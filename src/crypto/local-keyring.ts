@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { Logger } from '../observability/logger';
 import { AuthenticationFailed, KEY_BYTES, openWithKey, sealWithKey } from './aes-gcm';
 import { MalformedCiphertext, parseCiphertext, SealedKind } from './ciphertext-format';
-import { KeyProviderError, type EncryptionContext, type GeneratedDataKey, type KeyProvider, type ProviderStatus, type RewrappedDataKey } from './key-provider';
+import { KeyProviderError, type EncryptionContext, type GeneratedDataKey, type KeyProvider, type ProviderKeyDescription, type ProviderStatus, type RewrappedDataKey } from './key-provider';
 
 export const LOCAL_KEYRING_FILE = 'keyring.json';
 const FILE_FORMAT = 'pdvault-local-keyring/1';
@@ -110,6 +110,25 @@ export class LocalKeyring implements KeyProvider {
 
   async describe(): Promise<ProviderStatus> {
     return { ok: this.masterKeys.has(this.active) };
+  }
+
+  /** The local stand-in for a new KMS key: a fresh master-key version (a named one must already exist). */
+  async describeKey(keyId: string | undefined): Promise<ProviderKeyDescription> {
+    if (keyId === undefined) {
+      const version = this.rotateMasterKey();
+      return { usable: true, keyRef: `local:v${version}` };
+    }
+    const version = Number(/^local:v(\d+)$/.exec(keyId)?.[1]);
+    return this.masterKeys.has(version) ? { usable: true, keyRef: keyId } : { usable: false, keyRef: keyId, detail: 'no such local master-key version' };
+  }
+
+  useKey(keyRef: string): void {
+    const version = Number(/^local:v(\d+)$/.exec(keyRef)?.[1]);
+    if (this.masterKeys.has(version)) this.active = version;
+  }
+
+  currentKeyRef(): string {
+    return `local:v${this.active}`;
   }
 
   private wrap(plaintext: Buffer, context: EncryptionContext): Buffer {

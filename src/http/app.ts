@@ -16,11 +16,14 @@ import { problemHandler } from './problem';
 import { RouteTable } from './route-table';
 import { accessLogRoutes } from './routes/access-log';
 import { emailRoutes } from './routes/emails';
+import { paymentMethodRoutes } from './routes/payment-methods';
 import { subjectRoutes } from './routes/subjects';
 import type { VaultDomain } from '../vault/vault';
 import { adminApprovalRoutes } from './routes/admin-approvals';
 import { adminAuditRoutes } from './routes/admin-audit';
 import { adminClientRoutes } from './routes/admin-clients';
+import { adminKeyRoutes } from './routes/admin-keys';
+import type { KeyRotation } from '../vault/rotation/rotation';
 import { adminPolicyRoutes } from './routes/admin-policy';
 import { oauthRoutes } from './routes/oauth';
 import { operationsRoutes, type ReadinessCheck } from './routes/operations';
@@ -36,6 +39,7 @@ export interface AppDependencies {
   policy: Policy;
   audit: Audit;
   domain: VaultDomain;
+  rotation: KeyRotation;
 }
 
 export interface VaultApp {
@@ -75,9 +79,11 @@ export function createApp(deps: AppDependencies): VaultApp {
   app.use(adminPolicyRoutes(secured, deps.policy, deps.audit));
   app.use(adminApprovalRoutes(secured, deps.policy, deps.audit));
   app.use(adminAuditRoutes(secured, deps.audit));
+  app.use(adminKeyRoutes(secured, deps.rotation, deps.audit));
   app.use(accessLogRoutes(secured, deps.audit));
   app.use(subjectRoutes(secured, deps.domain));
   app.use(emailRoutes(secured, deps.domain));
+  app.use(paymentMethodRoutes(secured, deps.domain, deps.audit));
 
   app.use(() => {
     throw new VaultError('not_found', 404, 'No such resource');

@@ -1,0 +1,80 @@
+import crypto from 'node:crypto';
+import type { Knex } from 'knex';
+import { BLIND_INDEX_SECRET_KIND, type BlindIndex } from '../../crypto/blind-index';
+import type { KeyHierarchy } from '../../crypto/key-hierarchy';
+import type { BlindIndexRotationStore } from '../../store/blind-index-rotation';
+import type { KeyRotationStore } from '../../store/key-rotation';
+import type { RotationJobRow, RotationJobStore } from '../../store/rotation-jobs';
+import type { RotationKindHandler } from './rotation-kind';
+import { cardNumberOf } from './card-number';
+
+/**
+ * `blind_index`: a new index key becomes active (new writes use it); batches recompute every
+ * email index and card fingerprint inside the vault; lookups consult the old and the new key
+ * until the job retires the old one, so subjects stay findable throughout.
+ */
+export class BlindIndexRotation implements RotationKindHandler {
+  constructor(
+    private readonly keys: KeyHierarchy,
+    private readonly index: BlindIndex,
+    private readonly store: BlindIndexRotationStore,
+    private readonly transactions: KeyRotationStore,
+    private readonly jobs: RotationJobStore,
+    private readonly retireGraceMs: number,
+  ) {}
+
+  async prepare(trx: Knex.Transaction) {
+    const version = await this.store.nextVersion(trx);
+    const fresh = crypto.randomBytes(32);
+    try {
+      await this.store.addActiveKey(trx, version, await this.keys.sealSecret(BLIND_INDEX_SECRET_KIND, String(version), fresh));
+    } finally {
+      fresh.fill(0);
+    }
+    return { params: { index_version: version, retire_after: Date.now() + this.retireGraceMs }, total: await this.store.remaining(version, trx) };
+  }
+
+  async afterStart(): Promise<void> {
+    await this.index.refresh();
+  }
+
+  async step(job: RotationJobRow, batchSize: number): Promise<number> {
+    const version = Number(job.params.index_version);
+    const subjects = await this.transactions.transaction(async (trx) => {
+      const rows = await this.store.claimSubjects(trx, version, batchSize);
+      const indexes = [];
+      for (const row of rows) {
+        const email = await this.keys.open(row.id, 'email', row.email);
+        try {
+          indexes.push({ id: row.id, value: (await this.index.emailAt(version, email.toString('utf8'))).value });
+        } finally {
+          email.fill(0);
+        }
+      }
+      await this.store.setEmailIndexes(trx, indexes, version);
+      await this.jobs.addProgress(trx, job.id, indexes.length);
+      return indexes.length;
+    });
+    if (subjects > 0) return subjects;
+    return this.transactions.transaction(async (trx) => {
+      const rows = await this.store.claimCards(trx, version, batchSize);
+      const fingerprints = [];
+      for (const row of rows) {
+        fingerprints.push({ token: row.token, value: (await this.index.cardAt(version, await cardNumberOf(this.keys, row.subjectId, row.token, row.card))).value });
+      }
+      await this.store.setCardFingerprints(trx, fingerprints, version);
+      await this.jobs.addProgress(trx, job.id, fingerprints.length);
+      return fingerprints.length;
+    });
+  }
+
+  async complete(job: RotationJobRow): Promise<boolean> {
+    const version = Number(job.params.index_version);
+    // Until every instance has reloaded its keys, one may still write under the old key: wait, then sweep again.
+    if (Date.now() < Number(job.params.retire_after)) return false;
+    if ((await this.store.remaining(version)) > 0) return false;
+    await this.store.retireBelow(version);
+    await this.index.refresh();
+    return true;
+  }
+}

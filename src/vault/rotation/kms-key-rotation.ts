@@ -1,0 +1,41 @@
+import type { Knex } from 'knex';
+import type { KeyHierarchy } from '../../crypto/key-hierarchy';
+import { VaultError } from '../../errors/vault-error';
+import type { KeyRotationStore } from '../../store/key-rotation';
+import type { RotationJobRow, RotationJobStore } from '../../store/rotation-jobs';
+import type { RotationKindHandler, RotationRequest } from './rotation-kind';
+
+/**
+ * `kms_key`: DescribeKey confirms the new KMS key is enabled and usable; from then on new KEK
+ * generations are made under it, and each existing generation's wrapped key is moved to it
+ * with ReEncrypt (the plaintext KEK never leaves KMS). Afterwards no live generation names the old key.
+ */
+export class KmsKeyRotation implements RotationKindHandler {
+  constructor(
+    private readonly keys: KeyHierarchy,
+    private readonly store: KeyRotationStore,
+    private readonly jobs: RotationJobStore,
+  ) {}
+
+  async prepare(trx: Knex.Transaction, request: RotationRequest) {
+    const described = await this.keys.describeProviderKey(request.kmsKeyId);
+    if (!described.usable) {
+      throw new VaultError('kms_key_unusable', 409, 'The new KMS key is not enabled and usable for encryption', { detail: described.detail });
+    }
+    this.keys.useProviderKey(described.keyRef);
+    await this.store.setCurrentProviderKey(described.keyRef, trx);
+    return { params: { kms_key_ref: described.keyRef }, total: (await this.store.generationsNotUnder(described.keyRef, trx)).length };
+  }
+
+  /** Few rows (one per generation), each a KMS call: done by the one instance holding the job. */
+  async complete(job: RotationJobRow, trx: Knex.Transaction): Promise<boolean> {
+    const target = String(job.params.kms_key_ref);
+    // An instance that restarted or did not start the job moves to the new key before re-wrapping to it.
+    if (this.keys.providerKeyRef() !== target) this.keys.useProviderKey(target);
+    for (const generationId of await this.store.generationsNotUnder(target)) {
+      // Progress goes with the job's own lock; a generation already moved is skipped after a crash anyway.
+      if (await this.keys.rewrapKekGeneration(generationId)) await this.jobs.addProgress(trx, job.id, 1);
+    }
+    return (await this.store.generationsNotUnder(target)).length === 0;
+  }
+}

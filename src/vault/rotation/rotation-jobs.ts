@@ -1,0 +1,121 @@
+import crypto from 'node:crypto';
+import type { AuditSink } from '../../audit/writer';
+import { VaultError } from '../../errors/vault-error';
+import type { Logger } from '../../observability/logger';
+import { describeError } from '../../observability/logger';
+import type { Database } from '../../store/database';
+import { RotationAlreadyRunning, type RotationJobRow, type RotationJobStore, type RotationKind } from '../../store/rotation-jobs';
+import type { RotationKindHandler, RotationRequest } from './rotation-kind';
+
+export const JOB_ID_PATTERN = /^job_[A-Za-z0-9_-]{22}$/;
+
+/** Who asked: an admin client through the API, the CLI, or the vault's own schedule. */
+export interface RotationActor {
+  clientId: string;
+  scopes?: string[];
+  requestId?: string;
+  sourceAddress?: string;
+}
+
+/** A job as the security team sees it: progress, timing and errors; ids only, never key material. */
+export interface RotationJobView {
+  job_id: string;
+  kind: RotationKind;
+  state: 'running' | 'succeeded' | 'failed';
+  done: number;
+  total: number;
+  rate_per_second: number;
+  started_at: string;
+  finished_at: string | null;
+  updated_at: string;
+  started_by: string;
+  params: Record<string, string | number>;
+  errors: Array<{ at: string; code: string; message: string }>;
+}
+
+/** Starting and reading rotation jobs; the runner does their work. Every start, finish and failure is audited. */
+export class RotationJobs {
+  constructor(
+    private readonly db: Database,
+    private readonly store: RotationJobStore,
+    private readonly handlers: Record<RotationKind, RotationKindHandler>,
+    private readonly audit: AuditSink,
+    private readonly logger: Logger,
+  ) {}
+
+  handler(kind: RotationKind): RotationKindHandler {
+    return this.handlers[kind];
+  }
+
+  /** Records the job and makes its new key in one transaction; 409 with the running job's id when one of its kind runs. */
+  async start(request: RotationRequest, actor: RotationActor): Promise<RotationJobView> {
+    const id = `job_${crypto.randomBytes(16).toString('base64url')}`;
+    const event = { action: 'keys.rotation.start', clientId: actor.clientId, scopes: actor.scopes, requestId: actor.requestId, sourceAddress: actor.sourceAddress };
+    let job: RotationJobRow;
+    try {
+      job = await this.db.transaction(async (trx) => {
+        await this.store.insert(trx, { id, kind: request.kind, params: {}, total: 0, startedBy: actor.clientId });
+        const prepared = await this.handlers[request.kind].prepare(trx, request, id);
+        await trx('rotation_jobs').where({ id }).update({ params: JSON.stringify(prepared.params), total: prepared.total });
+        return (await this.store.find(id, trx))!;
+      });
+    } catch (error) {
+      if (error instanceof RotationAlreadyRunning) {
+        const [running] = await this.store.running(request.kind);
+        await this.audit.append([{ ...event, outcome: 'denied', reason: 'rotation_already_running', target: running?.id }]);
+        throw new VaultError('rotation_already_running', 409, `A ${request.kind} rotation is already running`, {
+          // The running job's id, as the detail and as where to follow it.
+          detail: running?.id,
+          headers: running ? { 'Content-Location': `/v1/admin/jobs/${running.id}` } : undefined,
+        });
+      }
+      const code = error instanceof VaultError ? error.code : 'rotation_start_failed';
+      await this.audit.append([{ ...event, outcome: 'denied', reason: code, target: id }]);
+      throw error;
+    }
+    await this.audit.append([{ ...event, outcome: 'allowed', target: id }]);
+    this.logger.info({ job_id: id, kind: request.kind, total: job.total }, 'rotation job started');
+    await this.handlers[request.kind].afterStart?.(job.params);
+    return view(job);
+  }
+
+  async get(id: string): Promise<RotationJobView> {
+    const job = JOB_ID_PATTERN.test(id) ? await this.store.find(id) : undefined;
+    if (!job) throw new VaultError('job_not_found', 404, 'No such job');
+    return view(job);
+  }
+
+  async list(limit = 50): Promise<RotationJobView[]> {
+    return (await this.store.latest(limit)).map(view);
+  }
+
+  /** The end of a job, audited after its state is committed. */
+  async recordEnd(job: RotationJobRow, outcome: 'succeeded' | 'failed', reason?: string): Promise<void> {
+    const action = outcome === 'succeeded' ? 'keys.rotation.finish' : 'keys.rotation.fail';
+    this.logger.info({ job_id: job.id, kind: job.kind, outcome }, 'rotation job ended');
+    try {
+      await this.audit.append([{ action, outcome: outcome === 'succeeded' ? 'allowed' : 'denied', reason, clientId: job.startedBy, target: job.id }]);
+    } catch (error) {
+      this.logger.error({ job_id: job.id, error: describeError(error) }, 'rotation job end could not be audited');
+    }
+  }
+}
+
+export function view(job: RotationJobRow): RotationJobView {
+  const end = job.finishedAt ?? job.updatedAt;
+  const seconds = Math.max(0.001, (end.getTime() - job.startedAt.getTime()) / 1000);
+  return {
+    job_id: job.id,
+    kind: job.kind,
+    state: job.state,
+    done: job.done,
+    total: job.total,
+    rate_per_second: Math.round((job.done / seconds) * 10) / 10,
+    started_at: job.startedAt.toISOString(),
+    finished_at: job.finishedAt ? job.finishedAt.toISOString() : null,
+    updated_at: job.updatedAt.toISOString(),
+    started_by: job.startedBy,
+    params: job.params,
+    errors: job.errors,
+  };
+}

@@ -1,0 +1,24 @@
+import type { Knex } from 'knex';
+import type { SigningKeyRing } from '../../identity/signing-keys';
+import type { RotationJobRow, RotationJobStore } from '../../store/rotation-jobs';
+import type { RotationKindHandler } from './rotation-kind';
+
+/**
+ * `signing`: a new key signs from now on. The old one is retired and stays in the JWKS (and
+ * keeps verifying) until every token it signed has expired; the ring stops publishing it then.
+ */
+export class SigningRotation implements RotationKindHandler {
+  constructor(
+    private readonly ring: SigningKeyRing,
+    private readonly jobs: RotationJobStore,
+  ) {}
+
+  async prepare() {
+    return { params: { kid: await this.ring.rotate() }, total: 1 };
+  }
+
+  async complete(job: RotationJobRow, trx: Knex.Transaction): Promise<boolean> {
+    if (job.done < job.total) await this.jobs.addProgress(trx, job.id, job.total - job.done);
+    return true;
+  }
+}

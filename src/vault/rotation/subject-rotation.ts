@@ -1,0 +1,46 @@
+import type { Knex } from 'knex';
+import type { KeyHierarchy } from '../../crypto/key-hierarchy';
+import { VaultError } from '../../errors/vault-error';
+import type { RotationJobRow, RotationJobStore } from '../../store/rotation-jobs';
+import type { SubjectRekeyStore } from '../../store/subject-rekey';
+import type { SealedSubjectField } from '../../store/subjects';
+import { cardField } from '../payment-method-view';
+import type { RotationKindHandler, RotationRequest } from './rotation-kind';
+
+/**
+ * `subject`: re-key one subject (suspected exposure). In one transaction, with the subject's
+ * row locked: a new subject key, every field and card sealed again under it, the old key
+ * versions deleted (their ciphertexts, wherever copied, are unreadable from then on).
+ */
+export class SubjectRotation implements RotationKindHandler {
+  constructor(
+    private readonly keys: KeyHierarchy,
+    private readonly store: SubjectRekeyStore,
+    private readonly jobs: RotationJobStore,
+  ) {}
+
+  async prepare(trx: Knex.Transaction, request: RotationRequest) {
+    if (!request.subjectId || !(await this.store.exists(request.subjectId, trx))) throw new VaultError('subject_not_found', 404, 'No such subject');
+    return { params: { subject_id: request.subjectId }, total: 1 };
+  }
+
+  async complete(job: RotationJobRow, trx: Knex.Transaction): Promise<boolean> {
+    const subjectId = String(job.params.subject_id);
+    const subject = await this.store.lock(trx, subjectId);
+    // Erased meanwhile: its key is gone already, which is what a re-key wanted.
+    if (subject) {
+      const rekey = await this.keys.rekeySubject(subjectId, trx);
+      try {
+        for (const [field, sealed] of Object.entries(subject.sealed)) subject.sealed[field as SealedSubjectField] = rekey.reseal(field, sealed);
+        subject.cards = subject.cards.map((card) => ({ token: card.token, card: rekey.reseal(cardField(card.token), card.card) }));
+      } catch (error) {
+        rekey.abandon();
+        throw error;
+      }
+      await this.store.write(trx, subject);
+      await rekey.finish();
+    }
+    await this.jobs.addProgress(trx, job.id, 1);
+    return true;
+  }
+}
