@@ -1,5 +1,5 @@
 import { VaultError } from '../errors/vault-error';
-import type { AuditEventStore, AuditFilter, AuditRow } from '../store/audit-events';
+import { auditRowAsJson, type AuditEventStore, type AuditFilter, type AuditRow } from '../store/audit-events';
 import type { AuditSink } from './writer';
 import type { ChainVerification, ChainVerifier } from './verify';
 
@@ -127,23 +127,10 @@ const eventOf = (action: string, reader: AuditReader) => ({
   sourceAddress: reader.sourceAddress,
 });
 
-const viewOf = (row: AuditRow): AuditEventView => ({
-  seq: row.seq,
-  occurred_at: row.occurredAt.toISOString(),
-  action: row.action,
-  outcome: row.outcome,
-  reason: row.reason,
-  client_id: row.clientId,
-  purpose: row.purpose,
-  scopes: row.scopes,
-  subject_id: row.subjectId,
-  fields: row.fields,
-  policy_version: row.policyVersion,
-  request_id: row.requestId,
-  source_address: row.sourceAddress,
-  target: row.target,
-  hash: row.hash.toString('hex'),
-});
+const viewOf = (row: AuditRow): AuditEventView => {
+  const { prev_hash: _previous, ...view } = auditRowAsJson(row);
+  return view;
+};
 
 const accessLogEntryOf = (row: AuditRow): AccessLogEntry => ({
   occurred_at: row.occurredAt.toISOString(),

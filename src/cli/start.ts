@@ -26,22 +26,23 @@ export async function startCommand(): Promise<void> {
   // Signals are handled from here on, so a stop that arrives while the vault is still printing
   // its banner (or creating the first admin client) is as clean as one that arrives later.
   let stopping = false;
-  let vault: RunningVault | undefined;
+  const running: { vault?: RunningVault } = {};
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    vault?.logger.info({ signal }, 'shutting down');
-    await vault?.stop();
+    running.vault?.logger.info({ signal }, 'shutting down');
+    await running.vault?.stop();
     await embedded?.stop();
     process.exit(0);
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
 
-  vault = await startVault(config).catch(async (error) => {
+  const vault = await startVault(config).catch(async (error) => {
     await embedded?.stop();
     throw error;
   });
+  running.vault = vault;
   process.stdout.write(`pdvault listening on ${vault.url}\n`);
   if (config.mode === 'development') await printFirstAdminClient(vault);
   if (config.mode === 'development' && certificateGenerated) {

@@ -89,7 +89,7 @@ export class AuditEventStore {
                   request_id text, source_address text, target text, prev_hash text, hash text)
            returning 1)
          update audit_chain_head set seq = ?, hash = ? where id = true`,
-        [JSON.stringify(rows.map(toJsonRow)), last.seq, last.hash],
+        [JSON.stringify(rows.map(auditRowAsJson)), last.seq, last.hash],
       );
     });
   }
@@ -131,8 +131,8 @@ export class AuditEventStore {
   }
 }
 
-/** A row as the JSON that jsonb_to_recordset reads: hashes as hex, the time as ISO 8601 (millisecond precision, as stored). */
-const toJsonRow = (row: AuditRow) => ({
+/** A row as JSON with the column names: hashes as hex, the time as ISO 8601 (millisecond precision, as stored). */
+export const auditRowAsJson = (row: AuditRow) => ({
   seq: row.seq,
   occurred_at: row.occurredAt.toISOString(),
   action: row.action,
