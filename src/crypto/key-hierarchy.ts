@@ -397,6 +397,34 @@ export class KeyHierarchy {
     const epoch = this.destroyEpoch;
     const rows = await this.subjectKeyStore.listForSubject(subjectId);
     if (rows.length === 0) throw subjectKeyNotFound();
+    const entry = await this.unwrapSubjectKeys(subjectId, rows);
+    this.cacheUnlessDestroyed(subjectId, entry, epoch);
+    return entry;
+  }
+
+  /**
+   * Warms the cache for many subjects with one query (a batch of email resolutions would
+   * otherwise load a thousand keys one by one). A subject whose keys fail to unwrap is left
+   * out; opening its values reports the integrity error as usual.
+   */
+  async preloadSubjectKeys(subjectIds: readonly string[]): Promise<void> {
+    const missing = subjectIds.filter((id) => {
+      const cached = this.subjectKeys.get(id);
+      return !cached || !cached.kekGenerationIds.every((generation) => this.keks.usableForRead(generation));
+    });
+    if (missing.length === 0) return;
+    const epoch = this.destroyEpoch;
+    const bySubject = new Map<string, SubjectKeyRow[]>();
+    for (const row of await this.subjectKeyStore.listForSubjects(missing)) {
+      bySubject.set(row.subjectId, [...(bySubject.get(row.subjectId) ?? []), row]);
+    }
+    for (const [subjectId, rows] of bySubject) {
+      const entry = await this.unwrapSubjectKeys(subjectId, rows).catch(() => undefined);
+      if (entry) this.cacheUnlessDestroyed(subjectId, entry, epoch);
+    }
+  }
+
+  private async unwrapSubjectKeys(subjectId: string, rows: readonly SubjectKeyRow[]): Promise<SubjectKeys> {
     const entry: SubjectKeys = { current: 0, keys: new Map(), kekGenerationIds: [] };
     try {
       for (const row of rows) {
@@ -414,13 +442,16 @@ export class KeyHierarchy {
       zero(entry);
       throw error;
     }
+    return entry;
+  }
+
+  private cacheUnlessDestroyed(subjectId: string, entry: SubjectKeys, epoch: number): void {
     if (epoch === this.destroyEpoch) {
       this.subjectKeys.set(subjectId, entry);
     } else {
       // A destroy ran meanwhile: serve this one call, keep nothing.
       zeroEntrySoon(entry);
     }
-    return entry;
   }
 }
 

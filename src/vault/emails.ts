@@ -45,6 +45,7 @@ export class EmailResolution {
     const first = decisions[0];
     if (first && !first.allowed && ['insufficient_scope', 'purpose_not_granted', 'grant_expired', 'field_not_allowed'].includes(first.reason)) assertAllowed(first);
 
+    await this.keys.preloadSubjectKeys(found.filter((id) => decided.get(id)?.allowed));
     return Promise.all(
       ids.map(async (id): Promise<Resolution> => {
         const record = records.get(id);
