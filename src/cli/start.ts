@@ -16,6 +16,27 @@ export async function startCommand(): Promise<void> {
   const bootLog = createLogger(config.log.level);
   let embedded: EmbeddedCluster | undefined;
   const certificateGenerated = !config.tls.certFile;
+
+  // Signals are handled from the first moment, so a stop that arrives while the embedded
+  // PostgreSQL starts or the banner prints is as clean as one that arrives later.
+  let stopping = false;
+  const running: { vault?: RunningVault } = {};
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    running.vault?.logger.info({ signal }, 'shutting down');
+    try {
+      await running.vault?.stop();
+      await embedded?.stop();
+    } catch (error) {
+      process.stderr.write(`pdvault: shutdown failed: ${error instanceof Error ? error.message : String(error)}\n`);
+      process.exit(1);
+    }
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+
   if (config.mode === 'development') {
     fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o711 });
     bootLog.warn({ data_dir: config.dataDir }, 'DEVELOPMENT MODE: embedded PostgreSQL and a self-signed certificate; do not hold real personal data');
@@ -23,28 +44,17 @@ export async function startCommand(): Promise<void> {
     await provideDevelopmentCertificate(config, bootLog);
   }
 
-  // Signals are handled from here on, so a stop that arrives while the vault is still printing
-  // its banner (or creating the first admin client) is as clean as one that arrives later.
-  let stopping = false;
-  const running: { vault?: RunningVault } = {};
-  const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    running.vault?.logger.info({ signal }, 'shutting down');
-    await running.vault?.stop();
-    await embedded?.stop();
-    process.exit(0);
-  };
-  process.on('SIGTERM', () => void stop('SIGTERM'));
-  process.on('SIGINT', () => void stop('SIGINT'));
+  // A start-up step that fails because a stop closed the pool under it is not a failure to
+  // report: the stop in progress decides the exit status.
+  const unlessStopping = (error: unknown): Promise<never> => (stopping ? new Promise<never>(() => undefined) : Promise.reject(error));
 
   const vault = await startVault(config).catch(async (error) => {
-    await embedded?.stop();
-    throw error;
+    if (!stopping) await embedded?.stop();
+    return unlessStopping(error);
   });
   running.vault = vault;
   process.stdout.write(`pdvault listening on ${vault.url}\n`);
-  if (config.mode === 'development') await printFirstAdminClient(vault);
+  if (config.mode === 'development') await printFirstAdminClient(vault).catch(unlessStopping);
   if (config.mode === 'development' && certificateGenerated) {
     process.stdout.write(`  certificate: ${config.tls.certFile}\n  try: curl --cacert ${config.tls.certFile} ${vault.url}/healthz\n`);
   }
