@@ -164,8 +164,9 @@ describe('SIGKILL under write load', () => {
       expect(version).toBeLessThanOrEqual(Math.max(...ledger.attempted.keys()));
       expect(res.headers.etag).toBe(`"${version}"`);
       expect(personal(res.body)).toEqual(ledger.attempted.get(version));
+      // A creation answers the whole subject, an update the fields it changed: each must read back as answered.
       const acknowledgedView = ledger.acknowledged.get(version);
-      if (acknowledgedView) expect(res.body).toEqual(acknowledgedView);
+      if (acknowledgedView) expect(res.body).toMatchObject(acknowledgedView);
     }
 
     // Creations whose answer the kill cut off may or may not be there; none beyond them.
