@@ -117,8 +117,8 @@ export const SETTINGS = [
   {
     env: 'PDVAULT_DB_POOL_MAX',
     schema: positiveInt(200),
-    devDefault: '10',
-    doc: 'Most connections one instance holds open.',
+    devDefault: '20',
+    doc: 'Most connections one instance holds open. A request holds one for each of its queries and the audit group commit holds one of its own, so below about 20 requests queue for connections under load. Mind PostgreSQL\'s `max_connections` across instances.',
   },
   {
     env: 'PDVAULT_DB_STATEMENT_TIMEOUT_MS',
