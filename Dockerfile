@@ -6,8 +6,11 @@
 
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
+# argon2 is compiled against this image's Node: its prebuilt binary is not trusted to load
+# under every Node build, and a crash at start is the worst way to find out.
+RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json .npmrc ./
-RUN npm ci --ignore-scripts
+RUN npm ci --ignore-scripts && npm rebuild argon2
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 COPY migrations ./migrations

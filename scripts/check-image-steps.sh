@@ -8,13 +8,13 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 : "${DATABASE_URL:?DATABASE_URL must name a PostgreSQL server for the image check}"
 work=$(mktemp -d)
 chmod 711 "$work"
-cleanup() { [ -n "${pid:-}" ] && kill "$pid" 2>/dev/null || true; rm -rf "$work"; }
+cleanup() { [ -n "${pid:-}" ] && kill "$pid" 2>/dev/null || true; [ -n "${KEEP_IMAGE_CHECK:-}" ] || rm -rf "$work"; }
 trap cleanup EXIT
 
 echo "image check: build stage (npm ci, build, prune) in $work/build"
 mkdir -p "$work/build"
 ( cd "$root" && cp package.json package-lock.json .npmrc tsconfig.json tsconfig.build.json "$work/build/" && cp -r src migrations "$work/build/" )
-( cd "$work/build" && npm ci --ignore-scripts --no-audit --no-fund >/dev/null && npm run build >/dev/null && npm prune --omit=dev --ignore-scripts >/dev/null )
+( cd "$work/build" && npm ci --ignore-scripts --no-audit --no-fund >/dev/null && npm rebuild argon2 >/dev/null && npm run build >/dev/null && npm prune --omit=dev --ignore-scripts >/dev/null )
 
 echo "image check: runtime stage in $work/app"
 mkdir -p "$work/app"
@@ -27,11 +27,14 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 
   -keyout "$work/key.pem" -out "$work/cert.pem" 2>/dev/null
 port=$(node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})")
 
-# The runtime stage's ENV and CMD, as the Dockerfile gives them.
+# The runtime stage's ENV and CMD, as the Dockerfile gives them. There is no KMS here, so the
+# check (only) allows the local keyring explicitly; the image itself defaults to AWS KMS.
 cd "$work/app"
+mkdir -p "$work/data"
 env -i PATH="$PATH" HOME="$work" NODE_ENV=production PDVAULT_MODE=production PDVAULT_HOST=127.0.0.1 PDVAULT_PORT="$port" \
   DATABASE_URL="$DATABASE_URL" PDVAULT_TLS_CERT_FILE="$work/cert.pem" PDVAULT_TLS_KEY_FILE="$work/key.pem" \
-  ${IMAGE_CHECK_EXTRA_ENV:-} node dist/src/cli/main.js start > "$work/out.log" 2>&1 &
+  PDVAULT_KEY_PROVIDER=local PDVAULT_ALLOW_LOCAL_KEYRING_IN_PRODUCTION=true PDVAULT_DATA_DIR="$work/data" \
+  node dist/src/cli/main.js start > "$work/out.log" 2>&1 &
 pid=$!
 for _ in $(seq 1 60); do
   if env -i PATH="$PATH" PDVAULT_MODE=production PDVAULT_PORT="$port" DATABASE_URL=x PDVAULT_TLS_CERT_FILE=x PDVAULT_TLS_KEY_FILE=x \

@@ -4,7 +4,7 @@ import path from 'node:path';
 import request from 'supertest';
 import { runCli, type CliRun } from '../support/cli-process';
 import { createTestDatabase, type TestDatabase } from '../support/test-database';
-import { testCertificate } from '../support/test-vault';
+import { productionEnv, testCertificate } from '../support/test-vault';
 import { SAMPLE } from '../vault/support/data-callers';
 import { answered, attempt, pollUntil, type Outcome } from './support/bounded';
 
@@ -40,15 +40,7 @@ beforeAll(async () => {
   database = await createTestDatabase();
   dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pdvault-fault-kill-'));
   env = {
-    PDVAULT_MODE: 'production',
-    PDVAULT_HOST: '127.0.0.1',
-    PDVAULT_PORT: '0',
-    PDVAULT_DATA_DIR: dataDir,
-    PDVAULT_KEY_PROVIDER: 'local',
-    PDVAULT_ALLOW_LOCAL_KEYRING_IN_PRODUCTION: 'true',
-    PDVAULT_TLS_CERT_FILE: tls.certFile,
-    PDVAULT_TLS_KEY_FILE: tls.keyFile,
-    DATABASE_URL: database.url,
+    ...productionEnv({ dataDir, certFile: tls.certFile, keyFile: tls.keyFile, databaseUrl: database.url }),
     PDVAULT_DB_POOL_MAX: '6',
     PDVAULT_LOG_LEVEL: 'warn',
   };

@@ -42,6 +42,26 @@ export async function testCertificate() {
 }
 
 /**
+ * The settings of a vault under test, as its environment would give them: production mode on a
+ * free loopback port, the test certificate, the local keyring (explicitly allowed), its own
+ * database and data folder, a small pool.
+ */
+export function productionEnv(place: { dataDir: string; certFile: string; keyFile: string; databaseUrl: string }): Record<string, string> {
+  return {
+    PDVAULT_MODE: 'production',
+    PDVAULT_HOST: '127.0.0.1',
+    PDVAULT_PORT: '0',
+    PDVAULT_DATA_DIR: place.dataDir,
+    PDVAULT_KEY_PROVIDER: 'local',
+    PDVAULT_ALLOW_LOCAL_KEYRING_IN_PRODUCTION: 'true',
+    PDVAULT_TLS_CERT_FILE: place.certFile,
+    PDVAULT_TLS_KEY_FILE: place.keyFile,
+    DATABASE_URL: place.databaseUrl,
+    PDVAULT_DB_POOL_MAX: '4',
+  };
+}
+
+/**
  * The real vault, on a free port over real TLS, against a database of its own. `env` adds or
  * overrides settings exactly as the environment would. Keys come from a local keyring in a
  * data folder of the vault's own (production mode, explicitly allowed); to use the AWS
@@ -53,16 +73,7 @@ export async function startTestVault(env: Record<string, string> = {}): Promise<
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pdvault-test-vault-'));
   if (env.PDVAULT_KEY_PROVIDER === 'aws') useDummyAwsCredentials();
   const config = loadConfig({
-    PDVAULT_MODE: 'production',
-    PDVAULT_HOST: '127.0.0.1',
-    PDVAULT_PORT: '0',
-    PDVAULT_DATA_DIR: dataDir,
-    PDVAULT_KEY_PROVIDER: 'local',
-    PDVAULT_ALLOW_LOCAL_KEYRING_IN_PRODUCTION: 'true',
-    PDVAULT_TLS_CERT_FILE: tls.certFile,
-    PDVAULT_TLS_KEY_FILE: tls.keyFile,
-    DATABASE_URL: database.url,
-    PDVAULT_DB_POOL_MAX: '4',
+    ...productionEnv({ dataDir, certFile: tls.certFile, keyFile: tls.keyFile, databaseUrl: database.url }),
     PDVAULT_SHUTDOWN_GRACE_MS: '2000',
     ...env,
   });

@@ -6,7 +6,7 @@ import { loadConfig } from '../../../src/config/config';
 import { startVault, type RunningVault } from '../../../src/cli/vault';
 import { runCli, type CliRun } from '../../support/cli-process';
 import { createTestDatabase, type TestDatabase } from '../../support/test-database';
-import { testCertificate } from '../../support/test-vault';
+import { productionEnv, testCertificate } from '../../support/test-vault';
 import { basic, type Credentials } from '../../identity/support/identity-helpers';
 
 /** A database, a data folder (local keyring) and the environment a `pdvault start` process runs with. */
@@ -26,15 +26,7 @@ export async function vaultProcessRig(settings: Record<string, string>): Promise
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pdvault-rotation-'));
   const tls = await testCertificate();
   const env = {
-    PDVAULT_MODE: 'production',
-    PDVAULT_HOST: '127.0.0.1',
-    PDVAULT_PORT: '0',
-    PDVAULT_DATA_DIR: dataDir,
-    PDVAULT_KEY_PROVIDER: 'local',
-    PDVAULT_ALLOW_LOCAL_KEYRING_IN_PRODUCTION: 'true',
-    PDVAULT_TLS_CERT_FILE: tls.certFile,
-    PDVAULT_TLS_KEY_FILE: tls.keyFile,
-    DATABASE_URL: database.url,
+    ...productionEnv({ dataDir, certFile: tls.certFile, keyFile: tls.keyFile, databaseUrl: database.url }),
     PDVAULT_DB_POOL_MAX: '4',
     PDVAULT_LOG_LEVEL: 'warn',
     ...settings,
