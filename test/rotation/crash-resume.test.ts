@@ -1,8 +1,8 @@
 import { Client } from 'pg';
 import request from 'supertest';
 import type { Credentials } from '../identity/support/identity-helpers';
-import { emailsMismatching, insertSubjects, type BulkSubject } from './support/bulk-subjects';
-import { registerKeyAdmin, vaultProcessRig, waitForJobAt, type VaultProcessRig } from './support/vault-processes';
+import { emailsMismatching, type BulkSubject } from './support/bulk-subjects';
+import { seededRig, waitForJobAt, type VaultProcessRig } from './support/vault-processes';
 
 jest.setTimeout(300_000);
 
@@ -15,14 +15,7 @@ describe('a KEK rotation killed mid-job', () => {
   let admin: Credentials;
 
   beforeAll(async () => {
-    rig = await vaultProcessRig({ PDVAULT_ROTATION_BATCH_SIZE: '100', PDVAULT_ROTATION_WORKERS: '1', PDVAULT_ROTATION_POLL_MS: '200' });
-    const seeding = await rig.inProcess();
-    try {
-      admin = await registerKeyAdmin(seeding);
-      subjects = await insertSubjects(seeding, SUBJECTS);
-    } finally {
-      await seeding.stop();
-    }
+    ({ rig, subjects, admin } = await seededRig({ PDVAULT_ROTATION_BATCH_SIZE: '100', PDVAULT_ROTATION_WORKERS: '1', PDVAULT_ROTATION_POLL_MS: '200' }, SUBJECTS));
   });
   afterAll(() => rig?.cleanUp());
 

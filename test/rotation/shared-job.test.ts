@@ -1,8 +1,8 @@
 import { Client } from 'pg';
 import request from 'supertest';
 import type { Credentials } from '../identity/support/identity-helpers';
-import { emailsMismatching, insertSubjects, type BulkSubject } from './support/bulk-subjects';
-import { registerKeyAdmin, vaultProcessRig, waitForJobAt, type VaultProcessRig } from './support/vault-processes';
+import { emailsMismatching, type BulkSubject } from './support/bulk-subjects';
+import { seededRig, waitForJobAt, type VaultProcessRig } from './support/vault-processes';
 
 jest.setTimeout(300_000);
 
@@ -14,14 +14,7 @@ describe('two vault processes on one database', () => {
   let admin: Credentials;
 
   beforeAll(async () => {
-    rig = await vaultProcessRig({ PDVAULT_ROTATION_BATCH_SIZE: '25', PDVAULT_ROTATION_WORKERS: '1', PDVAULT_ROTATION_POLL_MS: '50' });
-    const seeding = await rig.inProcess();
-    try {
-      admin = await registerKeyAdmin(seeding);
-      subjects = await insertSubjects(seeding, SUBJECTS);
-    } finally {
-      await seeding.stop();
-    }
+    ({ rig, subjects, admin } = await seededRig({ PDVAULT_ROTATION_BATCH_SIZE: '25', PDVAULT_ROTATION_WORKERS: '1', PDVAULT_ROTATION_POLL_MS: '50' }, SUBJECTS));
     // Test instrumentation only: every re-wrap is logged with the process (its connections' application name) that made it.
     const client = new Client({ connectionString: rig.database.url });
     await client.connect();

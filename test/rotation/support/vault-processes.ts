@@ -8,6 +8,7 @@ import { runCli, type CliRun } from '../../support/cli-process';
 import { createTestDatabase, type TestDatabase } from '../../support/test-database';
 import { productionEnv, testCertificate } from '../../support/test-vault';
 import { basic, type Credentials } from '../../identity/support/identity-helpers';
+import { insertSubjects, type BulkSubject } from './bulk-subjects';
 
 /** A database, a data folder (local keyring) and the environment a `pdvault start` process runs with. */
 export interface VaultProcessRig {
@@ -64,5 +65,19 @@ export async function waitForJobAt(url: string, ca: string, auth: string, jobId:
     const job = (await request(url).get(`/v1/admin/jobs/${jobId}`).ca(ca).set('Authorization', auth).expect(200)).body;
     if (until(job)) return job;
     await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/**
+ * A rig whose database already holds `count` subjects and a key admin, made in-process before
+ * any vault process starts: the setup every multi-process rotation test shares.
+ */
+export async function seededRig(settings: Record<string, string>, count: number): Promise<{ rig: VaultProcessRig; subjects: BulkSubject[]; admin: Credentials }> {
+  const rig = await vaultProcessRig(settings);
+  const seeding = await rig.inProcess();
+  try {
+    return { rig, admin: await registerKeyAdmin(seeding), subjects: await insertSubjects(seeding, count) };
+  } finally {
+    await seeding.stop();
   }
 }
