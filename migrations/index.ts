@@ -10,6 +10,7 @@ import * as m20261130_021_audit_trail from './20261130_021_audit_trail';
 import * as m20261130_022_approvals from './20261130_022_approvals';
 import * as m20261130_030_subjects from './20261130_030_subjects';
 import * as m20261130_040_rotation_jobs from './20261130_040_rotation_jobs';
+import * as m20261130_050_client_standing_notifications from './20261130_050_client_standing_notifications';
 
 /**
  * Migrations are listed here rather than discovered on disk, so the same list runs from the
@@ -28,6 +29,7 @@ const MIGRATIONS: ReadonlyArray<[string, Knex.Migration]> = [
   ['20261130_022_approvals', m20261130_022_approvals],
   ['20261130_030_subjects', m20261130_030_subjects],
   ['20261130_040_rotation_jobs', m20261130_040_rotation_jobs],
+  ['20261130_050_client_standing_notifications', m20261130_050_client_standing_notifications],
 ];
 
 export const migrationSource: Knex.MigrationSource<string> = {

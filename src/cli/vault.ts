@@ -86,7 +86,14 @@ export async function startVault(config: Config, options: StartOptions = {}): Pr
     // Every audit event goes through one writer; identity and policy report to it through their hooks.
     const audit = createAudit({ db, settings: config.audit, sealer: keys, logger, metrics, unauditedForBenchmark: options.unauditedForBenchmark });
     const identityAudit = { record: (event: Parameters<typeof auditEventOfIdentity>[0]) => audit.writer.append([auditEventOfIdentity(event)]) };
-    const identity = createIdentity({ db, settings: config.identity, sealer: keys, metrics, audit: identityAudit });
+    const identity = createIdentity({
+      db,
+      settings: config.identity,
+      sealer: keys,
+      metrics,
+      audit: identityAudit,
+      onFeedError: (error) => logger.warn({ err: describeError(error) }, 'client change feed lost; token standing is read from the database until it is back'),
+    });
     const policy = createPolicy({ db, settings: config.policy, audit: { record: (events) => audit.writer.append(events) } });
     await identity.signingKeys.start().catch((error) => logger.warn({ error: describeError(error) }, 'signing key not loaded at start'));
     const domain = createVaultDomain({ db, keys, decisions: policy.decisions, trail: audit.trail, preferenceDefaults: config.policy });
@@ -107,6 +114,8 @@ export async function startVault(config: Config, options: StartOptions = {}): Pr
     config.identity.issuer ??= server.url;
     audit.start();
     rotation.runner.start();
+    // Not awaited past its first attempt: until the feed listens, requests simply ask the database.
+    await identity.start();
     return {
       url: server.url,
       port: server.port,
@@ -122,6 +131,7 @@ export async function startVault(config: Config, options: StartOptions = {}): Pr
       rotation,
       async stop() {
         await server.close();
+        await identity.stop();
         // A batch in flight commits or rolls back; the job stays running for whichever instance is left.
         await rotation.runner.stop();
         // Requests have drained: commit their last events and sign the head before the pool closes.

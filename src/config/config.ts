@@ -66,6 +66,7 @@ export interface IdentitySettings {
   tokenAlgorithm: 'ES256' | 'EdDSA';
   clockSkewSeconds: number;
   tokenCacheEntries: number;
+  standingCacheMs: number;
   secretRotationOverlapSeconds: number;
   authFailuresPerClient: number;
   authFailuresPerAddress: number;
@@ -177,6 +178,7 @@ export function loadConfig(env: Env = process.env): Config {
       tokenAlgorithm: read('PDVAULT_TOKEN_ALGORITHM') as IdentitySettings['tokenAlgorithm'],
       clockSkewSeconds: read('PDVAULT_TOKEN_CLOCK_SKEW_SECONDS') as number,
       tokenCacheEntries: read('PDVAULT_TOKEN_CACHE_ENTRIES') as number,
+      standingCacheMs: read('PDVAULT_STANDING_CACHE_MS') as number,
       secretRotationOverlapSeconds: read('PDVAULT_SECRET_ROTATION_OVERLAP_SECONDS') as number,
       authFailuresPerClient: read('PDVAULT_AUTH_FAILURES_PER_CLIENT') as number,
       authFailuresPerAddress: read('PDVAULT_AUTH_FAILURES_PER_ADDRESS') as number,

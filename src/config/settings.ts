@@ -282,7 +282,13 @@ export const SETTINGS = [
     env: 'PDVAULT_TOKEN_CACHE_ENTRIES',
     schema: positiveInt(1_000_000),
     devDefault: '10000',
-    doc: 'Most verified access tokens kept in memory (each until it expires), so a signature is not checked again on every request. Revocation and disabled clients are still checked on every request.',
+    doc: 'Most verified access tokens kept in memory (each until it expires), so a signature is not checked again on every request. Revocation and disabled clients are still checked on every request (see `PDVAULT_STANDING_CACHE_MS`).',
+  },
+  {
+    env: 'PDVAULT_STANDING_CACHE_MS',
+    schema: z.coerce.number().int().min(0).max(60_000),
+    devDefault: '1000',
+    doc: 'How long an instance may answer from memory whether a token is revoked and its client still enabled with the same grants, instead of asking PostgreSQL on every request. A trigger announces every change to a client and every revocation; each instance drops what it cached as soon as the announcement arrives (the instance that made the change, before it answers), so this only bounds how long a lost announcement could matter. While the session that listens for them is down, every request asks the database. 0 asks on every request.',
   },
   {
     env: 'PDVAULT_SECRET_ROTATION_OVERLAP_SECONDS',

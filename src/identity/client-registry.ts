@@ -51,6 +51,8 @@ export class ClientRegistry {
     private readonly argon2: Argon2Gate,
     private readonly settings: { secretRotationOverlapSeconds: number },
     private readonly audit: IdentityAuditHook,
+    /** Told of every change to a client's standing, so this instance stops serving what it cached at once. */
+    private readonly changed: (clientId: string) => void = () => undefined,
   ) {}
 
   async register(registration: ClientRegistration, actor: Actor): Promise<IssuedCredentials> {
@@ -108,6 +110,7 @@ export class ClientRegistry {
       purposes: change.purposes && unique(change.purposes),
       expiresAt: change.expiresAt,
     });
+    this.changed(clientId);
     await this.audit.record({ type: 'client.grants_changed', clientId, actor });
     return describeClient(updated ?? current);
   }
@@ -119,6 +122,7 @@ export class ClientRegistry {
       });
     }
     const updated = await this.store.setEnabled((await this.existing(clientId)).id, false);
+    this.changed(clientId);
     await this.audit.record({ type: 'client.disabled', clientId, actor });
     return describeClient(updated!);
   }

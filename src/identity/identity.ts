@@ -1,5 +1,6 @@
 import type { IdentitySettings } from '../config/config';
 import type { Metrics } from '../observability/metrics';
+import { ChangeListener } from '../store/change-listener';
 import { ClientStore } from '../store/clients';
 import type { Database } from '../store/database';
 import { RevokedTokenStore } from '../store/revoked-tokens';
@@ -13,6 +14,7 @@ import { issuerOf } from './issuer';
 import { SCOPES } from './scopes';
 import type { SecretSealer } from './secret-sealer';
 import { SigningKeyRing } from './signing-keys';
+import { StandingCache } from './standing-cache';
 import { TokenService } from './token-service';
 import { AccessTokenVerifier } from './token-verifier';
 
@@ -23,6 +25,9 @@ export interface Identity {
   verifier: AccessTokenVerifier;
   signingKeys: SigningKeyRing;
   settings: IdentitySettings;
+  /** Follows changes to clients and revocations (PostgreSQL notifications) so token standing can be cached; idempotent. */
+  start(): Promise<void>;
+  stop(): Promise<void>;
   /** RFC 8414 metadata; `issuer` is known once the vault listens. */
   metadata(): AuthorizationServerMetadata;
 }
@@ -33,7 +38,12 @@ export interface IdentityDependencies {
   sealer: SecretSealer;
   metrics?: Metrics;
   audit?: IdentityAuditHook;
+  /** Told when the change feed fails (it reconnects by itself). */
+  onFeedError?(error: unknown): void;
 }
+
+/** The trigger of migration 050 announces client changes and revocations here. */
+export const CLIENT_STANDING_CHANNEL = 'pdvault_client_standing';
 
 export function createIdentity(deps: IdentityDependencies): Identity {
   const { db, settings } = deps;
@@ -42,13 +52,21 @@ export function createIdentity(deps: IdentityDependencies): Identity {
   const argon2 = new Argon2Gate(settings.argon2Concurrency, settings.argon2QueueLimit, deps.metrics);
   const signingKeys = new SigningKeyRing(new SigningKeyStore(db), deps.sealer, settings);
   const authenticator = new ClientAuthenticator(clientStore, argon2, new AuthThrottle(db, settings));
-  const verifier = new AccessTokenVerifier(signingKeys, clientStore, settings);
+  const standings = new StandingCache(clientStore, { maxAgeMs: settings.standingCacheMs, maxEntries: settings.tokenCacheEntries });
+  const feed = new ChangeListener(db, CLIENT_STANDING_CHANNEL, {
+    changed: (clientId) => standings.changed(clientId),
+    listening: (up) => standings.listening(up),
+  }, { onError: deps.onFeedError });
+  deps.metrics?.gauge('pdvault_client_standing_feed_up', '1 while client changes are followed (token standing may be cached); 0 while every request asks the database.', () => (standings.isTrusted ? 1 : 0));
+  const verifier = new AccessTokenVerifier(signingKeys, standings, settings);
   return {
-    clients: new ClientRegistry(clientStore, argon2, settings, audit),
+    clients: new ClientRegistry(clientStore, argon2, settings, audit, (clientId) => standings.changed(clientId)),
     tokens: new TokenService(authenticator, signingKeys, verifier, new RevokedTokenStore(db), settings, audit),
     verifier,
     signingKeys,
     settings,
+    start: () => (settings.standingCacheMs > 0 ? feed.start() : Promise.resolve()),
+    stop: () => feed.stop(),
     metadata: () => authorizationServerMetadata(settings),
   };
 }

@@ -62,6 +62,7 @@ export class TokenService {
       throw new OAuthError('unauthorized_client', 400, 'The token was not issued to this client');
     }
     await this.revoked.revoke(principal.jti, principal.clientId, principal.expiresAt);
+    this.verifier.standingChanged(principal.clientId);
     // Revocations of tokens past their expiry (and the skew) protect nothing any more.
     await this.revoked.purgeExpired(new Date(Date.now() - this.settings.clockSkewSeconds * 1000));
     await this.audit.record({ type: 'token.revoked', clientId: client.id, jti: principal.jti, address: request.address });

@@ -3,7 +3,7 @@ import { decodeProtectedHeader, jwtVerify, type JWTPayload } from 'jose';
 import { LRUCache } from 'lru-cache';
 import type { IdentitySettings } from '../config/config';
 import { VaultError } from '../errors/vault-error';
-import type { ClientStanding, ClientStore } from '../store/clients';
+import type { ClientStanding } from '../store/clients';
 import {
   ACCEPTED_TOKEN_TYPES,
   ALLOWED_HEADER_PARAMETERS,
@@ -17,6 +17,7 @@ import { isPurpose } from './purposes';
 import { isDataScope, isScope, splitScopeList } from './scopes';
 import { SIGNING_ALGORITHMS, type SigningKeyRing } from './signing-keys';
 import { issuerOf } from './issuer';
+import type { StandingSource } from './standing-cache';
 
 /** A bearer token the vault does not accept; the HTTP layer answers 401 `invalid_token`. */
 export class InvalidTokenError extends VaultError {
@@ -30,15 +31,15 @@ const JWS_COMPACT = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 /**
  * Verifies access tokens by allow-list (RFC 8725, RFC 9068 §4). The signature and claims of a
  * token are checked once and cached until it expires; whether it is revoked and whether its
- * client is still enabled and unexpired is asked of the database on every request, so both
- * take effect at once on every instance.
+ * client is still enabled and unexpired comes from `standing` on every request: the database,
+ * or the standing cache that PostgreSQL's change notifications keep true (standing-cache.ts).
  */
 export class AccessTokenVerifier {
   private readonly verified: LRUCache<string, Principal>;
 
   constructor(
     private readonly keys: SigningKeyRing,
-    private readonly clients: ClientStore,
+    private readonly standings: StandingSource,
     private readonly settings: IdentitySettings,
   ) {
     this.verified = new LRUCache({ max: settings.tokenCacheEntries });
@@ -54,6 +55,11 @@ export class AccessTokenVerifier {
     }
     const standing = await this.assertStanding(principal);
     return { ...principal, currentGrants: { scopes: standing.scopes, purposes: standing.purposes, enabled: standing.enabled, expiresAt: standing.expiresAt } };
+  }
+
+  /** This instance changed the client's standing: no answer cached before it is served again. */
+  standingChanged(clientId: string): void {
+    this.standings.changed?.(clientId);
   }
 
   /** Signature, header and claims only: no database question (revocation uses this too). */
@@ -83,7 +89,7 @@ export class AccessTokenVerifier {
   }
 
   private async assertStanding(principal: Principal): Promise<ClientStanding> {
-    const standing = await this.clients.standing(principal.clientId, principal.jti);
+    const standing = await this.standings.standing(principal.clientId, principal.jti);
     if (!standing) throw new InvalidTokenError('The client of this token no longer exists');
     if (standing.revoked) throw new InvalidTokenError('The access token has been revoked');
     if (!standing.enabled) throw new InvalidTokenError('The client of this token is disabled');
