@@ -40,6 +40,7 @@ export const pick = (ids: readonly string[]) => ids[Math.floor(Math.random() * i
 export function baselineRead(ctx: HttpContext, ids: readonly string[]): Load {
   return {
     url: loopbackUrl(ctx.baseline.ready.port),
+    pid: ctx.baseline.ready.pid,
     settle: settleBaseline,
     request: { method: 'GET', setupRequest: (req) => ({ ...req, path: `/subjects/${pick(ids)}` }) },
   };
@@ -52,7 +53,7 @@ export function measureBaselineRead(ctx: HttpContext, ids: readonly string[], ov
 /** A load on a vault with a fresh token of the given scope and purpose. */
 export async function vaultLoad(ctx: HttpContext, vault: VaultChild, client: RegisteredClient, scope: string, purpose: string, request: Load['request']): Promise<Load> {
   const token = await accessToken(vault, ctx.env.certPem, client, scope, purpose);
-  return { url: loopbackUrl(vault.ready.port), headers: { authorization: `Bearer ${token}` }, request, settle: settler(ctx, vault) };
+  return { url: loopbackUrl(vault.ready.port), pid: vault.ready.pid, headers: { authorization: `Bearer ${token}` }, request, settle: settler(ctx, vault) };
 }
 
 export const settler = (ctx: HttpContext, vault: VaultChild) => () => settleVault(vault.ready.port, ctx.env.certPem);

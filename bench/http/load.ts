@@ -1,4 +1,5 @@
 import autocannon from 'autocannon';
+import { readCpu } from './cpu';
 import type { LatencySummary, Measurement } from './results';
 
 export interface Load {
@@ -8,6 +9,8 @@ export interface Load {
   headers?: Record<string, string>;
   /** Resolves once the target has finished the requests an earlier window left running. */
   settle: () => Promise<void>;
+  /** The serving process, whose CPU time per request is reported beside PostgreSQL's. */
+  pid?: number;
 }
 
 export interface LoadSettings {
@@ -44,8 +47,18 @@ export async function measure(target: Measurement['target'], label: string, load
     await run(load, settings.connections, settings.warmupSeconds);
     await load.settle();
   }
+  const before = load.pid === undefined ? undefined : readCpu(load.pid);
   const result = await run(load, settings.connections, settings.durationSeconds);
-  return toMeasurement(target, label, result);
+  const after = load.pid === undefined ? undefined : readCpu(load.pid);
+  const measurement = toMeasurement(target, label, result);
+  const answered = result['2xx'] + result.non2xx;
+  if (before && after && answered > 0) {
+    measurement.cpu = {
+      serverMicrosPerRequest: ((after.server - before.server) * 1e6) / answered,
+      postgresMicrosPerRequest: ((after.postgres - before.postgres) * 1e6) / answered,
+    };
+  }
+  return measurement;
 }
 
 function toMeasurement(target: Measurement['target'], label: string, result: autocannon.Result): Measurement {

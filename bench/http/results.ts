@@ -23,6 +23,8 @@ export interface Measurement {
   latency: LatencySummary;
   /** [percentile, milliseconds] pairs for the latency curves. */
   curve: Array<[number, number]>;
+  /** CPU time per answered request over the measured window: the serving process, and all of PostgreSQL. */
+  cpu?: { serverMicrosPerRequest: number; postgresMicrosPerRequest: number };
 }
 
 export interface Target {

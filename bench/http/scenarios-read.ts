@@ -65,8 +65,9 @@ export const emailScenario: HttpScenario = {
       setupRequest: (req) => ({ ...req, path: `/v1/subjects/${pick(ids)}/email` }),
     });
     const ours = await measure('vault', 'vault: GET …/email', load, loadSettings(ctx.options));
+    const floor = await measure('vault', 'vault floor: GET /healthz (no token, no query)', { ...load, request: { method: 'GET', setupRequest: (req) => ({ ...req, path: '/healthz' }) } }, loadSettings(ctx.options));
     return {
-      measurements: [baseline, ours],
+      measurements: [baseline, ours, floor],
       targets: [throughputShare('≥ 50% of baseline throughput', ours, baseline, 0.5), below('p99 < 25 ms', ours.latency.p99, 25, 'ms')],
       notes: [],
     };
@@ -81,7 +82,7 @@ export const batchScenario: HttpScenario = {
     const shuffled = shuffle(ctx.smallIds());
     await prewarm(ctx, ctx.vault);
     const body = () => JSON.stringify({ subject_ids: batchOf(shuffled, 1000) });
-    const baselineLoad: Load = { url: loopbackUrl(ctx.baseline.ready.port), settle: settleBaseline, request: { method: 'POST', path: '/subjects/batch', headers: { 'content-type': 'application/json' }, setupRequest: (req) => ({ ...req, body: body() }) } };
+    const baselineLoad: Load = { url: loopbackUrl(ctx.baseline.ready.port), pid: ctx.baseline.ready.pid, settle: settleBaseline, request: { method: 'POST', path: '/subjects/batch', headers: { 'content-type': 'application/json' }, setupRequest: (req) => ({ ...req, body: body() }) } };
     const vaultRequest: Load['request'] = { method: 'POST', path: '/v1/emails/resolve', headers: { 'content-type': 'application/json' }, setupRequest: (req) => ({ ...req, body: body() }) };
     const baseline = await measure('baseline', 'baseline: one SELECT … id = any(1,000 ids)', baselineLoad, loadSettings(ctx.options));
     const load = await vaultLoad(ctx, ctx.vault, ctx.mailer, 'emails:resolve', 'transactional_email', vaultRequest);

@@ -74,6 +74,7 @@ export const tokenScenario: HttpScenario = {
     const baseline = await measureBaselineRead(ctx, ctx.smallIds());
     const load = {
       url: loopbackUrl(ctx.vault.ready.port),
+      pid: ctx.vault.ready.pid,
       settle: settler(ctx, ctx.vault),
       headers: { authorization: basicAuth(ctx.mailer), 'content-type': 'application/x-www-form-urlencoded' },
       request: { method: 'POST', path: '/oauth/token', body: tokenRequestBody('emails:resolve', 'transactional_email') },

@@ -9,7 +9,7 @@ export function formatScenario(result: ScenarioResult): string {
   if (result.skipped) return `${head}  skipped: ${result.skipped}\n`;
   const baseline = result.measurements.find((m) => m.target === 'baseline');
   const items = result.itemsPerRequest > 1;
-  const header = ['measurement', 'ops/s', 'vs baseline', ...(items ? ['items/s'] : []), 'p50 ms', 'p99 ms', 'errors'];
+  const header = ['measurement', 'ops/s', 'vs baseline', ...(items ? ['items/s'] : []), 'p50 ms', 'p99 ms', 'errors', 'server µs/req', 'postgres µs/req'];
   const row = (m: Measurement) => [
     m.label,
     int(m.opsPerSecond),
@@ -18,6 +18,8 @@ export function formatScenario(result: ScenarioResult): string {
     ms(m.latency.p50),
     ms(m.latency.p99),
     m.errors + m.non2xx ? `${m.errors + m.non2xx} (${Object.entries(m.statusCodes).filter(([c]) => !c.startsWith('2')).map(([c, n]) => `${c}×${n}`).join(' ') || 'socket'})` : '0',
+    m.cpu ? int(m.cpu.serverMicrosPerRequest) : '',
+    m.cpu ? int(m.cpu.postgresMicrosPerRequest) : '',
   ];
   const rows = result.measurements.map(row);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));

@@ -376,10 +376,9 @@ export class KeyHierarchy {
 
   /** The subject's keys from the cache, if the KEKs that unwrapped them are still usable; else from the store. */
   private async keysOf(subjectId: string): Promise<SubjectKeys> {
-    const cached = this.subjectKeys.get(subjectId);
-    if (cached && cached.kekGenerationIds.every((id) => this.keks.usableForRead(id))) {
+    if (this.hasUsableKeys(subjectId)) {
       this.metrics.cacheHit('subject_key');
-      return cached;
+      return this.subjectKeys.get(subjectId)!;
     }
     this.metrics.cacheMiss('subject_key');
     return this.loadSubjectKeys(subjectId);
@@ -403,23 +402,29 @@ export class KeyHierarchy {
   }
 
   /**
-   * Warms the cache for many subjects with one query (a batch of email resolutions would
-   * otherwise load a thousand keys one by one). A subject whose keys fail to unwrap is left
-   * out; opening its values reports the integrity error as usual.
+   * A read of subjects' rows that brings the wrapped keys along for those whose keys are not
+   * in memory (`read` is told which), so a cold subject costs one query, not two. The keys
+   * are unwrapped and cached as a load would; one that fails to unwrap is left out, and
+   * opening its values reports the integrity error as usual.
    */
-  async preloadSubjectKeys(subjectIds: readonly string[]): Promise<void> {
-    const missing = subjectIds.filter((id) => {
-      const cached = this.subjectKeys.get(id);
-      return !cached || !cached.kekGenerationIds.every((generation) => this.keks.usableForRead(generation));
-    });
-    if (missing.length === 0) return;
+  async readWithSubjectKeys<T>(subjectIds: readonly string[], read: (keysFor: ReadonlySet<string>) => Promise<{ value: T; keyRows: readonly SubjectKeyRow[] }>): Promise<T> {
+    const keysFor = new Set(subjectIds.filter((id) => !this.hasUsableKeys(id)));
     const epoch = this.destroyEpoch;
+    const { value, keyRows } = await read(keysFor);
+    await this.acceptWrappedKeys(keyRows.filter((row) => keysFor.has(row.subjectId)), epoch);
+    return value;
+  }
+
+  private hasUsableKeys(subjectId: string): boolean {
+    const cached = this.subjectKeys.get(subjectId);
+    return cached !== undefined && cached.kekGenerationIds.every((generation) => this.keks.usableForRead(generation));
+  }
+
+  private async acceptWrappedKeys(rows: readonly SubjectKeyRow[], epoch: number): Promise<void> {
     const bySubject = new Map<string, SubjectKeyRow[]>();
-    for (const row of await this.subjectKeyStore.listForSubjects(missing)) {
-      bySubject.set(row.subjectId, [...(bySubject.get(row.subjectId) ?? []), row]);
-    }
-    for (const [subjectId, rows] of bySubject) {
-      const entry = await this.unwrapSubjectKeys(subjectId, rows).catch(() => undefined);
+    for (const row of rows) bySubject.set(row.subjectId, [...(bySubject.get(row.subjectId) ?? []), row]);
+    for (const [subjectId, subjectRows] of bySubject) {
+      const entry = await this.unwrapSubjectKeys(subjectId, subjectRows).catch(() => undefined);
       if (entry) this.cacheUnlessDestroyed(subjectId, entry, epoch);
     }
   }

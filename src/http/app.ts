@@ -75,15 +75,16 @@ export function createApp(deps: AppDependencies): VaultApp {
   app.use(oauthRoutes(routes, deps.identity));
   // Every /v1 route is registered through here, behind token verification and its scope.
   const secured = securedRoutes(routes, deps.identity.verifier);
+  // Express tries routers in order: the busiest routes (the mailer's, the account service's, billing's) come first.
+  app.use(emailRoutes(secured, deps.domain));
+  app.use(subjectRoutes(secured, deps.domain));
+  app.use(paymentMethodRoutes(secured, deps.domain, deps.audit));
+  app.use(accessLogRoutes(secured, deps.audit));
   app.use(adminClientRoutes(secured, deps.identity));
   app.use(adminPolicyRoutes(secured, deps.policy, deps.audit));
   app.use(adminApprovalRoutes(secured, deps.policy, deps.audit));
   app.use(adminAuditRoutes(secured, deps.audit));
   app.use(adminKeyRoutes(secured, deps.rotation, deps.audit));
-  app.use(accessLogRoutes(secured, deps.audit));
-  app.use(subjectRoutes(secured, deps.domain));
-  app.use(emailRoutes(secured, deps.domain));
-  app.use(paymentMethodRoutes(secured, deps.domain, deps.audit));
 
   app.use(() => {
     throw new VaultError('not_found', 404, 'No such resource');

@@ -41,16 +41,6 @@ export class SubjectKeyStore {
     return rows.map(toRow);
   }
 
-  /** Every key version of each of these subjects, in one query (a batch warms the cache at once). */
-  async listForSubjects(subjectIds: readonly string[]): Promise<SubjectKeyRow[]> {
-    if (subjectIds.length === 0) return [];
-    const rows = await this.db<DbRow>('subject_keys')
-      .select('subject_id', 'version', 'kek_generation_id', 'wrapped_key')
-      .whereIn('subject_id', subjectIds as string[])
-      .orderBy(['subject_id', 'version']);
-    return rows.map(toRow);
-  }
-
   async insert(row: SubjectKeyRow, trx?: Knex.Transaction): Promise<void> {
     try {
       await (trx ?? this.db)('subject_keys').insert({

@@ -2,7 +2,7 @@ import type { KeyHierarchy } from '../crypto/key-hierarchy';
 import { VaultError } from '../errors/vault-error';
 import { assertAllowed, type Decision } from '../policy/decision';
 import type { DecisionPoint } from '../policy/decision-point';
-import type { SubjectStore } from '../store/subjects';
+import type { SubjectReads } from './subject-reads';
 import type { Caller } from './caller';
 import { isSubjectId, subjectNotFound } from './ids';
 import { factsOf } from './subjects';
@@ -19,12 +19,12 @@ export type Resolution = { subject_id: string; email: string } | { subject_id: s
 export class EmailResolution {
   constructor(
     private readonly keys: KeyHierarchy,
-    private readonly subjects: SubjectStore,
+    private readonly subjects: SubjectReads,
     private readonly decisions: DecisionPoint,
   ) {}
 
   async resolveOne(caller: Caller, id: string): Promise<{ subject_id: string; email: string }> {
-    const record = isSubjectId(id) ? await this.subjects.find(id) : undefined;
+    const record = isSubjectId(id) ? await this.subjects.find(id, ['email']) : undefined;
     assertAllowed(await this.decisions.decide(caller.principal, 'emails.resolve', record ? factsOf(record) : null, ['email'], caller.context));
     if (!record) throw subjectNotFound();
     if (!record.sealed.email) throw new VaultError('email_not_on_file', 404, 'The subject has no email address');
@@ -32,7 +32,7 @@ export class EmailResolution {
   }
 
   async resolveBatch(caller: Caller, ids: readonly string[]): Promise<Resolution[]> {
-    const records = await this.subjects.findMany(ids.filter(isSubjectId));
+    const records = await this.subjects.findMany(ids.filter(isSubjectId), ['email']);
     const found = ids.filter((id) => records.has(id));
     if (found.length === 0) {
       // Nothing to resolve, but the caller's purpose is still checked (and audited) once.
@@ -45,7 +45,6 @@ export class EmailResolution {
     const first = decisions[0];
     if (first && !first.allowed && ['insufficient_scope', 'purpose_not_granted', 'grant_expired', 'field_not_allowed'].includes(first.reason)) assertAllowed(first);
 
-    await this.keys.preloadSubjectKeys(found.filter((id) => decided.get(id)?.allowed));
     return Promise.all(
       ids.map(async (id): Promise<Resolution> => {
         const record = records.get(id);

@@ -4,10 +4,10 @@ import type { DecisionPoint } from '../policy/decision-point';
 import { effectivePreferences, type PreferenceDefaults } from '../policy/preferences';
 import type { ConsentHistoryStore } from '../store/consent-history';
 import type { PaymentMethodStore } from '../store/payment-methods';
-import type { SubjectStore } from '../store/subjects';
 import type { Caller } from './caller';
 import { isSubjectId, subjectNotFound } from './ids';
 import type { SubjectRenderer } from './subject-view';
+import type { SubjectReads } from './subject-reads';
 import { factsOf } from './subjects';
 
 const ACCESS_LOG_LIMIT = 1000;
@@ -20,7 +20,7 @@ const EXPORT_FIELDS = ['email', 'name', 'phone', 'postal_address', 'birth_date']
  */
 export class SubjectExport {
   constructor(
-    private readonly subjects: SubjectStore,
+    private readonly subjects: SubjectReads,
     private readonly paymentMethods: PaymentMethodStore,
     private readonly consent: ConsentHistoryStore,
     private readonly trail: AuditTrail,

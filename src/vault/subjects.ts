@@ -16,6 +16,7 @@ import { ExternalIdTaken, type SealedSubjectField, type SubjectChanges, type Sub
 import type { Caller } from './caller';
 import { isSubjectId, newSubjectId, subjectNotFound } from './ids';
 import { PERSONAL_FIELDS, type PersonalField, type PreferencesInput, type SubjectInput, type SubjectPatch } from './input/subject-input';
+import type { SubjectReads } from './subject-reads';
 import { SUBJECT_READ_FIELDS, type SubjectRenderer, type SubjectView } from './subject-view';
 
 export interface SubjectResult {
@@ -28,6 +29,7 @@ export interface SubjectDependencies {
   keys: KeyHierarchy;
   index: BlindIndex;
   subjects: SubjectStore;
+  reads: SubjectReads;
   consent: ConsentHistoryStore;
   idempotency: IdempotencyKeyStore;
   decisions: DecisionPoint;
@@ -79,7 +81,7 @@ export class Subjects {
   }
 
   async get(caller: Caller, id: string): Promise<SubjectResult> {
-    const record = isSubjectId(id) ? await this.deps.subjects.find(id) : undefined;
+    const record = isSubjectId(id) ? await this.deps.reads.find(id) : undefined;
     // Decided (and audited) before existence is told, so a caller without the purpose cannot probe ids.
     const decision = await this.decide(caller, 'subjects.read', record ? factsOf(record) : null, SUBJECT_READ_FIELDS);
     if (!record) throw subjectNotFound();

@@ -13,6 +13,7 @@ import { EmailResolution } from './emails';
 import { SubjectExport } from './export';
 import { PaymentMethods } from './payment-methods';
 import { SubjectRenderer } from './subject-view';
+import { SubjectReads } from './subject-reads';
 import { Subjects } from './subjects';
 
 /** The domain the data routes call: one object per aggregate, each deciding, sealing and auditing. */
@@ -38,11 +39,12 @@ export function createVaultDomain({ db, keys, decisions, trail, preferenceDefaul
   const consent = new ConsentHistoryStore(db);
   const paymentMethodStore = new PaymentMethodStore(db);
   const renderer = new SubjectRenderer(keys, index);
-  const subjects = new Subjects({ db, keys, index, subjects: subjectStore, consent, idempotency: new IdempotencyKeyStore(db), decisions, renderer, preferenceDefaults });
+  const reads = new SubjectReads(keys, subjectStore);
+  const subjects = new Subjects({ db, keys, index, subjects: subjectStore, reads, consent, idempotency: new IdempotencyKeyStore(db), decisions, renderer, preferenceDefaults });
   return {
     subjects,
-    emails: new EmailResolution(keys, subjectStore, decisions),
-    exports: new SubjectExport(subjectStore, paymentMethodStore, consent, trail, decisions, renderer, preferenceDefaults),
+    emails: new EmailResolution(keys, reads, decisions),
+    exports: new SubjectExport(reads, paymentMethodStore, consent, trail, decisions, renderer, preferenceDefaults),
     paymentMethods: new PaymentMethods({ db, keys, index, subjects: subjectStore, paymentMethods: paymentMethodStore, decisions }),
     index,
   };

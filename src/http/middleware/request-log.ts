@@ -5,16 +5,18 @@ import type { Metrics } from '../../observability/metrics';
 /**
  * One log line and one histogram observation per request. Only the route template is
  * recorded, never the raw URL, its query string, headers or body, so ids and values a caller
- * put in a URL stay out of the logs.
+ * put in a URL stay out of the logs. The line is built from those fixed fields alone, so it
+ * skips the redaction pass every other log line takes (a measurable share of a request).
  */
 export function requestLog(logger: Logger, metrics: Metrics): RequestHandler {
+  const lines = logger.child({}, { redact: { paths: [] } });
   return (req, res, next) => {
     const started = process.hrtime.bigint();
     res.on('finish', () => {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       const route = routeTemplate(req);
       metrics.httpDuration.observe({ method: req.method, route, status: String(res.statusCode) }, seconds);
-      logger.info(
+      lines.info(
         {
           request_id: req.requestId,
           method: req.method,

@@ -1,0 +1,26 @@
+import type { KeyHierarchy } from '../crypto/key-hierarchy';
+import type { SealedSubjectField, SubjectRecord, SubjectStore } from '../store/subjects';
+
+/**
+ * Subjects as a read needs them: the rows, with each subject's keys ready to open its values.
+ * Keys this instance holds in memory are not fetched again; the others come in the same query
+ * as the rows, so a read costs one round trip whether its subject is warm or cold.
+ */
+export class SubjectReads {
+  constructor(
+    private readonly keys: KeyHierarchy,
+    private readonly subjects: SubjectStore,
+  ) {}
+
+  /** `fields`: the sealed fields the read will open (all by default); the records carry only those. */
+  async find(id: string, fields?: readonly SealedSubjectField[]): Promise<SubjectRecord | undefined> {
+    return (await this.findMany([id], fields)).get(id);
+  }
+
+  findMany(ids: readonly string[], fields?: readonly SealedSubjectField[]): Promise<Map<string, SubjectRecord>> {
+    return this.keys.readWithSubjectKeys(ids, async (keysFor) => {
+      const { records, keyRows } = await this.subjects.findManyWithKeys(ids, keysFor, fields);
+      return { value: records, keyRows };
+    });
+  }
+}
