@@ -106,6 +106,30 @@ export class KeyHierarchy {
     return { subjectId, generationId, subjectKey, wrappedKey };
   }
 
+  /** A value sealed under a prepared subject key, before the key is stored: a new subject's fields travel in the same statement as its key. */
+  sealUnderPrepared(prepared: PreparedSubjectKey, field: string, plaintext: Buffer | string): Sealed {
+    checkBinding(field, 'field name');
+    const bytes = typeof plaintext === 'string' ? Buffer.from(plaintext, 'utf8') : plaintext;
+    return sealWithKey(prepared.subjectKey, SealedKind.FieldValue, FIRST_SUBJECT_KEY_VERSION, [prepared.subjectId, field], bytes);
+  }
+
+  /** The row a prepared key is stored as, for a caller that writes it with other rows in one statement. */
+  subjectKeyRowOf(prepared: PreparedSubjectKey): SubjectKeyRow {
+    return { subjectId: prepared.subjectId, version: FIRST_SUBJECT_KEY_VERSION, kekGenerationId: prepared.generationId, wrappedKey: prepared.wrappedKey };
+  }
+
+  /**
+   * Settles a prepared key its caller stored itself (see subjectKeyRowOf): cached once the row is
+   * committed, so the subject's first read needs no query; zeroed when it never was.
+   */
+  settlePreparedKey(prepared: PreparedSubjectKey, committed: boolean): void {
+    if (!committed) {
+      prepared.subjectKey.fill(0);
+      return;
+    }
+    this.subjectKeys.set(prepared.subjectId, { current: FIRST_SUBJECT_KEY_VERSION, keys: new Map([[FIRST_SUBJECT_KEY_VERSION, prepared.subjectKey]]), kekGenerationIds: [prepared.generationId] });
+  }
+
   /** Stores a prepared subject key (inside the caller's transaction, if given) and caches it. */
   async storeSubjectKey(prepared: PreparedSubjectKey, trx?: Knex.Transaction): Promise<void> {
     const { subjectId, generationId, subjectKey, wrappedKey } = prepared;

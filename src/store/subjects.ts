@@ -102,6 +102,24 @@ export class SubjectStore {
     }
   }
 
+  /**
+   * A new subject and its first key in one statement (a data-modifying CTE): atomic without a
+   * transaction of its own, so a creation is one round trip. Inside `trx` when given.
+   */
+  async insertWithKey(id: string, changes: SubjectChanges, key: SubjectKeyRow, trx?: Knex.Transaction): Promise<SubjectRecord> {
+    const db = trx ?? this.db;
+    try {
+      const [row] = await db
+        .with('subject_key', db('subject_keys').insert({ subject_id: key.subjectId, version: key.version, kek_generation_id: key.kekGenerationId, wrapped_key: key.wrappedKey }))
+        .insert({ id, preferences: JSON.stringify({}), ...toColumns(changes) })
+        .into('subjects')
+        .returning('*');
+      return toRecord(row as Row);
+    } catch (error) {
+      throw translateUnique(error);
+    }
+  }
+
   async find(id: string, trx?: Knex.Transaction): Promise<SubjectRecord | undefined> {
     const row = await (trx ?? this.db)<Row>('subjects').where({ id }).first();
     return row ? toRecord(row) : undefined;

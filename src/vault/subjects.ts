@@ -2,7 +2,7 @@ import crypto from 'node:crypto';
 import type { Knex } from 'knex';
 import { canonicalJson } from '../audit/chain';
 import type { BlindIndex } from '../crypto/blind-index';
-import type { KeyHierarchy } from '../crypto/key-hierarchy';
+import type { KeyHierarchy, PreparedSubjectKey } from '../crypto/key-hierarchy';
 import type { Sealed } from '../crypto/sealed';
 import { VaultError } from '../errors/vault-error';
 import type { DataAction } from '../policy/actions';
@@ -11,7 +11,7 @@ import type { DecisionPoint } from '../policy/decision-point';
 import { effectivePreferences, type PreferenceDefaults, type Preferences } from '../policy/preferences';
 import type { ConsentHistoryStore } from '../store/consent-history';
 import type { Database } from '../store/database';
-import type { IdempotencyKeyStore } from '../store/idempotency-keys';
+import type { IdempotencyKeyStore, IdempotencyRecord } from '../store/idempotency-keys';
 import { ExternalIdTaken, type SealedSubjectField, type SubjectChanges, type SubjectRecord, type SubjectStore } from '../store/subjects';
 import type { Caller } from './caller';
 import { isSubjectId, newSubjectId, subjectNotFound } from './ids';
@@ -61,22 +61,33 @@ export class Subjects {
     // Everything that may need a second pooled connection happens before the transaction opens.
     const emailIndex = input.email === undefined ? undefined : await this.deps.index.email(input.email);
     const subjectKey = await this.deps.keys.prepareSubjectKey(id);
-    const outcome = await this.deps.db.transaction(async (trx) => {
-      if (idempotencyKey) {
-        const winner = await this.deps.idempotency.claim(caller.principal.clientId, idempotencyKey, { requestHash, subjectId: id }, trx);
-        if (winner) return { replayOf: winner };
-      }
-      await this.deps.keys.storeSubjectKey(subjectKey, trx);
-      const record = await this.deps.subjects
-        .insert(id, { externalId: input.external_id ?? null, sealed: await this.seal(id, input), emailIndex: emailIndex ?? null, preferences: input.preferences ?? {} }, trx)
-        .catch(translateWriteError);
-      await this.recordConsent(id, input.preferences, caller, trx);
-      return { record };
-    });
-    if ('replayOf' in outcome) {
-      subjectKey.subjectKey.fill(0);
-      return this.replay(caller, outcome.replayOf!, requestHash);
+    const changes: SubjectChanges = {
+      externalId: input.external_id ?? null,
+      sealed: this.sealNew(subjectKey, input),
+      emailIndex: emailIndex ?? null,
+      preferences: input.preferences ?? {},
+    };
+    const insert = (trx?: Knex.Transaction) => this.deps.subjects.insertWithKey(id, changes, this.deps.keys.subjectKeyRowOf(subjectKey), trx).catch(translateWriteError);
+    let outcome: { record: SubjectRecord } | { replayOf: IdempotencyRecord };
+    try {
+      // The subject and its key are one statement; a transaction only when more must land with them.
+      outcome = !idempotencyKey && Object.keys(input.preferences ?? {}).length === 0
+        ? { record: await insert() }
+        : await this.deps.db.transaction(async (trx) => {
+            if (idempotencyKey) {
+              const winner = await this.deps.idempotency.claim(caller.principal.clientId, idempotencyKey, { requestHash, subjectId: id }, trx);
+              if (winner) return { replayOf: winner };
+            }
+            const record = await insert(trx);
+            await this.recordConsent(id, input.preferences, caller, trx);
+            return { record };
+          });
+    } catch (error) {
+      this.deps.keys.settlePreparedKey(subjectKey, false);
+      throw error;
     }
+    this.deps.keys.settlePreparedKey(subjectKey, 'record' in outcome);
+    if ('replayOf' in outcome) return this.replay(caller, outcome.replayOf, requestHash);
     return { view: await this.deps.renderer.render(outcome.record, decision), etag: etagOf(outcome.record), created: true };
   }
 
@@ -168,6 +179,17 @@ export class Subjects {
 
   private async decide(caller: Caller, action: DataAction, subject: SubjectFacts | null, fields: readonly string[]): Promise<Allowed> {
     return assertAllowed(await this.deps.decisions.decide(caller.principal, action, subject, fields, caller.context));
+  }
+
+  /** A new subject's fields, sealed under its prepared key. */
+  private sealNew(key: PreparedSubjectKey, input: SubjectInput): Partial<Record<SealedSubjectField, Sealed>> {
+    const sealed: Partial<Record<SealedSubjectField, Sealed>> = {};
+    for (const field of PERSONAL_FIELDS) {
+      const value = input[field];
+      if (value === undefined || value === null) continue;
+      sealed[field] = this.deps.keys.sealUnderPrepared(key, field, typeof value === 'string' ? value : JSON.stringify(value));
+    }
+    return sealed;
   }
 
   /** Seals every personal field the input sets; a field set to null becomes a removal. */
