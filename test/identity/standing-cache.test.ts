@@ -1,7 +1,8 @@
 import { StandingCache, type StandingSource } from '../../src/identity/standing-cache';
 import type { ClientStanding } from '../../src/store/clients';
+import { eventually } from '../support/eventually';
 import { startTestVault, type TestVault } from '../support/test-vault';
-import { accessToken, registerAdmin, type Credentials } from './support/identity-helpers';
+import { accessToken, registerAdmin } from './support/identity-helpers';
 
 const good: ClientStanding = { enabled: true, expiresAt: null, revoked: false, scopes: ['admin:clients'], purposes: [] };
 
@@ -95,42 +96,46 @@ describe('StandingCache', () => {
 
 describe('token standing on a running vault', () => {
   let vault: TestVault;
-  let admin: Credentials;
   beforeAll(async () => {
-    vault = await startTestVault();
-    admin = await registerAdmin(vault);
+    // A minute of cache: within these tests only an announcement can make the vault ask again.
+    vault = await startTestVault({ PDVAULT_STANDING_CACHE_MS: '60000' });
   });
   afterAll(() => vault.stop());
 
   const listClients = (token: string) => vault.get('/v1/admin/clients').set('Authorization', `Bearer ${token}`);
   const feedUp = async () => (await vault.vault.metrics.registry.getSingleMetric('pdvault_client_standing_feed_up')?.get())?.values[0]?.value;
-  async function until(condition: () => Promise<boolean>): Promise<void> {
-    for (let attempt = 0; attempt < 200; attempt++) {
-      if (await condition()) return;
-      await new Promise((resolve) => setTimeout(resolve, 25));
-    }
-    throw new Error('condition not reached within 5 s');
-  }
+  const until = (condition: () => Promise<boolean>) => eventually(condition, 'feed state');
 
   it('follows client changes once started (the feed is up)', async () => {
     await until(async () => (await feedUp()) === 1);
   });
 
-  it('refuses the next request after a client is disabled by SQL outside the vault, though its standing was cached', async () => {
+  const refused = (token: string) => eventually(async () => (await listClients(token)).status === 401, 'a 401');
+
+  it('refuses a token whose standing was cached once a client disabled by SQL outside the vault is announced', async () => {
     const other = await registerAdmin(vault);
     const token = await accessToken(vault, other, { scope: 'admin:clients' });
     await listClients(token).expect(200);
     await listClients(token).expect(200);
     await vault.vault.db('clients').where({ id: other.clientId }).update({ enabled: false });
-    const res = await listClients(token).expect(401);
-    expect(res.body.code).toBe('invalid_token');
+    await refused(token);
+    expect((await listClients(token).expect(401)).body.code).toBe('invalid_token');
   });
 
-  it('refuses the next request after a revocation is inserted by SQL outside the vault', async () => {
-    const token = await accessToken(vault, admin, { scope: 'admin:clients' });
+  it('refuses a token once a revocation inserted by SQL outside the vault is announced', async () => {
+    const other = await registerAdmin(vault);
+    const token = await accessToken(vault, other, { scope: 'admin:clients' });
     await listClients(token).expect(200);
     const { jti, exp } = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as { jti: string; exp: number };
-    await vault.vault.db('revoked_tokens').insert({ jti, client_id: admin.clientId, expires_at: new Date(exp * 1000) });
+    await vault.vault.db('revoked_tokens').insert({ jti, client_id: other.clientId, expires_at: new Date(exp * 1000) });
+    await refused(token);
+  });
+
+  it('refuses the very next request after this instance disables the client, without waiting for the announcement', async () => {
+    const other = await registerAdmin(vault);
+    const token = await accessToken(vault, other, { scope: 'admin:clients' });
+    await listClients(token).expect(200);
+    await vault.vault.identity.clients.disable(other.clientId, { via: 'cli' });
     await listClients(token).expect(401);
   });
 

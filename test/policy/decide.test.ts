@@ -1,3 +1,4 @@
+import { eventually } from '../support/eventually';
 import { VaultError } from '../../src/errors/vault-error';
 import { assertAllowed } from '../../src/policy/decision';
 import { FIELDS } from '../../src/policy/vocabulary';
@@ -83,6 +84,8 @@ describe('the decision point', () => {
   it('refuses a client whose grant has expired', async () => {
     const collector = await dataCaller(vault, 'subjects:read', 'debt_collection', 'contractor');
     await vault.vault.db('clients').where({ id: collector.principal.clientId }).update({ expires_at: new Date(Date.now() - 1000) });
+    // Changed outside the vault: it learns of it when PostgreSQL's announcement arrives, a moment later.
+    await eventually(() => vault.vault.identity.verifier.verify(collector.token).then(() => false, () => true), 'the expiry announced');
     expect((await decide(collector, 'subjects.read', { id: newSubjectId() }, ['name'])).decision).toMatchObject({ allowed: false, reason: 'grant_expired' });
   });
 
