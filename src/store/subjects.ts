@@ -148,9 +148,14 @@ export class SubjectStore {
     fields: readonly SealedSubjectField[] = SEALED_SUBJECT_FIELDS,
   ): Promise<{ records: Map<string, SubjectRecord>; keyRows: SubjectKeyRow[] }> {
     if (ids.length === 0) return { records: new Map(), keyRows: [] };
-    const columns = [...PLAIN_COLUMNS, ...SEALED_SUBJECT_FIELDS.filter((field) => fields.includes(field))].map((column) => `s.${column}`).join(', ');
+    const sealedColumns = SEALED_SUBJECT_FIELDS.filter((field) => fields.includes(field));
+    const columns = [...PLAIN_COLUMNS, ...sealedColumns].map((column) => `s.${column}`).join(', ');
+    // Named, so each pooled session parses and plans each shape once instead of on every read;
+    // the name tells the shapes apart by which sealed columns they read (a bit each) and the keys.
+    const shape = SEALED_SUBJECT_FIELDS.reduce((bits, field, i) => (fields.includes(field) ? bits | (1 << i) : bits), 0);
+    const named = (withKeys: boolean) => ({ name: `pdvault_subject_read_${shape}${withKeys ? '_keys' : ''}` });
     const { rows } = keysFor.size === 0
-      ? await this.db.raw<{ rows: Array<Row & Partial<KeyColumns>> }>(`select ${columns} from subjects s where s.id = any(?::text[])`, [[...ids]])
+      ? await this.db.raw<{ rows: Array<Row & Partial<KeyColumns>> }>(`select ${columns} from subjects s where s.id = any(?::text[])`, [[...ids]]).options(named(false))
       : await this.db.raw<{ rows: Array<Row & Partial<KeyColumns>> }>(
           `select ${columns}, k.key_versions, k.key_generations, k.wrapped_keys
              from subjects s
@@ -163,7 +168,7 @@ export class SubjectStore {
              ) k on true
             where s.id = any(?::text[])`,
           [[...keysFor], [...ids]],
-        );
+        ).options(named(true));
     const records = new Map<string, SubjectRecord>();
     const keyRows: SubjectKeyRow[] = [];
     for (const row of rows) {
