@@ -353,8 +353,8 @@ export const SETTINGS = [
   {
     env: 'PDVAULT_AUDIT_MAX_BATCH',
     schema: positiveInt(100_000),
-    devDefault: '10000',
-    doc: 'Most audit events appended in one transaction; a larger backlog is committed in several.',
+    devDefault: '2000',
+    doc: 'Most audit events appended in one transaction; a larger backlog is committed in several, back to back. Each commit must finish within the statement timeout, and every request in a failed one gets 503: keep groups small enough that a slow moment of the database (a checkpoint writing full pages of the audit indexes) cannot push one past it. A request\'s events (a 1,000-id batch) always go in one commit.',
   },
   {
     env: 'PDVAULT_AUDIT_QUEUE_LIMIT',

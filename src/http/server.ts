@@ -28,7 +28,9 @@ export async function listenHttps(app: Express, config: Config, logger: Logger):
     app,
   );
   server.maxHeadersCount = 100;
-  server.maxRequestsPerSocket = 10_000;
+  // No cap on requests per connection: past Node's cap every further request on the socket is
+  // answered 503, and a client that keeps its connection despite `Connection: close` (a load
+  // generator, some pools) sees an outage. Idle connections still end at the keep-alive timeout.
   // Bound idle sockets that never finish a handshake or a request.
   server.setTimeout(http.requestTimeoutMs);
   server.on('tlsClientError', (error: Error & { code?: string }) => {
