@@ -108,9 +108,7 @@ export class KeyHierarchy {
 
   /** A value sealed under a prepared subject key, before the key is stored: a new subject's fields travel in the same statement as its key. */
   sealUnderPrepared(prepared: PreparedSubjectKey, field: string, plaintext: Buffer | string): Sealed {
-    checkBinding(field, 'field name');
-    const bytes = typeof plaintext === 'string' ? Buffer.from(plaintext, 'utf8') : plaintext;
-    return sealWithKey(prepared.subjectKey, SealedKind.FieldValue, FIRST_SUBJECT_KEY_VERSION, [prepared.subjectId, field], bytes);
+    return sealField(prepared.subjectKey, FIRST_SUBJECT_KEY_VERSION, prepared.subjectId, field, plaintext);
   }
 
   /** The row a prepared key is stored as, for a caller that writes it with other rows in one statement. */
@@ -159,10 +157,8 @@ export class KeyHierarchy {
 
   /** AES-256-GCM under the subject's current key, random 96-bit nonce, bound to subject and field. */
   async seal(subjectId: string, field: string, plaintext: Buffer | string): Promise<Sealed> {
-    checkBinding(field, 'field name');
     const entry = await this.keysOf(subjectId);
-    const bytes = typeof plaintext === 'string' ? Buffer.from(plaintext, 'utf8') : plaintext;
-    return sealWithKey(entry.keys.get(entry.current)!, SealedKind.FieldValue, entry.current, [subjectId, field], bytes);
+    return sealField(entry.keys.get(entry.current)!, entry.current, subjectId, field, plaintext);
   }
 
   /** The plaintext, or an `integrity_error` if anything about the ciphertext or its place changed. */
@@ -502,6 +498,13 @@ function headerOf(sealed: Buffer, kind: SealedKind) {
     if (error instanceof MalformedCiphertext) throw integrityError(error.message);
     throw error;
   }
+}
+
+/** A field value under one subject key version, bound to its subject and field. */
+function sealField(subjectKey: Buffer, version: number, subjectId: string, field: string, plaintext: Buffer | string): Sealed {
+  checkBinding(field, 'field name');
+  const bytes = typeof plaintext === 'string' ? Buffer.from(plaintext, 'utf8') : plaintext;
+  return sealWithKey(subjectKey, SealedKind.FieldValue, version, [subjectId, field], bytes);
 }
 
 function authenticated(open: () => Buffer): Buffer {

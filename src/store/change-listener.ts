@@ -52,11 +52,6 @@ export class ChangeListener {
     await client?.end().catch(() => undefined);
   }
 
-  /** The backend pid of the listening session, when there is one (operators and tests find it in pg_stat_activity). */
-  get backendPid(): number | undefined {
-    return (this.client as unknown as { processID?: number } | undefined)?.processID;
-  }
-
   private async connect(): Promise<void> {
     if (this.stopped) return;
     const client = new Client(listenerConfig(this.db));

@@ -91,17 +91,6 @@ export class ExternalIdTaken extends Error {
 export class SubjectStore {
   constructor(private readonly db: Knex) {}
 
-  async insert(id: string, changes: SubjectChanges, trx: Knex.Transaction): Promise<SubjectRecord> {
-    try {
-      const [row] = await trx('subjects')
-        .insert({ id, preferences: JSON.stringify({}), ...toColumns(changes) })
-        .returning('*');
-      return toRecord(row as Row);
-    } catch (error) {
-      throw translateUnique(error);
-    }
-  }
-
   /**
    * A new subject and its first key in one statement (a data-modifying CTE): atomic without a
    * transaction of its own, so a creation is one round trip. Inside `trx` when given.

@@ -2,7 +2,7 @@ import crypto from 'node:crypto';
 import type { Knex } from 'knex';
 import { canonicalJson } from '../audit/chain';
 import type { BlindIndex } from '../crypto/blind-index';
-import type { KeyHierarchy, PreparedSubjectKey } from '../crypto/key-hierarchy';
+import type { KeyHierarchy } from '../crypto/key-hierarchy';
 import type { Sealed } from '../crypto/sealed';
 import { VaultError } from '../errors/vault-error';
 import type { DataAction } from '../policy/actions';
@@ -63,7 +63,7 @@ export class Subjects {
     const subjectKey = await this.deps.keys.prepareSubjectKey(id);
     const changes: SubjectChanges = {
       externalId: input.external_id ?? null,
-      sealed: this.sealNew(subjectKey, input),
+      sealed: await this.seal(input, (field, text) => this.deps.keys.sealUnderPrepared(subjectKey, field, text)),
       emailIndex: emailIndex ?? null,
       preferences: input.preferences ?? {},
     };
@@ -107,7 +107,7 @@ export class Subjects {
     const before = isSubjectId(id) ? await this.deps.subjects.find(id) : undefined;
     const decision = await this.decide(caller, 'subjects.update', before ? factsOf(before) : null, fields);
     if (!before) throw subjectNotFound();
-    const sealed = await this.seal(id, patch);
+    const sealed = await this.seal(patch, (field, text) => this.deps.keys.seal(id, field, text));
     const emailIndex = patch.email ? await this.deps.index.email(patch.email) : patch.email === null ? null : undefined;
     const updated = await this.deps.db.transaction(async (trx) => {
       const record = await this.deps.subjects.findForUpdate(id, trx);
@@ -181,24 +181,19 @@ export class Subjects {
     return assertAllowed(await this.deps.decisions.decide(caller.principal, action, subject, fields, caller.context));
   }
 
-  /** A new subject's fields, sealed under its prepared key. */
-  private sealNew(key: PreparedSubjectKey, input: SubjectInput): Partial<Record<SealedSubjectField, Sealed>> {
-    const sealed: Partial<Record<SealedSubjectField, Sealed>> = {};
-    for (const field of PERSONAL_FIELDS) {
-      const value = input[field];
-      if (value === undefined || value === null) continue;
-      sealed[field] = this.deps.keys.sealUnderPrepared(key, field, typeof value === 'string' ? value : JSON.stringify(value));
-    }
-    return sealed;
-  }
-
-  /** Seals every personal field the input sets; a field set to null becomes a removal. */
-  private async seal(id: string, input: Partial<Record<PersonalField, unknown>>): Promise<Partial<Record<SealedSubjectField, Sealed | null>>> {
+  /**
+   * Seals every personal field the input sets with `sealOne` (under the subject's current key,
+   * or a new subject's prepared one); a field set to null becomes a removal.
+   */
+  private async seal(
+    input: Partial<Record<PersonalField, unknown>>,
+    sealOne: (field: PersonalField, text: string) => Sealed | Promise<Sealed>,
+  ): Promise<Partial<Record<SealedSubjectField, Sealed | null>>> {
     const sealed: Partial<Record<SealedSubjectField, Sealed | null>> = {};
     for (const field of PERSONAL_FIELDS) {
       const value = input[field];
       if (value === undefined) continue;
-      sealed[field] = value === null ? null : await this.deps.keys.seal(id, field, typeof value === 'string' ? value : JSON.stringify(value));
+      sealed[field] = value === null ? null : await sealOne(field, typeof value === 'string' ? value : JSON.stringify(value));
     }
     return sealed;
   }

@@ -22,19 +22,24 @@ function countingSource(): StandingSource & { asked: number; answer: ClientStand
   return source;
 }
 
+/** A cache over a counting source, listening (trusted) unless told otherwise. */
+function cacheOver(maxAgeMs = 60_000, listening = true) {
+  const source = countingSource();
+  const cache = new StandingCache(source, { maxAgeMs, maxEntries: 10 });
+  if (listening) cache.listening(true);
+  return { source, cache };
+}
+
 describe('StandingCache', () => {
   it('answers from memory while the change feed listens', async () => {
-    const source = countingSource();
-    const cache = new StandingCache(source, { maxAgeMs: 60_000, maxEntries: 10 });
-    cache.listening(true);
+    const { source, cache } = cacheOver();
     await cache.standing('c1', 'j1');
     expect(await cache.standing('c1', 'j1')).toEqual(good);
     expect(source.asked).toBe(1);
   });
 
   it('asks the source on every call while the feed is down, and forgets everything when it goes down', async () => {
-    const source = countingSource();
-    const cache = new StandingCache(source, { maxAgeMs: 60_000, maxEntries: 10 });
+    const { source, cache } = cacheOver(60_000, false);
     await cache.standing('c1', 'j1');
     await cache.standing('c1', 'j1');
     expect(source.asked).toBe(2);
@@ -47,9 +52,7 @@ describe('StandingCache', () => {
   });
 
   it('never caches with a maximum age of 0', async () => {
-    const source = countingSource();
-    const cache = new StandingCache(source, { maxAgeMs: 0, maxEntries: 10 });
-    cache.listening(true);
+    const { source, cache } = cacheOver(0);
     await cache.standing('c1', 'j1');
     await cache.standing('c1', 'j1');
     expect(source.asked).toBe(2);
@@ -57,9 +60,7 @@ describe('StandingCache', () => {
   });
 
   it("drops a client's answers when a change to it is announced, and only that client's", async () => {
-    const source = countingSource();
-    const cache = new StandingCache(source, { maxAgeMs: 60_000, maxEntries: 10 });
-    cache.listening(true);
+    const { source, cache } = cacheOver();
     await cache.standing('c1', 'j1');
     await cache.standing('c2', 'j2');
     cache.changed('c1');
@@ -70,9 +71,7 @@ describe('StandingCache', () => {
   });
 
   it('uses but does not keep an answer that was being read when a change arrived', async () => {
-    const source = countingSource();
-    const cache = new StandingCache(source, { maxAgeMs: 60_000, maxEntries: 10 });
-    cache.listening(true);
+    const { source, cache } = cacheOver();
     let release!: () => void;
     source.gate = new Promise((resolve) => (release = resolve));
     const reading = cache.standing('c1', 'j1');
@@ -85,9 +84,7 @@ describe('StandingCache', () => {
   });
 
   it('does not serve an answer cached for the same token id under another client', async () => {
-    const source = countingSource();
-    const cache = new StandingCache(source, { maxAgeMs: 60_000, maxEntries: 10 });
-    cache.listening(true);
+    const { source, cache } = cacheOver();
     await cache.standing('c1', 'j1');
     await cache.standing('c2', 'j1');
     expect(source.asked).toBe(2);
