@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { Express } from 'express';
 import type { Config } from '../config/config';
 import type { Logger } from '../observability/logger';
+import { expressMessageClasses } from './express-messages';
 import { tlsServerOptions } from './tls-options';
 
 export interface RunningServer {
@@ -24,6 +25,7 @@ export async function listenHttps(app: Express, config: Config, logger: Logger):
       requestTimeout: http.requestTimeoutMs,
       keepAliveTimeout: http.keepAliveTimeoutMs,
       connectionsCheckingInterval: Math.min(1000, http.headersTimeoutMs),
+      ...expressMessageClasses(app),
     },
     app,
   );
