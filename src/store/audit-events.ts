@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
-import type { Database } from './database';
+import type { QueryResult } from 'pg';
+import { withSession, type Database } from './database';
 
 /** An audit event as stored: ids, names and codes only, never a personal value. */
 export interface AuditRow {
@@ -19,6 +20,11 @@ export interface AuditRow {
   target: string | null;
   prevHash: Buffer;
   hash: Buffer;
+  /**
+   * The row's members but the two hashes as one JSON object under the column names, when the
+   * chain has already written it (its canonical form is exactly that); inserted as it is.
+   */
+  canonical?: string;
 }
 
 export interface ChainHead {
@@ -59,6 +65,20 @@ interface Row {
   hash: Buffer;
 }
 
+// One statement for the whole group, whatever its size: the rows travel as one JSON parameter (no
+// bind-parameter limit, no per-row query building), and the head moves with them.
+const APPEND_ROWS = `with inserted as (
+   insert into audit_events (seq, occurred_at, action, outcome, reason, client_id, purpose, scopes, subject_id, fields,
+                             policy_version, request_id, source_address, target, prev_hash, hash)
+   select r.seq, r.occurred_at, r.action, r.outcome, r.reason, r.client_id, r.purpose,
+          array(select jsonb_array_elements_text(r.scopes)), r.subject_id, r.fields, r.policy_version,
+          r.request_id, r.source_address, r.target, decode(r.prev_hash, 'hex'), decode(r.hash, 'hex')
+     from jsonb_to_recordset($1::jsonb) as r(seq bigint, occurred_at timestamptz, action text, outcome text, reason text,
+          client_id text, purpose text, scopes jsonb, subject_id text, fields jsonb, policy_version integer,
+          request_id text, source_address text, target text, prev_hash text, hash text)
+   returning 1)
+ update audit_chain_head set seq = $2, hash = $3 where id = true`;
+
 /** The `audit_events` table and its chain head. Rows are only ever inserted. */
 export class AuditEventStore {
   constructor(private readonly db: Database) {}
@@ -67,30 +87,29 @@ export class AuditEventStore {
    * Appends under the chain-head row lock, in one transaction: `build` receives the head as
    * PostgreSQL holds it (never a copy from memory) and returns the chained rows to insert.
    * Concurrent writers on any instance queue on the lock, so the chain stays linear.
+   *
+   * Every audited request waits for one of these, so it takes three round trips (open and lock;
+   * insert and move the head; commit) on a session used directly rather than four through knex.
    */
   async appendChained(build: (head: ChainHead) => AuditRow[]): Promise<void> {
-    await this.db.transaction(async (trx) => {
-      const head = await trx('audit_chain_head').select('seq', 'hash').where({ id: true }).forUpdate().first<{ seq: string; hash: Buffer }>();
-      if (!head) throw new Error('the audit chain head row is missing');
-      const rows = build({ seq: Number(head.seq), hash: head.hash });
-      if (rows.length === 0) return;
-      const last = rows[rows.length - 1]!;
-      // One statement for the whole group, whatever its size: the rows travel as one JSON
-      // parameter (no bind-parameter limit, no per-row query building), and the head moves with them.
-      await trx.raw(
-        `with inserted as (
-           insert into audit_events (seq, occurred_at, action, outcome, reason, client_id, purpose, scopes, subject_id, fields,
-                                     policy_version, request_id, source_address, target, prev_hash, hash)
-           select r.seq, r.occurred_at, r.action, r.outcome, r.reason, r.client_id, r.purpose,
-                  array(select jsonb_array_elements_text(r.scopes)), r.subject_id, r.fields, r.policy_version,
-                  r.request_id, r.source_address, r.target, decode(r.prev_hash, 'hex'), decode(r.hash, 'hex')
-             from jsonb_to_recordset(?::jsonb) as r(seq bigint, occurred_at timestamptz, action text, outcome text, reason text,
-                  client_id text, purpose text, scopes jsonb, subject_id text, fields jsonb, policy_version integer,
-                  request_id text, source_address text, target text, prev_hash text, hash text)
-           returning 1)
-         update audit_chain_head set seq = ?, hash = ? where id = true`,
-        [JSON.stringify(rows.map(auditRowAsJson)), last.seq, last.hash],
-      );
+    await withSession(this.db, async (session, discard) => {
+      try {
+        const [, locked] = (await session.query('begin; select seq, hash from audit_chain_head where id for update')) as QueryResult[];
+        const head = locked?.rows[0] as { seq: string; hash: Buffer } | undefined;
+        if (!head) throw new Error('the audit chain head row is missing');
+        const rows = build({ seq: Number(head.seq), hash: head.hash });
+        if (rows.length > 0) {
+          const last = rows[rows.length - 1]!;
+          await session.query({ name: 'pdvault_audit_append', text: APPEND_ROWS, values: [rowsAsJson(rows), last.seq, last.hash] });
+        }
+        const committed = (await session.query('commit')) as QueryResult;
+        // PostgreSQL answers COMMIT with ROLLBACK, not an error, for a transaction it had aborted.
+        if (committed.command !== 'COMMIT') throw new Error(`the audit transaction ended with ${committed.command}`);
+      } catch (error) {
+        // A session whose transaction cannot be rolled back is closed, never reused half-open.
+        await session.query('rollback').catch(() => discard(error));
+        throw error;
+      }
     });
   }
 
@@ -129,6 +148,16 @@ export class AuditEventStore {
     if (filter.beforeSeq !== undefined) query.where('seq', '<', filter.beforeSeq);
     return (await query).map(toAuditRow);
   }
+}
+
+/** The rows as one JSON array for the insert: each the chain's canonical text with the hashes added, or encoded here. */
+function rowsAsJson(rows: readonly AuditRow[]): string {
+  const encoded = rows.map((row) =>
+    row.canonical === undefined
+      ? JSON.stringify(auditRowAsJson(row))
+      : `${row.canonical.slice(0, -1)},"prev_hash":"${row.prevHash.toString('hex')}","hash":"${row.hash.toString('hex')}"}`,
+  );
+  return `[${encoded.join(',')}]`;
 }
 
 /** A row as JSON with the column names: hashes as hex, the time as ISO 8601 (millisecond precision, as stored). */

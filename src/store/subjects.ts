@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import type { Sealed } from '../crypto/sealed';
 import type { SubjectKeyRow } from './subject-keys';
+import { withSession } from './database';
 
 export const SEALED_SUBJECT_FIELDS = ['email', 'name', 'phone', 'postal_address', 'birth_date'] as const;
 export type SealedSubjectField = (typeof SEALED_SUBJECT_FIELDS)[number];
@@ -143,21 +144,25 @@ export class SubjectStore {
     // the name tells the shapes apart by which sealed columns they read (a bit each) and the keys.
     const shape = SEALED_SUBJECT_FIELDS.reduce((bits, field, i) => (fields.includes(field) ? bits | (1 << i) : bits), 0);
     const named = (withKeys: boolean) => ({ name: `pdvault_subject_read_${shape}${withKeys ? '_keys' : ''}` });
-    const { rows } = keysFor.size === 0
-      ? await this.db.raw<{ rows: Array<Row & Partial<KeyColumns>> }>(`select ${columns} from subjects s where s.id = any(?::text[])`, [[...ids]]).options(named(false))
-      : await this.db.raw<{ rows: Array<Row & Partial<KeyColumns>> }>(
-          `select ${columns}, k.key_versions, k.key_generations, k.wrapped_keys
-             from subjects s
-             left join lateral (
-               select array_agg(version order by version) as key_versions,
-                      array_agg(kek_generation_id order by version) as key_generations,
-                      array_agg(wrapped_key order by version) as wrapped_keys
-                 from subject_keys
-                where subject_id = s.id and s.id = any(?::text[])
-             ) k on true
-            where s.id = any(?::text[])`,
-          [[...keysFor], [...ids]],
-        ).options(named(true));
+    // The read every data request makes: on the session directly (see withSession).
+    const { rows } = await withSession(this.db, (session) =>
+      keysFor.size === 0
+        ? session.query<Row & Partial<KeyColumns>>({ ...named(false), text: `select ${columns} from subjects s where s.id = any($1::text[])`, values: [[...ids]] })
+        : session.query<Row & Partial<KeyColumns>>({
+            ...named(true),
+            text: `select ${columns}, k.key_versions, k.key_generations, k.wrapped_keys
+                     from subjects s
+                     left join lateral (
+                       select array_agg(version order by version) as key_versions,
+                              array_agg(kek_generation_id order by version) as key_generations,
+                              array_agg(wrapped_key order by version) as wrapped_keys
+                         from subject_keys
+                        where subject_id = s.id and s.id = any($1::text[])
+                     ) k on true
+                    where s.id = any($2::text[])`,
+            values: [[...keysFor], [...ids]],
+          }),
+    );
     const records = new Map<string, SubjectRecord>();
     const keyRows: SubjectKeyRow[] = [];
     for (const row of rows) {
