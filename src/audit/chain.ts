@@ -55,7 +55,25 @@ export function chainEvents(head: ChainHead, events: readonly StampedEvent[]): A
   let seq = head.seq;
   return events.map((event) => {
     seq += 1;
-    const row: AuditRow = { ...event, seq, prevHash: previous, hash: previous };
+    // Member by member: a spread with members after it takes a slow path in this V8 (microseconds an event).
+    const row: AuditRow = {
+      occurredAt: event.occurredAt,
+      action: event.action,
+      outcome: event.outcome,
+      reason: event.reason,
+      clientId: event.clientId,
+      purpose: event.purpose,
+      scopes: event.scopes,
+      subjectId: event.subjectId,
+      fields: event.fields,
+      policyVersion: event.policyVersion,
+      requestId: event.requestId,
+      sourceAddress: event.sourceAddress,
+      target: event.target,
+      seq,
+      prevHash: previous,
+      hash: previous,
+    };
     row.canonical = canonicalEventText(row);
     row.hash = hashAfter(previous, row.canonical);
     previous = row.hash;

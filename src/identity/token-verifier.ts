@@ -54,7 +54,8 @@ export class AccessTokenVerifier {
       if (ttl > 0) this.verified.set(cacheKey, principal, { ttl });
     }
     const standing = await this.assertStanding(principal);
-    return { ...principal, currentGrants: { scopes: standing.scopes, purposes: standing.purposes, enabled: standing.enabled, expiresAt: standing.expiresAt } };
+    // Object.assign, not a spread with a member after it: that takes a slow path in this V8 on every request.
+    return Object.assign({}, principal, { currentGrants: { scopes: standing.scopes, purposes: standing.purposes, enabled: standing.enabled, expiresAt: standing.expiresAt } });
   }
 
   /** This instance changed the client's standing: no answer cached before it is served again. */

@@ -31,7 +31,7 @@ export interface Evaluation {
  * order wins over any allowance (deny wins). A break-glass purpose comes back allowed with
  * `needsApproval`; the caller must then find and use up an approval, or deny.
  */
-export function evaluate(input: Evaluation): Decision & { needsApproval: boolean } {
+export function evaluate(input: Evaluation): { decision: Decision; needsApproval: boolean } {
   const { policy, policyVersion, principal, grants, action, subject, now } = input;
   const rule = DATA_ACTIONS[action];
   const purpose = principal.purpose;
@@ -41,8 +41,10 @@ export function evaluate(input: Evaluation): Decision & { needsApproval: boolean
     if (!isField(field)) throw new Error(`decide() was asked about an unknown field: ${field}`);
     fields[field] = purposeRule?.fields[field] ?? 'absent';
   }
-  const base = { action, purpose, policyVersion, subjectId: subject?.id, fields };
-  const deny = (reason: DenialReason) => ({ ...base, allowed: false as const, reason, needsApproval: false });
+  const subjectId = subject?.id;
+  // Decisions are written out member by member: a spread with members added after it takes a
+  // slow path in this V8, microseconds a decision, and a batch makes a thousand of them.
+  const deny = (reason: DenialReason) => ({ decision: { action, purpose, policyVersion, subjectId, fields, allowed: false as const, reason }, needsApproval: false });
 
   if (!principal.scopes.includes(rule.scope) || (grants && !grants.scopes.includes(rule.scope))) return deny('insufficient_scope');
   if (!grants || !grants.enabled || purpose === undefined || !grants.purposes.includes(purpose) || !purposeRule) return deny('purpose_not_granted');
@@ -64,5 +66,5 @@ export function evaluate(input: Evaluation): Decision & { needsApproval: boolean
     else if (condition.type === 'sharing_consent' && !preferences.share_with_partners) return deny('sharing_consent_withdrawn');
   }
   if (needsApproval && !subject) return deny('approval_required');
-  return { ...base, allowed: true, subjectReference: purposeRule.subject_reference ?? 'id', needsApproval };
+  return { decision: { action, purpose, policyVersion, subjectId, fields, allowed: true, subjectReference: purposeRule.subject_reference ?? 'id' }, needsApproval };
 }
