@@ -20,6 +20,9 @@ export interface SubjectRecord {
   updatedAt: Date;
 }
 
+/** A subject as a disclosure of some fields needs it: whom, what they chose, those sealed fields. */
+export type SubjectFields = Pick<SubjectRecord, 'id' | 'preferences' | 'sealed'>;
+
 /** What a write changes; a sealed field set to null is removed. */
 export interface SubjectChanges {
   externalId?: string | null;
@@ -46,6 +49,8 @@ interface Row {
 
 /** Every column of `subjects` but the sealed ones (listed in SEALED_SUBJECT_FIELDS). */
 const PLAIN_COLUMNS = ['id', 'external_id', 'email_index', 'email_index_version', 'preferences', 'version', 'created_at', 'updated_at'] as const;
+/** What a disclosure decides on besides the sealed fields: whom, and what they chose. */
+const FIELDS_COLUMNS = ['id', 'preferences'] as const;
 
 interface KeyColumns {
   key_versions: number[] | null;
@@ -53,16 +58,20 @@ interface KeyColumns {
   wrapped_keys: Buffer[] | null;
 }
 
-function toRecord(row: Row): SubjectRecord {
+function sealedOf(row: Row): SubjectRecord['sealed'] {
   const sealed: SubjectRecord['sealed'] = {};
   for (const field of SEALED_SUBJECT_FIELDS) {
     // These columns only ever receive values the hierarchy sealed.
     if (row[field]) sealed[field] = row[field] as Sealed;
   }
+  return sealed;
+}
+
+function toRecord(row: Row): SubjectRecord {
   return {
     id: row.id,
     externalId: row.external_id,
-    sealed,
+    sealed: sealedOf(row),
     emailIndex: row.email_index,
     emailIndexVersion: row.email_index_version,
     preferences: row.preferences,
@@ -129,27 +138,45 @@ export class SubjectStore {
   /**
    * The rows of these subjects and, for those in `keysFor`, every wrapped key version beside
    * them: one round trip where a subject whose key is not in memory would otherwise take two.
-   * Only the sealed `fields` asked for are read (the others are absent from the records): a
-   * sealed column is the bulk of a row, and the mailer needs one of five.
    */
-  async findManyWithKeys(
+  async findManyWithKeys(ids: readonly string[], keysFor: ReadonlySet<string>): Promise<{ records: Map<string, SubjectRecord>; keyRows: SubjectKeyRow[] }> {
+    const { rows, keyRows } = await this.readWithKeys(ids, keysFor, PLAIN_COLUMNS, SEALED_SUBJECT_FIELDS, 'pdvault_subject_read');
+    return { records: new Map(rows.map((row) => [row.id, toRecord(row)])), keyRows };
+  }
+
+  /**
+   * As findManyWithKeys, but only what a disclosure of `fields` needs: the id, the subject's
+   * choices and those sealed fields. A sealed column is the bulk of a row and the mailer needs
+   * one of five; the columns left out (times among them) cost parsing on every row.
+   */
+  async findFieldsWithKeys(
     ids: readonly string[],
     keysFor: ReadonlySet<string>,
-    fields: readonly SealedSubjectField[] = SEALED_SUBJECT_FIELDS,
-  ): Promise<{ records: Map<string, SubjectRecord>; keyRows: SubjectKeyRow[] }> {
-    if (ids.length === 0) return { records: new Map(), keyRows: [] };
+    fields: readonly SealedSubjectField[],
+  ): Promise<{ records: Map<string, SubjectFields>; keyRows: SubjectKeyRow[] }> {
     const sealedColumns = SEALED_SUBJECT_FIELDS.filter((field) => fields.includes(field));
-    const columns = [...PLAIN_COLUMNS, ...sealedColumns].map((column) => `s.${column}`).join(', ');
-    // Named, so each pooled session parses and plans each shape once instead of on every read;
-    // the name tells the shapes apart by which sealed columns they read (a bit each) and the keys.
+    // The name tells the shapes apart by which sealed columns they read, a bit each.
     const shape = SEALED_SUBJECT_FIELDS.reduce((bits, field, i) => (fields.includes(field) ? bits | (1 << i) : bits), 0);
-    const named = (withKeys: boolean) => ({ name: `pdvault_subject_read_${shape}${withKeys ? '_keys' : ''}` });
-    // The read every data request makes: on the session directly (see withSession).
+    const { rows, keyRows } = await this.readWithKeys(ids, keysFor, FIELDS_COLUMNS, sealedColumns, `pdvault_subject_fields_${shape}`);
+    return { records: new Map(rows.map((row) => [row.id, { id: row.id, preferences: row.preferences, sealed: sealedOf(row) }])), keyRows };
+  }
+
+  private async readWithKeys(
+    ids: readonly string[],
+    keysFor: ReadonlySet<string>,
+    plainColumns: readonly string[],
+    sealedColumns: readonly SealedSubjectField[],
+    name: string,
+  ): Promise<{ rows: Row[]; keyRows: SubjectKeyRow[] }> {
+    if (ids.length === 0) return { rows: [], keyRows: [] };
+    const columns = [...plainColumns, ...sealedColumns].map((column) => `s.${column}`).join(', ');
+    // The read every data request makes: on the session directly (see withSession), and named,
+    // so each pooled session parses and plans each shape once instead of on every read.
     const { rows } = await withSession(this.db, (session) =>
       keysFor.size === 0
-        ? session.query<Row & Partial<KeyColumns>>({ ...named(false), text: `select ${columns} from subjects s where s.id = any($1::text[])`, values: [[...ids]] })
+        ? session.query<Row & Partial<KeyColumns>>({ name, text: `select ${columns} from subjects s where s.id = any($1::text[])`, values: [[...ids]] })
         : session.query<Row & Partial<KeyColumns>>({
-            ...named(true),
+            name: `${name}_keys`,
             text: `select ${columns}, k.key_versions, k.key_generations, k.wrapped_keys
                      from subjects s
                      left join lateral (
@@ -163,16 +190,14 @@ export class SubjectStore {
             values: [[...keysFor], [...ids]],
           }),
     );
-    const records = new Map<string, SubjectRecord>();
     const keyRows: SubjectKeyRow[] = [];
     for (const row of rows) {
-      records.set(row.id, toRecord(row));
       row.key_versions?.forEach((version, i) => {
         // What the database holds in wrapped_key was sealed by the hierarchy; the brand only records that.
         keyRows.push({ subjectId: row.id, version, kekGenerationId: row.key_generations![i]!, wrappedKey: row.wrapped_keys![i]! as Sealed });
       });
     }
-    return { records, keyRows };
+    return { rows, keyRows };
   }
 
   /** Writes the changes and bumps the version; the caller holds the row lock. */

@@ -24,7 +24,7 @@ export class EmailResolution {
   ) {}
 
   async resolveOne(caller: Caller, id: string): Promise<{ subject_id: string; email: string }> {
-    const record = isSubjectId(id) ? await this.subjects.find(id, ['email']) : undefined;
+    const record = isSubjectId(id) ? (await this.subjects.findFields([id], ['email'])).get(id) : undefined;
     assertAllowed(await this.decisions.decide(caller.principal, 'emails.resolve', record ? factsOf(record) : null, ['email'], caller.context));
     if (!record) throw subjectNotFound();
     if (!record.sealed.email) throw new VaultError('email_not_on_file', 404, 'The subject has no email address');
@@ -32,7 +32,7 @@ export class EmailResolution {
   }
 
   async resolveBatch(caller: Caller, ids: readonly string[]): Promise<Resolution[]> {
-    const records = await this.subjects.findMany(ids.filter(isSubjectId), ['email']);
+    const records = await this.subjects.findFields(ids.filter(isSubjectId), ['email']);
     const found = ids.filter((id) => records.has(id));
     if (found.length === 0) {
       // Nothing to resolve, but the caller's purpose is still checked (and audited) once.

@@ -1,5 +1,5 @@
 import type { KeyHierarchy } from '../crypto/key-hierarchy';
-import type { SealedSubjectField, SubjectRecord, SubjectStore } from '../store/subjects';
+import type { SealedSubjectField, SubjectFields, SubjectRecord, SubjectStore } from '../store/subjects';
 
 /**
  * Subjects as a read needs them: the rows, with each subject's keys ready to open its values.
@@ -12,14 +12,21 @@ export class SubjectReads {
     private readonly subjects: SubjectStore,
   ) {}
 
-  /** `fields`: the sealed fields the read will open (all by default); the records carry only those. */
-  async find(id: string, fields?: readonly SealedSubjectField[]): Promise<SubjectRecord | undefined> {
-    return (await this.findMany([id], fields)).get(id);
+  async find(id: string): Promise<SubjectRecord | undefined> {
+    return (await this.findMany([id])).get(id);
   }
 
-  findMany(ids: readonly string[], fields?: readonly SealedSubjectField[]): Promise<Map<string, SubjectRecord>> {
+  findMany(ids: readonly string[]): Promise<Map<string, SubjectRecord>> {
     return this.keys.readWithSubjectKeys(ids, async (keysFor) => {
-      const { records, keyRows } = await this.subjects.findManyWithKeys(ids, keysFor, fields);
+      const { records, keyRows } = await this.subjects.findManyWithKeys(ids, keysFor);
+      return { value: records, keyRows };
+    });
+  }
+
+  /** Only the sealed `fields` a disclosure will open, with the id and choices it decides on. */
+  findFields(ids: readonly string[], fields: readonly SealedSubjectField[]): Promise<Map<string, SubjectFields>> {
+    return this.keys.readWithSubjectKeys(ids, async (keysFor) => {
+      const { records, keyRows } = await this.subjects.findFieldsWithKeys(ids, keysFor, fields);
       return { value: records, keyRows };
     });
   }

@@ -38,7 +38,7 @@ export interface SubjectDependencies {
 }
 
 export const etagOf = (record: Pick<SubjectRecord, 'version'>) => `"${record.version}"`;
-export const factsOf = (record: SubjectRecord): SubjectFacts => ({ id: record.id, preferences: record.preferences });
+export const factsOf = (record: Pick<SubjectRecord, 'id' | 'preferences'>): SubjectFacts => ({ id: record.id, preferences: record.preferences });
 
 /**
  * Subjects: create, read, update and erase, each in the order the vault promises — decide

@@ -1,6 +1,7 @@
 import { chainEvents } from '../../src/audit/chain';
 import { AuditWriter } from '../../src/audit/writer';
 import { createLogger } from '../../src/observability/logger';
+import { createMetrics } from '../../src/observability/metrics';
 import { AuditEventStore } from '../../src/store/audit-events';
 import { startTestVault, type TestVault } from '../support/test-vault';
 
@@ -101,5 +102,19 @@ describe('the audit writer', () => {
     expect(first!.seq).toBe(1);
     expect(second!.prevHash.equals(first!.hash)).toBe(true);
     expect(first!.hash.equals(second!.hash)).toBe(false);
+  });
+
+  it('counts the committed events by outcome', async () => {
+    const metrics = createMetrics();
+    const writer = new AuditWriter(new AuditEventStore(vault.vault.db), settings, quiet, metrics);
+    await Promise.all([
+      writer.append([event(1), event(2), { ...event(3), outcome: 'denied', reason: 'subject_opted_out' }]),
+      writer.append([{ ...event(4), outcome: 'denied', reason: 'subject_opted_out' }]),
+      writer.append([event(5)]),
+    ]);
+    const counted = await metrics.registry.getSingleMetric('pdvault_audit_events_total')!.get();
+    const byOutcome = Object.fromEntries(counted.values.map((value) => [value.labels.outcome, value.value]));
+    expect(byOutcome).toEqual({ allowed: 3, denied: 2 });
+    await writer.stop();
   });
 });
