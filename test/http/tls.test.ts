@@ -82,13 +82,17 @@ describe('TLS 1.3 only', () => {
 describe('mutual TLS', () => {
   let vault: TestVault;
   let client: { certPem: string; keyPem: string };
+  let dir: string;
   beforeAll(async () => {
     client = await createSelfSigned([], [], 'clientAuth');
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pdvault-mtls-'));
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pdvault-mtls-'));
     fs.writeFileSync(path.join(dir, 'ca.pem'), client.certPem);
     vault = await startTestVault({ PDVAULT_TLS_CLIENT_CA_FILE: path.join(dir, 'ca.pem') });
   });
-  afterAll(() => vault.stop());
+  afterAll(async () => {
+    await vault.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
 
   it('refuses a client without a certificate', async () => {
     const result = await new Promise<string>((resolve) => {

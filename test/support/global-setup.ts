@@ -5,13 +5,14 @@ import { Client } from 'pg';
 import { migrateToLatest, openDatabase } from '../../src/store/database';
 import { startEmbeddedPostgres } from '../../src/store/embedded-postgres';
 import { freePort } from './ports';
-import { TEMPLATE_ENV, ADMIN_URL_ENV, EMBEDDED_DIR_ENV } from './test-database';
+import { TEMPLATE_ENV, ADMIN_URL_ENV, EMBEDDED_DIR_ENV, RUN_DIR_ENV } from './test-database';
 
 /**
  * Once per run: a PostgreSQL to test against (the one DATABASE_URL names, else an embedded
  * one in a temporary folder), and a migrated template database that each test file clones.
  */
 export default async function globalSetup(): Promise<void> {
+  process.env[RUN_DIR_ENV] = fs.mkdtempSync(path.join(os.tmpdir(), 'pdvault-test-run-'));
   let adminUrl = process.env.DATABASE_URL;
   if (!adminUrl) {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pdvault-test-pg-'));

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import { Client } from 'pg';
-import { ADMIN_URL_ENV, EMBEDDED_DIR_ENV, TEMPLATE_ENV } from './test-database';
+import { ADMIN_URL_ENV, EMBEDDED_DIR_ENV, RUN_DIR_ENV, TEMPLATE_ENV } from './test-database';
 
 export default async function globalTeardown(): Promise<void> {
   const cluster = (globalThis as { embeddedCluster?: { stop(): Promise<void> } }).embeddedCluster;
@@ -20,4 +20,5 @@ export default async function globalTeardown(): Promise<void> {
     await cluster.stop();
     fs.rmSync(process.env[EMBEDDED_DIR_ENV]!, { recursive: true, force: true });
   }
+  if (process.env[RUN_DIR_ENV]) fs.rmSync(process.env[RUN_DIR_ENV], { recursive: true, force: true });
 }

@@ -4,6 +4,8 @@ import { Client } from 'pg';
 export const ADMIN_URL_ENV = 'VAULT_TEST_ADMIN_URL';
 export const TEMPLATE_ENV = 'VAULT_TEST_TEMPLATE';
 export const EMBEDDED_DIR_ENV = 'VAULT_TEST_EMBEDDED_DIR';
+/** A folder for this run's files (test certificates), removed when the run ends. */
+export const RUN_DIR_ENV = 'VAULT_TEST_RUN_DIR';
 
 export interface TestDatabase {
   url: string;

@@ -7,7 +7,7 @@ import { loadConfig, type Config } from '../../src/config/config';
 import { createSelfSigned } from '../../src/cli/development-certificate';
 import { startVault, type RunningVault } from '../../src/cli/vault';
 import { expectMatchesSpec } from './openapi';
-import { createTestDatabase, type TestDatabase } from './test-database';
+import { createTestDatabase, RUN_DIR_ENV, type TestDatabase } from './test-database';
 
 export interface TestVault {
   vault: RunningVault;
@@ -32,7 +32,8 @@ let certificate: { dir: string; certFile: string; keyFile: string; certPem: stri
 
 export async function testCertificate() {
   if (!certificate) {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pdvault-test-tls-'));
+    // Inside the run's folder, which the global teardown removes (a test process may be killed before any exit handler).
+    const dir = fs.mkdtempSync(path.join(process.env[RUN_DIR_ENV] ?? os.tmpdir(), 'pdvault-test-tls-'));
     const { certPem, keyPem } = await createSelfSigned(['localhost'], ['127.0.0.1', '::1']);
     fs.writeFileSync(path.join(dir, 'cert.pem'), certPem);
     fs.writeFileSync(path.join(dir, 'key.pem'), keyPem, { mode: 0o600 });
