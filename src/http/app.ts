@@ -8,9 +8,9 @@ import type { Identity } from '../identity/identity';
 import type { Logger } from '../observability/logger';
 import type { Metrics } from '../observability/metrics';
 import type { Policy } from '../policy/policy';
-import { bodyParsers } from './middleware/body';
+import { bodyParser } from './middleware/body';
 import { inputHygiene } from './middleware/input-hygiene';
-import { requestId } from './middleware/request-id';
+import { assignRequestId } from './middleware/request-id';
 import { requestLog } from './middleware/request-log';
 import { problemHandler } from './problem';
 import { RouteTable } from './route-table';
@@ -54,32 +54,36 @@ export function createApp(deps: AppDependencies): VaultApp {
   app.set('etag', false);
   app.set('query parser', 'simple');
 
-  app.use(requestId);
-  app.use(requestLog(deps.logger, deps.metrics));
+  // Every request, in one step (each layer of Express's chain costs): its id, its log line
+  // once answered, and no-store, since nothing the vault answers may be kept by a cache: not
+  // data, not tokens, not errors about them.
+  const logWhenAnswered = requestLog(deps.logger, deps.metrics);
+  app.use((req, res, next) => {
+    assignRequestId(req, res);
+    logWhenAnswered(req, res);
+    res.setHeader('Cache-Control', 'no-store');
+    next();
+  });
   app.use(
     helmet({
       hsts: { maxAge: 63072000, includeSubDomains: true, preload: false },
       contentSecurityPolicy: { useDefaults: false, directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
     }),
   );
-  // Nothing the vault answers may be kept by a cache: not data, not tokens, not errors about them.
-  app.use((_req, res, next) => {
-    res.setHeader('Cache-Control', 'no-store');
-    next();
-  });
-  app.use(...bodyParsers(deps.config.http.bodyLimitBytes));
+  app.use(bodyParser(deps.config.http.bodyLimitBytes));
   app.use(inputHygiene);
 
-  app.use(operationsRoutes(routes, deps.metrics, deps.readiness));
-  app.use(wellKnownRoutes(routes, deps.identity));
-  app.use(oauthRoutes(routes, deps.identity));
   // Every /v1 route is registered through here, behind token verification and its scope.
   const secured = securedRoutes(routes, deps.identity.verifier);
-  // Express tries routers in order: the busiest routes (the mailer's, the account service's, billing's) come first.
+  // Express tries routers in order, path by path: the busiest routes (the mailer's, the account
+  // service's, billing's) come first; probes, discovery and token requests are far rarer.
   app.use(emailRoutes(secured, deps.domain));
   app.use(subjectRoutes(secured, deps.domain));
   app.use(paymentMethodRoutes(secured, deps.domain, deps.audit));
   app.use(accessLogRoutes(secured, deps.audit));
+  app.use(operationsRoutes(routes, deps.metrics, deps.readiness));
+  app.use(wellKnownRoutes(routes, deps.identity));
+  app.use(oauthRoutes(routes, deps.identity));
   app.use(adminClientRoutes(secured, deps.identity));
   app.use(adminPolicyRoutes(secured, deps.policy, deps.audit));
   app.use(adminApprovalRoutes(secured, deps.policy, deps.audit));
