@@ -81,7 +81,8 @@ interface PooledClient {
  * query builder and runner: for the few statements on every request's path (a subject read, an
  * audit group commit), where those layers cost about 30 µs of CPU a query, a fifth of the query
  * itself. The same pool, so the same sessions, settings and limits; each statement is still
- * announced as knex's `query` event, so whoever watches the database's traffic sees it. When
+ * announced as knex's `query` event, so whoever watches the database's traffic sees it. Given a
+ * knex transaction as `db`, the session is that transaction's own connection. When
  * `work` fails and the session may be left in an unknown state, `discard` marks it so the pool
  * closes it instead of handing it out again (the mark is the one knex sets on a broken connection).
  */

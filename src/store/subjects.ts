@@ -49,6 +49,8 @@ interface Row {
 
 /** Every column of `subjects` but the sealed ones (listed in SEALED_SUBJECT_FIELDS). */
 const PLAIN_COLUMNS = ['id', 'external_id', 'email_index', 'email_index_version', 'preferences', 'version', 'created_at', 'updated_at'] as const;
+/** The columns a creation may fill besides id and preferences, in the order its statement names them. */
+const INSERTABLE_COLUMNS = ['preferences', 'external_id', ...SEALED_SUBJECT_FIELDS, 'email_index', 'email_index_version'] as const;
 /** What a disclosure decides on besides the sealed fields: whom, and what they chose. */
 const FIELDS_COLUMNS = ['id', 'preferences'] as const;
 
@@ -106,14 +108,23 @@ export class SubjectStore {
    * transaction of its own, so a creation is one round trip. Inside `trx` when given.
    */
   async insertWithKey(id: string, changes: SubjectChanges, key: SubjectKeyRow, trx?: Knex.Transaction): Promise<SubjectRecord> {
-    const db = trx ?? this.db;
+    const given = toColumns(changes);
+    const columns: Record<string, unknown> = { id, preferences: JSON.stringify({}) };
+    for (const column of INSERTABLE_COLUMNS) if (given[column] !== undefined) columns[column] = given[column];
+    const names = Object.keys(columns);
+    // Every creation runs this: on the session directly (see withSession; inside `trx`, its
+    // connection), named by which columns it fills, so a session plans each shape once.
+    const shape = INSERTABLE_COLUMNS.reduce((bits, column, i) => (column in columns ? bits | (1 << i) : bits), 0);
     try {
-      const [row] = await db
-        .with('subject_key', db('subject_keys').insert({ subject_id: key.subjectId, version: key.version, kek_generation_id: key.kekGenerationId, wrapped_key: key.wrappedKey }))
-        .insert({ id, preferences: JSON.stringify({}), ...toColumns(changes) })
-        .into('subjects')
-        .returning('*');
-      return toRecord(row as Row);
+      const { rows } = await withSession(trx ?? this.db, (session) =>
+        session.query<Row>({
+          name: `pdvault_subject_insert_${shape}`,
+          text: `with subject_key as (insert into subject_keys (subject_id, version, kek_generation_id, wrapped_key) values ($1, $2, $3, $4))
+                 insert into subjects (${names.join(', ')}) values (${names.map((_, i) => `$${i + 5}`).join(', ')}) returning *`,
+          values: [key.subjectId, key.version, key.kekGenerationId, key.wrappedKey, ...Object.values(columns)],
+        }),
+      );
+      return toRecord(rows[0]!);
     } catch (error) {
       throw translateUnique(error);
     }

@@ -52,11 +52,10 @@ export class Subjects {
     // The id is chosen first so the creation's audit event names the subject it made.
     const id = newSubjectId();
     const decision = await this.decide(caller, 'subjects.create', { id, preferences: input.preferences }, fields);
-    const requestHash = crypto.createHash('sha256').update(canonicalJson(input)).digest();
 
     if (idempotencyKey) {
       const earlier = await this.deps.idempotency.find(caller.principal.clientId, idempotencyKey);
-      if (earlier) return this.replay(caller, earlier, requestHash);
+      if (earlier) return this.replay(caller, earlier, requestHashOf(input));
     }
     // Everything that may need a second pooled connection happens before the transaction opens.
     const emailIndex = input.email === undefined ? undefined : await this.deps.index.email(input.email);
@@ -75,7 +74,7 @@ export class Subjects {
         ? { record: await insert() }
         : await this.deps.db.transaction(async (trx) => {
             if (idempotencyKey) {
-              const winner = await this.deps.idempotency.claim(caller.principal.clientId, idempotencyKey, { requestHash, subjectId: id }, trx);
+              const winner = await this.deps.idempotency.claim(caller.principal.clientId, idempotencyKey, { requestHash: requestHashOf(input), subjectId: id }, trx);
               if (winner) return { replayOf: winner };
             }
             const record = await insert(trx);
@@ -87,7 +86,7 @@ export class Subjects {
       throw error;
     }
     this.deps.keys.settlePreparedKey(subjectKey, 'record' in outcome);
-    if ('replayOf' in outcome) return this.replay(caller, outcome.replayOf, requestHash);
+    if ('replayOf' in outcome) return this.replay(caller, outcome.replayOf, requestHashOf(input));
     return { view: await this.deps.renderer.render(outcome.record, decision), etag: etagOf(outcome.record), created: true };
   }
 
@@ -202,6 +201,11 @@ export class Subjects {
     const changes = Object.entries(preferences ?? {}).map(([preference, value]) => ({ preference, value: value as boolean }));
     return this.deps.consent.append(id, changes, caller.principal.clientId, trx);
   }
+}
+
+/** What a repeated Idempotency-Key is compared by: only keyed requests need it. */
+function requestHashOf(input: SubjectInput): Buffer {
+  return crypto.createHash('sha256').update(canonicalJson(input)).digest();
 }
 
 /** RFC 9110 §13.1.1: If-Match compares strongly, so a weak tag (`W/"3"`) never matches. */

@@ -49,6 +49,19 @@ describe('creating a subject', () => {
     expect(await countSubjects()).toBe(before);
   });
 
+  it.each([
+    ['on its own', {}],
+    ['with preferences, in a transaction', { preferences: { newsletter: true } }],
+  ])('refuses an external_id another subject holds with 409, and stores neither subject nor key (%s)', async (how, extra) => {
+    await vault.post('/v1/subjects').set('Authorization', auth(account)).send({ ...SAMPLE, external_id: `acct-taken-${how.length}` }).expect(201);
+    const subjects = await countSubjects();
+    const keys = Number((await vault.vault.db('subject_keys').count({ n: '*' }))[0]!.n);
+    const res = await vault.post('/v1/subjects').set('Authorization', auth(account)).send({ ...SAMPLE, ...extra, external_id: `acct-taken-${how.length}` }).expect(409);
+    expect(res.body).toMatchObject({ code: 'external_id_taken', errors: [{ pointer: '/external_id' }] });
+    expect(await countSubjects()).toBe(subjects);
+    expect(Number((await vault.vault.db('subject_keys').count({ n: '*' }))[0]!.n)).toBe(keys);
+  });
+
   it('answers a retried Idempotency-Key with the same subject and refuses the key for another body', async () => {
     const first = await vault.post('/v1/subjects').set('Authorization', auth(account)).set('Idempotency-Key', 'retry-1').send(SAMPLE).expect(201);
     const again = await vault.post('/v1/subjects').set('Authorization', auth(account)).set('Idempotency-Key', 'retry-1').send(SAMPLE).expect(200);
