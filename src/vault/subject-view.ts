@@ -34,6 +34,9 @@ const MASKS: Record<SealedSubjectField, Mask | undefined> = {
   birth_date: undefined,
 };
 
+/** Plaintexts of fields this very request wrote: a write's answer shows them without opening them again. */
+export type WrittenFields = Readonly<Partial<Record<SealedSubjectField, string>>>;
+
 /**
  * Opens what the decision allows and nothing else: absent fields are never decrypted, `token`
  * fields become opaque references without decrypting, masked fields are decrypted only to be
@@ -45,7 +48,7 @@ export class SubjectRenderer {
     private readonly index: BlindIndex,
   ) {}
 
-  async render(record: SubjectRecord, decision: Allowed): Promise<SubjectView> {
+  async render(record: SubjectRecord, decision: Allowed, written: WrittenFields = {}): Promise<SubjectView> {
     const byId = decision.subjectReference === 'id';
     const view: SubjectView = {
       ...(byId ? { id: record.id, external_id: record.externalId } : { pseudonym: await this.index.reference('psn', record.id) }),
@@ -56,19 +59,19 @@ export class SubjectRenderer {
     const levels = decision.fields;
     const out = view as unknown as Record<string, unknown>;
     for (const field of ['email', 'name', 'phone', 'postal_address', 'birth_date'] as const) {
-      const value = await this.field(record, field, levels[field] ?? 'absent');
+      const value = await this.field(record, field, levels[field] ?? 'absent', written);
       if (value !== undefined) out[field] = value;
     }
     if (levels.country === 'plain' && levels.postal_address !== 'plain' && record.sealed.postal_address) {
-      view.country = countryOf(JSON.parse(await this.open(record, 'postal_address')) as PostalAddress);
+      view.country = countryOf(JSON.parse(written.postal_address ?? (await this.open(record, 'postal_address'))) as PostalAddress);
     }
     return view;
   }
 
-  private async field(record: SubjectRecord, field: SealedSubjectField, level: FieldLevel): Promise<unknown> {
+  private async field(record: SubjectRecord, field: SealedSubjectField, level: FieldLevel, written: WrittenFields): Promise<unknown> {
     if (level === 'absent' || !record.sealed[field]) return undefined;
     if (level === 'token') return this.index.reference('tok', record.id, field);
-    const plaintext = await this.open(record, field);
+    const plaintext = written[field] ?? (await this.open(record, field));
     if (level === 'masked') {
       const mask = MASKS[field];
       return mask ? mask(plaintext) : undefined;

@@ -17,7 +17,7 @@ import type { Caller } from './caller';
 import { isSubjectId, newSubjectId, subjectNotFound } from './ids';
 import { PERSONAL_FIELDS, type PersonalField, type PreferencesInput, type SubjectInput, type SubjectPatch } from './input/subject-input';
 import type { SubjectReads } from './subject-reads';
-import { SUBJECT_READ_FIELDS, type SubjectRenderer, type SubjectView } from './subject-view';
+import { SUBJECT_READ_FIELDS, type SubjectRenderer, type SubjectView, type WrittenFields } from './subject-view';
 
 export interface SubjectResult {
   view: SubjectView;
@@ -60,9 +60,10 @@ export class Subjects {
     // Everything that may need a second pooled connection happens before the transaction opens.
     const emailIndex = input.email === undefined ? undefined : await this.deps.index.email(input.email);
     const subjectKey = await this.deps.keys.prepareSubjectKey(id);
+    const { sealed, written } = await this.seal(input, (field, text) => this.deps.keys.sealUnderPrepared(subjectKey, field, text));
     const changes: SubjectChanges = {
       externalId: input.external_id ?? null,
-      sealed: await this.seal(input, (field, text) => this.deps.keys.sealUnderPrepared(subjectKey, field, text)),
+      sealed,
       emailIndex: emailIndex ?? null,
       preferences: input.preferences ?? {},
     };
@@ -87,7 +88,7 @@ export class Subjects {
     }
     this.deps.keys.settlePreparedKey(subjectKey, 'record' in outcome);
     if ('replayOf' in outcome) return this.replay(caller, outcome.replayOf, requestHashOf(input));
-    return { view: await this.deps.renderer.render(outcome.record, decision), etag: etagOf(outcome.record), created: true };
+    return { view: await this.deps.renderer.render(outcome.record, decision, written), etag: etagOf(outcome.record), created: true };
   }
 
   async get(caller: Caller, id: string): Promise<SubjectResult> {
@@ -106,7 +107,7 @@ export class Subjects {
     const before = isSubjectId(id) ? await this.deps.subjects.find(id) : undefined;
     const decision = await this.decide(caller, 'subjects.update', before ? factsOf(before) : null, fields);
     if (!before) throw subjectNotFound();
-    const sealed = await this.seal(patch, (field, text) => this.deps.keys.seal(id, field, text));
+    const { sealed, written } = await this.seal(patch, (field, text) => this.deps.keys.seal(id, field, text));
     const emailIndex = patch.email ? await this.deps.index.email(patch.email) : patch.email === null ? null : undefined;
     const updated = await this.deps.db.transaction(async (trx) => {
       const record = await this.deps.subjects.findForUpdate(id, trx);
@@ -129,7 +130,7 @@ export class Subjects {
     });
     // Answered with what this write may show (the fields it changed), like a create: a writer
     // without read access is not refused after its change has landed.
-    return { view: await this.deps.renderer.render(updated, decision), etag: etagOf(updated) };
+    return { view: await this.deps.renderer.render(updated, decision, written), etag: etagOf(updated) };
   }
 
   /** Erasure is crypto-shredding: the subject key goes, so every ciphertext of the subject is unreadable at once. */
@@ -184,17 +185,25 @@ export class Subjects {
    * Seals every personal field the input sets with `sealOne` (under the subject's current key,
    * or a new subject's prepared one); a field set to null becomes a removal.
    */
+  /** Seals each personal field given; `written` keeps the texts sealed, for the answer to show without opening them again. */
   private async seal(
     input: Partial<Record<PersonalField, unknown>>,
     sealOne: (field: PersonalField, text: string) => Sealed | Promise<Sealed>,
-  ): Promise<Partial<Record<SealedSubjectField, Sealed | null>>> {
+  ): Promise<{ sealed: Partial<Record<SealedSubjectField, Sealed | null>>; written: WrittenFields }> {
     const sealed: Partial<Record<SealedSubjectField, Sealed | null>> = {};
+    const written: Partial<Record<SealedSubjectField, string>> = {};
     for (const field of PERSONAL_FIELDS) {
       const value = input[field];
       if (value === undefined) continue;
-      sealed[field] = value === null ? null : await sealOne(field, typeof value === 'string' ? value : JSON.stringify(value));
+      if (value === null) {
+        sealed[field] = null;
+        continue;
+      }
+      const text = typeof value === 'string' ? value : JSON.stringify(value);
+      sealed[field] = await sealOne(field, text);
+      written[field] = text;
     }
-    return sealed;
+    return { sealed, written };
   }
 
   private recordConsent(id: string, preferences: PreferencesInput | undefined, caller: Caller, trx: Knex.Transaction): Promise<void> {
