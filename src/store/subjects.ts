@@ -49,6 +49,11 @@ interface Row {
 
 /** Every column of `subjects` but the sealed ones (listed in SEALED_SUBJECT_FIELDS). */
 const PLAIN_COLUMNS = ['id', 'external_id', 'email_index', 'email_index_version', 'preferences', 'version', 'created_at', 'updated_at'] as const;
+/**
+ * What a creation answers with, named rather than `*`: a session keeps its prepared statements,
+ * and PostgreSQL refuses to run one whose result columns a later migration changed.
+ */
+const RECORD_COLUMNS = [...PLAIN_COLUMNS, ...SEALED_SUBJECT_FIELDS].join(', ');
 /** The columns a creation may fill besides id and preferences, in the order its statement names them. */
 const INSERTABLE_COLUMNS = ['preferences', 'external_id', ...SEALED_SUBJECT_FIELDS, 'email_index', 'email_index_version'] as const;
 /** What a disclosure decides on besides the sealed fields: whom, and what they chose. */
@@ -120,7 +125,8 @@ export class SubjectStore {
         session.query<Row>({
           name: `pdvault_subject_insert_${shape}`,
           text: `with subject_key as (insert into subject_keys (subject_id, version, kek_generation_id, wrapped_key) values ($1, $2, $3, $4))
-                 insert into subjects (${names.join(', ')}) values (${names.map((_, i) => `$${i + 5}`).join(', ')}) returning *`,
+                 insert into subjects (${names.join(', ')}) values (${names.map((_, i) => `$${i + 5}`).join(', ')})
+                 returning ${RECORD_COLUMNS}`,
           values: [key.subjectId, key.version, key.kekGenerationId, key.wrappedKey, ...Object.values(columns)],
         }),
       );
