@@ -62,11 +62,7 @@ export class DecisionPoint {
       if (decision.allowed && needsApproval) {
         // Only a request every other rule allows uses an approval up.
         const approvalId = await this.approvals.consume(principal.clientId, subject!.id, context.requestId);
-        decisions.push(
-          approvalId
-            ? { ...decision, approvalId }
-            : { action: decision.action, purpose: decision.purpose, policyVersion: decision.policyVersion, subjectId: decision.subjectId, fields: decision.fields, allowed: false, reason: 'approval_required' },
-        );
+        decisions.push(approvalId ? { ...decision, approvalId } : { ...decision, allowed: false, reason: 'approval_required' });
       } else decisions.push(decision);
     }
     await this.audit.record(decisions.map((decision) => auditEventOf(decision, principal, context)));

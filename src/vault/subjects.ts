@@ -183,9 +183,9 @@ export class Subjects {
 
   /**
    * Seals every personal field the input sets with `sealOne` (under the subject's current key,
-   * or a new subject's prepared one); a field set to null becomes a removal.
+   * or a new subject's prepared one); a field set to null becomes a removal. `written` keeps the
+   * texts sealed, for the answer to show without opening them again.
    */
-  /** Seals each personal field given; `written` keeps the texts sealed, for the answer to show without opening them again. */
   private async seal(
     input: Partial<Record<PersonalField, unknown>>,
     sealOne: (field: PersonalField, text: string) => Sealed | Promise<Sealed>,

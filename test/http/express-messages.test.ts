@@ -30,23 +30,15 @@ function echoApp(): express.Express {
 }
 
 describe('requests and responses born with the app’s prototypes', () => {
-  it('reach Express already carrying app.request and app.response', async () => {
+  it.each([
+    ['reach Express already carrying app.request and app.response', true],
+    ['arrive with Node’s own prototypes on a server without them', false],
+  ])('%s', async (_behaviour, withClasses) => {
     const app = echoApp();
-    const server = await serve(app, expressMessageClasses(app));
+    const server = await serve(app, withClasses ? expressMessageClasses(app) : {});
     try {
       await fetch(`${server.url}/echo/a1`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
-      expect(server.seen).toEqual([{ requestBornAsApps: true, responseBornAsApps: true }]);
-    } finally {
-      await server.close();
-    }
-  });
-
-  it('arrive with Node’s own prototypes on a server without them', async () => {
-    const app = echoApp();
-    const server = await serve(app, {});
-    try {
-      await fetch(`${server.url}/echo/a1`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
-      expect(server.seen).toEqual([{ requestBornAsApps: false, responseBornAsApps: false }]);
+      expect(server.seen).toEqual([{ requestBornAsApps: withClasses, responseBornAsApps: withClasses }]);
     } finally {
       await server.close();
     }
