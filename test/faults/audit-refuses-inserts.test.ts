@@ -135,8 +135,8 @@ describe.each(REFUSALS)('the audit table refusing inserts (%s) while reveals run
     let state = 0;
     let running = true;
     const reveals: Array<{ kind: RevealKind; n: number; from: number; to: number; outcome: Outcome }> = [];
-    const seen = (from: number, to: number) => reveals.filter((r) => r.from === from && r.to === to);
-    const eachKindSeen = (from: number, to: number) => (KINDS.every((kind) => seen(from, to).filter((r) => r.kind === kind).length >= 2) ? true : undefined);
+    const seen = (from: number, to: number, since = 0) => reveals.slice(since).filter((r) => r.from === from && r.to === to);
+    const eachKindSeen = (from: number, to: number, since = 0) => (KINDS.every((kind) => seen(from, to, since).filter((r) => r.kind === kind).length >= 2) ? true : undefined);
 
     const traffic = (async () => {
       for (let n = 0; n < MAX_REVEALS && running; n++) {
@@ -151,8 +151,13 @@ describe.each(REFUSALS)('the audit table refusing inserts (%s) while reveals run
       await pollUntil('reveals before the revocation', async () => eachKindSeen(0, 0), { attempts: 200, intervalMs: 50 });
       await refuse();
       state = 1;
+      // A group whose insert ran just before the refusal may still commit after it. The writer
+      // commits one group at a time, so once a reveal begun after the refusal has been refused,
+      // every earlier group has finished: count from there.
+      await pollUntil('a reveal refused since inserts were', async () => (seen(1, 1).length > 0 ? true : undefined), { attempts: 200, intervalMs: 50 });
       rowsWhileRevoked.push(await auditRows());
-      await pollUntil('reveals while inserts are refused', async () => eachKindSeen(1, 1), { attempts: 200, intervalMs: 50 });
+      const counted = reveals.length;
+      await pollUntil('reveals while inserts are refused', async () => eachKindSeen(1, 1, counted), { attempts: 200, intervalMs: 50 });
       rowsWhileRevoked.push(await auditRows());
       state = 2;
       await restore();
