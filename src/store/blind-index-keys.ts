@@ -19,9 +19,13 @@ export class BlindIndexKeyStore {
     return rows.map((r) => ({ version: r.version, sealedKey: r.sealed_key as Sealed, status: r.status, createdAt: r.created_at }));
   }
 
-  /** Inserts the first key unless another instance got there first; returns whether this one won. */
+  /**
+   * Inserts the first key unless another session got there first; returns whether this one won.
+   * `on conflict do nothing` without a target: two sessions racing conflict on the version or on
+   * the one-active-key index, whichever they reach first, and both mean "someone else won".
+   */
   async insertFirst(sealedKey: Sealed): Promise<boolean> {
-    const inserted = await this.db('blind_index_keys').insert({ version: 1, sealed_key: sealedKey, status: 'active' }).onConflict('version').ignore().returning('version');
+    const inserted = await this.db('blind_index_keys').insert({ version: 1, sealed_key: sealedKey, status: 'active' }).onConflict().ignore().returning('version');
     return inserted.length > 0;
   }
 }
