@@ -24,6 +24,7 @@ const KEY_REFRESH_MS = BLIND_INDEX_KEY_REFRESH_MS;
 export class BlindIndex {
   private keys: Array<{ version: number; status: string; key: Buffer }> = [];
   private loadedAt = 0;
+  private loading: Promise<void> | undefined;
 
   constructor(
     private readonly hierarchy: KeyHierarchy,
@@ -69,6 +70,8 @@ export class BlindIndex {
 
   /** Reads the key versions again now (after a rotation added one), instead of at the next refresh. */
   async refresh(): Promise<void> {
+    // A load already under way may have read the table before the change: wait, then load again.
+    await this.loading?.catch(() => undefined);
     await this.load();
   }
 
@@ -98,7 +101,16 @@ export class BlindIndex {
     return this.keys.filter((k) => k.status !== 'retired');
   }
 
-  private async load(): Promise<void> {
+  /**
+   * One load at a time: after each refresh interval every request in flight asks for one, and a
+   * load wipes the keys it replaces, which another load's waiters may be about to use.
+   */
+  private load(): Promise<void> {
+    this.loading ??= this.loadFromStore().finally(() => (this.loading = undefined));
+    return this.loading;
+  }
+
+  private async loadFromStore(): Promise<void> {
     let rows = await this.store.list();
     if (rows.length === 0) {
       const fresh = crypto.randomBytes(32);

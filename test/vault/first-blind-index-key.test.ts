@@ -1,3 +1,4 @@
+import { BlindIndex } from '../../src/crypto/blind-index';
 import { BlindIndexKeyStore } from '../../src/store/blind-index-keys';
 import { startTestVault, type TestVault } from '../support/test-vault';
 
@@ -22,5 +23,25 @@ describe('the first blind-index key', () => {
       expect(await db('blind_index_keys').select('version', 'status')).toEqual([{ version: 1, status: 'active' }]);
       await db('blind_index_keys').delete();
     }
+  });
+});
+
+describe('blind-index keys loaded by a new instance', () => {
+  it('are read once for all the requests that ask at the same time', async () => {
+    const store = new BlindIndexKeyStore(vault.vault.db);
+    const expected = (await new BlindIndex(vault.vault.keys, store).email('reload@example.com')).value;
+    // A new instance has no keys yet: every first request asks for them.
+    const index = new BlindIndex(vault.vault.keys, store);
+    let reads = 0;
+    const list = store.list.bind(store);
+    store.list = () => {
+      reads += 1;
+      return list();
+    };
+
+    const values = await Promise.all(Array.from({ length: 8 }, () => index.email('reload@example.com')));
+
+    expect(reads).toBe(1);
+    for (const { value } of values) expect(value.equals(expected)).toBe(true);
   });
 });
