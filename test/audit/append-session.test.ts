@@ -74,4 +74,66 @@ describe('an audit group commit on its session', () => {
     expect(stored).toEqual(expected);
     expect(chainHash(stored!.prevHash, stored!).equals(stored!.hash)).toBe(true);
   });
+
+  it('appends in one statement, without taking the lock, while it is the only writer', async () => {
+    const store = new AuditEventStore(single);
+    await store.appendChained((locked) => chainEvents(locked, [stamped('req_alone_1')]));
+    const statements = statementsOf(single);
+    try {
+      await store.appendChained((head) => chainEvents(head, [stamped('req_alone_2'), stamped('req_alone_3')]));
+    } finally {
+      statements.stop();
+    }
+    expect(statements.seen).toHaveLength(1);
+    expect(statements.seen[0]).not.toMatch(/\bbegin\b|for update/i);
+    expect(await countOf('req_alone_2')).toBe(1);
+    expect(await countOf('req_alone_3')).toBe(1);
+    await expectChainIntact();
+  });
+
+  it('chains after the events another instance appended meanwhile, never beside them', async () => {
+    const mine = new AuditEventStore(single);
+    const theirs = new AuditEventStore(vault.vault.db);
+    await mine.appendChained((head) => chainEvents(head, [stamped('req_mine_1')]));
+    let theirRows: ReturnType<typeof chainEvents> = [];
+    await theirs.appendChained((head) => (theirRows = chainEvents(head, [stamped('req_theirs_1'), stamped('req_theirs_2')])));
+    let myRows: ReturnType<typeof chainEvents> = [];
+    await mine.appendChained((head) => (myRows = chainEvents(head, [stamped('req_mine_2')])));
+    expect(myRows[0]!.seq).toBe(theirRows[1]!.seq + 1);
+    expect(myRows[0]!.prevHash.equals(theirRows[1]!.hash)).toBe(true);
+    expect(await countOf('req_mine_2')).toBe(1);
+    await expectChainIntact();
+  });
+
+  it('writes nothing and leaves the head where it was when an append without the lock is refused', async () => {
+    const store = new AuditEventStore(single);
+    await store.appendChained((head) => chainEvents(head, [stamped('req_before_refusal')]));
+    const head = await store.head();
+    await vault.vault.db.raw("create function pdvault_test_refuse_after() returns trigger language plpgsql as $$ begin raise exception 'refused'; end $$");
+    await vault.vault.db.raw('create trigger pdvault_test_refuse_after before insert on audit_events for each row execute function pdvault_test_refuse_after()');
+    try {
+      await expect(store.appendChained((known) => chainEvents(known, [stamped('req_refused_after')]))).rejects.toThrow('refused');
+    } finally {
+      await vault.vault.db.raw('drop trigger pdvault_test_refuse_after on audit_events');
+      await vault.vault.db.raw('drop function pdvault_test_refuse_after()');
+    }
+    expect(await countOf('req_refused_after')).toBe(0);
+    expect(await store.head()).toEqual(head);
+    await store.appendChained((known) => chainEvents(known, [stamped('req_after_refused_after')]));
+    expect(await countOf('req_after_refused_after')).toBe(1);
+    await expectChainIntact();
+  });
 });
+
+/** The statements `db` sends until `stop()`. */
+function statementsOf(db: Database) {
+  const seen: string[] = [];
+  const listener = (query: { sql: string }) => seen.push(query.sql);
+  db.on('query', listener);
+  return { seen, stop: () => db.off('query', listener) };
+}
+
+async function expectChainIntact() {
+  const verification = await vault.vault.audit.trail.verify({ clientId: 'cli_verifier000000', scopes: ['audit:read'], requestId: 'req_verify_session' });
+  expect(verification).toMatchObject({ ok: true, first_broken_seq: null });
+}
