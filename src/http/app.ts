@@ -1,6 +1,5 @@
 import './request-context';
 import express, { type Express } from 'express';
-import helmet from 'helmet';
 import type { Audit } from '../audit/audit';
 import type { Config } from '../config/config';
 import { VaultError } from '../errors/vault-error';
@@ -12,6 +11,7 @@ import { bodyParser } from './middleware/body';
 import { inputHygiene } from './middleware/input-hygiene';
 import { assignRequestId } from './middleware/request-id';
 import { requestLog } from './middleware/request-log';
+import { securityHeaders } from './middleware/security-headers';
 import { problemHandler } from './problem';
 import { RouteTable } from './route-table';
 import { accessLogRoutes } from './routes/access-log';
@@ -55,21 +55,17 @@ export function createApp(deps: AppDependencies): VaultApp {
   app.set('query parser', 'simple');
 
   // Every request, in one step (each layer of Express's chain costs): its id, its log line
-  // once answered, and no-store, since nothing the vault answers may be kept by a cache: not
-  // data, not tokens, not errors about them.
+  // once answered, no-store (nothing the vault answers may be kept by a cache: not data, not
+  // tokens, not errors about them) and helmet's security headers, computed once.
   const logWhenAnswered = requestLog(deps.logger, deps.metrics);
+  const setSecurityHeaders = securityHeaders();
   app.use((req, res, next) => {
     assignRequestId(req, res);
     logWhenAnswered(req, res);
     res.setHeader('Cache-Control', 'no-store');
+    setSecurityHeaders(res);
     next();
   });
-  app.use(
-    helmet({
-      hsts: { maxAge: 63072000, includeSubDomains: true, preload: false },
-      contentSecurityPolicy: { useDefaults: false, directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
-    }),
-  );
   app.use(bodyParser(deps.config.http.bodyLimitBytes));
   app.use(inputHygiene);
 

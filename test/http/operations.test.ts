@@ -1,3 +1,7 @@
+import http from 'node:http';
+import net from 'node:net';
+import helmet from 'helmet';
+import { HELMET_OPTIONS } from '../../src/http/middleware/security-headers';
 import { startTestVault, type TestVault } from '../support/test-vault';
 
 let vault: TestVault;
@@ -7,6 +11,17 @@ beforeAll(async () => {
 afterAll(() => vault.stop());
 
 describe('operations endpoints', () => {
+  it('answers with every header helmet sets for the vault, with helmet\'s values, data and errors alike', async () => {
+    // helmet on a real Node response, independently of how the vault applies the same headers.
+    const reference = new http.ServerResponse(new http.IncomingMessage(new net.Socket()));
+    helmet(HELMET_OPTIONS)(reference.req, reference, () => undefined);
+    const expected = reference.getHeaders();
+    expect(Object.keys(expected).length).toBeGreaterThan(5);
+    for (const res of [await vault.get('/healthz').expect(200), await vault.get('/v1/nothing-here').expect(404)]) {
+      for (const [name, value] of Object.entries(expected)) expect([name, res.headers[name]]).toEqual([name, String(value)]);
+    }
+  });
+
   it('answers /healthz over HTTPS with security headers and no-store', async () => {
     const res = await vault.get('/healthz').expect(200);
     expect(res.body).toEqual({ status: 'ok' });
