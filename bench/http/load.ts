@@ -61,6 +61,53 @@ export async function measure(target: Measurement['target'], label: string, load
   return measurement;
 }
 
+export interface Contender {
+  target: Measurement['target'];
+  label: string;
+  load: Load;
+}
+
+/**
+ * Each contender measured `rounds` times, taking turns (A, B, A, B, …), and each summed over its
+ * windows: a share of the machine that drifts over minutes (a neighbour's load, the clock) then
+ * weighs on every contender alike instead of on whichever happened to run during it. Throughput
+ * and CPU per request are over all the contender's windows; each latency percentile is the
+ * median of its windows' (percentiles do not add up).
+ */
+export async function measureInTurns(contenders: readonly Contender[], settings: LoadSettings, rounds: number): Promise<Measurement[]> {
+  const windows = contenders.map((): Measurement[] => []);
+  for (let round = 0; round < rounds; round++) {
+    for (const [i, { target, label, load }] of contenders.entries()) windows[i]!.push(await measure(target, label, load, settings));
+  }
+  return windows.map((measured, i) => combine(`${contenders[i]!.label} (${rounds} windows, in turns)`, measured));
+}
+
+function combine(label: string, windows: readonly Measurement[]): Measurement {
+  const sum = (of: (m: Measurement) => number) => windows.reduce((total, m) => total + of(m), 0);
+  const median = (values: number[]) => values.sort((a, b) => a - b)[Math.floor((values.length - 1) / 2)]!;
+  const answered = (m: Measurement) => m.ok + m.non2xx;
+  const cpuTime = (key: 'serverMicrosPerRequest' | 'postgresMicrosPerRequest') => (m: Measurement) => (m.cpu ? m.cpu[key] * answered(m) : 0);
+  const statusCodes: Record<string, number> = {};
+  for (const m of windows) for (const [code, count] of Object.entries(m.statusCodes)) statusCodes[code] = (statusCodes[code] ?? 0) + count;
+  const latency = Object.fromEntries(Object.keys(windows[0]!.latency).map((key) => [key, median(windows.map((m) => m.latency[key as keyof LatencySummary]))])) as unknown as LatencySummary;
+  const seconds = sum((m) => m.seconds);
+  return {
+    target: windows[0]!.target,
+    label,
+    opsPerSecond: sum((m) => m.ok) / seconds,
+    ok: sum((m) => m.ok),
+    errors: sum((m) => m.errors),
+    non2xx: sum((m) => m.non2xx),
+    statusCodes,
+    seconds,
+    latency,
+    curve: windows[0]!.curve.map(([percentile], j) => [percentile, median(windows.map((m) => m.curve[j]![1]))]),
+    ...(windows.every((m) => m.cpu) && {
+      cpu: { serverMicrosPerRequest: sum(cpuTime('serverMicrosPerRequest')) / sum(answered), postgresMicrosPerRequest: sum(cpuTime('postgresMicrosPerRequest')) / sum(answered) },
+    }),
+  };
+}
+
 function toMeasurement(target: Measurement['target'], label: string, result: autocannon.Result): Measurement {
   const at = (key: string) => (result.latency as unknown as Record<string, number>)[key] ?? 0;
   const latency: LatencySummary = { mean: result.latency.mean, p50: at('p50'), p90: at('p90'), p99: at('p99'), p999: at('p99_9'), max: result.latency.max };
