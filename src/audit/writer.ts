@@ -28,11 +28,11 @@ export const auditUnavailable = (cause?: unknown) =>
 
 /**
  * Group commit with fail-closed semantics (DESIGN.md, "Audit"). Events of concurrent requests
- * collect for `commitIntervalMs`, then go to PostgreSQL in one transaction that takes the chain
- * head under its row lock, numbers and hashes them, and inserts them. Every caller's promise
- * settles with its commit: resolved once the events are durable, rejected with 503
- * `audit_unavailable` when the transaction fails. One transaction is in flight per instance;
- * what arrives meanwhile forms the next group.
+ * collect for `commitIntervalMs`, then are numbered and hashed after the chain head and go to
+ * PostgreSQL in one transaction (AuditEventStore.appendChained keeps the chain linear across
+ * instances). Every caller's promise settles with its commit: resolved once the events are
+ * durable, rejected with 503 `audit_unavailable` when the transaction fails. One transaction is
+ * in flight per instance; what arrives meanwhile forms the next group.
  */
 export class AuditWriter implements AuditSink {
   private waiting: Waiting[] = [];
