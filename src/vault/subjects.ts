@@ -101,6 +101,10 @@ export class Subjects {
 
   async update(caller: Caller, id: string, patch: SubjectPatch, ifMatch: string | undefined): Promise<SubjectResult> {
     if (!ifMatch) throw new VaultError('precondition_required', 428, 'PATCH needs If-Match with the subject\'s ETag');
+    // `*` matches whatever version is current: a blind write, which is what If-Match is here to prevent.
+    if (ifMatch.trim() === '*') {
+      throw new VaultError('precondition_required', 428, 'PATCH needs If-Match with the subject\'s ETag', { detail: 'If-Match: * names no version; send the ETag of the subject the change is based on' });
+    }
     const fields = PERSONAL_FIELDS.filter((field) => patch[field] !== undefined);
     // Decided and sealed before the row is locked: a transaction that waits for a second pooled
     // connection while writers queue on its lock would exhaust the pool.
@@ -219,7 +223,6 @@ function requestHashOf(input: SubjectInput): Buffer {
 
 /** RFC 9110 §13.1.1: If-Match compares strongly, so a weak tag (`W/"3"`) never matches. */
 function etagMatches(ifMatch: string, record: SubjectRecord): boolean {
-  if (ifMatch.trim() === '*') return true;
   return ifMatch.split(',').some((tag) => tag.trim() === etagOf(record));
 }
 

@@ -151,6 +151,17 @@ describe('updating a subject', () => {
     expect(stale.headers.etag).toBe('"2"');
   });
 
+  it('refuses If-Match: * (a blind write) with 428 and changes nothing', async () => {
+    const { id } = await createSubject(vault, account);
+    const res = await vault.patch(`/v1/subjects/${id}`).set('Authorization', auth(account)).set('If-Match', '*').send({ name: 'Blind' }).expect(428);
+    expect(res.body.code).toBe('precondition_required');
+    expect(res.body.detail).toMatch(/names no version/);
+    const row = await vault.vault.db('subjects').where({ id }).first();
+    expect(Number(row.version)).toBe(1);
+    const after = await vault.get(`/v1/subjects/${id}`).set('Authorization', auth(account)).expect(200);
+    expect(after.body.name).toBe(SAMPLE.name);
+  });
+
   it('lets 20 concurrent writers each land exactly once, never mixing their fields', async () => {
     const { id } = await createSubject(vault, account);
     const writer = async (n: number) => {
