@@ -67,6 +67,31 @@ describe('bodies no route should ever have to read', () => {
   });
 });
 
+describe('bodies that name a property twice', () => {
+  // JSON.parse keeps the last; a filter in front of the vault may have read the first.
+  it.each(jsonOperations.filter((op) => op.scope).map((op) => [op.label, op] as const))('%s refuses its valid body with one property named twice, and writes nothing', async (_label, op) => {
+    const valid = validBody(op, fixtures);
+    // A route without a sample body (the policy document) gets one that would otherwise fail only its own validation.
+    const body = Object.keys(valid).length ? valid : { name: 'twice' };
+    const [name, value] = Object.entries(body)[0]!;
+    const text = JSON.stringify(body).replace(/}$/, `,${JSON.stringify(name)}:${JSON.stringify(value)}}`);
+    await writingNothing(op.label, async () => {
+      const res = await attack(vault, fixtures, op).set('Content-Type', 'application/json').send(text);
+      expect([res.status, res.body.code, res.body.errors?.[0]?.pointer]).toEqual([400, 'duplicate_property', `/${name}`]);
+    });
+  });
+
+  it('recognises a name written with escapes as the same name, at any depth', async () => {
+    const op = OPERATIONS.find((o) => o.label === 'POST /v1/subjects')!;
+    await writingNothing(op.label, async () => {
+      const escaped = await attack(vault, fixtures, op).set('Content-Type', 'application/json').send('{"email":"first@example.com","\\u0065mail":"second@example.com"}');
+      expect([escaped.status, escaped.body.code, escaped.body.errors?.[0]?.pointer]).toEqual([400, 'duplicate_property', '/email']);
+      const nested = await attack(vault, fixtures, op).set('Content-Type', 'application/json').send('{"postal_address":{"line1":"1 Main St","city":"London","country":"GB","country":"US"}}');
+      expect([nested.status, nested.body.code, nested.body.errors?.[0]?.pointer]).toEqual([400, 'duplicate_property', '/postal_address/country']);
+    });
+  });
+});
+
 describe('bodies that parse but do not fit the route', () => {
   it.each(jsonOperations.map((op) => [op.label, op] as const))('%s refuses a wrong type in every property and a body that is not an object', async (_label, op) => {
     const base = validBody(op, fixtures);

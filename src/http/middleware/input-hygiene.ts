@@ -71,6 +71,6 @@ export function isCleanString(value: string): boolean {
   return !value.includes('\u0000') && (value as string & { isWellFormed(): boolean }).isWellFormed();
 }
 
-function escapePointer(key: string): string {
+export function escapePointer(key: string): string {
   return key.replace(/~/g, '~0').replace(/\//g, '~1');
 }
