@@ -1,4 +1,5 @@
-import type { Router } from 'express';
+import type { RequestHandler, Router } from 'express';
+import { VaultError } from '../errors/vault-error';
 import type { AccessTokenVerifier } from '../identity/token-verifier';
 import { authenticate, requireScope } from './middleware/authenticate';
 import type { Handlers, Method, RouteTable } from './route-table';
@@ -6,22 +7,38 @@ import type { Handlers, Method, RouteTable } from './route-table';
 /** One scope for every method of a path, or a scope per method (GET reads, PATCH writes …). */
 export type ScopeRule = string | Partial<Record<Method, string>>;
 
-/** How /v1 routes are registered: a route cannot be added without a verified token and a scope. */
-export interface SecuredRoutes {
-  add(router: Router, path: string, scope: ScopeRule, handlers: Handlers): void;
+export interface RouteOptions {
+  /** The handlers read and validate the query string themselves (openapi.yaml declares its parameters). */
+  query?: 'parsed by the handler';
 }
+
+/**
+ * How /v1 routes are registered: a route cannot be added without a verified token and a scope,
+ * and a route that declares no query parameters refuses a query string rather than ignore it.
+ */
+export interface SecuredRoutes {
+  add(router: Router, path: string, scope: ScopeRule, handlers: Handlers, options?: RouteOptions): void;
+}
+
+// Ignoring it would surprise: `GET /v1/subjects/{id}?fields=email` would disclose (and audit) every field.
+const refuseQuery: RequestHandler = (req, _res, next) => {
+  if (Object.keys(req.query as object).length > 0) {
+    throw new VaultError('invalid_query', 400, 'This resource takes no query parameters', { detail: 'Send the request without a query string' });
+  }
+  next();
+};
 
 export function securedRoutes(routes: RouteTable, verifier: AccessTokenVerifier): SecuredRoutes {
   const verify = authenticate(verifier);
   return {
-    add(router, path, scope, handlers) {
+    add(router, path, scope, handlers, options = {}) {
       if (!path.startsWith('/v1/')) throw new Error(`secured routes live under /v1: ${path}`);
       // Guards each method the path serves (HEAD with GET) before its handler; other methods get 405.
       const guard = router.route(path);
       for (const method of Object.keys(handlers) as Method[]) {
         const required = typeof scope === 'string' ? scope : scope[method];
         if (!required) throw new Error(`no scope for ${method.toUpperCase()} ${path}`);
-        guard[method](verify, requireScope(required));
+        guard[method](verify, requireScope(required), ...(options.query ? [] : [refuseQuery]));
       }
       routes.add(router, path, handlers);
     },

@@ -116,10 +116,13 @@ describe('purposes: a token sees only what its purpose may see', () => {
     const plain = await vault.get(`/v1/subjects/${fixtures.subjectId}`).set('Authorization', auth(shipping)).expect(200);
     expect(plain.body.email).toBeUndefined();
     for (const path of [`/v1/subjects/${fixtures.subjectId}?purpose=account_management`, `/v1/subjects/${fixtures.subjectId}?purpose=legal_disclosure&scope=admin:clients`]) {
-      const res = await vault.get(path).set('Authorization', auth(shipping)).set('X-Purpose', 'account_management').expect(200);
-      expect(res.body.email).toBeUndefined();
-      expect(res.body.phone).toBeUndefined();
+      const res = await vault.get(path).set('Authorization', auth(shipping)).expect(400);
+      expect(res.body).toEqual(expect.objectContaining({ code: 'invalid_query' }));
+      expect(JSON.stringify(res.body)).not.toContain('@');
     }
+    const withHeader = await vault.get(`/v1/subjects/${fixtures.subjectId}`).set('Authorization', auth(shipping)).set('X-Purpose', 'account_management').expect(200);
+    expect(withHeader.body.email).toBeUndefined();
+    expect(withHeader.body.phone).toBeUndefined();
   });
 
   it('refuses a newsletter token on subject routes and a shipping token on email resolution', async () => {

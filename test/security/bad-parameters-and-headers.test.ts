@@ -65,7 +65,7 @@ async function expectRequestRefused(op: Operation, context: string, build: () =>
   expectNothingWritten(before, await dataFingerprint(vault), context);
 }
 
-/** Not a 5xx; if refused, a problem with nothing written. A route that ignores an undeclared query parameter may serve the request. */
+/** Not a 5xx; if refused, a problem with nothing written. A declared parameter with a value the route accepts may be served. */
 async function expectHandled(op: Operation, context: string, build: () => ReturnType<typeof attack>): Promise<void> {
   const before = await dataFingerprint(vault);
   const res = await build();
@@ -104,6 +104,15 @@ describe('hostile query strings', () => {
     }
     expectNothingWritten(before, await dataFingerprint(vault), `${op.label} with unreadable query values`);
   });
+
+  it.each(OPERATIONS.filter((op) => op.scope && op.queryParams.length === 0).map((op) => [op.label, op] as const))(
+    '%s declares no query parameters and refuses one with 400 invalid_query rather than ignore it',
+    async (_label, op) => {
+      await expectRequestRefused(op, `${op.label}?fields=email`, () => attack(vault, fixtures, op, `${concretePath(op, fixtures)}?fields=email`));
+      const res = await attack(vault, fixtures, op, `${concretePath(op, fixtures)}?fields=email`);
+      expect([res.status, res.body.code]).toEqual([400, 'invalid_query']);
+    },
+  );
 
   it.each(OPERATIONS.filter((op) => op.queryParams.length).map((op) => [op.label, op] as const))(
     '%s handles injection strings, repeats and pollution keys in its query parameters without an error of its own',

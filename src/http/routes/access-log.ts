@@ -20,7 +20,7 @@ export function accessLogRoutes(secured: SecuredRoutes, audit: Audit): Router {
       const page = await audit.trail.accessLog(subjectId, query, readerOf(req));
       res.json({ subject_id: subjectId, entries: page.items, next_cursor: page.nextCursor });
     },
-  });
+  }, { query: 'parsed by the handler' });
   router.use('/v1/subjects/:id/access-log', auditRefusals(audit.writer, 'audit.access_log'));
   return router;
 }

@@ -40,7 +40,7 @@ export function adminAuditRoutes(secured: SecuredRoutes, audit: Audit): Router {
       );
       res.json({ events: page.items, next_cursor: page.nextCursor });
     },
-  });
+  }, { query: 'parsed by the handler' });
   secured.add(router, '/v1/admin/audit/verify', SCOPE, {
     get: async (req, res) => {
       res.json(await audit.trail.verify(readerOf(req)));
