@@ -48,6 +48,27 @@ describe('/v1/admin/clients', () => {
     expect(refused.body.code).toBe('invalid_client_grant');
   });
 
+  it('refuses a contractor without an expiry, and a change that would take its expiry away', async () => {
+    const before = Number((await vault.vault.db('clients').count({ n: '*' }))[0]!.n);
+    const open = await vault
+      .post('/v1/admin/clients')
+      .set(as(token))
+      .send({ name: 'endless', kind: 'contractor', scopes: ['subjects:read'], purposes: ['shipping'] })
+      .expect(400);
+    expect(open.body.errors).toContainEqual(expect.objectContaining({ pointer: '/expires_at' }));
+    expect(Number((await vault.vault.db('clients').count({ n: '*' }))[0]!.n)).toBe(before);
+
+    const made = await vault
+      .post('/v1/admin/clients')
+      .set(as(token))
+      .send({ name: 'collector', kind: 'contractor', scopes: ['subjects:read'], purposes: ['debt_collection'], expires_at: '2099-06-30' })
+      .expect(201);
+    const cleared = await vault.patch(`/v1/admin/clients/${made.body.client_id}`).set(as(token)).send({ expires_at: null }).expect(400);
+    expect(cleared.body.errors).toContainEqual(expect.objectContaining({ pointer: '/expires_at' }));
+    const stored = await vault.vault.db('clients').where({ id: made.body.client_id }).first();
+    expect(stored.expires_at.toISOString()).toBe('2099-07-01T00:00:00.000Z');
+  });
+
   it('refuses unknown scopes and purposes, data scopes without a purpose, and a duplicate name', async () => {
     const bad = await vault.post('/v1/admin/clients').set(as(token)).send({ name: 'x1', scopes: ['subjects:read', 'root'], purposes: ['spying'] }).expect(400);
     expect(bad.body.errors.map((e: { pointer: string }) => e.pointer)).toEqual(expect.arrayContaining(['/scopes', '/purposes']));

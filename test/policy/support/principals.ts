@@ -24,7 +24,7 @@ export async function callerWith(vault: TestVault, grants: Partial<ClientRegistr
 
 /** A data client granted one scope and one purpose. */
 export const dataCaller = (vault: TestVault, scope: string, purpose: string, kind: 'internal' | 'contractor' = 'internal') =>
-  callerWith(vault, { kind, scopes: [scope], purposes: [purpose] }, scope, purpose);
+  callerWith(vault, { kind, scopes: [scope], purposes: [purpose], ...(kind === 'contractor' && { expiresAt: new Date(Date.now() + 86_400_000) }) }, scope, purpose);
 
 /** An admin client holding `scopes`, with a token for all of them. */
 export const adminCaller = (vault: TestVault, scopes: string[]) => callerWith(vault, { scopes }, scopes.join(' '));

@@ -72,7 +72,7 @@ export function validBody(op: Operation, fixtures: Fixtures): Record<string, unk
     case 'POST /v1/subjects/{id}/payment-methods':
       return { number: '5555555555554444', exp_month: 12, exp_year: year, holder_name: 'Base Holder' };
     case 'POST /v1/admin/clients':
-      return { name: 'attack-base', kind: 'contractor', scopes: ['subjects:read'], purposes: ['shipping'] };
+      return { name: 'attack-base', kind: 'contractor', scopes: ['subjects:read'], purposes: ['shipping'], expires_at: new Date(Date.now() + 86_400_000).toISOString() };
     case 'PATCH /v1/admin/clients/{id}':
       return { scopes: ['subjects:read'] };
     case 'POST /v1/admin/approvals':
