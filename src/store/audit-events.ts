@@ -124,9 +124,9 @@ export class AuditEventStore {
         this.lastHead = headAfter(rows);
         return;
       }
-      this.contendedAt = performance.now();
     }
     const { head, rows } = await this.appendLocked(build);
+    // Another writer moved the head since this store's last append (a lock-free try found the same).
     if (known && (head.seq !== known.seq || !head.hash.equals(known.hash))) this.contendedAt = performance.now();
     this.lastHead = rows.length > 0 ? headAfter(rows) : head;
   }

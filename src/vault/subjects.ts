@@ -100,10 +100,10 @@ export class Subjects {
   }
 
   async update(caller: Caller, id: string, patch: SubjectPatch, ifMatch: string | undefined): Promise<SubjectResult> {
-    if (!ifMatch) throw new VaultError('precondition_required', 428, 'PATCH needs If-Match with the subject\'s ETag');
     // `*` matches whatever version is current: a blind write, which is what If-Match is here to prevent.
-    if (ifMatch.trim() === '*') {
-      throw new VaultError('precondition_required', 428, 'PATCH needs If-Match with the subject\'s ETag', { detail: 'If-Match: * names no version; send the ETag of the subject the change is based on' });
+    if (!ifMatch || ifMatch.trim() === '*') {
+      const detail = ifMatch ? 'If-Match: * names no version; send the ETag of the subject the change is based on' : undefined;
+      throw new VaultError('precondition_required', 428, 'PATCH needs If-Match with the subject\'s ETag', { detail });
     }
     const fields = PERSONAL_FIELDS.filter((field) => patch[field] !== undefined);
     // Decided and sealed before the row is locked: a transaction that waits for a second pooled
