@@ -5,6 +5,18 @@ import { KeyProviderError } from './key-provider';
 export const integrityError = (detail: string, cause?: unknown) =>
   new VaultError('integrity_error', 500, 'Stored data failed its integrity check', { detail, cause });
 
+/**
+ * The ciphertext names a subject-key version older than the subject's current one: a re-key
+ * deleted it. A row read before the re-key committed and opened after it looks like this, and
+ * read again holds the same values under the new version; a row that still names a deleted
+ * version when read again is the integrity error it reports.
+ */
+export class RetiredKeyVersion extends VaultError {
+  constructor() {
+    super('integrity_error', 500, 'Stored data failed its integrity check', { detail: 'ciphertext names a subject-key version a re-key deleted' });
+  }
+}
+
 export const kmsUnavailable = (detail: string, cause?: unknown) =>
   new VaultError('kms_unavailable', 503, 'The key provider is unavailable', { detail, cause, headers: { 'Retry-After': '5' } });
 

@@ -9,7 +9,7 @@ import { AuthenticationFailed, KEY_BYTES, openWithKey, sealWithKey } from './aes
 import { MalformedCiphertext, parseCiphertext, SealedKind } from './ciphertext-format';
 import { KekCache } from './kek-cache';
 import { KekGenerations } from './kek-generations';
-import { fromProviderError, integrityError, subjectKeyExists, subjectKeyNotFound } from './key-errors';
+import { fromProviderError, integrityError, RetiredKeyVersion, subjectKeyExists, subjectKeyNotFound } from './key-errors';
 import { KeyProviderError, type KeyProvider, type ProviderKeyDescription } from './key-provider';
 import { NO_KEY_METRICS, type KeyMetrics } from './key-metrics';
 import { instrumentProvider } from './instrumented-provider';
@@ -168,7 +168,7 @@ export class KeyHierarchy {
     // A version this instance has not seen may have been added by another one: read again once.
     if (!entry.keys.has(version)) entry = await this.loadSubjectKeys(subjectId);
     const key = entry.keys.get(version);
-    if (!key) throw integrityError('ciphertext names a subject-key version that does not exist');
+    if (!key) throw version < entry.current ? new RetiredKeyVersion() : integrityError('ciphertext names a subject-key version that does not exist');
     return authenticated(() => openWithKey(key, sealed, SealedKind.FieldValue, [subjectId, field]));
   }
 

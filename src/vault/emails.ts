@@ -2,6 +2,8 @@ import type { KeyHierarchy } from '../crypto/key-hierarchy';
 import { VaultError } from '../errors/vault-error';
 import { assertAllowed, type Decision } from '../policy/decision';
 import type { DecisionPoint } from '../policy/decision-point';
+import type { SubjectFields } from '../store/subjects';
+import { openRereadingAfterRekey } from './reread-after-rekey';
 import type { SubjectReads } from './subject-reads';
 import type { Caller } from './caller';
 import { isSubjectId, subjectNotFound } from './ids';
@@ -28,7 +30,7 @@ export class EmailResolution {
     assertAllowed(await this.decisions.decide(caller.principal, 'emails.resolve', record ? factsOf(record) : null, ['email'], caller.context));
     if (!record) throw subjectNotFound();
     if (!record.sealed.email) throw new VaultError('email_not_on_file', 404, 'The subject has no email address');
-    return { subject_id: id, email: (await this.keys.open(id, 'email', record.sealed.email)).toString('utf8') };
+    return { subject_id: id, email: await this.openEmail(id, record) };
   }
 
   async resolveBatch(caller: Caller, ids: readonly string[]): Promise<Resolution[]> {
@@ -52,8 +54,15 @@ export class EmailResolution {
         if (!record || !decision) return { subject_id: id, error: 'not_found' };
         if (!decision.allowed) return { subject_id: id, error: decision.reason };
         if (!record.sealed.email) return { subject_id: id, error: 'email_not_on_file' };
-        return { subject_id: id, email: (await this.keys.open(id, 'email', record.sealed.email)).toString('utf8') };
+        return { subject_id: id, email: await this.openEmail(id, record) };
       }),
     );
+  }
+
+  private openEmail(id: string, record: SubjectFields): Promise<string> {
+    return openRereadingAfterRekey(record, () => this.subjects.fieldsAgain(id, ['email']), async (read) => {
+      if (!read.sealed.email) throw new VaultError('email_not_on_file', 404, 'The subject has no email address');
+      return (await this.keys.open(id, 'email', read.sealed.email)).toString('utf8');
+    });
   }
 }

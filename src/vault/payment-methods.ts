@@ -19,6 +19,7 @@ import {
   type RevealedCard,
   type SealedCardContents,
 } from './payment-method-view';
+import { openRereadingAfterRekey } from './reread-after-rekey';
 import { factsOf } from './subjects';
 
 export interface PaymentMethodDependencies {
@@ -93,8 +94,11 @@ export class PaymentMethods {
    */
   async reveal(caller: Caller, token: string): Promise<RevealedCard> {
     const { record } = await this.findAndDecide(caller, 'payment_methods.reveal', token);
-    const plaintext = await this.deps.keys.open(record.subjectId, cardField(record.token), record.card);
-    const contents = parseContents(plaintext);
+    const contents = await openRereadingAfterRekey(
+      record,
+      async () => (await this.deps.paymentMethods.find(token)) ?? Promise.reject(paymentMethodNotFound()),
+      async (read) => parseContents(await this.deps.keys.open(read.subjectId, cardField(read.token), read.card)),
+    );
     return {
       token: record.token,
       brand: maskedView(record).brand,

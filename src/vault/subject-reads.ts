@@ -1,5 +1,6 @@
 import type { KeyHierarchy } from '../crypto/key-hierarchy';
 import type { SealedSubjectField, SubjectFields, SubjectRecord, SubjectStore } from '../store/subjects';
+import { subjectNotFound } from './ids';
 
 /**
  * Subjects as a read needs them: the rows, with each subject's keys ready to open its values.
@@ -14,6 +15,20 @@ export class SubjectReads {
 
   async find(id: string): Promise<SubjectRecord | undefined> {
     return (await this.findMany([id])).get(id);
+  }
+
+  /** The subject read again (see `openRereadingAfterRekey`); 404 if it was erased meanwhile. */
+  async again(id: string): Promise<SubjectRecord> {
+    const record = await this.find(id);
+    if (!record) throw subjectNotFound();
+    return record;
+  }
+
+  /** Only `fields` of the subject read again; 404 if it was erased meanwhile. */
+  async fieldsAgain(id: string, fields: readonly SealedSubjectField[]): Promise<SubjectFields> {
+    const record = (await this.findFields([id], fields)).get(id);
+    if (!record) throw subjectNotFound();
+    return record;
   }
 
   findMany(ids: readonly string[]): Promise<Map<string, SubjectRecord>> {
