@@ -1,5 +1,6 @@
 import crypto from 'node:crypto';
 import { buildAad, encodeHeader, HEADER_BYTES, NONCE_BYTES, TAG_BYTES, parseCiphertext, type SealedKind } from './ciphertext-format';
+import { fillPublicRandom } from './public-random';
 import { asSealed, type Sealed } from './sealed';
 
 const ALGORITHM = 'aes-256-gcm';
@@ -18,8 +19,8 @@ export function sealWithKey(key: Buffer, kind: SealedKind, keyReference: number,
   const header = encodeHeader(kind, keyReference);
   const out = Buffer.allocUnsafe(HEADER_BYTES + NONCE_BYTES + plaintext.length + TAG_BYTES);
   header.copy(out, 0);
+  fillPublicRandom(out, HEADER_BYTES, NONCE_BYTES);
   const nonce = out.subarray(HEADER_BYTES, HEADER_BYTES + NONCE_BYTES);
-  crypto.randomFillSync(nonce);
   const cipher = crypto.createCipheriv(ALGORITHM, key, nonce, { authTagLength: TAG_BYTES });
   cipher.setAAD(buildAad(header, bindings));
   let offset = HEADER_BYTES + NONCE_BYTES;

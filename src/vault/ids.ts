@@ -1,8 +1,8 @@
-import crypto from 'node:crypto';
+import { publicRandomBytes } from '../crypto/public-random';
 import { VaultError } from '../errors/vault-error';
 
 // 128 random bits: unguessable, so an id alone grants nothing and reveals no count.
-const random = () => crypto.randomBytes(16).toString('base64url');
+const random = () => publicRandomBytes(16).toString('base64url');
 
 export const newSubjectId = () => `sub_${random()}`;
 export const newPaymentMethodToken = () => `pm_${random()}`;
