@@ -25,6 +25,15 @@ export const subjectKeyNotFound = () =>
     detail: 'the subject was erased (its key destroyed) or never created',
   });
 
+/**
+ * An opening failed because the subject's keys changed after its row was read: a re-key
+ * deleted the version the row names, or an erasure destroyed the subject's key. Read again,
+ * the row names the new version, or is gone.
+ */
+export function keysChangedSinceRead(error: unknown): boolean {
+  return error instanceof RetiredKeyVersion || (error instanceof VaultError && error.code === 'subject_key_not_found');
+}
+
 export const subjectKeyExists = () =>
   new VaultError('subject_key_exists', 409, 'The subject already has a key');
 

@@ -3,7 +3,7 @@ import { VaultError } from '../errors/vault-error';
 import { assertAllowed, type Decision } from '../policy/decision';
 import type { DecisionPoint } from '../policy/decision-point';
 import type { SubjectFields } from '../store/subjects';
-import { openRereadingAfterRekey } from './reread-after-rekey';
+import { openRereadingAfterKeyChange } from './reread-after-key-change';
 import type { SubjectReads } from './subject-reads';
 import type { Caller } from './caller';
 import { isSubjectId, subjectNotFound } from './ids';
@@ -54,13 +54,20 @@ export class EmailResolution {
         if (!record || !decision) return { subject_id: id, error: 'not_found' };
         if (!decision.allowed) return { subject_id: id, error: decision.reason };
         if (!record.sealed.email) return { subject_id: id, error: 'email_not_on_file' };
-        return { subject_id: id, email: await this.openEmail(id, record) };
+        try {
+          return { subject_id: id, email: await this.openEmail(id, record) };
+        } catch (error) {
+          // Erased, or its email removed, since the batch read it: that subject's answer, not the batch's.
+          if (error instanceof VaultError && error.code === 'subject_not_found') return { subject_id: id, error: 'not_found' };
+          if (error instanceof VaultError && error.code === 'email_not_on_file') return { subject_id: id, error: 'email_not_on_file' };
+          throw error;
+        }
       }),
     );
   }
 
   private openEmail(id: string, record: SubjectFields): Promise<string> {
-    return openRereadingAfterRekey(record, () => this.subjects.fieldsAgain(id, ['email']), async (read) => {
+    return openRereadingAfterKeyChange(record, () => this.subjects.fieldsAgain(id, ['email']), async (read) => {
       if (!read.sealed.email) throw new VaultError('email_not_on_file', 404, 'The subject has no email address');
       return (await this.keys.open(id, 'email', read.sealed.email)).toString('utf8');
     });

@@ -6,7 +6,7 @@ import type { ConsentHistoryStore } from '../store/consent-history';
 import type { PaymentMethodStore } from '../store/payment-methods';
 import type { Caller } from './caller';
 import { isSubjectId, subjectNotFound } from './ids';
-import { openRereadingAfterRekey } from './reread-after-rekey';
+import { openRereadingAfterKeyChange } from './reread-after-key-change';
 import type { SubjectRenderer } from './subject-view';
 import type { SubjectReads } from './subject-reads';
 import { factsOf } from './subjects';
@@ -38,7 +38,7 @@ export class SubjectExport {
     if (!record) throw subjectNotFound();
     // Cards are exported masked (brand, last four, expiry) whatever the purpose could reveal.
     const [subject, cards, consent, accessLog] = await Promise.all([
-      openRereadingAfterRekey(record, () => this.subjects.again(id), (read) => this.renderer.render(read, decision)),
+      openRereadingAfterKeyChange(record, () => this.subjects.again(id), (read) => this.renderer.render(read, decision)),
       this.paymentMethods.listForSubject(id),
       this.consent.list(id),
       this.trail.accessLog(id, { limit: ACCESS_LOG_LIMIT }, { clientId: caller.principal.clientId, scopes: caller.principal.scopes, ...caller.context }),

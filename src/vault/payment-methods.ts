@@ -19,7 +19,7 @@ import {
   type RevealedCard,
   type SealedCardContents,
 } from './payment-method-view';
-import { openRereadingAfterRekey } from './reread-after-rekey';
+import { openRereadingAfterKeyChange } from './reread-after-key-change';
 import { factsOf } from './subjects';
 
 export interface PaymentMethodDependencies {
@@ -94,7 +94,7 @@ export class PaymentMethods {
    */
   async reveal(caller: Caller, token: string): Promise<RevealedCard> {
     const { record } = await this.findAndDecide(caller, 'payment_methods.reveal', token);
-    const contents = await openRereadingAfterRekey(
+    const contents = await openRereadingAfterKeyChange(
       record,
       async () => (await this.deps.paymentMethods.find(token)) ?? Promise.reject(paymentMethodNotFound()),
       async (read) => parseContents(await this.deps.keys.open(read.subjectId, cardField(read.token), read.card)),

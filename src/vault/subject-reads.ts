@@ -17,7 +17,7 @@ export class SubjectReads {
     return (await this.findMany([id])).get(id);
   }
 
-  /** The subject read again (see `openRereadingAfterRekey`); 404 if it was erased meanwhile. */
+  /** The subject read again (see `openRereadingAfterKeyChange`); 404 if it was erased meanwhile. */
   async again(id: string): Promise<SubjectRecord> {
     const record = await this.find(id);
     if (!record) throw subjectNotFound();

@@ -16,7 +16,7 @@ import { ExternalIdTaken, type SealedSubjectField, type SubjectChanges, type Sub
 import type { Caller } from './caller';
 import { isSubjectId, newSubjectId, subjectNotFound } from './ids';
 import { PERSONAL_FIELDS, type PersonalField, type PreferencesInput, type SubjectInput, type SubjectPatch } from './input/subject-input';
-import { openRereadingAfterRekey } from './reread-after-rekey';
+import { openRereadingAfterKeyChange } from './reread-after-key-change';
 import type { SubjectReads } from './subject-reads';
 import { SUBJECT_READ_FIELDS, type SubjectRenderer, type SubjectView, type WrittenFields } from './subject-view';
 
@@ -97,7 +97,7 @@ export class Subjects {
     // Decided (and audited) before existence is told, so a caller without the purpose cannot probe ids.
     const decision = await this.decide(caller, 'subjects.read', record ? factsOf(record) : null, SUBJECT_READ_FIELDS);
     if (!record) throw subjectNotFound();
-    const view = await openRereadingAfterRekey(record, () => this.deps.reads.again(id), (read) => this.deps.renderer.render(read, decision));
+    const view = await openRereadingAfterKeyChange(record, () => this.deps.reads.again(id), (read) => this.deps.renderer.render(read, decision));
     return { view, etag: etagOf(record) };
   }
 
@@ -136,8 +136,9 @@ export class Subjects {
     });
     // Answered with what this write may show (the fields it changed), like a create: a writer
     // without read access is not refused after its change has landed.
-    // Overtaken by a re-key, the row read again is the truth: rendered as it is, with its own ETag.
-    return openRereadingAfterRekey(updated, () => this.deps.reads.again(id), async (read) => ({
+    // Overtaken by a re-key, the row read again is the truth: rendered as it is, with its own ETag
+    // (overtaken by an erasure, the subject is gone: 404).
+    return openRereadingAfterKeyChange(updated, () => this.deps.reads.again(id), async (read) => ({
       view: await this.deps.renderer.render(read, decision, read === updated ? written : {}),
       etag: etagOf(read),
     }));

@@ -1,0 +1,120 @@
+import { startTestVault, type TestVault } from '../support/test-vault';
+import { dataCaller } from '../policy/support/principals';
+import { accountService, bearer, keyAdmin, paymentProcessor, subjectBody, VISA, waitForJob } from './support/rotation-helpers';
+import type { Caller } from '../policy/support/principals';
+
+jest.setTimeout(120_000);
+
+type Answer = { status: number; body: Record<string, unknown> };
+type Read = { name: string; send: () => Promise<Answer>; values: (body: Record<string, unknown>) => unknown[]; expected: unknown[] };
+
+describe('reads of a subject while its key changes under them', () => {
+  let vault: TestVault;
+  let admin: Caller;
+  let account: Caller;
+  let mailer: Caller;
+  let processor: Caller;
+
+  beforeAll(async () => {
+    vault = await startTestVault({ PDVAULT_ROTATION_POLL_MS: '20' });
+    admin = await keyAdmin(vault);
+    account = await accountService(vault);
+    mailer = await dataCaller(vault, 'emails:resolve', 'transactional_email');
+    processor = await paymentProcessor(vault);
+  });
+  afterAll(() => vault?.stop());
+
+  async function subjectWithCard(n: number) {
+    const body = subjectBody(n);
+    const id = (await vault.post('/v1/subjects').set('Authorization', bearer(account)).send(body).expect(201)).body.id as string;
+    const token = (await vault.post(`/v1/subjects/${id}/payment-methods`).set('Authorization', bearer(account)).send(VISA).expect(201)).body.token as string;
+    return { id, token, body };
+  }
+
+  /** Every read that opens the subject's ciphertexts, with the values its 200 must carry. */
+  function readsOf({ id, token, body }: Awaited<ReturnType<typeof subjectWithCard>>): Read[] {
+    return [
+      { name: 'subject', send: () => vault.get(`/v1/subjects/${id}`).set('Authorization', bearer(account)), values: (b) => [b.email, b.name], expected: [body.email, body.name] },
+      { name: 'email', send: () => vault.get(`/v1/subjects/${id}/email`).set('Authorization', bearer(mailer)), values: (b) => [b.email], expected: [body.email] },
+      {
+        name: 'batch',
+        send: () => vault.post('/v1/emails/resolve').set('Authorization', bearer(mailer)).send({ subject_ids: [id] }),
+        values: (b) => [(b.results as Array<{ email?: string; error?: string }>)[0]?.email],
+        expected: [body.email],
+      },
+      { name: 'export', send: () => vault.get(`/v1/subjects/${id}/export`).set('Authorization', bearer(account)), values: (b) => [(b.subject as { email: string }).email], expected: [body.email] },
+      { name: 'reveal', send: () => vault.post(`/v1/payment-methods/${token}/reveal`).set('Authorization', bearer(processor)), values: (b) => [b.number], expected: [VISA.number] },
+    ];
+  }
+
+  /** Runs every read in a loop until `change` is done; returns each answer that was not the subject's values, as `read: status code`. */
+  async function readThrough(reads: Read[], change: () => Promise<void>, acceptGone = false) {
+    let stop = false;
+    const answered: Record<string, number> = {};
+    const wrong: string[] = [];
+    const gone = new Set<string>();
+    const loops = reads.map(async (read) => {
+      while (!stop && !gone.has(read.name)) {
+        const res = await read.send();
+        answered[read.name] = (answered[read.name] ?? 0) + 1;
+        const batchItem = (res.body.results as Array<{ error?: string }> | undefined)?.[0];
+        if (acceptGone && (res.status === 404 || batchItem?.error)) {
+          gone.add(read.name);
+          if (![`404 subject_not_found`, `404 payment_method_not_found`, `200 not_found`].includes(`${res.status} ${String(res.body.code ?? batchItem?.error)}`)) {
+            wrong.push(`${read.name}: ${res.status} ${String(res.body.code ?? batchItem?.error)}`);
+          }
+        } else if (res.status !== 200) wrong.push(`${read.name}: ${res.status} ${String(res.body.code)}`);
+        else if (JSON.stringify(read.values(res.body)) !== JSON.stringify(read.expected)) wrong.push(`${read.name}: other values`);
+      }
+    });
+    await change();
+    stop = true;
+    await Promise.all(loops);
+    return { answered, wrong };
+  }
+
+  const rekey = async (id: string) => {
+    const started = await vault.post('/v1/admin/keys/rotations').set('Authorization', bearer(admin)).send({ kind: 'subject', subject_id: id }).expect(202);
+    expect((await waitForJob(vault, admin, started.body.job_id)).state).toBe('succeeded');
+  };
+
+  it('answers every read with the values it holds, however re-keys fall between reading a row and opening it', async () => {
+    const subject = await subjectWithCard(1);
+    const reads = readsOf(subject);
+    const { answered, wrong } = await readThrough(reads, async () => {
+      for (let n = 0; n < 25; n++) await rekey(subject.id);
+    });
+
+    expect(wrong).toEqual([]);
+    for (const read of reads) expect(answered[read.name]).toBeGreaterThan(0);
+    expect((await vault.vault.db('subject_keys').where({ subject_id: subject.id })).map((k: { version: number }) => k.version)).toEqual([26]);
+  });
+
+  it('answers a read overtaken by an erasure as a read after it: not found, never another error', async () => {
+    const wrongs: string[] = [];
+    for (let n = 0; n < 20; n++) {
+      const subject = await subjectWithCard(100 + n);
+      const { wrong } = await readThrough(
+        readsOf(subject),
+        async () => {
+          await new Promise((resolve) => setTimeout(resolve, 15));
+          await vault.delete(`/v1/subjects/${subject.id}`).set('Authorization', bearer(account)).expect(204);
+        },
+        true,
+      );
+      wrongs.push(...wrong);
+    }
+    expect(wrongs).toEqual([]);
+  });
+
+  it('answers integrity_error, once read again, for a field put back from before a re-key', async () => {
+    const subject = await subjectWithCard(200);
+    const before = await vault.vault.db('subjects').where({ id: subject.id }).first();
+    await rekey(subject.id);
+    await vault.vault.db('subjects').where({ id: subject.id }).update({ name: before.name });
+
+    const res = await vault.get(`/v1/subjects/${subject.id}`).set('Authorization', bearer(account)).expect(500);
+    expect(res.body.code).toBe('integrity_error');
+    expect(JSON.stringify(res.body)).not.toContain(subject.body.name);
+  });
+});
