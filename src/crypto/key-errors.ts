@@ -20,10 +20,17 @@ export class RetiredKeyVersion extends VaultError {
 export const kmsUnavailable = (detail: string, cause?: unknown) =>
   new VaultError('kms_unavailable', 503, 'The key provider is unavailable', { detail, cause, headers: { 'Retry-After': '5' } });
 
-export const subjectKeyNotFound = () =>
-  new VaultError('subject_key_not_found', 404, 'The subject has no key', {
-    detail: 'the subject was erased (its key destroyed) or never created',
-  });
+/**
+ * The subject has no key: erased (crypto-shredded) or never created. To a caller that is a
+ * subject that does not exist, and it is answered as one.
+ */
+export class SubjectKeyGone extends VaultError {
+  constructor() {
+    super('subject_not_found', 404, 'No such subject', { detail: 'the subject was erased (its key destroyed) or never created' });
+  }
+}
+
+export const subjectKeyNotFound = () => new SubjectKeyGone();
 
 /**
  * An opening failed because the subject's keys changed after its row was read: a re-key
@@ -31,7 +38,7 @@ export const subjectKeyNotFound = () =>
  * the row names the new version, or is gone.
  */
 export function keysChangedSinceRead(error: unknown): boolean {
-  return error instanceof RetiredKeyVersion || (error instanceof VaultError && error.code === 'subject_key_not_found');
+  return error instanceof RetiredKeyVersion || error instanceof SubjectKeyGone;
 }
 
 export const subjectKeyExists = () =>

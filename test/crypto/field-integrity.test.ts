@@ -81,12 +81,12 @@ describe('field values', () => {
     await keys.createSubjectKey('sub_erased');
     const value = await keys.seal('sub_erased', 'email', 'gone@example.com');
     await keys.destroySubjectKey('sub_erased');
-    expect(await errorCode(keys.open('sub_erased', 'email', value))).toBe('subject_key_not_found');
+    expect(await errorCode(keys.open('sub_erased', 'email', value))).toBe('subject_not_found');
     expect(await bed.db('subject_keys').where({ subject_id: 'sub_erased' }).count<{ count: string }[]>('* as count')).toEqual([{ count: '0' }]);
   });
 
   it('cannot be sealed for a subject without a key', async () => {
-    expect(await errorCode(keys.seal('sub_nobody', 'email', 'x@example.com'))).toBe('subject_key_not_found');
+    expect(await errorCode(keys.seal('sub_nobody', 'email', 'x@example.com'))).toBe('subject_not_found');
   });
 
   it('refuses a second key for a subject that has one', async () => {

@@ -26,7 +26,7 @@ describe("subject keys in the caller's transaction", () => {
       }),
     ).rejects.toThrow('the subject insert failed');
     expect(await bed.db('subject_keys').where({ subject_id: 'sub_rolled_back' }).first()).toBeUndefined();
-    expect(await errorCode(keys.seal('sub_rolled_back', 'email', 'x@example.com'))).toBe('subject_key_not_found');
+    expect(await errorCode(keys.seal('sub_rolled_back', 'email', 'x@example.com'))).toBe('subject_not_found');
   });
 
   it('are shredded by a destroy inside a transaction once it commits', async () => {
@@ -35,7 +35,7 @@ describe("subject keys in the caller's transaction", () => {
     await bed.db.transaction(async (trx) => {
       await keys.destroySubjectKey('sub_erase_tx', trx);
     });
-    expect(await errorCode(keys.open('sub_erase_tx', 'email', sealed))).toBe('subject_key_not_found');
+    expect(await errorCode(keys.open('sub_erase_tx', 'email', sealed))).toBe('subject_not_found');
   });
 
   it('survive a destroy whose transaction rolls back', async () => {
