@@ -147,12 +147,19 @@ export class KeyHierarchy {
   /**
    * True when every sealed value was made under the subject's current key, read inside the
    * caller's transaction. Values sealed before a transaction opened could otherwise land after
-   * a re-key destroyed the key they name, and be unreadable.
+   * a re-key destroyed the key they name, and be unreadable. When not, the keys this instance
+   * holds for the subject are stale (a re-key ran meanwhile, here or on another instance) and
+   * are dropped, so the write sealed again uses the current version.
    */
   async sealedUnderCurrentKey(subjectId: string, sealed: readonly Sealed[], trx: Knex.Transaction): Promise<boolean> {
     const versions = (await this.subjectKeyStore.listForSubject(subjectId, trx)).map((row) => row.version);
     const current = Math.max(...versions);
-    return sealed.every((value) => headerOf(value, SealedKind.FieldValue).keyReference === current);
+    const underCurrent = sealed.every((value) => headerOf(value, SealedKind.FieldValue).keyReference === current);
+    if (!underCurrent) {
+      this.destroyEpoch += 1;
+      this.subjectKeys.delete(subjectId);
+    }
+    return underCurrent;
   }
 
   /** AES-256-GCM under the subject's current key, random 96-bit nonce, bound to subject and field. */

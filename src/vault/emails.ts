@@ -3,7 +3,7 @@ import { VaultError } from '../errors/vault-error';
 import { assertAllowed, type Decision } from '../policy/decision';
 import type { DecisionPoint } from '../policy/decision-point';
 import type { SubjectFields } from '../store/subjects';
-import { openRereadingAfterKeyChange } from './reread-after-key-change';
+import { openRereadingAfterKeyChange } from './key-changes';
 import type { SubjectReads } from './subject-reads';
 import type { Caller } from './caller';
 import { isSubjectId, subjectNotFound } from './ids';

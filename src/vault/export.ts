@@ -6,7 +6,7 @@ import type { ConsentHistoryStore } from '../store/consent-history';
 import type { PaymentMethodStore } from '../store/payment-methods';
 import type { Caller } from './caller';
 import { isSubjectId, subjectNotFound } from './ids';
-import { openRereadingAfterKeyChange } from './reread-after-key-change';
+import { openRereadingAfterKeyChange } from './key-changes';
 import type { SubjectRenderer } from './subject-view';
 import type { SubjectReads } from './subject-reads';
 import { factsOf } from './subjects';

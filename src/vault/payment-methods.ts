@@ -19,7 +19,7 @@ import {
   type RevealedCard,
   type SealedCardContents,
 } from './payment-method-view';
-import { openRereadingAfterKeyChange } from './reread-after-key-change';
+import { openRereadingAfterKeyChange, SealedUnderRetiredKey, writeOnceMoreAfterRekey } from './key-changes';
 import { factsOf } from './subjects';
 
 export interface PaymentMethodDependencies {
@@ -51,25 +51,28 @@ export class PaymentMethods {
     const [fingerprint, candidates] = await Promise.all([this.deps.index.cardFingerprint(card.number), this.deps.index.cardCandidates(card.number)]);
     const token = newPaymentMethodToken();
     const contents: SealedCardContents = { number: card.number, holder_name: card.holderName };
-    const sealed = await this.deps.keys.seal(subjectId, cardField(token), JSON.stringify(contents));
-    const outcome = await this.deps.db.transaction(async (trx) => {
-      // The subject's row lock orders this add against an erasure and against a concurrent add of the same card.
-      if (!(await this.deps.subjects.findForUpdate(subjectId, trx))) throw subjectNotFound();
-      return this.deps.paymentMethods.insertOrFind(
-        {
-          token,
-          subjectId,
-          card: sealed,
-          brand: card.brand,
-          last4: card.last4,
-          expMonth: card.expMonth,
-          expYear: card.expYear,
-          fingerprint: fingerprint.value,
-          fingerprintVersion: fingerprint.version,
-        },
-        candidates,
-        trx,
-      );
+    const outcome = await writeOnceMoreAfterRekey(async () => {
+      const sealed = await this.deps.keys.seal(subjectId, cardField(token), JSON.stringify(contents));
+      return this.deps.db.transaction(async (trx) => {
+        // The subject's row lock orders this add against an erasure, a re-key and a concurrent add of the same card.
+        if (!(await this.deps.subjects.findForUpdate(subjectId, trx))) throw subjectNotFound();
+        if (!(await this.deps.keys.sealedUnderCurrentKey(subjectId, [sealed], trx))) throw new SealedUnderRetiredKey();
+        return this.deps.paymentMethods.insertOrFind(
+          {
+            token,
+            subjectId,
+            card: sealed,
+            brand: card.brand,
+            last4: card.last4,
+            expMonth: card.expMonth,
+            expYear: card.expYear,
+            fingerprint: fingerprint.value,
+            fingerprintVersion: fingerprint.version,
+          },
+          candidates,
+          trx,
+        );
+      });
     });
     return { view: maskedView(outcome.record), created: outcome.created };
   }

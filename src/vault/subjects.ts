@@ -16,7 +16,7 @@ import { ExternalIdTaken, type SealedSubjectField, type SubjectChanges, type Sub
 import type { Caller } from './caller';
 import { isSubjectId, newSubjectId, subjectNotFound } from './ids';
 import { PERSONAL_FIELDS, type PersonalField, type PreferencesInput, type SubjectInput, type SubjectPatch } from './input/subject-input';
-import { openRereadingAfterKeyChange } from './reread-after-key-change';
+import { openRereadingAfterKeyChange, SealedUnderRetiredKey, writeOnceMoreAfterRekey } from './key-changes';
 import type { SubjectReads } from './subject-reads';
 import { SUBJECT_READ_FIELDS, type SubjectRenderer, type SubjectView, type WrittenFields } from './subject-view';
 
@@ -113,26 +113,27 @@ export class Subjects {
     const before = isSubjectId(id) ? await this.deps.subjects.find(id) : undefined;
     const decision = await this.decide(caller, 'subjects.update', before ? factsOf(before) : null, fields);
     if (!before) throw subjectNotFound();
-    const { sealed, written } = await this.seal(patch, (field, text) => this.deps.keys.seal(id, field, text));
     const emailIndex = patch.email ? await this.deps.index.email(patch.email) : patch.email === null ? null : undefined;
-    const updated = await this.deps.db.transaction(async (trx) => {
-      const record = await this.deps.subjects.findForUpdate(id, trx);
-      if (!record) throw subjectNotFound();
-      // Checked under the row lock: of concurrent writers holding one ETag, exactly one wins.
-      if (!etagMatches(ifMatch, record)) {
-        throw new VaultError('precondition_failed', 412, 'The subject has changed since that ETag', { headers: { ETag: etagOf(record) } });
-      }
-      const values = Object.values(sealed).filter((value): value is Sealed => value !== null);
-      if (values.length && !(await this.deps.keys.sealedUnderCurrentKey(id, values, trx))) {
-        throw new VaultError('subject_rekeyed', 409, 'The subject was re-keyed during the update; send it again', { headers: { ETag: etagOf(record) } });
-      }
-      const changes: SubjectChanges = { sealed };
-      if (patch.external_id !== undefined) changes.externalId = patch.external_id;
-      if (emailIndex !== undefined) changes.emailIndex = emailIndex;
-      if (patch.preferences) changes.preferences = { ...record.preferences, ...patch.preferences };
-      const written = await this.deps.subjects.update(id, changes, trx).catch(translateWriteError);
-      await this.recordConsent(id, changedPreferences(record.preferences, patch.preferences), caller, trx);
-      return written;
+    const { updated, written } = await writeOnceMoreAfterRekey(async () => {
+      const { sealed, written } = await this.seal(patch, (field, text) => this.deps.keys.seal(id, field, text));
+      const updated = await this.deps.db.transaction(async (trx) => {
+        const record = await this.deps.subjects.findForUpdate(id, trx);
+        if (!record) throw subjectNotFound();
+        // Checked under the row lock: of concurrent writers holding one ETag, exactly one wins.
+        if (!etagMatches(ifMatch, record)) {
+          throw new VaultError('precondition_failed', 412, 'The subject has changed since that ETag', { headers: { ETag: etagOf(record) } });
+        }
+        const values = Object.values(sealed).filter((value): value is Sealed => value !== null);
+        if (values.length && !(await this.deps.keys.sealedUnderCurrentKey(id, values, trx))) throw new SealedUnderRetiredKey({ ETag: etagOf(record) });
+        const changes: SubjectChanges = { sealed };
+        if (patch.external_id !== undefined) changes.externalId = patch.external_id;
+        if (emailIndex !== undefined) changes.emailIndex = emailIndex;
+        if (patch.preferences) changes.preferences = { ...record.preferences, ...patch.preferences };
+        const row = await this.deps.subjects.update(id, changes, trx).catch(translateWriteError);
+        await this.recordConsent(id, changedPreferences(record.preferences, patch.preferences), caller, trx);
+        return row;
+      });
+      return { updated, written };
     });
     // Answered with what this write may show (the fields it changed), like a create: a writer
     // without read access is not refused after its change has landed.
