@@ -15,6 +15,7 @@ import { describeError } from '../observability/logger';
 import type { KeyHierarchy } from '../crypto/key-hierarchy';
 import { keyHierarchyFromConfig } from '../crypto/key-hierarchy-from-config';
 import { keyMetrics } from '../crypto/key-metrics';
+import { followSubjectKeyDeletions } from '../crypto/subject-key-feed';
 import {
   databaseIsReachable,
   migrateToLatest,
@@ -71,6 +72,10 @@ export async function startVault(config: Config, options: StartOptions = {}): Pr
     }
     registerPoolGauges(metrics, db);
     const keys = keyHierarchyFromConfig(config, { db, logger, metrics: keyMetrics(metrics) });
+    metrics.gauge('pdvault_subject_keys_cached', 'Subjects whose unwrapped keys this instance holds in memory (at most PDVAULT_SUBJECT_KEY_CACHE_ENTRIES).', () => keys.cachedSubjects);
+    const keyDeletions = followSubjectKeyDeletions(db, keys, (error) =>
+      logger.warn({ err: describeError(error) }, 'subject key feed lost; cached subject keys are dropped when it is back'),
+    );
     // A provider outage at start is not fatal: /readyz reports it and reads recover with it.
     await keys.warmUp().catch((error) => logger.warn({ error: describeError(error) }, 'key provider not usable at start'));
     const readiness: ReadinessCheck[] = [
@@ -116,6 +121,7 @@ export async function startVault(config: Config, options: StartOptions = {}): Pr
     rotation.runner.start();
     // Not awaited past its first attempt: until the feed listens, requests simply ask the database.
     await identity.start();
+    await keyDeletions.start();
     return {
       url: server.url,
       port: server.port,
@@ -132,6 +138,7 @@ export async function startVault(config: Config, options: StartOptions = {}): Pr
       async stop() {
         await server.close();
         await identity.stop();
+        await keyDeletions.stop();
         // A batch in flight commits or rolls back; the job stays running for whichever instance is left.
         await rotation.runner.stop();
         // Requests have drained: commit their last events and sign the head before the pool closes.

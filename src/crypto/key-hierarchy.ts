@@ -155,11 +155,28 @@ export class KeyHierarchy {
     const versions = (await this.subjectKeyStore.listForSubject(subjectId, trx)).map((row) => row.version);
     const current = Math.max(...versions);
     const underCurrent = sealed.every((value) => headerOf(value, SealedKind.FieldValue).keyReference === current);
-    if (!underCurrent) {
-      this.destroyEpoch += 1;
-      this.subjectKeys.delete(subjectId);
-    }
+    if (!underCurrent) this.forgetSubjectKeys(subjectId);
     return underCurrent;
+  }
+
+  /**
+   * A key of the subject was deleted (erasure or re-key, by this instance or another): whatever
+   * this one holds for it leaves memory, and a load in flight does not cache what it read before.
+   */
+  forgetSubjectKeys(subjectId: string): void {
+    this.destroyEpoch += 1;
+    this.subjectKeys.delete(subjectId);
+  }
+
+  /** Deletes may have gone unannounced (the change feed was lost): every cached subject key leaves memory. */
+  forgetAllSubjectKeys(): void {
+    this.destroyEpoch += 1;
+    this.subjectKeys.clear();
+  }
+
+  /** Subjects whose unwrapped keys this instance holds in memory. */
+  get cachedSubjects(): number {
+    return this.subjectKeys.size;
   }
 
   /** AES-256-GCM under the subject's current key, random 96-bit nonce, bound to subject and field. */
@@ -181,10 +198,7 @@ export class KeyHierarchy {
 
   /** Crypto-shredding: the wrapped key is deleted and the cached one zeroed, so the subject's ciphertexts are unreadable. */
   async destroySubjectKey(subjectId: string, trx?: Knex.Transaction): Promise<void> {
-    const shred = () => {
-      this.destroyEpoch += 1;
-      this.subjectKeys.delete(subjectId);
-    };
+    const shred = () => this.forgetSubjectKeys(subjectId);
     shred();
     await this.subjectKeyStore.deleteForSubject(subjectId, trx);
     shred();
@@ -328,10 +342,7 @@ export class KeyHierarchy {
       if (error instanceof SubjectKeyExists) throw subjectKeyExists();
       throw error;
     }
-    const forget = () => {
-      this.destroyEpoch += 1;
-      this.subjectKeys.delete(subjectId);
-    };
+    const forget = () => this.forgetSubjectKeys(subjectId);
     return {
       version,
       reseal: (field, sealed) => {

@@ -10,7 +10,7 @@ jest.setTimeout(120_000);
  * Two instances on one database: `a` serves the writes and keeps the subject's key in memory;
  * `b` runs the re-key (a's rotation runner is stopped), so a's cached key is the old version.
  */
-describe('writes on an instance whose cached subject key another instance re-keyed', () => {
+describe('an instance whose cached subject key another instance re-keyed or destroyed', () => {
   let a: TestVault;
   let b: RunningVault;
   let account: Caller;
@@ -50,6 +50,31 @@ describe('writes on an instance whose cached subject key another instance re-key
     const viaA = await a.post(`/v1/payment-methods/${added.body.token}/reveal`).set('Authorization', bearer(processor));
     const viaB = await request(`https://localhost:${b.port}`).post(`/v1/payment-methods/${added.body.token}/reveal`).ca(a.ca).set('Authorization', bearer(processor));
     expect([viaA.status, viaA.body.number, viaB.status, viaB.body.number]).toEqual([200, VISA.number, 200, VISA.number]);
+  });
+
+  /** The subjects whose keys `a` holds in memory, from its own metrics. */
+  async function cachedOnA(): Promise<number> {
+    const text = (await a.get('/metrics').expect(200)).text;
+    return Number(/^pdvault_subject_keys_cached (\d+)$/m.exec(text)?.[1]);
+  }
+
+  async function eventually(condition: () => Promise<boolean>): Promise<boolean> {
+    for (let tries = 0; tries < 100; tries++) {
+      if (await condition()) return true;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    return false;
+  }
+
+  it('drops the key of a subject erased on the other instance from its memory', async () => {
+    const created = await a.post('/v1/subjects').set('Authorization', bearer(account)).send(subjectBody(2)).expect(201);
+    await a.get(`/v1/subjects/${created.body.id}`).set('Authorization', bearer(account)).expect(200);
+    const before = await cachedOnA();
+
+    await request(`https://localhost:${b.port}`).delete(`/v1/subjects/${created.body.id}`).ca(a.ca).set('Authorization', bearer(account)).expect(204);
+
+    expect(await eventually(async () => (await cachedOnA()) === before - 1)).toBe(true);
+    await a.get(`/v1/subjects/${created.body.id}`).set('Authorization', bearer(account)).expect(404);
   });
 
   it('applies a PATCH with the current ETag, sealed under the current key version', async () => {
