@@ -20,7 +20,8 @@ export const DATA_ACTIONS = {
   'subjects.create': { scope: 'subjects:write', fieldMode: 'write' },
   'subjects.read': { scope: 'subjects:read', fieldMode: 'read' },
   'subjects.update': { scope: 'subjects:write', fieldMode: 'write' },
-  'subjects.erase': { scope: 'subjects:write', fieldMode: 'none' },
+  // Erasure destroys everything held, irreversibly: only a purpose that sees every field in plain (the record's owner) may erase.
+  'subjects.erase': { scope: 'subjects:write', fieldMode: 'reveal' },
   'subjects.search': { scope: 'subjects:search', fieldMode: 'write' },
   // Portability hands over everything held, so only a purpose that sees every field in plain may export.
   'subjects.export': { scope: 'subjects:read', fieldMode: 'reveal' },
@@ -29,7 +30,8 @@ export const DATA_ACTIONS = {
   'payment_methods.create': { scope: 'payment_methods:write', fieldMode: 'write' },
   'payment_methods.list': { scope: 'payment_methods:read', fieldMode: 'read' },
   'payment_methods.read': { scope: 'payment_methods:read', fieldMode: 'read' },
-  'payment_methods.delete': { scope: 'payment_methods:write', fieldMode: 'none' },
+  // A purpose that may add a card (sees payment methods at least masked) may remove one; no other.
+  'payment_methods.delete': { scope: 'payment_methods:write', fieldMode: 'write' },
   'payment_methods.reveal': { scope: 'payment_methods:reveal', fieldMode: 'reveal' },
 } as const satisfies Record<string, ActionRule>;
 

@@ -122,8 +122,7 @@ export class PaymentMethods {
   private async findAndDecide(caller: Caller, action: DataAction, token: string): Promise<{ record: PaymentMethodRecord; decision: Allowed }> {
     const record = isPaymentMethodToken(token) ? await this.deps.paymentMethods.find(token) : undefined;
     const subject: SubjectRecord | undefined = record ? await this.deps.subjects.find(record.subjectId) : undefined;
-    const fields = action === 'payment_methods.delete' ? [] : CARD_FIELDS;
-    const decision = await this.decide(caller, action, subject ? factsOf(subject) : null, fields);
+    const decision = await this.decide(caller, action, subject ? factsOf(subject) : null, CARD_FIELDS);
     if (!record || !subject) throw paymentMethodNotFound();
     return { record, decision };
   }

@@ -53,6 +53,7 @@ export class Subjects {
     // The id is chosen first so the creation's audit event names the subject it made.
     const id = newSubjectId();
     const decision = await this.decide(caller, 'subjects.create', { id, preferences: input.preferences }, fields);
+    if (hasPreferences(input.preferences)) await this.decide(caller, 'preferences.write', { id, preferences: input.preferences }, []);
 
     if (idempotencyKey) {
       const earlier = await this.deps.idempotency.find(caller.principal.clientId, idempotencyKey);
@@ -72,7 +73,7 @@ export class Subjects {
     let outcome: { record: SubjectRecord } | { replayOf: IdempotencyRecord };
     try {
       // The subject and its key are one statement; a transaction only when more must land with them.
-      outcome = !idempotencyKey && Object.keys(input.preferences ?? {}).length === 0
+      outcome = !idempotencyKey && !hasPreferences(input.preferences)
         ? { record: await insert() }
         : await this.deps.db.transaction(async (trx) => {
             if (idempotencyKey) {
@@ -113,6 +114,8 @@ export class Subjects {
     const before = isSubjectId(id) ? await this.deps.subjects.find(id) : undefined;
     const decision = await this.decide(caller, 'subjects.update', before ? factsOf(before) : null, fields);
     if (!before) throw subjectNotFound();
+    // Consent is changed by a client entitled to record it, whichever route carries it.
+    if (hasPreferences(patch.preferences)) await this.decide(caller, 'preferences.write', factsOf(before), []);
     const emailIndex = patch.email ? await this.deps.index.email(patch.email) : patch.email === null ? null : undefined;
     const { updated, written } = await writeOnceMoreAfterRekey(async () => {
       const { sealed, written } = await this.seal(patch, (field, text) => this.deps.keys.seal(id, field, text));
@@ -147,7 +150,7 @@ export class Subjects {
 
   /** Erasure is crypto-shredding: the subject key goes, so every ciphertext of the subject is unreadable at once. */
   async erase(caller: Caller, id: string): Promise<void> {
-    await this.decideOnCurrent(caller, 'subjects.erase', id);
+    await this.decideOnCurrent(caller, 'subjects.erase', id, PERSONAL_FIELDS);
     await this.deps.db.transaction(async (trx) => {
       if (!(await this.deps.subjects.findForUpdate(id, trx))) throw subjectNotFound();
       await this.deps.keys.destroySubjectKey(id, trx);
@@ -183,9 +186,9 @@ export class Subjects {
   }
 
   /** Decides (and audits) on the subject as it stands, outside any transaction; 404 when it does not exist. */
-  private async decideOnCurrent(caller: Caller, action: DataAction, id: string): Promise<void> {
+  private async decideOnCurrent(caller: Caller, action: DataAction, id: string, fields: readonly string[] = []): Promise<void> {
     const record = isSubjectId(id) ? await this.deps.subjects.find(id) : undefined;
-    await this.decide(caller, action, record ? factsOf(record) : null, []);
+    await this.decide(caller, action, record ? factsOf(record) : null, fields);
     if (!record) throw subjectNotFound();
   }
 
@@ -223,6 +226,8 @@ export class Subjects {
     return this.deps.consent.append(id, changes, caller.principal.clientId, trx);
   }
 }
+
+const hasPreferences = (preferences: PreferencesInput | undefined): boolean => Object.keys(preferences ?? {}).length > 0;
 
 /** What a repeated Idempotency-Key is compared by: only keyed requests need it. */
 function requestHashOf(input: SubjectInput): Buffer {

@@ -1,0 +1,68 @@
+import { startTestVault, type TestVault } from '../support/test-vault';
+import { callerWith } from '../policy/support/principals';
+import { accountService, auth, createSubject, SAMPLE, type Caller } from './support/data-callers';
+
+const VISA = { number: '4242424242424242', exp_month: 12, exp_year: new Date().getUTCFullYear() + 3, holder_name: 'Jo Example' };
+
+let vault: TestVault;
+let account: Caller;
+beforeAll(async () => {
+  vault = await startTestVault();
+  account = await accountService(vault);
+});
+afterAll(() => vault.stop());
+
+/** A client of `purpose` holding `scopes`, with a token for all of them. */
+const clientWith = (scopes: string[], purpose: string) => callerWith(vault, { scopes, purposes: [purpose] }, scopes.join(' '), purpose);
+
+describe('consent is changed only by a client entitled to record it', () => {
+  it('refuses preferences in a PATCH from a client without preferences:write, and changes nothing', async () => {
+    const writer = await clientWith(['subjects:write', 'subjects:read'], 'account_management');
+    const { id, etag } = await createSubject(vault, account, { ...SAMPLE, preferences: { newsletter: false, share_with_partners: false } });
+
+    const res = await vault.patch(`/v1/subjects/${id}`).set('Authorization', auth(writer)).set('If-Match', etag).send({ name: 'New Name', preferences: { newsletter: true, share_with_partners: true } });
+
+    expect([res.status, res.body.code]).toEqual([403, 'insufficient_scope']);
+    const row = await vault.vault.db('subjects').where({ id }).first();
+    expect([row.version, row.preferences]).toEqual([1, { newsletter: false, share_with_partners: false }]);
+    expect(await vault.vault.db('consent_history').where({ subject_id: id, changed_by: writer.credentials.clientId })).toEqual([]);
+    // The same client may still change what it is entitled to.
+    await vault.patch(`/v1/subjects/${id}`).set('Authorization', auth(writer)).set('If-Match', etag).send({ name: 'New Name' }).expect(200);
+  });
+
+  it('refuses preferences in a creation from a client without preferences:write, and stores nothing', async () => {
+    const writer = await clientWith(['subjects:write'], 'account_management');
+    const before = await vault.vault.db('subjects').count('* as n').first();
+
+    const res = await vault.post('/v1/subjects').set('Authorization', auth(writer)).send({ email: 'consent.smuggler@example.com', preferences: { partner_offers: true } });
+
+    expect([res.status, res.body.code]).toEqual([403, 'insufficient_scope']);
+    expect(await vault.vault.db('subjects').count('* as n').first()).toEqual(before);
+  });
+});
+
+describe('erasure and card removal need a purpose entitled to the data they destroy', () => {
+  it('refuses erasure for a purpose that does not see every field in plain, and keeps the subject', async () => {
+    const { id } = await createSubject(vault, account, SAMPLE);
+    for (const purpose of ['shipping', 'customer_support', 'debt_collection']) {
+      const writer = await clientWith(['subjects:write'], purpose);
+      const res = await vault.delete(`/v1/subjects/${id}`).set('Authorization', auth(writer));
+      expect([purpose, res.status]).toEqual([purpose, 403]);
+    }
+    expect(await vault.vault.db('subject_keys').where({ subject_id: id }).first()).toBeDefined();
+    await vault.delete(`/v1/subjects/${id}`).set('Authorization', auth(account)).expect(204);
+  });
+
+  it('refuses removing a card for a purpose that cannot see payment methods, and keeps the card', async () => {
+    const { id } = await createSubject(vault, account, SAMPLE);
+    const token = (await vault.post(`/v1/subjects/${id}/payment-methods`).set('Authorization', auth(account)).send(VISA).expect(201)).body.token;
+    const shipping = await clientWith(['payment_methods:write'], 'shipping');
+
+    const res = await vault.delete(`/v1/payment-methods/${token}`).set('Authorization', auth(shipping));
+
+    expect(res.status).toBe(403);
+    expect(await vault.vault.db('payment_methods').where({ token }).first()).toBeDefined();
+    const billing = await clientWith(['payment_methods:write'], 'billing');
+    await vault.delete(`/v1/payment-methods/${token}`).set('Authorization', auth(billing)).expect(204);
+  });
+});
