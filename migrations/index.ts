@@ -12,6 +12,7 @@ import * as m20261130_030_subjects from './20261130_030_subjects';
 import * as m20261130_040_rotation_jobs from './20261130_040_rotation_jobs';
 import * as m20261130_050_client_standing_notifications from './20261130_050_client_standing_notifications';
 import * as m20261201_060_subject_key_notifications from './20261201_060_subject_key_notifications';
+import * as m20261201_070_erased_idempotency_keys from './20261201_070_erased_idempotency_keys';
 
 /**
  * Migrations are listed here rather than discovered on disk, so the same list runs from the
@@ -32,6 +33,7 @@ const MIGRATIONS: ReadonlyArray<[string, Knex.Migration]> = [
   ['20261130_040_rotation_jobs', m20261130_040_rotation_jobs],
   ['20261130_050_client_standing_notifications', m20261130_050_client_standing_notifications],
   ['20261201_060_subject_key_notifications', m20261201_060_subject_key_notifications],
+  ['20261201_070_erased_idempotency_keys', m20261201_070_erased_idempotency_keys],
 ];
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -1,7 +1,8 @@
 import type { Knex } from 'knex';
 
 export interface IdempotencyRecord {
-  requestHash: Buffer;
+  /** Null once the subject was erased: the hash is derived from its personal values. */
+  requestHash: Buffer | null;
   subjectId: string;
 }
 
@@ -32,7 +33,8 @@ export class IdempotencyKeyStore {
     return row ? { requestHash: row.request_hash, subjectId: row.subject_id } : undefined;
   }
 
-  async deleteForSubject(subjectId: string, trx: Knex.Transaction): Promise<void> {
-    await trx('idempotency_keys').where({ subject_id: subjectId }).delete();
+  /** The subject was erased: its keys stay (a late retry must not create it again), their request hashes go. */
+  async forgetRequestsOf(subjectId: string, trx: Knex.Transaction): Promise<void> {
+    await trx('idempotency_keys').where({ subject_id: subjectId }).update({ request_hash: null });
   }
 }

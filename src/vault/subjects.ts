@@ -57,7 +57,7 @@ export class Subjects {
 
     if (idempotencyKey) {
       const earlier = await this.deps.idempotency.find(caller.principal.clientId, idempotencyKey);
-      if (earlier) return this.replay(caller, earlier, requestHashOf(input));
+      if (earlier) return this.replay(earlier, requestHashOf(input), decision);
     }
     // Everything that may need a second pooled connection happens before the transaction opens.
     const emailIndex = input.email === undefined ? undefined : await this.deps.index.email(input.email);
@@ -89,7 +89,7 @@ export class Subjects {
       throw error;
     }
     this.deps.keys.settlePreparedKey(subjectKey, 'record' in outcome);
-    if ('replayOf' in outcome) return this.replay(caller, outcome.replayOf, requestHashOf(input));
+    if ('replayOf' in outcome) return this.replay(outcome.replayOf, requestHashOf(input), decision);
     return { view: await this.deps.renderer.render(outcome.record, decision, written), etag: etagOf(outcome.record), created: true };
   }
 
@@ -154,7 +154,7 @@ export class Subjects {
     await this.deps.db.transaction(async (trx) => {
       if (!(await this.deps.subjects.findForUpdate(id, trx))) throw subjectNotFound();
       await this.deps.keys.destroySubjectKey(id, trx);
-      await this.deps.idempotency.deleteForSubject(id, trx);
+      await this.deps.idempotency.forgetRequestsOf(id, trx);
       // Payment methods and consent history go with the row (ON DELETE CASCADE); the blind index is a column of it.
       await this.deps.subjects.delete(id, trx);
     });
@@ -178,11 +178,23 @@ export class Subjects {
     });
   }
 
-  private async replay(caller: Caller, earlier: { requestHash: Buffer; subjectId: string }, requestHash: Buffer) {
+  /**
+   * The answer to a creation sent again with its Idempotency-Key: the subject it made, as it is
+   * now, shown as this creation's decision allows (a writer without read access sees what its
+   * first answer showed, not a 403).
+   */
+  private async replay(earlier: IdempotencyRecord, requestHash: Buffer, decision: Allowed) {
+    if (earlier.requestHash === null) {
+      throw new VaultError('subject_erased', 409, 'The subject this Idempotency-Key created has been erased', {
+        detail: 'it is not created again from a retry; send a new Idempotency-Key to create a new subject',
+      });
+    }
     if (!earlier.requestHash.equals(requestHash)) {
       throw new VaultError('idempotency_key_reused', 422, 'This Idempotency-Key was used for a different request');
     }
-    return { ...(await this.get(caller, earlier.subjectId)), created: false };
+    const record = await this.deps.reads.again(earlier.subjectId);
+    const view = await openRereadingAfterKeyChange(record, () => this.deps.reads.again(record.id), (read) => this.deps.renderer.render(read, decision));
+    return { view, etag: etagOf(record), created: false };
   }
 
   /** Decides (and audits) on the subject as it stands, outside any transaction; 404 when it does not exist. */
