@@ -90,6 +90,17 @@ describe('break-glass legal disclosure', () => {
     expect(res.body.errors.map((e: { pointer: string }) => e.pointer).sort()).toEqual(['/client_id', '/expires_at', '/justification']);
   });
 
+  it('refuses a justification that would read differently to the second approver, and keeps line breaks', async () => {
+    const disclosure = await dataCaller(vault, 'subjects:read', 'legal_disclosure');
+    const send = (justification: string) =>
+      vault.post('/v1/admin/approvals').set(bearer(first)).send({ subject_id: newSubjectId(), client_id: disclosure.principal.clientId, justification, expires_at: inHours(24) });
+    for (const hostile of ['\u202Ecourt order 1234', 'court\u200B order 1234', 'court order\u0007 1234']) {
+      const res = await send(hostile);
+      expect([res.status, res.body.errors?.[0]?.pointer]).toEqual([400, '/justification']);
+    }
+    await send('Court order 2026-118\nDistrict court, case 4').expect(201);
+  });
+
   it('lists approvals newest first', async () => {
     const approvalId = await requestApproval(newSubjectId());
     const res = await vault.get('/v1/admin/approvals').set(bearer(second)).expect(200);

@@ -44,6 +44,14 @@ describe('subject input', () => {
     [`a@${'b'.repeat(63)}.${'c'.repeat(63)}.${'d'.repeat(63)}.${'e'.repeat(60)}.com`, false],
     ['a@[127.0.0.1]', false],
     [' padded@example.com', false],
+    ['Mixed@Example.COM', true],
+    ['straße@straße.de', true],
+    // IDNA would map each of these to example.com: stored as sent, the mailer would get another address than the one validated and indexed.
+    ['user@ex%41mple.com', false],
+    ['user@ex\u200Bample.com', false],
+    ['user@example\uFF0Ecom', false],
+    ['user@example\u3002com', false],
+    ['user@EXAMPLE\uFF0ECOM', false],
   ])('email %s accepted: %s', (value, ok) => {
     if (ok) expect(parseSubjectInput({ email: value }).email).toBe(value.normalize('NFC'));
     else expect(refusal(() => parseSubjectInput({ email: value })).errors?.[0]?.pointer).toBe('/email');
@@ -109,6 +117,13 @@ describe('subject input', () => {
     ['a string for a boolean', { preferences: { newsletter: 'yes' } }, '/preferences/newsletter'],
     ['a control character', { name: 'a\u0007b' }, '/name'],
     ['a bidi override', { name: 'abc\u202Egpj.exe' }, '/name'],
+    ['a right-to-left mark', { name: 'Jo\u200FExample' }, '/name'],
+    ['an Arabic letter mark', { name: 'Jo\u061CExample' }, '/name'],
+    ['a zero-width space', { name: 'Jo\u200BExample' }, '/name'],
+    ['a byte order mark', { name: '\uFEFFJo' }, '/name'],
+    ['a soft hyphen', { name: 'Jo\u00ADExample' }, '/name'],
+    ['a word joiner', { postal_address: { line1: '1\u2060Main St', city: 'c', country: 'DE' } }, '/postal_address/line1'],
+    ['a tag character', { name: 'Jo\u{E0041}' }, '/name'],
     ['a line break in an address line', { postal_address: { line1: 'a\nb', city: 'c', country: 'DE' } }, '/postal_address/line1'],
     ['an overlong name', { name: 'x'.repeat(201) }, '/name'],
     ['an empty name', { name: '' }, '/name'],
@@ -116,6 +131,10 @@ describe('subject input', () => {
     const error = refusal(() => parseSubjectInput(body));
     expect(error.code).toBe('validation_failed');
     expect(error.errors?.[0]?.pointer).toBe(pointer);
+  });
+
+  it.each(['\u0645\u06CC\u200C\u062E\u0648\u0627\u0647\u0645', 'Family \u{1F468}\u200D\u{1F469}\u200D\u{1F467}'])('keeps the joiners scripts and emoji need: %s', (name) => {
+    expect(parseSubjectInput({ name }).name).toBe(name.normalize('NFC'));
   });
 
   it.each([[null], [[]], ['text'], [7]])('refuses a body that is not an object: %p', (body) => {

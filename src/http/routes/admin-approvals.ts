@@ -5,6 +5,7 @@ import type { ApprovalActor } from '../../policy/approvals';
 import type { Policy } from '../../policy/policy';
 import { accessContextOf } from '../access-context';
 import { principalOf } from '../middleware/authenticate';
+import { hasForbiddenCharacters } from '../../vault/input/text-rules';
 import { parseBody } from '../parse-body';
 import type { SecuredRoutes } from '../secured-routes';
 import { auditRefusals } from './audit-refusals';
@@ -14,7 +15,11 @@ const SCOPE = 'admin:policy';
 const NewApproval = z.strictObject({
   subject_id: z.string().max(128),
   client_id: z.string().max(64),
-  justification: z.string().max(4000),
+  // Shown to the second approver: nothing that makes it read differently from what it says (line breaks are fine).
+  justification: z
+    .string()
+    .max(4000)
+    .refine((value) => !hasForbiddenCharacters(value.replace(/[\r\n\t]/g, ' ')), 'justification must not contain control or invisible formatting characters'),
   expires_at: z.iso.datetime({ offset: true }).transform((value) => new Date(value)),
 });
 

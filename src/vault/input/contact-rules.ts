@@ -1,4 +1,4 @@
-import { domainToASCII } from 'node:url';
+import { domainToASCII, domainToUnicode } from 'node:url';
 import countries from 'i18n-iso-countries';
 import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
 import isEmail from 'validator/lib/isEmail';
@@ -15,24 +15,34 @@ const MAX_ADDRESS_OCTETS = 254;
  * domains accepted when they convert to a valid A-label form.
  */
 export const email = text(MAX_ADDRESS_OCTETS, 'email').superRefine((value, ctx) => {
+  const problem = emailProblem(value);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
+
+function emailProblem(value: string): string | undefined {
   const at = value.lastIndexOf('@');
   const local = at > 0 ? value.slice(0, at) : '';
   const domain = at > 0 ? value.slice(at + 1) : '';
-  const asciiDomain = domain ? domainToASCII(domain) : '';
-  const problem =
-    at <= 0 || !domain
-      ? 'email must be an address of the form local@domain'
-      : Buffer.byteLength(local) > MAX_LOCAL_OCTETS
-        ? `email local part must be at most ${MAX_LOCAL_OCTETS} octets`
-        : Buffer.byteLength(`${local}@${asciiDomain}`) > MAX_ADDRESS_OCTETS
-          ? `email must be at most ${MAX_ADDRESS_OCTETS} octets`
-          : !asciiDomain
-            ? 'email domain is not a valid domain name'
-            : !isEmail(`${local}@${asciiDomain}`, { allow_utf8_local_part: true, require_tld: true, allow_ip_domain: false })
-              ? 'email is not a valid address'
-              : undefined;
-  if (problem) ctx.addIssue({ code: 'custom', message: problem });
-});
+  if (!local || !domain) return 'email must be an address of the form local@domain';
+  if (Buffer.byteLength(local) > MAX_LOCAL_OCTETS) return `email local part must be at most ${MAX_LOCAL_OCTETS} octets`;
+  const asciiDomain = domainToASCII(domain);
+  if (Buffer.byteLength(`${local}@${asciiDomain}`) > MAX_ADDRESS_OCTETS) return `email must be at most ${MAX_ADDRESS_OCTETS} octets`;
+  if (!asciiDomain) return 'email domain is not a valid domain name';
+  if (!isCanonicalDomain(domain, asciiDomain)) return 'email domain must be written as it resolves (no percent-escapes, invisible characters or full-width dots)';
+  if (!isEmail(`${local}@${asciiDomain}`, { allow_utf8_local_part: true, require_tld: true, allow_ip_domain: false })) return 'email is not a valid address';
+  return undefined;
+}
+
+/**
+ * Whether the domain, as sent, is already one of its canonical forms (U-labels or A-labels,
+ * in any case). IDNA mapping accepts `ex%41mple.com`, `ex\u200Bample.com` or `example\uFF0Ecom`
+ * as `example.com`: validated and indexed as that, such an address would be stored and handed to
+ * the mailer as something else.
+ */
+function isCanonicalDomain(domain: string, asciiDomain: string): boolean {
+  const lower = domain.toLowerCase();
+  return lower === asciiDomain || lower === domainToUnicode(asciiDomain);
+}
 
 /** A phone number in E.164 (`+` country code and number), valid for its country per libphonenumber. */
 export const phone = z.string({ error: 'phone must be a string' }).superRefine((value, ctx) => {
