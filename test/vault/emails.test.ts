@@ -1,3 +1,4 @@
+import { spec } from '../support/openapi';
 import { startTestVault, type TestVault } from '../support/test-vault';
 import { accountService, auth, createSubject, mailer, SAMPLE, type Caller } from './support/data-callers';
 
@@ -92,7 +93,16 @@ describe('batch resolution', () => {
     expect(res.body.results.filter((r: { email?: string }) => r.email)).toHaveLength(20);
   });
 
+  it('fits 1,000 ids of the longest length the contract allows within the default body limit', async () => {
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the contract as parsed YAML
+    const batch = (spec as any).paths['/v1/emails/resolve'].post.requestBody.content['application/json'].schema.properties.subject_ids;
+    const longest = Array.from({ length: batch.maxItems }, (_, i) => `sub_${String(i).padStart(batch.items.maxLength - 4, 'Z')}`);
+    const res = await vault.post('/v1/emails/resolve').set('Authorization', auth(await mailer(vault, 'transactional_email'))).send({ subject_ids: longest }).expect(200);
+    expect(res.body.results.every((r: { error?: string }) => r.error === 'not_found')).toBe(true);
+  });
+
   it.each([
+    ['an id longer than any subject id', { subject_ids: [`sub_${'Z'.repeat(29)}`] }],
     ['more than 1,000 ids', { subject_ids: Array.from({ length: 1001 }, (_, i) => `sub_${i}`) }],
     ['no ids', { subject_ids: [] }],
     ['a repeated id', { subject_ids: ['sub_a', 'sub_a'] }],
