@@ -15,6 +15,7 @@ export type IdentityAuditEvent =
   | { type: 'token.revoked'; clientId: string; jti: string; address?: string };
 
 /** Who performed an administration action: a client through the API, or an operator at the command line. */
-export type Actor = { via: 'api'; clientId: string } | { via: 'cli' } | { via: 'bootstrap' };
+/** Who changes a client: an admin client over the API (with the scopes it holds now), or an operator. */
+export type Actor = { via: 'api'; clientId: string; scopes: readonly string[] } | { via: 'cli' } | { via: 'bootstrap' };
 
 export const NO_IDENTITY_AUDIT: IdentityAuditHook = { record: async () => undefined };

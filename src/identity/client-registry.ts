@@ -57,6 +57,7 @@ export class ClientRegistry {
 
   async register(registration: ClientRegistration, actor: Actor): Promise<IssuedCredentials> {
     checkRegistration(registration);
+    checkDelegation(actor, registration.scopes);
     const { secretId, secret } = generateSecret();
     const secretHash = await this.argon2.hash(secret);
     let client: StoredClient;
@@ -98,6 +99,15 @@ export class ClientRegistry {
 
   async changeGrants(clientId: string, change: GrantChange, actor: Actor): Promise<ClientDescription> {
     const current = await this.existing(clientId);
+    if (change.scopes) {
+      checkDelegation(actor, change.scopes.filter((scope) => !current.scopes.includes(scope)));
+      // Removing its own client administration over the API would leave it unable to undo that.
+      if (actor.via === 'api' && actor.clientId === clientId && current.scopes.includes('admin:clients') && !change.scopes.includes('admin:clients')) {
+        throw new VaultError('cannot_demote_self', 409, 'A client cannot remove admin:clients from itself', {
+          detail: 'Change it with another administrator client or from the command line',
+        });
+      }
+    }
     checkRegistration({
       name: current.name,
       kind: current.kind,
@@ -142,6 +152,22 @@ export class ClientRegistry {
     const client = CLIENT_ID_PATTERN.test(clientId) ? await this.store.find(clientId) : undefined;
     if (!client) throw new VaultError('client_not_found', 404, 'No such client');
     return client;
+  }
+}
+
+/**
+ * Over the API, an admin or audit scope is granted only by a client that holds it now: a
+ * client administrator alone cannot mint a key administrator, a policy author or an auditor
+ * (and with it the second approver the two-person rules ask for). Data scopes are what client
+ * administration hands out; operators at the command line grant anything.
+ */
+function checkDelegation(actor: Actor, granted: readonly string[]): void {
+  if (actor.via !== 'api') return;
+  const beyond = granted.filter((scope) => isAdminScope(scope) && !actor.scopes.includes(scope));
+  if (beyond.length) {
+    throw new VaultError('scope_not_delegable', 403, 'An admin or audit scope is granted only by a client that holds it', {
+      detail: `This client does not hold ${beyond.join(', ')}`,
+    });
   }
 }
 

@@ -1,5 +1,5 @@
 import { startTestVault, type TestVault } from '../support/test-vault';
-import { accessToken, registerAdmin, requestToken, type Credentials } from './support/identity-helpers';
+import { accessToken, registerAdmin, registerClient, requestToken, type Credentials } from './support/identity-helpers';
 
 let vault: TestVault;
 let admin: Credentials;
@@ -7,7 +7,7 @@ let token: string;
 beforeAll(async () => {
   vault = await startTestVault();
   admin = await registerAdmin(vault);
-  token = await accessToken(vault, admin, { scope: 'admin:clients' });
+  token = await accessToken(vault, admin, { scope: 'admin:clients audit:read' });
 });
 afterAll(() => vault.stop());
 
@@ -115,6 +115,33 @@ describe('/v1/admin/clients', () => {
   it('answers 404 client_not_found for an unknown or malformed id', async () => {
     expect((await vault.get('/v1/admin/clients/cli_AAAAAAAAAAAAAAAA').set(as(token)).expect(404)).body.code).toBe('client_not_found');
     expect((await vault.get("/v1/admin/clients/'%20or%201=1").set(as(token)).expect(404)).body.code).toBe('client_not_found');
+  });
+
+  it('grants an admin or audit scope only from a client that holds it, and creates nothing otherwise', async () => {
+    const clientAdmin = await registerClient(vault, { scopes: ['admin:clients'], purposes: [] });
+    const onlyClients = await accessToken(vault, clientAdmin, { scope: 'admin:clients' });
+    for (const scopes of [['admin:keys'], ['audit:read'], ['admin:policy', 'subjects:read']]) {
+      const res = await vault.post('/v1/admin/clients').set(as(onlyClients)).send({ name: `escalate-${scopes[0]!.replace(':', '-')}`, scopes, purposes: scopes.includes('subjects:read') ? ['account_management'] : [] });
+      expect([scopes, res.status, res.body.code]).toEqual([scopes, 403, 'scope_not_delegable']);
+    }
+    expect(await vault.vault.db('clients').where('name', 'like', 'escalate-%')).toEqual([]);
+    const self = await vault.patch(`/v1/admin/clients/${clientAdmin.clientId}`).set(as(onlyClients)).send({ scopes: ['admin:clients', 'admin:keys'] });
+    expect([self.status, self.body.code]).toEqual([403, 'scope_not_delegable']);
+    // Data scopes are what client administration hands out.
+    await vault.post('/v1/admin/clients').set(as(onlyClients)).send({ name: 'delegated-reader', scopes: ['subjects:read'], purposes: ['shipping'] }).expect(201);
+  });
+
+  it('stops a token at once when its client loses the scope, and refuses a client removing its own admin:clients', async () => {
+    const demoted = await registerClient(vault, { scopes: ['admin:clients', 'audit:read'], purposes: [] });
+    const oldToken = await accessToken(vault, demoted, { scope: 'admin:clients audit:read' });
+    const selfDemotion = await vault.patch(`/v1/admin/clients/${demoted.clientId}`).set(as(oldToken)).send({ scopes: ['audit:read'] });
+    expect([selfDemotion.status, selfDemotion.body.code]).toEqual([409, 'cannot_demote_self']);
+
+    await vault.patch(`/v1/admin/clients/${demoted.clientId}`).set(as(token)).send({ scopes: ['audit:read'] }).expect(200);
+
+    const res = await vault.post('/v1/admin/clients').set(as(oldToken)).send({ name: 'after-demotion', scopes: ['subjects:read'], purposes: ['shipping'] });
+    expect([res.status, res.body.code]).toEqual([403, 'insufficient_scope']);
+    expect(await vault.vault.db('clients').where({ name: 'after-demotion' }).first()).toBeUndefined();
   });
 
   it('requires the admin:clients scope', async () => {

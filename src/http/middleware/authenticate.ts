@@ -34,7 +34,9 @@ export function authenticate(verifier: AccessTokenVerifier): RequestHandler {
 /** 403 `insufficient_scope` unless the token holds `scope`. */
 export function requireScope(scope: string): RequestHandler {
   return (req, _res, next) => {
-    if (!principalOf(req).scopes.includes(scope)) {
+    // The token carries the scope and its client still holds it: taking a scope away takes effect on tokens already issued.
+    const principal = principalOf(req);
+    if (!principal.scopes.includes(scope) || !principal.currentGrants?.scopes.includes(scope)) {
       throw new VaultError('insufficient_scope', 403, 'The access token lacks the scope this resource requires', {
         detail: `Requires scope ${scope}`,
         headers: { 'WWW-Authenticate': `Bearer ${REALM}, error="insufficient_scope", scope="${scope}"` },

@@ -68,4 +68,9 @@ export function adminClientRoutes(routes: SecuredRoutes, identity: Identity): Ro
 }
 
 const idOf = (req: Request) => String(req.params.id);
-const actorOf = (req: Request): Actor => ({ via: 'api', clientId: principalOf(req).clientId });
+const actorOf = (req: Request): Actor => {
+  const principal = principalOf(req);
+  // What the caller holds now: its token's scopes its client still has.
+  const scopes = principal.scopes.filter((scope) => principal.currentGrants?.scopes.includes(scope));
+  return { via: 'api', clientId: principal.clientId, scopes };
+};
