@@ -48,7 +48,7 @@ export class PaymentMethodStore {
   /** Inserts unless the subject already holds a card with one of these fingerprints; returns the row that stands. */
   async insertOrFind(record: Omit<PaymentMethodRecord, 'createdAt'>, knownFingerprints: ReadonlyArray<{ version: number; value: Buffer }>, trx: Knex.Transaction): Promise<{ record: PaymentMethodRecord; created: boolean }> {
     const existing = await this.findByFingerprint(record.subjectId, knownFingerprints, trx);
-    if (existing) return { record: existing, created: false };
+    if (existing) return { record: await this.keepLaterExpiry(existing, record, trx), created: false };
     const [row] = await trx<Row>('payment_methods')
       .insert({
         token: record.token,
@@ -69,6 +69,16 @@ export class PaymentMethodStore {
     const winner = await this.findByFingerprint(record.subjectId, knownFingerprints, trx);
     if (!winner) throw new Error('payment method fingerprint conflicts with no visible row');
     return { record: winner, created: false };
+  }
+
+  /**
+   * The same card added again with a later expiry (a reissued card keeps its number): the stored
+   * expiry moves forward. An earlier one (a stale copy of the card) changes nothing.
+   */
+  private async keepLaterExpiry(existing: PaymentMethodRecord, added: Pick<PaymentMethodRecord, 'expMonth' | 'expYear'>, trx: Knex.Transaction): Promise<PaymentMethodRecord> {
+    if (added.expYear * 12 + added.expMonth <= existing.expYear * 12 + existing.expMonth) return existing;
+    const [row] = await trx<Row>('payment_methods').where({ token: existing.token }).update({ exp_month: added.expMonth, exp_year: added.expYear }).returning('*');
+    return toRecord(row as Row);
   }
 
   private async findByFingerprint(subjectId: string, fingerprints: ReadonlyArray<{ version: number; value: Buffer }>, trx: Knex.Transaction): Promise<PaymentMethodRecord | undefined> {

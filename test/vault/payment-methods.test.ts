@@ -67,6 +67,16 @@ describe('tokenizing a card for the account service', () => {
     expect(await rowsOf(id)).toHaveLength(1);
   });
 
+  it('keeps the later expiry when the same card comes again reissued, and ignores an earlier one', async () => {
+    const { id } = await createSubject(vault, account);
+    const first = await addCard(id, VISA).expect(201);
+    const reissued = await addCard(id, { ...VISA, exp_month: 3, exp_year: YEAR + 2 }).expect(200);
+    expect(reissued.body).toEqual({ ...first.body, exp_month: 3, exp_year: YEAR + 2 });
+    const stale = await addCard(id, VISA).expect(200);
+    expect(stale.body).toEqual(reissued.body);
+    expect((await rowsOf(id)).map((r: { exp_month: number; exp_year: number }) => [r.exp_month, r.exp_year])).toEqual([[3, YEAR + 2]]);
+  });
+
   it('stores one row when the same card is added concurrently', async () => {
     const { id } = await createSubject(vault, account);
     const responses = await Promise.all(Array.from({ length: 6 }, () => addCard(id, VISA)));
