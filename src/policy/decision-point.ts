@@ -3,7 +3,7 @@ import type { ClientStore } from '../store/clients';
 import type { DataAction } from './actions';
 import type { ApprovalService } from './approvals';
 import type { AccessContext, PolicyAuditEvent, PolicyAuditHook } from './audit-hook';
-import type { Decision, SubjectFacts } from './decision';
+import type { Decision, SubjectLookup } from './decision';
 import { evaluate, type CurrentGrants } from './evaluate';
 import type { PolicyCatalogue } from './policy-catalogue';
 import type { PreferenceDefaults } from './preferences';
@@ -30,7 +30,7 @@ export class DecisionPoint {
    * names every personal field the action would read or write (see DATA_ACTIONS for how each
    * action uses them). Denials come back as decisions; `assertAllowed` turns one into its 403.
    */
-  async decide(principal: Principal, action: DataAction, subject: SubjectFacts | null, fields: readonly string[], context: AccessContext): Promise<Decision> {
+  async decide(principal: Principal, action: DataAction, subject: SubjectLookup, fields: readonly string[], context: AccessContext): Promise<Decision> {
     const [decision] = await this.decideEach(principal, action, [subject], fields, context);
     return decision!;
   }
@@ -39,7 +39,7 @@ export class DecisionPoint {
   async decideEach(
     principal: Principal,
     action: DataAction,
-    subjects: readonly (SubjectFacts | null)[],
+    subjects: readonly SubjectLookup[],
     fields: readonly string[],
     context: AccessContext,
   ): Promise<Decision[]> {
@@ -47,7 +47,8 @@ export class DecisionPoint {
     // The token check of this very request read the grants already; ask again only without it.
     const grants = principal.currentGrants ?? (await this.grantsOf(principal.clientId));
     const decisions: Decision[] = [];
-    for (const subject of subjects) {
+    for (const lookup of subjects) {
+      const subject = lookup && 'missing' in lookup ? null : lookup;
       const { decision, needsApproval } = evaluate({
         policy: policy.document,
         policyVersion: policy.version,
@@ -65,7 +66,7 @@ export class DecisionPoint {
         decisions.push(approvalId ? { ...decision, approvalId } : { ...decision, allowed: false, reason: 'approval_required' });
       } else decisions.push(decision);
     }
-    await this.audit.record(decisions.map((decision) => auditEventOf(decision, principal, context)));
+    await this.audit.record(decisions.map((decision, i) => auditEventOf(decision, subjects[i]!, principal, context)));
     return decisions;
   }
 
@@ -75,16 +76,18 @@ export class DecisionPoint {
   }
 }
 
-function auditEventOf(decision: Decision, principal: Principal, context: AccessContext): PolicyAuditEvent {
+function auditEventOf(decision: Decision, lookup: SubjectLookup, principal: Principal, context: AccessContext): PolicyAuditEvent {
+  // A lookup of a subject that does not exist discloses nothing; the trail keeps the id asked for.
+  const notFound = lookup !== null && 'missing' in lookup;
   return {
     action: decision.action,
     outcome: decision.allowed ? 'allowed' : 'denied',
-    reason: decision.allowed ? undefined : decision.reason,
+    reason: decision.allowed ? (notFound ? 'not_found' : undefined) : decision.reason,
     clientId: principal.clientId,
     purpose: principal.purpose,
     scopes: principal.scopes,
-    subjectId: decision.subjectId,
-    fields: decision.fields,
+    subjectId: decision.subjectId ?? (notFound ? (lookup.missing ?? undefined) : undefined),
+    fields: notFound && decision.allowed ? {} : decision.fields,
     policyVersion: decision.policyVersion,
     target: decision.allowed ? decision.approvalId : undefined,
     requestId: context.requestId,

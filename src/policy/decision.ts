@@ -9,6 +9,18 @@ export interface SubjectFacts {
   preferences?: Readonly<Record<string, unknown>>;
 }
 
+/**
+ * A subject looked up and not found: decided like no subject, audited as a lookup that found
+ * nothing, with the id asked for when it is well-formed (a malformed one is the caller's text,
+ * which may be anything, and stays out of the trail).
+ */
+export interface MissingSubject {
+  missing: string | null;
+}
+
+/** What an action is about: an existing subject, one looked up and not found, or none (a creation, a search). */
+export type SubjectLookup = SubjectFacts | MissingSubject | null;
+
 interface DecisionBase {
   action: DataAction;
   purpose?: string;

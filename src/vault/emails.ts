@@ -7,7 +7,7 @@ import { openRereadingAfterKeyChange } from './key-changes';
 import type { SubjectReads } from './subject-reads';
 import type { Caller } from './caller';
 import { isSubjectId, subjectNotFound } from './ids';
-import { factsOf } from './subjects';
+import { factsOrMissing } from './subjects';
 
 export const MAX_BATCH = 1000;
 
@@ -27,7 +27,7 @@ export class EmailResolution {
 
   async resolveOne(caller: Caller, id: string): Promise<{ subject_id: string; email: string }> {
     const record = isSubjectId(id) ? (await this.subjects.findFields([id], ['email'])).get(id) : undefined;
-    assertAllowed(await this.decisions.decide(caller.principal, 'emails.resolve', record ? factsOf(record) : null, ['email'], caller.context));
+    assertAllowed(await this.decisions.decide(caller.principal, 'emails.resolve', factsOrMissing(id, record), ['email'], caller.context));
     if (!record) throw subjectNotFound();
     if (!record.sealed.email) throw new VaultError('email_not_on_file', 404, 'The subject has no email address');
     return { subject_id: id, email: await this.openEmail(id, record) };
@@ -35,14 +35,9 @@ export class EmailResolution {
 
   async resolveBatch(caller: Caller, ids: readonly string[]): Promise<Resolution[]> {
     const records = await this.subjects.findFields(ids.filter(isSubjectId), ['email']);
-    const found = ids.filter((id) => records.has(id));
-    if (found.length === 0) {
-      // Nothing to resolve, but the caller's purpose is still checked (and audited) once.
-      assertAllowed(await this.decisions.decide(caller.principal, 'emails.resolve', null, ['email'], caller.context));
-      return ids.map((id) => ({ subject_id: id, error: 'not_found' }));
-    }
-    const decisions = await this.decisions.decideEach(caller.principal, 'emails.resolve', found.map((id) => factsOf(records.get(id)!)), ['email'], caller.context);
-    const decided = new Map<string, Decision>(found.map((id, i) => [id, decisions[i]!]));
+    // One decision, and one audit event, per item: ids that name no subject are recorded as looked up and not found.
+    const decisions = await this.decisions.decideEach(caller.principal, 'emails.resolve', ids.map((id) => factsOrMissing(id, records.get(id))), ['email'], caller.context);
+    const decided = new Map<string, Decision>(ids.map((id, i) => [id, decisions[i]!]));
     // A batch-wide refusal (scope, purpose, grant) is the caller's problem, not the subjects': refuse it whole.
     const first = decisions[0];
     if (first && !first.allowed && ['insufficient_scope', 'purpose_not_granted', 'grant_expired', 'field_not_allowed'].includes(first.reason)) assertAllowed(first);

@@ -9,7 +9,7 @@ import { isSubjectId, subjectNotFound } from './ids';
 import { openRereadingAfterKeyChange } from './key-changes';
 import type { SubjectRenderer } from './subject-view';
 import type { SubjectReads } from './subject-reads';
-import { factsOf } from './subjects';
+import { factsOrMissing } from './subjects';
 
 const ACCESS_LOG_LIMIT = 1000;
 /** Every personal field of the subject, each of which the exporting purpose must see in plain. */
@@ -33,7 +33,7 @@ export class SubjectExport {
   async export(caller: Caller, id: string) {
     const record = isSubjectId(id) ? await this.subjects.find(id) : undefined;
     const decision = assertAllowed(
-      await this.decisions.decide(caller.principal, 'subjects.export', record ? factsOf(record) : null, EXPORT_FIELDS, caller.context),
+      await this.decisions.decide(caller.principal, 'subjects.export', factsOrMissing(id, record), EXPORT_FIELDS, caller.context),
     );
     if (!record) throw subjectNotFound();
     // Cards are exported masked (brand, last four, expiry) whatever the purpose could reveal.

@@ -2,7 +2,7 @@ import type { BlindIndex } from '../crypto/blind-index';
 import type { KeyHierarchy } from '../crypto/key-hierarchy';
 import { integrityError } from '../crypto/key-errors';
 import type { DataAction } from '../policy/actions';
-import { assertAllowed, type Allowed, type SubjectFacts } from '../policy/decision';
+import { assertAllowed, type Allowed, type SubjectLookup } from '../policy/decision';
 import type { DecisionPoint } from '../policy/decision-point';
 import type { Database } from '../store/database';
 import type { PaymentMethodRecord, PaymentMethodStore } from '../store/payment-methods';
@@ -20,7 +20,7 @@ import {
   type SealedCardContents,
 } from './payment-method-view';
 import { openRereadingAfterKeyChange, SealedUnderRetiredKey, writeOnceMoreAfterRekey } from './key-changes';
-import { factsOf } from './subjects';
+import { factsOf, factsOrMissing } from './subjects';
 
 export interface PaymentMethodDependencies {
   db: Database;
@@ -45,7 +45,7 @@ export class PaymentMethods {
   /** Tokenizes a card; the same card (by fingerprint) added again to the subject answers the stored one. */
   async add(caller: Caller, subjectId: string, card: CardInput): Promise<{ view: MaskedPaymentMethod; created: boolean }> {
     const subject = isSubjectId(subjectId) ? await this.deps.subjects.find(subjectId) : undefined;
-    await this.decide(caller, 'payment_methods.create', subject ? factsOf(subject) : null, CARD_FIELDS);
+    await this.decide(caller, 'payment_methods.create', factsOrMissing(subjectId, subject), CARD_FIELDS);
     if (!subject) throw subjectNotFound();
 
     const [fingerprint, candidates] = await Promise.all([this.deps.index.cardFingerprint(card.number), this.deps.index.cardCandidates(card.number)]);
@@ -80,7 +80,7 @@ export class PaymentMethods {
   /** The subject's payment methods, masked (or as bare tokens, if that is all the purpose may see). */
   async list(caller: Caller, subjectId: string): Promise<Array<MaskedPaymentMethod | PaymentMethodReference>> {
     const subject = isSubjectId(subjectId) ? await this.deps.subjects.find(subjectId) : undefined;
-    const decision = await this.decide(caller, 'payment_methods.list', subject ? factsOf(subject) : null, CARD_FIELDS);
+    const decision = await this.decide(caller, 'payment_methods.list', factsOrMissing(subjectId, subject), CARD_FIELDS);
     if (!subject) throw subjectNotFound();
     const level = levelOf(decision);
     return (await this.deps.paymentMethods.listForSubject(subjectId)).map((record) => viewAt(record, level));
@@ -127,7 +127,7 @@ export class PaymentMethods {
     return { record, decision };
   }
 
-  private async decide(caller: Caller, action: DataAction, subject: SubjectFacts | null, fields: readonly string[]): Promise<Allowed> {
+  private async decide(caller: Caller, action: DataAction, subject: SubjectLookup, fields: readonly string[]): Promise<Allowed> {
     return assertAllowed(await this.deps.decisions.decide(caller.principal, action, subject, fields, caller.context));
   }
 }

@@ -6,7 +6,7 @@ import type { KeyHierarchy } from '../crypto/key-hierarchy';
 import type { Sealed } from '../crypto/sealed';
 import { VaultError } from '../errors/vault-error';
 import type { DataAction } from '../policy/actions';
-import { assertAllowed, type Allowed, type SubjectFacts } from '../policy/decision';
+import { assertAllowed, type Allowed, type SubjectFacts, type SubjectLookup } from '../policy/decision';
 import type { DecisionPoint } from '../policy/decision-point';
 import { effectivePreferences, type PreferenceDefaults, type Preferences } from '../policy/preferences';
 import type { ConsentHistoryStore } from '../store/consent-history';
@@ -40,6 +40,10 @@ export interface SubjectDependencies {
 
 export const etagOf = (record: Pick<SubjectRecord, 'version'>) => `"${record.version}"`;
 export const factsOf = (record: Pick<SubjectRecord, 'id' | 'preferences'>): SubjectFacts => ({ id: record.id, preferences: record.preferences });
+
+/** What a lookup by `id` decides on: the subject's facts, or a lookup that found nothing (audited as such). */
+export const factsOrMissing = (id: string, record: Pick<SubjectRecord, 'id' | 'preferences'> | undefined): SubjectLookup =>
+  record ? factsOf(record) : { missing: isSubjectId(id) ? id : null };
 
 /**
  * Subjects: create, read, update and erase, each in the order the vault promises — decide
@@ -96,7 +100,7 @@ export class Subjects {
   async get(caller: Caller, id: string): Promise<SubjectResult> {
     const record = isSubjectId(id) ? await this.deps.reads.find(id) : undefined;
     // Decided (and audited) before existence is told, so a caller without the purpose cannot probe ids.
-    const decision = await this.decide(caller, 'subjects.read', record ? factsOf(record) : null, SUBJECT_READ_FIELDS);
+    const decision = await this.decide(caller, 'subjects.read', factsOrMissing(id, record), SUBJECT_READ_FIELDS);
     if (!record) throw subjectNotFound();
     const view = await openRereadingAfterKeyChange(record, () => this.deps.reads.again(id), (read) => this.deps.renderer.render(read, decision));
     return { view, etag: etagOf(record) };
@@ -112,7 +116,7 @@ export class Subjects {
     // Decided and sealed before the row is locked: a transaction that waits for a second pooled
     // connection while writers queue on its lock would exhaust the pool.
     const before = isSubjectId(id) ? await this.deps.subjects.find(id) : undefined;
-    const decision = await this.decide(caller, 'subjects.update', before ? factsOf(before) : null, fields);
+    const decision = await this.decide(caller, 'subjects.update', factsOrMissing(id, before), fields);
     if (!before) throw subjectNotFound();
     // Consent is changed by a client entitled to record it, whichever route carries it.
     if (hasPreferences(patch.preferences)) await this.decide(caller, 'preferences.write', factsOf(before), []);
@@ -200,11 +204,11 @@ export class Subjects {
   /** Decides (and audits) on the subject as it stands, outside any transaction; 404 when it does not exist. */
   private async decideOnCurrent(caller: Caller, action: DataAction, id: string, fields: readonly string[] = []): Promise<void> {
     const record = isSubjectId(id) ? await this.deps.subjects.find(id) : undefined;
-    await this.decide(caller, action, record ? factsOf(record) : null, fields);
+    await this.decide(caller, action, factsOrMissing(id, record), fields);
     if (!record) throw subjectNotFound();
   }
 
-  private async decide(caller: Caller, action: DataAction, subject: SubjectFacts | null, fields: readonly string[]): Promise<Allowed> {
+  private async decide(caller: Caller, action: DataAction, subject: SubjectLookup, fields: readonly string[]): Promise<Allowed> {
     return assertAllowed(await this.deps.decisions.decide(caller.principal, action, subject, fields, caller.context));
   }
 

@@ -61,7 +61,7 @@ describe('email resolution for the mailer', () => {
 });
 
 describe('batch resolution', () => {
-  it('answers each id on its own, audits every decided item in one commit, and never fails the batch for one subject', async () => {
+  it('answers each id on its own, audits every item in one commit, and never fails the batch for one subject', async () => {
     const ok = await createSubject(vault, account, { email: 'one@example.com' });
     const out = await createSubject(vault, account, { email: 'two@example.com', preferences: { newsletter: false } });
     const none = await createSubject(vault, account, { name: 'No Email' });
@@ -80,8 +80,15 @@ describe('batch resolution', () => {
       { subject_id: 'garbage', error: 'not_found' },
     ]);
     const rows = await vault.vault.db('audit_events').where({ request_id: res.headers['x-request-id'] }).orderBy('seq');
-    expect(rows.map((r) => r.subject_id)).toEqual([ok.id, out.id, none.id]);
-    expect(rows.map((r) => Number(r.seq))).toEqual([Number(rows[0].seq), Number(rows[0].seq) + 1, Number(rows[0].seq) + 2]);
+    // Ids that name no subject are recorded as lookups that found nothing: nothing disclosed, the well-formed id kept, the garbage not.
+    expect(rows.map((r) => [r.subject_id, r.outcome, r.reason, r.fields])).toEqual([
+      [ok.id, 'allowed', null, { email: 'plain' }],
+      [out.id, 'denied', 'subject_opted_out', expect.anything()],
+      [none.id, 'allowed', null, { email: 'plain' }],
+      [ghost, 'allowed', 'not_found', {}],
+      [null, 'allowed', 'not_found', {}],
+    ]);
+    expect(rows.map((r) => Number(r.seq))).toEqual([0, 1, 2, 3, 4].map((n) => Number(rows[0].seq) + n));
   });
 
   it('resolves 1,000 ids in one request', async () => {

@@ -128,6 +128,11 @@ describe('reading a subject through each purpose', () => {
     for (const unknown of ['sub_AAAAAAAAAAAAAAAAAAAAAA', 'not-an-id', "sub_' or 1=1--"]) {
       const res = await vault.get(`/v1/subjects/${encodeURIComponent(unknown)}`).set('Authorization', auth(account)).expect(404);
       expect(res.body.code).toBe('subject_not_found');
+      // Audited as a lookup that disclosed nothing, with the id asked for when it is one (never the caller's other text).
+      const events = await vault.vault.db('audit_events').where({ request_id: res.headers['x-request-id'] });
+      expect(events.map((e) => [e.action, e.outcome, e.reason, e.subject_id, e.fields])).toEqual([
+        ['subjects.read', 'allowed', 'not_found', unknown.startsWith('sub_A') ? unknown : null, {}],
+      ]);
     }
   });
 
