@@ -112,7 +112,27 @@ function parsePurpose(name: string, input: unknown, at: string, problem: (pointe
   if (name === 'legal_disclosure' && !rule.conditions?.some((c) => c.type === 'approval')) {
     problem(`${at}/conditions`, 'legal_disclosure is break-glass: it keeps its approval condition');
   }
+  checkPromises(name, rule, at, problem);
   return rule;
+}
+
+/**
+ * What the vault promises subjects (the obligations table at the top of DESIGN.md) holds whatever the policy says:
+ * account-transaction mail cannot be unsubscribed, so it carries no subscription condition; a
+ * mailing category is sent only to its subscribers; data goes to a partner only with the
+ * subject's opt-in to sharing.
+ */
+function checkPromises(name: string, rule: PurposeRule, at: string, problem: (pointer: string, detail: string) => void): void {
+  const conditions = rule.conditions ?? [];
+  if (name === 'transactional_email' && conditions.some((c) => c.type === 'subscribed')) {
+    problem(`${at}/conditions`, 'transactional_email cannot be unsubscribed: it carries no subscribed condition');
+  }
+  if ((SUBSCRIPTION_CATEGORIES as readonly string[]).includes(name) && !conditions.some((c) => c.type === 'subscribed' && c.category === name)) {
+    problem(`${at}/conditions`, `${name} is sent only to subscribers: it keeps its subscribed condition for ${name}`);
+  }
+  if (name === 'joint_promotion' && !conditions.some((c) => c.type === 'sharing_consent')) {
+    problem(`${at}/conditions`, 'joint_promotion shares data with a partner: it keeps its sharing_consent condition');
+  }
 }
 
 function parseCondition(input: unknown, at: string, problem: (pointer: string, detail: string) => void): Condition | undefined {

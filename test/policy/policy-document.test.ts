@@ -45,10 +45,19 @@ describe('a policy document', () => {
     expect(
       problemsOf({
         purposes: {
-          newsletter: { fields: {}, conditions: [{ type: 'moon_phase' }, { type: 'subscribed', category: 'spam' }] },
+          shipping: { fields: {}, conditions: [{ type: 'moon_phase' }, { type: 'subscribed', category: 'spam' }] },
         },
       }),
-    ).toEqual(['/purposes/newsletter/conditions/0/type', '/purposes/newsletter/conditions/1/category']);
+    ).toEqual(['/purposes/shipping/conditions/0/type', '/purposes/shipping/conditions/1/category']);
+  });
+
+  it.each([
+    ['transactional mail made unsubscribable', { transactional_email: { fields: { email: 'plain' }, conditions: [{ type: 'subscribed', category: 'newsletter' }] } }, '/purposes/transactional_email/conditions'],
+    ['a newsletter sent to everyone', { newsletter: { fields: { email: 'plain' } } }, '/purposes/newsletter/conditions'],
+    ['promotions gated on another category', { promotions: { fields: { email: 'plain' }, conditions: [{ type: 'subscribed', category: 'surveys' }] } }, '/purposes/promotions/conditions'],
+    ['partner sharing without opt-in', { joint_promotion: { fields: { email: 'plain' } } }, '/purposes/joint_promotion/conditions'],
+  ])('is refused when it breaks a promise to subjects: %s', (_label, purposes, pointer) => {
+    expect(problemsOf({ purposes })).toEqual([pointer]);
   });
 
   it('reports every problem at once, with escaped pointers', () => {
