@@ -28,6 +28,8 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
   // Traverse-only for others: as root the server runs as `postgres`, which must reach its cluster.
   fs.mkdirSync(options.dir, { recursive: true, mode: 0o711 });
   fs.chmodSync(options.dir, 0o711);
+  const asRoot = process.getuid?.() === 0;
+  if (asRoot) assertOthersCanReach(options.dir);
   const clusterDir = path.join(options.dir, 'cluster');
   const password = readOrCreatePassword(path.join(options.dir, 'password'));
   const firstStart = !fs.existsSync(path.join(clusterDir, 'PG_VERSION'));
@@ -40,7 +42,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
     password,
     authMethod: 'scram-sha-256',
     persistent: true,
-    createPostgresUser: process.getuid?.() === 0,
+    createPostgresUser: asRoot,
     postgresFlags: ['-c', 'listen_addresses=127.0.0.1'],
     onLog: (message) => log(String(message)),
     onError: (message) => log(String(message)),
@@ -51,6 +53,24 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
   const adminUrl = `${base}/postgres`;
   await createDatabaseIfMissing(adminUrl, options.database);
   return { url: `${base}/${options.database}`, adminUrl, stop: () => server.stop() };
+}
+
+/**
+ * Every folder above the cluster lets others through (the `postgres` user is neither their
+ * owner nor in their group). Checked before the package spawns initdb, whose EACCES would
+ * otherwise surface as an unhandled error and a stack trace instead of one line.
+ */
+function assertOthersCanReach(dir: string): void {
+  const resolved = fs.realpathSync(dir);
+  for (let folder = path.dirname(resolved); ; folder = path.dirname(folder)) {
+    if ((fs.statSync(folder).mode & 0o001) === 0) {
+      throw new Error(
+        `the embedded PostgreSQL runs as the postgres user, which cannot pass through ${folder} (no execute permission for others): ` +
+          `allow it (chmod o+x ${folder}) or set PDVAULT_DATA_DIR to a folder it can reach`,
+      );
+    }
+    if (folder === path.dirname(folder)) return;
+  }
 }
 
 /**

@@ -48,6 +48,20 @@ describe('pdvault start (development)', () => {
   });
 });
 
+// Only root runs the embedded server as another user (postgres), who must pass through every folder above its data.
+const asRoot = process.getuid?.() === 0;
+(asRoot ? it : it.skip)('as root, refuses in one line a data folder the postgres user cannot reach, naming the folder', async () => {
+  const closed = fs.mkdtempSync(path.join(os.tmpdir(), 'pdvault-closed-'));
+  try {
+    expect(fs.statSync(closed).mode & 0o777).toBe(0o700);
+    const run = runCli(['start'], { PDVAULT_DATA_DIR: path.join(closed, 'data'), PDVAULT_PORT: '0', PDVAULT_EMBEDDED_PG_PORT: String(await freePort()) });
+    expect((await run.exited).code).toBe(1);
+    expect(run.stderr()).toMatch(new RegExp(`^pdvault: the embedded PostgreSQL runs as the postgres user, which cannot pass through ${closed} .*\n$`));
+  } finally {
+    fs.rmSync(closed, { recursive: true, force: true });
+  }
+});
+
 describe('pdvault start (production)', () => {
   it('refuses to start without DATABASE_URL, naming it in one line', async () => {
     const run = runCli(['start'], { PDVAULT_MODE: 'production', PDVAULT_TLS_CERT_FILE: '/nonexistent/c.pem', PDVAULT_TLS_KEY_FILE: '/nonexistent/k.pem' });
