@@ -48,6 +48,13 @@ describe('email resolution for the mailer', () => {
     const { id } = await createSubject(vault, account, { email: 'keep@example.com' });
     const res = await vault.put(`/v1/subjects/${id}/preferences`).set('Authorization', auth(account)).send({ transactional: false }).expect(422);
     expect(res.body.code).toBe('transactional_cannot_be_disabled');
+    // The same answer wherever preferences are set, and nothing is stored.
+    const created = await vault.post('/v1/subjects').set('Authorization', auth(account)).send({ email: 'keep2@example.com', preferences: { transactional: false } });
+    expect([created.status, created.body.code, created.body.errors?.[0]?.pointer]).toEqual([422, 'transactional_cannot_be_disabled', '/preferences/transactional']);
+    const etag = (await vault.get(`/v1/subjects/${id}`).set('Authorization', auth(account)).expect(200)).headers.etag;
+    const patched = await vault.patch(`/v1/subjects/${id}`).set('Authorization', auth(account)).set('If-Match', etag).send({ preferences: { transactional: false } });
+    expect([patched.status, patched.body.code]).toEqual([422, 'transactional_cannot_be_disabled']);
+    expect((await vault.vault.db('subjects').where({ id }).first()).version).toBe(1);
   });
 
   it('keeps every preference change with its time in the consent history', async () => {

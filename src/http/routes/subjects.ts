@@ -19,6 +19,7 @@ export function subjectRoutes(routes: SecuredRoutes, vault: VaultDomain): Router
 
   routes.add(router, '/v1/subjects', 'subjects:write', {
     post: async (req, res) => {
+      refuseTransactional(preferencesIn(req.body), '/preferences');
       const input = parseSubjectInput(req.body);
       const result = await vault.subjects.create(callerOf(req), input, idempotencyKeyOf(req));
       res.status(result.created ? 201 : 200).location(`/v1/subjects/${result.view.id}`).setHeader('ETag', result.etag);
@@ -37,6 +38,7 @@ export function subjectRoutes(routes: SecuredRoutes, vault: VaultDomain): Router
       res.setHeader('ETag', result.etag).json(result.view);
     },
     patch: async (req, res) => {
+      refuseTransactional(preferencesIn(req.body), '/preferences');
       const patch = parseSubjectPatch(req.body);
       const result = await vault.subjects.update(callerOf(req), idOf(req), patch, req.get('if-match'));
       res.setHeader('ETag', result.etag).json(result.view);
@@ -49,7 +51,7 @@ export function subjectRoutes(routes: SecuredRoutes, vault: VaultDomain): Router
   routes.add(router, '/v1/subjects/:id/preferences', 'preferences:write', {
     put: async (req, res) => {
       refuseTransactional(req.body);
-      const body = parseInput(preferences, req.body, 'preferences');
+      const body = parseInput(preferences, req.body, 'set of preferences');
       if (Object.keys(body).length === 0) throw new VaultError('validation_failed', 422, 'The preferences are not valid', { errors: [{ pointer: '/', detail: 'name at least one preference' }] });
       res.json(await vault.subjects.setPreferences(callerOf(req), idOf(req), body));
     },
@@ -72,10 +74,13 @@ function idempotencyKeyOf(req: Request): string | undefined {
   return key;
 }
 
-function refuseTransactional(body: unknown): void {
-  if (body && typeof body === 'object' && Object.hasOwn(body, 'transactional')) {
+/** The same refusal wherever preferences are set (PUT .../preferences, or `preferences` in a create or a PATCH). */
+function refuseTransactional(preferences: unknown, at = ''): void {
+  if (preferences && typeof preferences === 'object' && Object.hasOwn(preferences, 'transactional')) {
     throw new VaultError('transactional_cannot_be_disabled', 422, 'Account and transaction messages cannot be switched off', {
-      errors: [{ pointer: '/transactional', detail: 'transactional messages are always sent' }],
+      errors: [{ pointer: `${at}/transactional`, detail: 'transactional messages are always sent' }],
     });
   }
 }
+
+const preferencesIn = (body: unknown): unknown => (body && typeof body === 'object' ? (body as { preferences?: unknown }).preferences : undefined);
