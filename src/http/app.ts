@@ -51,6 +51,9 @@ export function createApp(deps: AppDependencies): VaultApp {
   const app = express();
   const routes = new RouteTable();
   app.disable('x-powered-by');
+  // Paths match only as openapi.yaml spells them (route modules use caseSensitiveRouter too), so
+  // the body parser's choice of form or JSON by path and the route serving it cannot disagree.
+  app.set('case sensitive routing', true);
   app.set('etag', false);
   app.set('query parser', 'simple');
 
@@ -92,3 +95,4 @@ export function createApp(deps: AppDependencies): VaultApp {
   app.use(problemHandler(deps.logger));
   return { app, routes };
 }
+

@@ -1,4 +1,4 @@
-import type { RequestHandler, Router } from 'express';
+import { Router, type RequestHandler } from 'express';
 import { VaultError } from '../errors/vault-error';
 
 export type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
@@ -10,6 +10,15 @@ export interface RouteEntry {
 }
 
 /**
+ * A router whose paths match only as openapi.yaml spells them: Express routers match any case
+ * by default, whatever the app is set to, and `/OAUTH/TOKEN` would reach the token endpoint
+ * past the body parser's choice of form or JSON by path.
+ */
+export function caseSensitiveRouter(): Router {
+  return Router({ caseSensitive: true });
+}
+
+/**
  * Registers each path with the methods it serves, answers any other method with 405 and an
  * `Allow` header, and remembers every route so tests can hold openapi.yaml to the truth.
  */
@@ -17,6 +26,7 @@ export class RouteTable {
   readonly entries: RouteEntry[] = [];
 
   add(router: Router, path: string, handlers: Handlers): void {
+    if (!(router as Router & { caseSensitive?: boolean }).caseSensitive) throw new Error(`${path}: make its router with caseSensitiveRouter()`);
     const methods = Object.keys(handlers) as Method[];
     const route = router.route(path);
     for (const method of methods) route[method](handlers[method]!);

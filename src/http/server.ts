@@ -1,9 +1,12 @@
+import { STATUS_CODES, type ServerResponse } from 'node:http';
 import https from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { Express } from 'express';
 import type { Config } from '../config/config';
 import type { Logger } from '../observability/logger';
 import { expressMessageClasses } from './express-messages';
+import { securityHeaders } from './middleware/security-headers';
+import { PROBLEM_TYPE_PREFIX } from './problem';
 import { tlsServerOptions } from './tls-options';
 
 export interface RunningServer {
@@ -25,6 +28,8 @@ export async function listenHttps(app: Express, config: Config, logger: Logger):
       requestTimeout: http.requestTimeoutMs,
       keepAliveTimeout: http.keepAliveTimeoutMs,
       connectionsCheckingInterval: Math.min(1000, http.headersTimeoutMs),
+      // Node would answer a missing Host with a bare 400 of its own; input hygiene answers it as a problem.
+      requireHostHeader: false,
       ...expressMessageClasses(app),
     },
     app,
@@ -37,6 +42,10 @@ export async function listenHttps(app: Express, config: Config, logger: Logger):
   server.setTimeout(http.requestTimeoutMs);
   server.on('tlsClientError', (error: Error & { code?: string }) => {
     logger.debug({ code: error.code }, 'TLS handshake refused');
+  });
+  server.on('clientError', (error: Error & { code?: string }, socket: Socket) => {
+    logger.debug({ code: error.code }, 'request refused by the HTTP parser');
+    answerClientError(error, socket);
   });
 
   await new Promise<void>((resolve, reject) => {
@@ -68,4 +77,50 @@ function closeGracefully(server: https.Server, graceMs: number): Promise<void> {
     });
     server.closeIdleConnections();
   });
+}
+
+interface ClientProblem {
+  status: number;
+  code: string;
+  title: string;
+}
+
+// What Node's parser refuses before there is a request, by error code; anything else it refuses is a 400.
+const CLIENT_PROBLEMS = new Map<string | undefined, ClientProblem>([
+  ['HPE_HEADER_OVERFLOW', { status: 431, code: 'headers_too_large', title: 'The request headers are larger than the vault accepts' }],
+  ['HPE_CHUNK_EXTENSIONS_OVERFLOW', { status: 413, code: 'body_too_large', title: 'The request body is larger than the vault accepts' }],
+  ['ERR_HTTP_REQUEST_TIMEOUT', { status: 408, code: 'request_timeout', title: 'The request did not arrive in time' }],
+]);
+const MALFORMED: ClientProblem = { status: 400, code: 'bad_request', title: 'The request is not valid HTTP/1.1' };
+
+/** The headers every answer carries (no-store, then helmet's), as lines of a response head. */
+const FIXED_HEADER_LINES = (() => {
+  const lines = ['Cache-Control: no-store'];
+  // securityHeaders only calls setHeader on the response it is given.
+  securityHeaders()({ setHeader: (name: string, value: string) => lines.push(`${name}: ${value}`) } as never);
+  return lines.join('\r\n');
+})();
+
+/**
+ * Node's parser refuses some requests before the app sees them (headers over the limit,
+ * Transfer-Encoding with Content-Length, a request too slow to arrive) and would answer with a
+ * bare status line. The vault answers with a problem like any other, without a request id (there
+ * is no request) and with nothing of what was sent (`error.rawPacket` holds it), then closes.
+ */
+function answerClientError(error: Error & { code?: string }, socket: Socket): void {
+  // The check Node's own handler makes: never write into a response that is already under way.
+  const inFlight = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
+  if (error.code !== 'ECONNRESET' && socket.writable && !inFlight?.headersSent) {
+    const { status, code, title } = CLIENT_PROBLEMS.get(error.code) ?? MALFORMED;
+    const body = JSON.stringify({ type: PROBLEM_TYPE_PREFIX + code, title, status, code });
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n` +
+        'Content-Type: application/problem+json; charset=utf-8\r\n' +
+        `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+        'Connection: close\r\n' +
+        `${FIXED_HEADER_LINES}\r\n\r\n` +
+        body,
+    );
+  }
+  socket.destroy();
 }

@@ -61,15 +61,15 @@ describe('GET /v1/admin/audit', () => {
   });
 
   it('audits the read itself', async () => {
-    await vault.get(`/v1/admin/audit?subject_id=${subject}`).set(bearer(auditor)).set('X-Request-Id', 'audit-read-itself').expect(200);
-    const [event] = await vault.vault.db('audit_events').where({ request_id: 'audit-read-itself' });
+    const read = await vault.get(`/v1/admin/audit?subject_id=${subject}`).set(bearer(auditor)).expect(200);
+    const [event] = await vault.vault.db('audit_events').where({ request_id: read.headers['x-request-id'] });
     expect(event).toMatchObject({ action: 'audit.query', outcome: 'allowed', client_id: auditor.principal.clientId, subject_id: subject });
   });
 
   it('refuses a token without audit:read, and audits the refusal', async () => {
     const policyAdmin = await adminCaller(vault, ['admin:policy']);
-    await vault.get('/v1/admin/audit').set(bearer(policyAdmin)).set('X-Request-Id', 'audit-no-scope').expect(403);
-    const [event] = await vault.vault.db('audit_events').where({ request_id: 'audit-no-scope' });
+    const refused = await vault.get('/v1/admin/audit').set(bearer(policyAdmin)).expect(403);
+    const [event] = await vault.vault.db('audit_events').where({ request_id: refused.headers['x-request-id'] });
     expect(event).toMatchObject({ outcome: 'denied', reason: 'insufficient_scope' });
   });
 
@@ -99,10 +99,10 @@ describe('GET /v1/subjects/{id}/access-log', () => {
   });
 
   it('leaves out reads of the trail itself, and audits its own read', async () => {
-    await vault.get(`/v1/subjects/${subject}/access-log`).set(bearer(auditor)).set('X-Request-Id', 'access-log-read').expect(200);
+    const first = await vault.get(`/v1/subjects/${subject}/access-log`).set(bearer(auditor)).expect(200);
     const res = await vault.get(`/v1/subjects/${subject}/access-log`).set(bearer(auditor)).expect(200);
     expect(res.body.entries.every((e: { action: string }) => !e.action.startsWith('audit.'))).toBe(true);
-    const [event] = await vault.vault.db('audit_events').where({ request_id: 'access-log-read' });
+    const [event] = await vault.vault.db('audit_events').where({ request_id: first.headers['x-request-id'] });
     expect(event).toMatchObject({ action: 'audit.access_log', subject_id: subject });
   });
 

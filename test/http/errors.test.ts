@@ -88,7 +88,7 @@ describe('errors are problem+json with a stable code and the request id', () => 
   });
 
   it('answers oversized headers with 431 and keeps serving', async () => {
-    // Node's HTTP parser answers before the app runs, so this answer has no problem body.
+    // Node's HTTP parser refuses it before the app runs; client-errors.test.ts checks that answer's problem body.
     const res = await vault.unchecked('get', '/healthz').set('X-Filler', 'x'.repeat(20_000));
     expect(res.status).toBe(431);
     await vault.get('/healthz').expect(200);
@@ -99,7 +99,8 @@ describe('errors are problem+json with a stable code and the request id', () => 
     const clean = await vault.get('/healthz').set('X-Request-Id', 'bad id with spaces');
     expect(clean.headers['x-request-id']).toMatch(/^req_/);
     expect(res === undefined || res.headers['x-request-id'] !== 'abc\r\nforged: 1').toBe(true);
-    const kept = await vault.get('/healthz').set('X-Request-Id', 'trace-1234abcd');
-    expect(kept.headers['x-request-id']).toBe('trace-1234abcd');
+    const kept = await vault.get('/healthz').set('X-Request-Id', '4bf92f3577b34da6a3ce929d0e0e4736');
+    expect(kept.headers['x-request-id']).toMatch(/^req_/);
+    expect(kept.headers['x-correlation-id']).toBe('4bf92f3577b34da6a3ce929d0e0e4736');
   });
 });

@@ -34,11 +34,11 @@ describe('/v1/admin/policy', () => {
     broken.purposes.teleportation = { fields: {} };
     broken.purposes.shipping.fields.shoe_size = 'plain';
     broken.purposes.billing.fields.name = 'sort_of';
-    const res = await vault.put('/v1/admin/policy').set(bearer(admin)).set('X-Request-Id', 'policy-invalid-1').send(broken).expect(400);
+    const res = await vault.put('/v1/admin/policy').set(bearer(admin)).send(broken).expect(400);
     expect(res.body.code).toBe('invalid_policy');
     expect(res.body.errors.map((e: { pointer: string }) => e.pointer).sort()).toEqual(['/purposes/billing/fields/name', '/purposes/shipping/fields/shoe_size', '/purposes/teleportation']);
     expect((await vault.get('/v1/admin/policy').set(bearer(admin)).expect(200)).body.version).toBe(1);
-    const [event] = await vault.vault.db('audit_events').where({ request_id: 'policy-invalid-1' });
+    const [event] = await vault.vault.db('audit_events').where({ request_id: res.headers['x-request-id'] });
     expect(event).toMatchObject({ action: 'policy.replace', outcome: 'denied', reason: 'invalid_policy', client_id: admin.principal.clientId });
   });
 
@@ -53,7 +53,7 @@ describe('/v1/admin/policy', () => {
       const current = (await vault.get('/v1/admin/policy').set(bearer(admin)).expect(200)).body;
       const changed = structuredClone(current.policy);
       changed.purposes.shipping.fields = { name: 'plain', postal_address: 'masked' };
-      const res = await vault.put('/v1/admin/policy').set(bearer(admin)).set('If-Match', `"${current.version}"`).set('X-Request-Id', 'policy-replace-1').send(changed).expect(200);
+      const res = await vault.put('/v1/admin/policy').set(bearer(admin)).set('If-Match', `"${current.version}"`).send(changed).expect(200);
       expect(res.body).toMatchObject({ version: current.version + 1, created_by: admin.principal.clientId });
       expect(res.headers.etag).toBe(`"${current.version + 1}"`);
 
@@ -65,7 +65,7 @@ describe('/v1/admin/policy', () => {
       const old = await vault.get(`/v1/admin/policy/versions/${current.version}`).set(bearer(admin)).expect(200);
       expect(old.body.policy.purposes.shipping.fields).toEqual({ name: 'plain', postal_address: 'plain' });
 
-      const [event] = await vault.vault.db('audit_events').where({ request_id: 'policy-replace-1' });
+      const [event] = await vault.vault.db('audit_events').where({ request_id: res.headers['x-request-id'] });
       expect(event).toMatchObject({ action: 'policy.replace', outcome: 'allowed', policy_version: current.version + 1, target: `policy_version:${current.version + 1}` });
     } finally {
       await second.stop();
@@ -84,9 +84,9 @@ describe('/v1/admin/policy', () => {
 
   it('refuses a token without admin:policy, and audits the refusal', async () => {
     const auditor = await adminCaller(vault, ['audit:read']);
-    const res = await vault.put('/v1/admin/policy').set(bearer(auditor)).set('X-Request-Id', 'policy-no-scope').send({ purposes: {} }).expect(403);
+    const res = await vault.put('/v1/admin/policy').set(bearer(auditor)).send({ purposes: {} }).expect(403);
     expect(res.body.code).toBe('insufficient_scope');
-    const [event] = await vault.vault.db('audit_events').where({ request_id: 'policy-no-scope' });
+    const [event] = await vault.vault.db('audit_events').where({ request_id: res.headers['x-request-id'] });
     expect(event).toMatchObject({ action: 'policy.access', outcome: 'denied', reason: 'insufficient_scope', client_id: auditor.principal.clientId });
   });
 });

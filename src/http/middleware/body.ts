@@ -1,51 +1,64 @@
+import { isUtf8 } from 'node:buffer';
+import { parse as parseContentType } from 'content-type';
 import express, { type RequestHandler } from 'express';
-import { VaultError } from '../../errors/vault-error';
-import { firstRepeatedName } from './repeated-names';
+import { badRequest, VaultError } from '../../errors/vault-error';
+import { MAX_DEPTH, nestingTooDeep } from './input-hygiene';
+import { walkNames } from './repeated-names';
 
 const JSON_TYPES = ['application/json', 'application/*+json'];
 const FORM_TYPE = 'application/x-www-form-urlencoded';
-const CHARSET = /;\s*charset\s*=\s*"?([^";\s]*)"?/i;
 
 /**
  * Bodies are JSON everywhere except the OAuth endpoints, which RFC 6749 makes form-encoded.
- * A body of any other type or in any charset but UTF-8 is refused with 415 before it is read;
- * a body over the limit with 413 before it is parsed; a JSON body that repeats a
- * property name within one object with 400 `duplicate_property`. One middleware, not a chain of three: a
- * request without a body (most of them) passes in one step, one with a body meets only the
- * parser for its type.
+ * A body of any other type, in any charset but UTF-8 or under a Content-Type that does not parse
+ * is refused with 415 before it is read; a body over the limit with 413 before it is parsed; a
+ * body that is not valid UTF-8 with 400 `invalid_characters`; a JSON body that repeats a
+ * property name within one object with 400 `duplicate_property`. One middleware, not a chain of
+ * three: a request without a body (most of them) passes in one step, one with a body meets only
+ * the parser for its type.
  */
 export function bodyParser(limitBytes: number): RequestHandler {
   // Found while the raw body is at hand, refused once it has parsed (an error thrown from body-parser's verify hook would become its 403).
-  const repeatedNames = new WeakMap<object, string>();
+  const refusals = new WeakMap<object, VaultError>();
   const json = express.json({
     limit: limitBytes,
     strict: true,
     type: JSON_TYPES,
     verify: (req, _res, raw) => {
-      const pointer = repeatedNameIn(raw);
-      if (pointer !== undefined) repeatedNames.set(req, pointer);
+      const refusal = jsonRefusal(raw);
+      if (refusal) refusals.set(req, refusal);
     },
   });
-  const form = express.urlencoded({ limit: limitBytes, extended: false, parameterLimit: 50, type: FORM_TYPE });
+  const form = express.urlencoded({
+    limit: limitBytes,
+    extended: false,
+    parameterLimit: 50,
+    type: FORM_TYPE,
+    verify: (req, _res, raw) => {
+      if (!isUtf8(raw)) refusals.set(req, notUtf8());
+    },
+  });
   return (req, res, next) => {
     if (!hasBody(req)) return next();
+    // Routing is case-sensitive (app.ts), so this test and the route that serves the path agree.
     const oauth = req.path.startsWith('/oauth/');
     const expected = oauth ? [FORM_TYPE] : JSON_TYPES;
     if (!req.is(expected)) {
       return next(new VaultError('unsupported_media_type', 415, 'The request body must be ' + expected[0]));
     }
     // RFC 8259 §8.1: JSON between systems is UTF-8. body-parser would decode UTF-7 or UTF-16, which a filter in front of the vault reads differently.
-    const charset = CHARSET.exec(req.headers['content-type'] ?? '')?.[1];
-    if (charset !== undefined && !['utf-8', 'utf8'].includes(charset.toLowerCase())) {
+    const parameters = mediaTypeParameters(req.headers['content-type'] ?? '');
+    if (!parameters || (parameters.charset !== undefined && parameters.charset.toLowerCase() !== 'utf-8')) {
       return next(new VaultError('unsupported_media_type', 415, 'The request body must be encoded as UTF-8'));
     }
-    if (oauth) return form(req, res, next);
-    json(req, res, (error?: unknown) => {
+    const refuseRecorded = (error?: unknown) => {
       if (error) return next(error);
-      const pointer = repeatedNames.get(req);
-      if (pointer !== undefined) return next(duplicateProperty(pointer));
+      const refusal = refusals.get(req);
+      if (refusal) return next(refusal);
       next();
-    });
+    };
+    if (oauth) return form(req, res, refuseRecorded);
+    json(req, res, refuseRecorded);
   };
 }
 
@@ -54,14 +67,57 @@ function hasBody(req: Parameters<RequestHandler>[0]): boolean {
   return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
 }
 
-/** The charset is known to be UTF-8 by then. Text too deep to walk is left to the parser and the nesting limit. */
-function repeatedNameIn(raw: Buffer): string | undefined {
-  try {
-    return firstRepeatedName(raw.toString('utf8'));
-  } catch {
-    return undefined;
+// RFC 9110 §5.6.2, §5.6.4 and §8.3.1: a media type is token "/" token, then `; name=value` pairs whose value is a token or a quoted string.
+const TOKEN = "[!#$%&'*+.^_`|~0-9A-Za-z-]+";
+const QUOTED_STRING = '"(?:[\\t \\x21\\x23-\\x5b\\x5d-\\x7e\\x80-\\xff]|\\\\[\\t \\x21-\\x7e\\x80-\\xff])*"';
+const MEDIA_TYPE = new RegExp(`^${TOKEN}/${TOKEN}`);
+// Sticky, one parameter (or an empty one, `;;`) per match: a loop over it cannot backtrack.
+const PARAMETER = new RegExp(`[ \\t]*;[ \\t]*(?:(${TOKEN})=(?:${TOKEN}|${QUOTED_STRING}))?`, 'y');
+
+/**
+ * The parameters of a Content-Type as body-parser reads them (it uses the same `content-type`
+ * package); undefined when the header does not follow the grammar or names a parameter twice:
+ * `content-type` reads such a header without complaint, and a filter in front of the vault may
+ * read it differently.
+ */
+function mediaTypeParameters(header: string): Partial<Record<string, string>> | undefined {
+  const text = header.trim();
+  const type = MEDIA_TYPE.exec(text);
+  if (!type) return undefined;
+  const names = new Set<string>();
+  PARAMETER.lastIndex = type[0].length;
+  while (PARAMETER.lastIndex < text.length) {
+    const parameter = PARAMETER.exec(text);
+    if (!parameter) return undefined;
+    const name = parameter[1]?.toLowerCase();
+    if (name === undefined) continue;
+    if (names.has(name)) return undefined;
+    names.add(name);
+  }
+  return parseContentType(text).parameters;
+}
+
+/** The raw JSON body is UTF-8 and names each property once per object, or here is why not. */
+function jsonRefusal(raw: Buffer): VaultError | undefined {
+  if (!isUtf8(raw)) return notUtf8();
+  // body-parser strips one byte order mark before it parses; the walk must read the same text.
+  const text = raw.toString('utf8').replace(/^\uFEFF/, '');
+  const walk = walkNames(text, MAX_DEPTH);
+  switch (walk.outcome) {
+    case 'repeated':
+      return duplicateProperty(walk.pointer);
+    case 'too_deep':
+      return nestingTooDeep();
+    case 'unreadable':
+      // Refused only if JSON.parse accepts it (its own refusal comes first): a body whose names were not checked is not let through.
+      return new VaultError('malformed_json', 400, 'The request body is not valid JSON');
+    case 'unique':
+      return undefined;
   }
 }
+
+// body-parser would decode such bytes as U+FFFD: the vault would store something other than what was sent.
+const notUtf8 = () => badRequest('invalid_characters', 'The request body is not valid UTF-8');
 
 const duplicateProperty = (pointer: string) =>
   new VaultError('duplicate_property', 400, 'The request body names a property twice in one object', {

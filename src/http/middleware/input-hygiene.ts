@@ -1,7 +1,7 @@
 import type { RequestHandler } from 'express';
 import { badRequest } from '../../errors/vault-error';
 
-const MAX_DEPTH = 32;
+export const MAX_DEPTH = 32;
 // Headers that mean one thing once. Node keeps the first Authorization or Content-Type and joins
 // the rest, while a proxy in front may act on the last: a request that repeats one is ambiguous.
 const SINGLE_HEADERS = new Set(['authorization', 'proxy-authorization', 'content-type', 'content-length', 'host', 'idempotency-key', 'if-match']);
@@ -11,10 +11,12 @@ const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 /**
  * Refuses, before any route sees them, inputs no route should have to think about: NUL bytes
  * and lone surrogates anywhere (PostgreSQL text cannot hold NUL; a lone surrogate is not
- * Unicode), prototype-pollution keys, JSON nested deeper than any vault document, and a
- * header that must appear once appearing twice.
+ * Unicode), prototype-pollution keys, JSON nested deeper than any vault document, an HTTP/1.1
+ * request without Host, and a header that must appear once appearing twice.
  */
 export const inputHygiene: RequestHandler = (req, _res, next) => {
+  // RFC 9112 §3.2: an HTTP/1.1 request without Host is refused (the server lets it through to be answered here).
+  if (req.httpVersion === '1.1' && req.headers.host === undefined) throw badRequest('bad_request', 'The request has no Host header');
   checkHeaders(req.rawHeaders);
   checkUrl(req.originalUrl);
   if (req.body !== undefined) checkValue(req.body, '', 0);
@@ -42,7 +44,7 @@ function checkUrl(url: string): void {
 }
 
 function checkValue(value: unknown, pointer: string, depth: number): void {
-  if (depth > MAX_DEPTH) throw badRequest('nesting_too_deep', 'The request body is nested too deeply', { detail: `More than ${MAX_DEPTH} levels of nesting` });
+  if (depth > MAX_DEPTH) throw nestingTooDeep();
   if (typeof value === 'string') {
     if (!isCleanString(value)) {
       throw badRequest('invalid_characters', 'A string contains a NUL byte or a lone surrogate', {
@@ -65,6 +67,9 @@ function checkValue(value: unknown, pointer: string, depth: number): void {
     checkValue(child, childPointer, depth + 1);
   }
 }
+
+export const nestingTooDeep = () =>
+  badRequest('nesting_too_deep', 'The request body is nested too deeply', { detail: `More than ${MAX_DEPTH} levels of nesting` });
 
 export function isCleanString(value: string): boolean {
   // String#isWellFormed is in Node 20's V8 but not in the ES2023 typings.

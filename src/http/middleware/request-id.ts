@@ -1,13 +1,23 @@
 import crypto from 'node:crypto';
 import type { Request, Response } from 'express';
 
-// A caller's id is kept only if it cannot carry anything but an id (no log injection).
-const ACCEPTABLE_ID = /^[A-Za-z0-9._-]{8,64}$/;
+// A caller's id is echoed and logged only if it can carry nothing but an id: a UUID, a vault
+// request id, or 16 to 64 hex digits with at least one letter. No log injection, and no
+// personal value either (a phone or card number is digits only; a name is not hex).
+const ACCEPTABLE_ID = /^(?:req_[0-9a-f]{32}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|(?=[0-9]*[a-f])[0-9a-f]{16,64})$/i;
 
-/** Gives the request its id (the caller's, when it can only be an id) and answers with it. */
+/**
+ * Gives the request an id of the vault's own and answers with it. The id ties a request's audit
+ * events together, so a caller may not choose it (reuse another request's, or put a phone number
+ * in the trail); an id the caller sent is echoed as X-Correlation-Id and logged beside it.
+ */
 export function assignRequestId(req: Request, res: Response): void {
-  const offered = req.get('x-request-id');
   // randomUUID draws from a batch of entropy it keeps; randomBytes asks the generator on every call.
-  req.requestId = offered && ACCEPTABLE_ID.test(offered) ? offered : `req_${crypto.randomUUID().replaceAll('-', '')}`;
+  req.requestId = `req_${crypto.randomUUID().replaceAll('-', '')}`;
   res.setHeader('X-Request-Id', req.requestId);
+  const offered = req.get('x-request-id');
+  if (offered && ACCEPTABLE_ID.test(offered)) {
+    req.correlationId = offered;
+    res.setHeader('X-Correlation-Id', offered);
+  }
 }

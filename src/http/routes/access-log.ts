@@ -1,17 +1,18 @@
-import { Router } from 'express';
+import type { Router } from 'express';
 import { z } from 'zod';
 import type { Audit } from '../../audit/audit';
 import { VaultError } from '../../errors/vault-error';
 import type { SecuredRoutes } from '../secured-routes';
 import { Paging, parseQuery, readerOf } from './admin-audit';
 import { auditRefusals } from './audit-refusals';
+import { caseSensitiveRouter } from '../route-table';
 
 const SUBJECT_ID = /^sub_[A-Za-z0-9_-]{1,64}$/;
 const AccessLogQuery = z.strictObject(Paging);
 
 /** GET /v1/subjects/{id}/access-log: who accessed this subject's data, for which purpose, when (scope audit:read). */
 export function accessLogRoutes(secured: SecuredRoutes, audit: Audit): Router {
-  const router = Router();
+  const router = caseSensitiveRouter();
   secured.add(router, '/v1/subjects/:id/access-log', 'audit:read', {
     get: async (req, res) => {
       const subjectId = String(req.params.id);

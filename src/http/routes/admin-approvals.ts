@@ -1,4 +1,4 @@
-import { Router, type Request } from 'express';
+import type { Request, Router } from 'express';
 import { z } from 'zod';
 import type { Audit } from '../../audit/audit';
 import type { ApprovalActor } from '../../policy/approvals';
@@ -9,6 +9,7 @@ import { hasForbiddenCharacters } from '../../vault/input/text-rules';
 import { parseBody } from '../parse-body';
 import type { SecuredRoutes } from '../secured-routes';
 import { auditRefusals } from './audit-refusals';
+import { caseSensitiveRouter } from '../route-table';
 
 const SCOPE = 'admin:policy';
 
@@ -25,7 +26,7 @@ const NewApproval = z.strictObject({
 
 /** /v1/admin/approvals: break-glass approvals for `legal_disclosure`, created by one admin client, approved by another. */
 export function adminApprovalRoutes(secured: SecuredRoutes, policy: Policy, audit: Audit): Router {
-  const router = Router();
+  const router = caseSensitiveRouter();
   const { approvals } = policy;
   secured.add(router, '/v1/admin/approvals', SCOPE, {
     get: async (_req, res) => {

@@ -1,4 +1,4 @@
-import { Router, type Request } from 'express';
+import type { Request, Router } from 'express';
 import { z } from 'zod';
 import type { Audit } from '../../audit/audit';
 import type { AuditReader } from '../../audit/trail';
@@ -7,6 +7,7 @@ import { accessContextOf } from '../access-context';
 import { principalOf } from '../middleware/authenticate';
 import type { SecuredRoutes } from '../secured-routes';
 import { auditRefusals } from './audit-refusals';
+import { caseSensitiveRouter } from '../route-table';
 
 const SCOPE = 'audit:read';
 const identifier = z.string().regex(/^[A-Za-z0-9_.:-]{1,128}$/, 'Not an identifier');
@@ -30,7 +31,7 @@ const AuditQuery = z.strictObject({
 
 /** GET /v1/admin/audit (query the trail) and GET /v1/admin/audit/verify (walk the chain); scope audit:read. */
 export function adminAuditRoutes(secured: SecuredRoutes, audit: Audit): Router {
-  const router = Router();
+  const router = caseSensitiveRouter();
   secured.add(router, '/v1/admin/audit', SCOPE, {
     get: async (req, res) => {
       const query = parseQuery(AuditQuery, req.query);

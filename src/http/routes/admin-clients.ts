@@ -1,4 +1,4 @@
-import { Router, type Request } from 'express';
+import type { Request, Router } from 'express';
 import { z } from 'zod';
 import type { Actor } from '../../identity/audit-hook';
 import { parseExpiry } from '../../identity/expiry';
@@ -6,6 +6,7 @@ import type { Identity } from '../../identity/identity';
 import { principalOf } from '../middleware/authenticate';
 import { parseBody } from '../parse-body';
 import type { SecuredRoutes } from '../secured-routes';
+import { caseSensitiveRouter } from '../route-table';
 
 const expiry = z
   .string()
@@ -28,7 +29,7 @@ const GrantChange = z.strictObject({
 
 /** /v1/admin/clients: register, list, read, change grants, disable, rotate secret (scope admin:clients). */
 export function adminClientRoutes(routes: SecuredRoutes, identity: Identity): Router {
-  const router = Router();
+  const router = caseSensitiveRouter();
   const { clients } = identity;
   const scope = 'admin:clients';
 

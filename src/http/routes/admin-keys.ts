@@ -1,4 +1,4 @@
-import { Router, type Request } from 'express';
+import type { Request, Router } from 'express';
 import { z } from 'zod';
 import type { Audit } from '../../audit/audit';
 import { VaultError } from '../../errors/vault-error';
@@ -9,6 +9,7 @@ import { principalOf } from '../middleware/authenticate';
 import { parseBody } from '../parse-body';
 import type { SecuredRoutes } from '../secured-routes';
 import { auditRefusals } from './audit-refusals';
+import { caseSensitiveRouter } from '../route-table';
 
 const SCOPE = 'admin:keys';
 
@@ -22,7 +23,7 @@ const NewRotation = z.discriminatedUnion('kind', [
 
 /** /v1/admin/keys and /v1/admin/jobs: the key inventory, starting rotations, following them, destroying a retired KEK generation. */
 export function adminKeyRoutes(secured: SecuredRoutes, rotation: KeyRotation, audit: Audit): Router {
-  const router = Router();
+  const router = caseSensitiveRouter();
   secured.add(router, '/v1/admin/keys', SCOPE, {
     get: async (_req, res) => {
       res.json(await rotation.inventory.read());

@@ -1,4 +1,4 @@
-import { Router, type Request, type Response } from 'express';
+import { type Request, type Response, type Router } from 'express';
 import type { Audit } from '../../audit/audit';
 import { VaultError } from '../../errors/vault-error';
 import type { PolicyVersion } from '../../policy/policy-catalogue';
@@ -7,12 +7,13 @@ import { accessContextOf } from '../access-context';
 import { principalOf } from '../middleware/authenticate';
 import type { SecuredRoutes } from '../secured-routes';
 import { auditRefusals } from './audit-refusals';
+import { caseSensitiveRouter } from '../route-table';
 
 const SCOPE = 'admin:policy';
 
 /** /v1/admin/policy: read and replace the purpose catalogue; every version stays readable. */
 export function adminPolicyRoutes(secured: SecuredRoutes, policy: Policy, audit: Audit): Router {
-  const router = Router();
+  const router = caseSensitiveRouter();
   const { catalogue } = policy;
   secured.add(router, '/v1/admin/policy', SCOPE, {
     get: async (_req, res) => {

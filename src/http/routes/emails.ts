@@ -1,4 +1,4 @@
-import { Router } from 'express';
+import type { Router } from 'express';
 import { z } from 'zod';
 import { MAX_BATCH } from '../../vault/emails';
 import { parseInput } from '../../vault/input/parse-input';
@@ -6,6 +6,7 @@ import { hasForbiddenCharacters } from '../../vault/input/text-rules';
 import type { VaultDomain } from '../../vault/vault';
 import type { SecuredRoutes } from '../secured-routes';
 import { callerOf } from './subjects';
+import { caseSensitiveRouter } from '../route-table';
 
 // Subject ids are 26 characters; 32 leaves room and lets 1,000 of them fit the default body limit (64 KiB).
 const MAX_ID_LENGTH = 32;
@@ -27,7 +28,7 @@ const BatchBody = z.strictObject(
 
 /** Email resolution for the mailer: one subject, or a batch answered item by item. */
 export function emailRoutes(routes: SecuredRoutes, vault: VaultDomain): Router {
-  const router = Router();
+  const router = caseSensitiveRouter();
   routes.add(router, '/v1/subjects/:id/email', 'emails:resolve', {
     get: async (req, res) => {
       res.json(await vault.emails.resolveOne(callerOf(req), String(req.params.id)));

@@ -1,13 +1,13 @@
-import { Router, type ErrorRequestHandler } from 'express';
+import type { ErrorRequestHandler, Router } from 'express';
 import { VaultError } from '../../errors/vault-error';
 import type { Identity } from '../../identity/identity';
 import { isOAuthErrorCode } from '../../identity/oauth-error';
 import { readOAuthRequest } from '../oauth-request';
-import type { RouteTable } from '../route-table';
+import { caseSensitiveRouter, type RouteTable } from '../route-table';
 
 /** POST /oauth/token (RFC 6749 §4.4) and POST /oauth/revoke (RFC 7009); errors as RFC 6749 §5.2. */
 export function oauthRoutes(routes: RouteTable, identity: Identity): Router {
-  const router = Router();
+  const router = caseSensitiveRouter();
   routes.add(router, '/oauth/token', {
     post: async (req, res) => {
       const response = await identity.tokens.issue(readOAuthRequest(req));

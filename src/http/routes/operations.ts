@@ -1,8 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { Router } from 'express';
+import type { Router } from 'express';
 import type { Metrics } from '../../observability/metrics';
-import type { RouteTable } from '../route-table';
+import { caseSensitiveRouter, type RouteTable } from '../route-table';
 
 /** A named dependency the vault needs to serve; `/readyz` reports each one. */
 export interface ReadinessCheck {
@@ -14,7 +14,7 @@ const OPENAPI_FILE = path.resolve(__dirname, '../../../..', 'openapi.yaml');
 const OPENAPI_FALLBACK = path.resolve(__dirname, '../../..', 'openapi.yaml');
 
 export function operationsRoutes(routes: RouteTable, metrics: Metrics, readiness: ReadinessCheck[]): Router {
-  const router = Router();
+  const router = caseSensitiveRouter();
   const openapi = fs.readFileSync(fs.existsSync(OPENAPI_FILE) ? OPENAPI_FILE : OPENAPI_FALLBACK, 'utf8');
 
   routes.add(router, '/healthz', {

@@ -1,14 +1,15 @@
-import { Router, type Request } from 'express';
+import type { Request, Router } from 'express';
 import type { Audit } from '../../audit/audit';
 import { parseCardInput } from '../../vault/input/card-input';
 import type { VaultDomain } from '../../vault/vault';
 import type { SecuredRoutes } from '../secured-routes';
 import { auditRefusals } from './audit-refusals';
 import { callerOf } from './subjects';
+import { caseSensitiveRouter } from '../route-table';
 
 /** Payment methods: the account service tokenizes cards, billing lists them masked, the processor reveals one. */
 export function paymentMethodRoutes(routes: SecuredRoutes, vault: VaultDomain, audit: Audit): Router {
-  const router = Router();
+  const router = caseSensitiveRouter();
 
   routes.add(router, '/v1/subjects/:id/payment-methods', { post: 'payment_methods:write', get: 'payment_methods:read' }, {
     post: async (req, res) => {

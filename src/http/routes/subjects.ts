@@ -1,4 +1,4 @@
-import { Router, type Request } from 'express';
+import type { Request, Router } from 'express';
 import { z } from 'zod';
 import { parseInput } from '../../vault/input/parse-input';
 import { email } from '../../vault/input/contact-rules';
@@ -9,13 +9,14 @@ import { accessContextOf } from '../access-context';
 import { principalOf } from '../middleware/authenticate';
 import type { SecuredRoutes } from '../secured-routes';
 import type { Caller } from '../../vault/caller';
+import { caseSensitiveRouter } from '../route-table';
 
 const SearchBody = z.strictObject({ email }, { error: (i) => (i.code === 'unrecognized_keys' ? 'unknown property' : 'the search must be a JSON object') });
 const IDEMPOTENCY_KEY = /^[\x21-\x7E]{1,255}$/;
 
 /** The subject routes: each parses, calls one domain function, answers. */
 export function subjectRoutes(routes: SecuredRoutes, vault: VaultDomain): Router {
-  const router = Router();
+  const router = caseSensitiveRouter();
 
   routes.add(router, '/v1/subjects', 'subjects:write', {
     post: async (req, res) => {

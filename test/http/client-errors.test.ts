@@ -1,0 +1,79 @@
+import tls from 'node:tls';
+import { startTestVault, type TestVault } from '../support/test-vault';
+
+interface RawAnswer {
+  statusLine: string;
+  headers: Record<string, string>;
+  body: string;
+}
+
+/** Sends `request` as raw bytes over TLS and reads the answer until the vault closes the connection. */
+function exchange(vault: TestVault, request: string): Promise<RawAnswer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    const socket = tls.connect({ host: '127.0.0.1', servername: 'localhost', port: vault.vault.port, ca: vault.ca }, () => socket.write(request));
+    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+    socket.on('error', reject);
+    socket.on('close', () => {
+      const text = Buffer.concat(chunks).toString('latin1');
+      const [head = '', ...rest] = text.split('\r\n\r\n');
+      const [statusLine = '', ...lines] = head.split('\r\n');
+      const headers = Object.fromEntries(lines.map((line) => [line.slice(0, line.indexOf(':')).toLowerCase(), line.slice(line.indexOf(':') + 1).trim()]));
+      resolve({ statusLine, headers, body: rest.join('\r\n\r\n') });
+    });
+  });
+}
+
+/** The answer is a complete problem+json response that closes the connection and repeats nothing of the request. */
+function expectProblem(answer: RawAnswer, status: number, code: string): void {
+  expect(answer.statusLine).toMatch(new RegExp(`^HTTP/1\\.1 ${status} `));
+  expect(answer.headers['content-type']).toBe('application/problem+json; charset=utf-8');
+  expect(answer.headers.connection).toBe('close');
+  expect(Number(answer.headers['content-length'])).toBe(Buffer.byteLength(answer.body));
+  expect(answer.headers['cache-control']).toBe('no-store');
+  expect(JSON.parse(answer.body)).toEqual({ type: `urn:pdvault:problem:${code}`, title: expect.any(String), status, code });
+  expect(JSON.stringify(answer)).not.toContain('canary');
+}
+
+describe('requests Node refuses before the app runs are answered as problems', () => {
+  let vault: TestVault;
+  beforeAll(async () => {
+    vault = await startTestVault();
+  });
+  afterAll(() => vault.stop());
+
+  it('answers a header section over the limit with 431 headers_too_large', async () => {
+    const answer = await exchange(vault, `GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Canary: canary-${'x'.repeat(20_000)}\r\n\r\n`);
+    expectProblem(answer, 431, 'headers_too_large');
+    await vault.get('/healthz').expect(200);
+  });
+
+  it('answers an HTTP/1.1 request without a Host header with 400 bad_request from the app, with its request id', async () => {
+    const answer = await exchange(vault, 'GET /healthz HTTP/1.1\r\nX-Canary: canary\r\nConnection: close\r\n\r\n');
+    expect(answer.statusLine).toMatch(/^HTTP\/1\.1 400 /);
+    expect(answer.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(JSON.parse(answer.body)).toMatchObject({ status: 400, code: 'bad_request', request_id: answer.headers['x-request-id'] });
+    expect(JSON.stringify(answer)).not.toContain('canary');
+  });
+
+  it.each([
+    ['with both Transfer-Encoding and Content-Length', 'POST /healthz HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\nContent-Length: 6\r\n\r\n0\r\n\r\n'],
+    ['with two different Content-Length headers', 'POST /healthz HTTP/1.1\r\nHost: localhost\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}'],
+    ['that is not HTTP at all', 'canary canary canary\r\n\r\n'],
+  ])('answers a request %s with 400 bad_request', async (_label, request) => {
+    expectProblem(await exchange(vault, request), 400, 'bad_request');
+  });
+});
+
+describe('a request that does not arrive in time', () => {
+  let vault: TestVault;
+  beforeAll(async () => {
+    vault = await startTestVault({ PDVAULT_HEADERS_TIMEOUT_MS: '300', PDVAULT_REQUEST_TIMEOUT_MS: '30000' });
+  });
+  afterAll(() => vault.stop());
+
+  it('is answered with 408 request_timeout', async () => {
+    // The header section never ends: the vault gives up on it and says so.
+    expectProblem(await exchange(vault, 'GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Canary: canary\r\n'), 408, 'request_timeout');
+  });
+});
