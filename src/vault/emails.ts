@@ -29,7 +29,6 @@ export class EmailResolution {
     const record = isSubjectId(id) ? (await this.subjects.findFields([id], ['email'])).get(id) : undefined;
     assertAllowed(await this.decisions.decide(caller.principal, 'emails.resolve', factsOrMissing(id, record), ['email'], caller.context));
     if (!record) throw subjectNotFound();
-    if (!record.sealed.email) throw new VaultError('email_not_on_file', 404, 'The subject has no email address');
     return { subject_id: id, email: await this.openEmail(id, record) };
   }
 
@@ -63,6 +62,7 @@ export class EmailResolution {
 
   private openEmail(id: string, record: SubjectFields): Promise<string> {
     return openRereadingAfterKeyChange(record, () => this.subjects.fieldsAgain(id, ['email']), async (read) => {
+      // Checked on the row as read, and again on a row read after a key change.
       if (!read.sealed.email) throw new VaultError('email_not_on_file', 404, 'The subject has no email address');
       return (await this.keys.open(id, 'email', read.sealed.email)).toString('utf8');
     });

@@ -1,7 +1,8 @@
 import request from 'supertest';
 import { startVault, type RunningVault } from '../../src/cli/vault';
 import { startTestVault, type TestVault } from '../support/test-vault';
-import { accountService, bearer, keyAdmin, paymentProcessor, subjectBody, VISA } from './support/rotation-helpers';
+import { eventually } from '../support/eventually';
+import { accountService, bearer, keyAdmin, paymentProcessor, subjectBody, VISA, waitForJob } from './support/rotation-helpers';
 import type { Caller } from '../policy/support/principals';
 
 jest.setTimeout(120_000);
@@ -34,11 +35,7 @@ describe('an instance whose cached subject key another instance re-keyed or dest
     const id = created.body.id as string;
     const admin = await keyAdmin(a);
     const started = await a.post('/v1/admin/keys/rotations').set('Authorization', bearer(admin)).send({ kind: 'subject', subject_id: id }).expect(202);
-    for (;;) {
-      const job = await a.get(`/v1/admin/jobs/${started.body.job_id}`).set('Authorization', bearer(admin)).expect(200);
-      if (job.body.state !== 'running') break;
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+    expect((await waitForJob(a, admin, started.body.job_id)).state).toBe('succeeded');
     expect((await a.vault.db('subject_keys').where({ subject_id: id })).map((k: { version: number }) => k.version)).toEqual([2]);
     return { id, etag: created.headers.etag };
   }
@@ -58,14 +55,6 @@ describe('an instance whose cached subject key another instance re-keyed or dest
     return Number(/^pdvault_subject_keys_cached (\d+)$/m.exec(text)?.[1]);
   }
 
-  async function eventually(condition: () => Promise<boolean>): Promise<boolean> {
-    for (let tries = 0; tries < 100; tries++) {
-      if (await condition()) return true;
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    return false;
-  }
-
   it('drops the key of a subject erased on the other instance from its memory', async () => {
     const created = await a.post('/v1/subjects').set('Authorization', bearer(account)).send(subjectBody(2)).expect(201);
     await a.get(`/v1/subjects/${created.body.id}`).set('Authorization', bearer(account)).expect(200);
@@ -73,7 +62,7 @@ describe('an instance whose cached subject key another instance re-keyed or dest
 
     await request(`https://localhost:${b.port}`).delete(`/v1/subjects/${created.body.id}`).ca(a.ca).set('Authorization', bearer(account)).expect(204);
 
-    expect(await eventually(async () => (await cachedOnA()) === before - 1)).toBe(true);
+    await eventually(async () => (await cachedOnA()) === before - 1, "a's cache without the erased subject's key");
     await a.get(`/v1/subjects/${created.body.id}`).set('Authorization', bearer(account)).expect(404);
   });
 
