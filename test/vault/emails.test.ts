@@ -44,6 +44,12 @@ describe('email resolution for the mailer', () => {
     expect(JSON.stringify(rows)).not.toContain('audited@example.com');
   });
 
+  it('answers 404 email_not_on_file for a subject without an address', async () => {
+    const { id } = await createSubject(vault, account, { name: 'No Address' });
+    const res = await vault.get(`/v1/subjects/${id}/email`).set('Authorization', auth(await mailer(vault, 'transactional_email'))).expect(404);
+    expect(res.body.code).toBe('email_not_on_file');
+  });
+
   it('refuses to switch off transactional messages', async () => {
     const { id } = await createSubject(vault, account, { email: 'keep@example.com' });
     const res = await vault.put(`/v1/subjects/${id}/preferences`).set('Authorization', auth(account)).send({ transactional: false }).expect(422);
