@@ -13,6 +13,7 @@ import * as m20261130_040_rotation_jobs from './20261130_040_rotation_jobs';
 import * as m20261130_050_client_standing_notifications from './20261130_050_client_standing_notifications';
 import * as m20261201_060_subject_key_notifications from './20261201_060_subject_key_notifications';
 import * as m20261201_070_erased_idempotency_keys from './20261201_070_erased_idempotency_keys';
+import * as m20261201_080_keyed_idempotency_requests from './20261201_080_keyed_idempotency_requests';
 
 /**
  * Migrations are listed here rather than discovered on disk, so the same list runs from the
@@ -34,6 +35,7 @@ const MIGRATIONS: ReadonlyArray<[string, Knex.Migration]> = [
   ['20261130_050_client_standing_notifications', m20261130_050_client_standing_notifications],
   ['20261201_060_subject_key_notifications', m20261201_060_subject_key_notifications],
   ['20261201_070_erased_idempotency_keys', m20261201_070_erased_idempotency_keys],
+  ['20261201_080_keyed_idempotency_requests', m20261201_080_keyed_idempotency_requests],
 ];
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -58,6 +58,19 @@ export class BlindIndex {
     return `${prefix}_${mac.value.subarray(0, 16).toString('base64url')}`;
   }
 
+  /**
+   * What an Idempotency-Key's request is recognised by: keyed, because the request holds
+   * personal values and a plain hash of it would let anyone who reads the table test guesses.
+   */
+  async request(canonicalRequest: string): Promise<IndexValue> {
+    return this.compute('request', canonicalRequest, await this.activeKey());
+  }
+
+  /** A request's digest under the key version it was first recorded with (retired versions included). */
+  async requestAt(version: number, canonicalRequest: string): Promise<IndexValue> {
+    return this.compute('request', canonicalRequest, await this.keyAt(version));
+  }
+
   /** Re-indexing: an email's index under one named key version. */
   async emailAt(version: number, address: string): Promise<IndexValue> {
     return this.compute('email', normaliseEmail(address), await this.keyAt(version));

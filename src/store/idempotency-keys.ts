@@ -1,13 +1,18 @@
 import type { Knex } from 'knex';
 
 export interface IdempotencyRecord {
-  /** Null once the subject was erased: the hash is derived from its personal values. */
+  /** Null once the subject was erased: the digest is derived from its personal values. */
   requestHash: Buffer | null;
+  /**
+   * The blind-index key version the digest was computed under; null for a row recorded before
+   * digests were keyed, whose hash is a plain SHA-256 of the request.
+   */
+  requestHashVersion: number | null;
   subjectId: string;
 }
 
 /**
- * The `idempotency_keys` table. It keeps the subject a key created and a hash of the request,
+ * The `idempotency_keys` table. It keeps the subject a key created and a keyed digest of the request,
  * never the response: a replay is answered by reading the subject again, so no personal value
  * is stored here in clear.
  */
@@ -20,7 +25,7 @@ export class IdempotencyKeyStore {
    */
   async claim(clientId: string, key: string, record: IdempotencyRecord, trx: Knex.Transaction): Promise<IdempotencyRecord | undefined> {
     const inserted = await trx('idempotency_keys')
-      .insert({ client_id: clientId, key, request_hash: record.requestHash, subject_id: record.subjectId })
+      .insert({ client_id: clientId, key, request_hash: record.requestHash, request_hash_version: record.requestHashVersion, subject_id: record.subjectId })
       .onConflict(['client_id', 'key'])
       .ignore()
       .returning('key');
@@ -30,7 +35,7 @@ export class IdempotencyKeyStore {
 
   async find(clientId: string, key: string, trx?: Knex.Transaction): Promise<IdempotencyRecord | undefined> {
     const row = await (trx ?? this.db)('idempotency_keys').where({ client_id: clientId, key }).first();
-    return row ? { requestHash: row.request_hash, subjectId: row.subject_id } : undefined;
+    return row ? { requestHash: row.request_hash, requestHashVersion: row.request_hash_version, subjectId: row.subject_id } : undefined;
   }
 
   /** The subject was erased: its keys stay (a late retry must not create it again), their request hashes go. */

@@ -61,8 +61,9 @@ export class Subjects {
 
     if (idempotencyKey) {
       const earlier = await this.deps.idempotency.find(caller.principal.clientId, idempotencyKey);
-      if (earlier) return this.replay(earlier, requestHashOf(input), decision);
+      if (earlier) return this.replay(earlier, input, decision);
     }
+    const request = idempotencyKey ? await this.deps.index.request(canonicalJson(input)) : undefined;
     // Everything that may need a second pooled connection happens before the transaction opens.
     const emailIndex = input.email === undefined ? undefined : await this.deps.index.email(input.email);
     const subjectKey = await this.deps.keys.prepareSubjectKey(id);
@@ -80,8 +81,9 @@ export class Subjects {
       outcome = !idempotencyKey && !hasPreferences(input.preferences)
         ? { record: await insert() }
         : await this.deps.db.transaction(async (trx) => {
-            if (idempotencyKey) {
-              const winner = await this.deps.idempotency.claim(caller.principal.clientId, idempotencyKey, { requestHash: requestHashOf(input), subjectId: id }, trx);
+            if (idempotencyKey && request) {
+              const recorded = { requestHash: request.value, requestHashVersion: request.version, subjectId: id };
+              const winner = await this.deps.idempotency.claim(caller.principal.clientId, idempotencyKey, recorded, trx);
               if (winner) return { replayOf: winner };
             }
             const record = await insert(trx);
@@ -93,7 +95,7 @@ export class Subjects {
       throw error;
     }
     this.deps.keys.settlePreparedKey(subjectKey, 'record' in outcome);
-    if ('replayOf' in outcome) return this.replay(outcome.replayOf, requestHashOf(input), decision);
+    if ('replayOf' in outcome) return this.replay(outcome.replayOf, input, decision);
     return { view: await this.deps.renderer.render(outcome.record, decision, written), etag: etagOf(outcome.record), created: true };
   }
 
@@ -187,18 +189,26 @@ export class Subjects {
    * now, shown as this creation's decision allows (a writer without read access sees what its
    * first answer showed, not a 403).
    */
-  private async replay(earlier: IdempotencyRecord, requestHash: Buffer, decision: Allowed) {
+  private async replay(earlier: IdempotencyRecord, input: SubjectInput, decision: Allowed) {
     if (earlier.requestHash === null) {
       throw new VaultError('subject_erased', 409, 'The subject this Idempotency-Key created has been erased', {
         detail: 'it is not created again from a retry; send a new Idempotency-Key to create a new subject',
       });
     }
-    if (!earlier.requestHash.equals(requestHash)) {
+    if (!(await this.sameRequest(earlier.requestHash, earlier.requestHashVersion, input))) {
       throw new VaultError('idempotency_key_reused', 422, 'This Idempotency-Key was used for a different request');
     }
     const record = await this.deps.reads.again(earlier.subjectId);
     const view = await openRereadingAfterKeyChange(record, () => this.deps.reads.again(record.id), (read) => this.deps.renderer.render(read, decision));
     return { view, etag: etagOf(record), created: false };
+  }
+
+  /** Whether `input` is the request recorded with an Idempotency-Key, under the key version it was recorded with. */
+  private async sameRequest(recorded: Buffer, version: number | null, input: SubjectInput): Promise<boolean> {
+    const canonical = canonicalJson(input);
+    // A row from before digests were keyed holds a plain SHA-256 of the request.
+    const digest = version === null ? crypto.createHash('sha256').update(canonical).digest() : (await this.deps.index.requestAt(version, canonical)).value;
+    return digest.length === recorded.length && crypto.timingSafeEqual(digest, recorded);
   }
 
   /** Decides (and audits) on the subject as it stands, outside any transaction; 404 when it does not exist. */
@@ -244,11 +254,6 @@ export class Subjects {
 }
 
 const hasPreferences = (preferences: PreferencesInput | undefined): boolean => Object.keys(preferences ?? {}).length > 0;
-
-/** What a repeated Idempotency-Key is compared by: only keyed requests need it. */
-function requestHashOf(input: SubjectInput): Buffer {
-  return crypto.createHash('sha256').update(canonicalJson(input)).digest();
-}
 
 /** RFC 9110 §13.1.1: If-Match compares strongly, so a weak tag (`W/"3"`) never matches. */
 function etagMatches(ifMatch: string, record: SubjectRecord): boolean {

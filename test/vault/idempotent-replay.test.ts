@@ -1,11 +1,15 @@
+import crypto from 'node:crypto';
+import { canonicalJson } from '../../src/audit/chain';
 import { startTestVault, type TestVault } from '../support/test-vault';
 import { callerWith } from '../policy/support/principals';
+import { keyAdmin, waitForJob } from '../rotation/support/rotation-helpers';
 import { accountService, auth, SAMPLE, type Caller } from './support/data-callers';
 
 let vault: TestVault;
 let account: Caller;
 beforeAll(async () => {
-  vault = await startTestVault();
+  // Rotations run at once and retire the old blind-index key without waiting out other instances.
+  vault = await startTestVault({ PDVAULT_ROTATION_POLL_MS: '100', PDVAULT_BLIND_INDEX_RETIRE_GRACE_MS: '0' });
   account = await accountService(vault);
 });
 afterAll(() => vault.stop());
@@ -40,5 +44,45 @@ describe('a creation sent again with its Idempotency-Key', () => {
     expect([key.subject_id, key.request_hash]).toEqual([first.body.id, null]);
     // A new key creates a new subject.
     await vault.post('/v1/subjects').set('Authorization', auth(account)).set('Idempotency-Key', 'erased-2').send(SAMPLE).expect(201);
+  });
+
+  it('is recognised by a keyed digest: the table holds nothing a guess of the values can be tested against', async () => {
+    const body = { email: 'keyed.digest@example.com', name: 'Keyed Digest' };
+    await vault.post('/v1/subjects').set('Authorization', auth(account)).set('Idempotency-Key', 'keyed-1').send(body).expect(201);
+
+    const key = await vault.vault.db('idempotency_keys').where({ client_id: account.credentials.clientId, key: 'keyed-1' }).first();
+
+    expect(key.request_hash).toHaveLength(32);
+    expect(key.request_hash.equals(crypto.createHash('sha256').update(canonicalJson(body)).digest())).toBe(false);
+    expect(key.request_hash_version).toBe(1);
+  });
+
+  it('still matches after the blind-index key is rotated, and still tells a different request apart', async () => {
+    const body = { email: 'rotated.digest@example.com', name: 'Rotated Digest' };
+    const first = await vault.post('/v1/subjects').set('Authorization', auth(account)).set('Idempotency-Key', 'rotated-1').send(body).expect(201);
+    const admin = await keyAdmin(vault);
+    const job = await vault.post('/v1/admin/keys/rotations').set('Authorization', auth(admin)).send({ kind: 'blind_index' }).expect(202);
+    expect((await waitForJob(vault, admin, job.body.job_id)).state).toBe('succeeded');
+
+    const again = await vault.post('/v1/subjects').set('Authorization', auth(account)).set('Idempotency-Key', 'rotated-1').send(body);
+    const other = await vault.post('/v1/subjects').set('Authorization', auth(account)).set('Idempotency-Key', 'rotated-1').send({ ...body, name: 'Someone Else' });
+
+    expect([again.status, again.body.id]).toEqual([200, first.body.id]);
+    expect([other.status, other.body.code]).toEqual([422, 'idempotency_key_reused']);
+  });
+
+  it('compares a key recorded before digests were keyed by the plain hash it was recorded with', async () => {
+    const body = { email: 'legacy.digest@example.com' };
+    const first = await vault.post('/v1/subjects').set('Authorization', auth(account)).set('Idempotency-Key', 'legacy-1').send(body).expect(201);
+    await vault.vault
+      .db('idempotency_keys')
+      .where({ client_id: account.credentials.clientId, key: 'legacy-1' })
+      .update({ request_hash: crypto.createHash('sha256').update(canonicalJson(body)).digest(), request_hash_version: null });
+
+    const again = await vault.post('/v1/subjects').set('Authorization', auth(account)).set('Idempotency-Key', 'legacy-1').send(body);
+    const other = await vault.post('/v1/subjects').set('Authorization', auth(account)).set('Idempotency-Key', 'legacy-1').send({ email: 'other.legacy@example.com' });
+
+    expect([again.status, again.body.id]).toEqual([200, first.body.id]);
+    expect([other.status, other.body.code]).toEqual([422, 'idempotency_key_reused']);
   });
 });
