@@ -78,6 +78,13 @@ describe('/v1/admin/policy', () => {
     expect(res.body.code).toBe('policy_version_mismatch');
   });
 
+  it('refuses a weak ETag of the current version: If-Match compares strongly, nothing is stored', async () => {
+    const current = (await vault.get('/v1/admin/policy').set(bearer(admin)).expect(200)).body;
+    const res = await vault.put('/v1/admin/policy').set(bearer(admin)).set('If-Match', `W/"${current.version}"`).send(current.policy).expect(412);
+    expect(res.body.code).toBe('policy_version_mismatch');
+    expect((await vault.get('/v1/admin/policy').set(bearer(admin)).expect(200)).body.version).toBe(current.version);
+  });
+
   it('answers 404 for a version that never existed', async () => {
     expect((await vault.get('/v1/admin/policy/versions/999').set(bearer(admin)).expect(404)).body.code).toBe('policy_version_not_found');
   });

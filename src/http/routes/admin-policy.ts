@@ -50,7 +50,9 @@ function send(res: Response, policy: PolicyVersion): void {
 function expectedVersion(req: Request): number | undefined {
   const header = req.get('if-match');
   if (header === undefined) return undefined;
-  const match = /^\s*(?:W\/)?"([1-9]\d{0,8})"\s*$/.exec(header);
+  const match = /^\s*(W\/)?"([1-9]\d{0,8})"\s*$/.exec(header);
   if (!match) throw new VaultError('invalid_if_match', 400, 'If-Match names a policy version as its ETag, e.g. "3"');
-  return Number(match[1]);
+  // If-Match compares strongly (RFC 9110 §13.1.1): a weak tag matches no version. Version 0,
+  // which no policy has, makes the replacement refused as stale (412), as the subject's PATCH does.
+  return match[1] ? 0 : Number(match[2]);
 }
