@@ -41,14 +41,25 @@ const toRecord = (row: Row): PaymentMethodRecord => ({
   createdAt: row.created_at,
 });
 
+/** A card's contents sealed again under an existing token's binding, to replace what that token holds. */
+export interface ResealedCard {
+  token: string;
+  card: Sealed;
+}
+
 /** The `payment_methods` table: tokenized cards, one row per distinct card per subject. */
 export class PaymentMethodStore {
   constructor(private readonly db: Knex) {}
 
   /** Inserts unless the subject already holds a card with one of these fingerprints; returns the row that stands. */
-  async insertOrFind(record: Omit<PaymentMethodRecord, 'createdAt'>, knownFingerprints: ReadonlyArray<{ version: number; value: Buffer }>, trx: Knex.Transaction): Promise<{ record: PaymentMethodRecord; created: boolean }> {
+  async insertOrFind(
+    record: Omit<PaymentMethodRecord, 'createdAt'>,
+    knownFingerprints: ReadonlyArray<{ version: number; value: Buffer }>,
+    trx: Knex.Transaction,
+    resealed?: ResealedCard,
+  ): Promise<{ record: PaymentMethodRecord; created: boolean }> {
     const existing = await this.findByFingerprint(record.subjectId, knownFingerprints, trx);
-    if (existing) return { record: await this.keepLaterExpiry(existing, record, trx), created: false };
+    if (existing) return { record: await this.keepNewer(existing, record, resealed, trx), created: false };
     const [row] = await trx<Row>('payment_methods')
       .insert({
         token: record.token,
@@ -72,18 +83,34 @@ export class PaymentMethodStore {
   }
 
   /**
-   * The same card added again with a later expiry (a reissued card keeps its number): the stored
-   * expiry moves forward. An earlier one (a stale copy of the card) changes nothing.
+   * The same card added again. With an expiry no earlier than the stored one it is the card as
+   * it is now (a reissued card keeps its number): the expiry moves forward and, when the caller
+   * sealed the contents again under the stored card's own token, they replace the stored ones
+   * (a corrected holder name). An earlier expiry is a stale copy of the card: nothing changes.
    */
-  private async keepLaterExpiry(existing: PaymentMethodRecord, added: Pick<PaymentMethodRecord, 'expMonth' | 'expYear'>, trx: Knex.Transaction): Promise<PaymentMethodRecord> {
-    if (added.expYear * 12 + added.expMonth <= existing.expYear * 12 + existing.expMonth) return existing;
-    const [row] = await trx<Row>('payment_methods').where({ token: existing.token }).update({ exp_month: added.expMonth, exp_year: added.expYear }).returning('*');
+  private async keepNewer(
+    existing: PaymentMethodRecord,
+    added: Pick<PaymentMethodRecord, 'expMonth' | 'expYear'>,
+    resealed: ResealedCard | undefined,
+    trx: Knex.Transaction,
+  ): Promise<PaymentMethodRecord> {
+    const months = (expiry: Pick<PaymentMethodRecord, 'expMonth' | 'expYear'>) => expiry.expYear * 12 + expiry.expMonth;
+    if (months(added) < months(existing)) return existing;
+    const later = months(added) > months(existing);
+    // Sealed for another token (the card it was read as was removed meanwhile) it cannot open here.
+    const card = resealed?.token === existing.token ? resealed.card : undefined;
+    if (!later && !card) return existing;
+    const [row] = await trx<Row>('payment_methods')
+      .where({ token: existing.token })
+      .update({ ...(later ? { exp_month: added.expMonth, exp_year: added.expYear } : {}), ...(card ? { card } : {}) })
+      .returning('*');
     return toRecord(row as Row);
   }
 
-  private async findByFingerprint(subjectId: string, fingerprints: ReadonlyArray<{ version: number; value: Buffer }>, trx: Knex.Transaction): Promise<PaymentMethodRecord | undefined> {
+  /** The subject's card with one of these fingerprints (one per live blind-index key), if it holds it. */
+  async findByFingerprint(subjectId: string, fingerprints: ReadonlyArray<{ version: number; value: Buffer }>, trx?: Knex.Transaction): Promise<PaymentMethodRecord | undefined> {
     if (fingerprints.length === 0) return undefined;
-    const row = await trx<Row>('payment_methods')
+    const row = await (trx ?? this.db)<Row>('payment_methods')
       .where({ subject_id: subjectId })
       .andWhere((q) => {
         for (const f of fingerprints) q.orWhere((w) => w.where('fingerprint', f.value).andWhere('fingerprint_version', f.version));

@@ -42,7 +42,10 @@ const CARD_FIELDS = ['payment_method'] as const;
 export class PaymentMethods {
   constructor(private readonly deps: PaymentMethodDependencies) {}
 
-  /** Tokenizes a card; the same card (by fingerprint) added again to the subject answers the stored one. */
+  /**
+   * Tokenizes a card; the same card (by fingerprint) added again to the subject answers the
+   * stored one, brought up to date (expiry, holder name) unless what came is an older copy.
+   */
   async add(caller: Caller, subjectId: string, card: CardInput): Promise<{ view: MaskedPaymentMethod; created: boolean }> {
     const subject = isSubjectId(subjectId) ? await this.deps.subjects.find(subjectId) : undefined;
     await this.decide(caller, 'payment_methods.create', factsOrMissing(subjectId, subject), CARD_FIELDS);
@@ -52,11 +55,16 @@ export class PaymentMethods {
     const token = newPaymentMethodToken();
     const contents: SealedCardContents = { number: card.number, holder_name: card.holderName };
     const outcome = await writeOnceMoreAfterRekey(async () => {
+      // A card the subject already holds keeps its token, whose binding the contents are sealed
+      // under: sealed for that token too, they can replace the stored ones (a new holder name).
+      const known = await this.deps.paymentMethods.findByFingerprint(subjectId, candidates);
       const sealed = await this.deps.keys.seal(subjectId, cardField(token), JSON.stringify(contents));
+      const resealed = known && { token: known.token, card: await this.deps.keys.seal(subjectId, cardField(known.token), JSON.stringify(contents)) };
       return this.deps.db.transaction(async (trx) => {
         // The subject's row lock orders this add against an erasure, a re-key and a concurrent add of the same card.
         if (!(await this.deps.subjects.findForUpdate(subjectId, trx))) throw subjectNotFound();
-        if (!(await this.deps.keys.sealedUnderCurrentKey(subjectId, [sealed], trx))) throw new SealedUnderRetiredKey();
+        const written = resealed ? [sealed, resealed.card] : [sealed];
+        if (!(await this.deps.keys.sealedUnderCurrentKey(subjectId, written, trx))) throw new SealedUnderRetiredKey();
         return this.deps.paymentMethods.insertOrFind(
           {
             token,
@@ -71,6 +79,7 @@ export class PaymentMethods {
           },
           candidates,
           trx,
+          resealed,
         );
       });
     });

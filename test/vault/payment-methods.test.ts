@@ -77,6 +77,22 @@ describe('tokenizing a card for the account service', () => {
     expect((await rowsOf(id)).map((r: { exp_month: number; exp_year: number }) => [r.exp_month, r.exp_year])).toEqual([[3, YEAR + 2]]);
   });
 
+  it('takes the holder name of the card as it is now, and not from an older copy of it', async () => {
+    const { id } = await createSubject(vault, account);
+    const { token } = (await addCard(id, VISA).expect(201)).body;
+    const reveal = async () => (await vault.post(`/v1/payment-methods/${token}/reveal`).set('Authorization', `Bearer ${processing}`).expect(200)).body;
+
+    await addCard(id, { ...VISA, holder_name: 'Jo Q Example' }).expect(200);
+    expect(await reveal()).toMatchObject({ holder_name: 'Jo Q Example', exp_month: 12, exp_year: YEAR });
+
+    await addCard(id, { ...VISA, holder_name: 'Jo Reissued', exp_month: 1, exp_year: YEAR + 1 }).expect(200);
+    expect(await reveal()).toMatchObject({ number: VISA.number, holder_name: 'Jo Reissued', exp_month: 1, exp_year: YEAR + 1 });
+
+    await addCard(id, { ...VISA, holder_name: 'Old Copy' }).expect(200);
+    expect(await reveal()).toMatchObject({ holder_name: 'Jo Reissued', exp_month: 1, exp_year: YEAR + 1 });
+    expect(await rowsOf(id)).toHaveLength(1);
+  });
+
   it('stores one row when the same card is added concurrently', async () => {
     const { id } = await createSubject(vault, account);
     const responses = await Promise.all(Array.from({ length: 6 }, () => addCard(id, VISA)));
