@@ -2,6 +2,7 @@ import crypto from 'node:crypto';
 import { VaultError, type FieldProblem } from '../errors/vault-error';
 import type { ApprovalStore, StoredApproval } from '../store/approvals';
 import type { ClientStore } from '../store/clients';
+import type { SubjectStore } from '../store/subjects';
 import type { AccessContext, PolicyAuditHook } from './audit-hook';
 
 export const APPROVAL_ID_PATTERN = /^apr_[A-Za-z0-9_-]{22}$/;
@@ -49,6 +50,7 @@ export class ApprovalService {
   constructor(
     private readonly store: ApprovalStore,
     private readonly clients: ClientStore,
+    private readonly subjects: Pick<SubjectStore, 'find'>,
     private readonly settings: { approvalMaxLifetimeHours: number },
     private readonly audit: PolicyAuditHook,
     private readonly now: () => Date = () => new Date(),
@@ -105,6 +107,9 @@ export class ApprovalService {
     const now = this.now().getTime();
     const latest = now + this.settings.approvalMaxLifetimeHours * 3600_000;
     if (!SUBJECT_ID_PATTERN.test(request.subjectId)) problem('/subject_id', 'Not a subject id');
+    // An approval for nobody would sit pending and usable until it expires: an id mistyped, or
+    // one a subject is given only later, is refused now rather than found out at disclosure.
+    else if (!(await this.subjects.find(request.subjectId))) problem('/subject_id', 'No such subject');
     const length = [...request.justification.trim()].length;
     if (length < JUSTIFICATION_LENGTH.min || length > JUSTIFICATION_LENGTH.max) {
       problem('/justification', `A justification is ${JUSTIFICATION_LENGTH.min} to ${JUSTIFICATION_LENGTH.max} characters`);

@@ -3,6 +3,7 @@ import { ApprovalStore } from '../store/approvals';
 import { ClientStore } from '../store/clients';
 import type { Database } from '../store/database';
 import { PolicyVersionStore } from '../store/policy-versions';
+import { SubjectStore } from '../store/subjects';
 import { ApprovalService } from './approvals';
 import type { PolicyAuditHook } from './audit-hook';
 import { DecisionPoint } from './decision-point';
@@ -25,7 +26,7 @@ export interface PolicyDependencies {
 export function createPolicy({ db, settings, audit }: PolicyDependencies): Policy {
   const clients = new ClientStore(db);
   const catalogue = new PolicyCatalogue(new PolicyVersionStore(db), settings, audit);
-  const approvals = new ApprovalService(new ApprovalStore(db), clients, settings, audit);
+  const approvals = new ApprovalService(new ApprovalStore(db), clients, new SubjectStore(db), settings, audit);
   const decisions = new DecisionPoint(catalogue, clients, approvals, settings, audit);
   return { decisions, catalogue, approvals };
 }

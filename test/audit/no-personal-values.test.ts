@@ -1,5 +1,6 @@
 import { startTestVault, type TestVault } from '../support/test-vault';
-import { adminCaller, bearer, dataCaller, newSubjectId, type Caller } from '../policy/support/principals';
+import { adminCaller, bearer, dataCaller, type Caller } from '../policy/support/principals';
+import { accountService, createSubject } from '../vault/support/data-callers';
 import { basic } from '../identity/support/identity-helpers';
 
 /**
@@ -21,7 +22,8 @@ afterAll(() => vault.stop());
 
 it('never writes a personal value, secret or token into the audit trail', async () => {
   const disclosure = await dataCaller(vault, 'subjects:read', 'legal_disclosure');
-  const subject = newSubjectId();
+  // Approvals are given only for a subject that exists: one with values of its own.
+  const { id: subject } = await createSubject(vault, await accountService(vault), { email: 'approved.subject@example.com' });
 
   // The token endpoint, with a client id and secret that are personal values.
   await vault.post('/oauth/token').set('Authorization', basic({ clientId: CANARIES[0]!, clientSecret: CANARIES[4]! })).type('form').send({ grant_type: 'client_credentials', scope: 'subjects:read' });

@@ -1,18 +1,23 @@
 import { startTestVault, type TestVault } from '../support/test-vault';
+import { accountService, createSubject } from '../vault/support/data-callers';
 import { adminCaller, bearer, contextFor, dataCaller, newSubjectId, type Caller } from './support/principals';
 
 let vault: TestVault;
 let first: Caller;
 let second: Caller;
 let disclosure: Caller;
+let account: Caller;
 beforeAll(async () => {
   vault = await startTestVault();
   first = await adminCaller(vault, ['admin:policy']);
   second = await adminCaller(vault, ['admin:policy']);
   disclosure = await dataCaller(vault, 'subjects:read', 'legal_disclosure');
+  account = await accountService(vault);
 });
 afterAll(() => vault.stop());
 
+/** A subject that exists: approvals are only given for one. */
+const aSubject = async () => (await createSubject(vault, account)).id;
 const inHours = (hours: number) => new Date(Date.now() + hours * 3600_000).toISOString();
 const disclose = (subjectId: string) =>
   vault.vault.policy.decisions.decide(disclosure.principal, 'subjects.read', { id: subjectId }, ['email', 'name', 'postal_address'], contextFor('disclose'));
@@ -32,7 +37,7 @@ describe('break-glass legal disclosure', () => {
   });
 
   it('works once, after a second admin client approved it, for the subject it names', async () => {
-    const subject = newSubjectId();
+    const subject = await aSubject();
     const approvalId = await requestApproval(subject);
     expect(await disclose(subject)).toMatchObject({ allowed: false, reason: 'approval_required' });
 
@@ -49,12 +54,12 @@ describe('break-glass legal disclosure', () => {
   });
 
   it('audits every step without the justification', async () => {
-    const subject = newSubjectId();
+    const subject = await aSubject();
     const approvalId = await requestApproval(subject);
     await vault.post(`/v1/admin/approvals/${approvalId}/approve`).set(bearer(first)).expect(403);
     await vault.post(`/v1/admin/approvals/${approvalId}/approve`).set(bearer(second)).expect(200);
     await disclose(subject);
-    const events = await vault.vault.db('audit_events').where({ subject_id: subject }).orderBy('seq');
+    const events = await vault.vault.db('audit_events').where({ subject_id: subject }).whereNot({ action: 'subjects.create' }).orderBy('seq');
     expect(events.map((e) => [e.action, e.outcome, e.reason])).toEqual([
       ['approval.create', 'allowed', null],
       ['approval.approve', 'denied', 'second_approver_required'],
@@ -66,13 +71,13 @@ describe('break-glass legal disclosure', () => {
   });
 
   it('refuses to approve an expired approval', async () => {
-    const approvalId = await requestApproval(newSubjectId());
+    const approvalId = await requestApproval(await aSubject());
     await vault.vault.db('approvals').where({ id: approvalId }).update({ expires_at: new Date(Date.now() - 1000) });
     expect((await vault.post(`/v1/admin/approvals/${approvalId}/approve`).set(bearer(second)).expect(409)).body.code).toBe('approval_expired');
   });
 
   it('does not disclose with an approval that expired after it was approved', async () => {
-    const subject = newSubjectId();
+    const subject = await aSubject();
     const approvalId = await requestApproval(subject);
     await vault.post(`/v1/admin/approvals/${approvalId}/approve`).set(bearer(second)).expect(200);
     await vault.vault.db('approvals').where({ id: approvalId }).update({ expires_at: new Date(Date.now() - 1000) });
@@ -84,7 +89,7 @@ describe('break-glass legal disclosure', () => {
     const res = await vault
       .post('/v1/admin/approvals')
       .set(bearer(first))
-      .send({ subject_id: newSubjectId(), client_id: shipping.principal.clientId, justification: 'because', expires_at: inHours(24 * 365) })
+      .send({ subject_id: await aSubject(), client_id: shipping.principal.clientId, justification: 'because', expires_at: inHours(24 * 365) })
       .expect(400);
     expect(res.body.code).toBe('invalid_approval');
     expect(res.body.errors.map((e: { pointer: string }) => e.pointer).sort()).toEqual(['/client_id', '/expires_at', '/justification']);
@@ -92,8 +97,9 @@ describe('break-glass legal disclosure', () => {
 
   it('refuses a justification that would read differently to the second approver, and keeps line breaks', async () => {
     const disclosure = await dataCaller(vault, 'subjects:read', 'legal_disclosure');
+    const subject = await aSubject();
     const send = (justification: string) =>
-      vault.post('/v1/admin/approvals').set(bearer(first)).send({ subject_id: newSubjectId(), client_id: disclosure.principal.clientId, justification, expires_at: inHours(24) });
+      vault.post('/v1/admin/approvals').set(bearer(first)).send({ subject_id: subject, client_id: disclosure.principal.clientId, justification, expires_at: inHours(24) });
     for (const hostile of ['\u202Ecourt order 1234', 'court\u200B order 1234', 'court order\u0007 1234']) {
       const res = await send(hostile);
       expect([res.status, res.body.errors?.[0]?.pointer]).toEqual([400, '/justification']);
@@ -101,8 +107,19 @@ describe('break-glass legal disclosure', () => {
     await send('Court order 2026-118\nDistrict court, case 4').expect(201);
   });
 
+  it('refuses an approval for a subject that does not exist, and stores nothing', async () => {
+    const nobody = newSubjectId();
+    const res = await vault
+      .post('/v1/admin/approvals')
+      .set(bearer(first))
+      .send({ subject_id: nobody, client_id: disclosure.principal.clientId, justification: 'Court order 2026-118, district court', expires_at: inHours(24) })
+      .expect(400);
+    expect(res.body).toMatchObject({ code: 'invalid_approval', errors: [{ pointer: '/subject_id', detail: 'No such subject' }] });
+    expect(await vault.vault.db('approvals').where({ subject_id: nobody })).toEqual([]);
+  });
+
   it('lists approvals newest first', async () => {
-    const approvalId = await requestApproval(newSubjectId());
+    const approvalId = await requestApproval(await aSubject());
     const res = await vault.get('/v1/admin/approvals').set(bearer(second)).expect(200);
     expect(res.body.approvals[0]).toMatchObject({ approval_id: approvalId, state: 'pending' });
   });
