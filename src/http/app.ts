@@ -83,7 +83,7 @@ export function createApp(deps: AppDependencies): VaultApp {
   app.use(operationsRoutes(routes, deps.metrics, deps.readiness));
   app.use(wellKnownRoutes(routes, deps.identity));
   app.use(oauthRoutes(routes, deps.identity));
-  app.use(adminClientRoutes(secured, deps.identity));
+  app.use(adminClientRoutes(secured, deps.identity, deps.audit.writer));
   app.use(adminPolicyRoutes(secured, deps.policy, deps.audit));
   app.use(adminApprovalRoutes(secured, deps.policy, deps.audit));
   app.use(adminAuditRoutes(secured, deps.audit));

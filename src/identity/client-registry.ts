@@ -99,6 +99,7 @@ export class ClientRegistry {
 
   async changeGrants(clientId: string, change: GrantChange, actor: Actor): Promise<ClientDescription> {
     const current = await this.existing(clientId);
+    checkAuthorityOver(actor, current);
     if (change.scopes) {
       checkDelegation(actor, change.scopes.filter((scope) => !current.scopes.includes(scope)));
       // Removing its own client administration over the API would leave it unable to undo that.
@@ -131,7 +132,9 @@ export class ClientRegistry {
         detail: 'Disable it with another administrator client or from the command line',
       });
     }
-    const updated = await this.store.setEnabled((await this.existing(clientId)).id, false);
+    const target = await this.existing(clientId);
+    checkAuthorityOver(actor, target);
+    const updated = await this.store.setEnabled(target.id, false);
     this.changed(clientId);
     await this.audit.record({ type: 'client.disabled', clientId, actor });
     return describeClient(updated!);
@@ -139,7 +142,7 @@ export class ClientRegistry {
 
   /** A new secret; the previous one keeps working for the configured overlap. */
   async rotateSecret(clientId: string, actor: Actor): Promise<IssuedCredentials> {
-    await this.existing(clientId);
+    checkAuthorityOver(actor, await this.existing(clientId));
     const { secretId, secret } = generateSecret();
     const secretHash = await this.argon2.hash(secret);
     const previousExpiresAt = new Date(Date.now() + this.settings.secretRotationOverlapSeconds * 1000);
@@ -166,6 +169,22 @@ function checkDelegation(actor: Actor, granted: readonly string[]): void {
   const beyond = granted.filter((scope) => isAdminScope(scope) && !actor.scopes.includes(scope));
   if (beyond.length) {
     throw new VaultError('scope_not_delegable', 403, 'An admin or audit scope is granted only by a client that holds it', {
+      detail: `This client does not hold ${beyond.join(', ')}`,
+    });
+  }
+}
+
+/**
+ * Over the API, a client holding admin or audit scopes is changed (its grants, disabled, a new
+ * secret) only by a client that holds each of them too. Otherwise client administration alone
+ * could take over a key administrator by rotating its secret and using the new one, or strip
+ * or disable the second approver a two-person rule needs.
+ */
+function checkAuthorityOver(actor: Actor, target: StoredClient): void {
+  if (actor.via !== 'api') return;
+  const beyond = target.scopes.filter((scope) => isAdminScope(scope) && !actor.scopes.includes(scope));
+  if (beyond.length) {
+    throw new VaultError('client_not_manageable', 403, 'A client holding an admin or audit scope is changed only by a client that holds it too', {
       detail: `This client does not hold ${beyond.join(', ')}`,
     });
   }

@@ -131,6 +131,32 @@ describe('/v1/admin/clients', () => {
     await vault.post('/v1/admin/clients').set(as(onlyClients)).send({ name: 'delegated-reader', scopes: ['subjects:read'], purposes: ['shipping'] }).expect(201);
   });
 
+  it('changes a client holding an admin or audit scope only from a client that holds it too: no new secret, no disabling, no grant change', async () => {
+    const clientAdmin = await registerClient(vault, { scopes: ['admin:clients'], purposes: [] });
+    const onlyClients = await accessToken(vault, clientAdmin, { scope: 'admin:clients' });
+    const keyAdmin = await registerClient(vault, { scopes: ['admin:clients', 'admin:keys'], purposes: [] });
+    const before = await vault.vault.db('clients').where({ id: keyAdmin.clientId }).first();
+
+    const attempts = [
+      vault.post(`/v1/admin/clients/${keyAdmin.clientId}/rotate-secret`).set(as(onlyClients)),
+      vault.post(`/v1/admin/clients/${keyAdmin.clientId}/disable`).set(as(onlyClients)),
+      vault.patch(`/v1/admin/clients/${keyAdmin.clientId}`).set(as(onlyClients)).send({ scopes: ['admin:clients'] }),
+      vault.patch(`/v1/admin/clients/${keyAdmin.clientId}`).set(as(onlyClients)).send({ expires_at: '2099-01-01' }),
+    ];
+    for (const res of await Promise.all(attempts)) {
+      expect([res.status, res.body.code, res.body.detail]).toEqual([403, 'client_not_manageable', 'This client does not hold admin:keys']);
+      expect(JSON.stringify(res.body)).not.toMatch(/client_secret/);
+    }
+
+    expect(await vault.vault.db('clients').where({ id: keyAdmin.clientId }).first()).toEqual(before);
+    await accessToken(vault, keyAdmin, { scope: 'admin:keys' });
+    const refusals = await vault.vault.db('audit_events').where({ client_id: clientAdmin.clientId, action: 'clients.access' });
+    expect(refusals.map((e) => [e.outcome, e.reason])).toEqual(Array.from({ length: 4 }, () => ['denied', 'client_not_manageable']));
+    // Clients with data scopes only stay its to manage.
+    const reader = await registerClient(vault, { scopes: ['subjects:read'], purposes: ['shipping'] });
+    await vault.post(`/v1/admin/clients/${reader.clientId}/rotate-secret`).set(as(onlyClients)).expect(200);
+  });
+
   it('stops a token at once when its client loses the scope, and refuses a client removing its own admin:clients', async () => {
     const demoted = await registerClient(vault, { scopes: ['admin:clients', 'audit:read'], purposes: [] });
     const oldToken = await accessToken(vault, demoted, { scope: 'admin:clients audit:read' });

@@ -2,11 +2,13 @@ import type { Request, Router } from 'express';
 import { z } from 'zod';
 import type { Actor } from '../../identity/audit-hook';
 import { parseExpiry } from '../../identity/expiry';
+import type { AuditSink } from '../../audit/writer';
 import type { Identity } from '../../identity/identity';
 import { principalOf } from '../middleware/authenticate';
 import { parseBody } from '../parse-body';
 import type { SecuredRoutes } from '../secured-routes';
 import { caseSensitiveRouter } from '../route-table';
+import { auditRefusals } from './audit-refusals';
 
 const expiry = z
   .string()
@@ -28,7 +30,7 @@ const GrantChange = z.strictObject({
 });
 
 /** /v1/admin/clients: register, list, read, change grants, disable, rotate secret (scope admin:clients). */
-export function adminClientRoutes(routes: SecuredRoutes, identity: Identity): Router {
+export function adminClientRoutes(routes: SecuredRoutes, identity: Identity, audit: AuditSink): Router {
   const router = caseSensitiveRouter();
   const { clients } = identity;
   const scope = 'admin:clients';
@@ -65,6 +67,7 @@ export function adminClientRoutes(routes: SecuredRoutes, identity: Identity): Ro
       res.json(await clients.rotateSecret(idOf(req), actorOf(req)));
     },
   });
+  router.use('/v1/admin/clients', auditRefusals(audit, 'clients.access'));
   return router;
 }
 
