@@ -13,6 +13,11 @@ export type FieldMode = 'read' | 'reveal' | 'write' | 'none';
 export interface ActionRule {
   scope: DataScope;
   fieldMode: FieldMode;
+  /**
+   * Fields the action also discloses, each at the purpose's own level (left out when absent),
+   * outside `fieldMode`'s rule: recorded in the decision and its audit event like the others.
+   */
+  alongside?: readonly string[];
 }
 
 /** Every data action the vault performs, with the scope it needs. Data routes name one of these. */
@@ -24,7 +29,8 @@ export const DATA_ACTIONS = {
   'subjects.erase': { scope: 'subjects:write', fieldMode: 'reveal' },
   'subjects.search': { scope: 'subjects:search', fieldMode: 'write' },
   // Portability hands over everything held, so only a purpose that sees every field in plain may export.
-  'subjects.export': { scope: 'subjects:read', fieldMode: 'reveal' },
+  // Cards go with it at the purpose's level for them (masked at most): a purpose need not see them to export.
+  'subjects.export': { scope: 'subjects:read', fieldMode: 'reveal', alongside: ['payment_method'] },
   'preferences.write': { scope: 'preferences:write', fieldMode: 'none' },
   'emails.resolve': { scope: 'emails:resolve', fieldMode: 'reveal' },
   'payment_methods.create': { scope: 'payment_methods:write', fieldMode: 'write' },

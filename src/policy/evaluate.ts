@@ -1,5 +1,5 @@
 import type { Principal } from '../identity/access-token';
-import { DATA_ACTIONS, type DataAction } from './actions';
+import { DATA_ACTIONS, type ActionRule, type DataAction } from './actions';
 import type { Decision, SubjectFacts } from './decision';
 import type { PolicyDocument } from './policy-document';
 import { effectivePreferences, type PreferenceDefaults } from './preferences';
@@ -50,7 +50,8 @@ export function evaluate(input: Evaluation): { decision: Decision; needsApproval
   if (!grants || !grants.enabled || purpose === undefined || !grants.purposes.includes(purpose) || !purposeRule) return deny('purpose_not_granted');
   if (grants.expiresAt && grants.expiresAt.getTime() <= now.getTime()) return deny('grant_expired');
 
-  const levels = Object.values(fields);
+  const alongside = (rule as ActionRule).alongside;
+  const levels = alongside ? Object.keys(fields).filter((field) => !alongside.includes(field)).map((field) => fields[field]!) : Object.values(fields);
   if (rule.fieldMode === 'reveal' && !levels.every((level) => level === 'plain')) return deny('field_not_allowed');
   if (rule.fieldMode === 'write' && !levels.every((level) => atLeast(level, 'masked'))) return deny('field_not_allowed');
   if (rule.fieldMode === 'read' && levels.length > 0 && levels.every((level) => level === 'absent')) return deny('field_not_allowed');

@@ -12,8 +12,11 @@ import type { SubjectReads } from './subject-reads';
 import { factsOrMissing } from './subjects';
 
 const ACCESS_LOG_LIMIT = 1000;
-/** Every personal field of the subject, each of which the exporting purpose must see in plain. */
-const EXPORT_FIELDS = ['email', 'name', 'phone', 'postal_address', 'birth_date'];
+/**
+ * Every personal field of the subject, each of which the exporting purpose must see in plain,
+ * and its cards, shown at the purpose's level for them (see the action's rule).
+ */
+const EXPORT_FIELDS = ['email', 'name', 'phone', 'postal_address', 'birth_date', 'payment_method'];
 
 /**
  * Portability: everything the vault holds about one subject, as the caller's purpose may see it,
@@ -36,10 +39,11 @@ export class SubjectExport {
       await this.decisions.decide(caller.principal, 'subjects.export', factsOrMissing(id, record), EXPORT_FIELDS, caller.context),
     );
     if (!record) throw subjectNotFound();
-    // Cards are exported masked (brand, last four, expiry) whatever the purpose could reveal.
+    // Cards at most masked (brand, last four, expiry), whatever the purpose could reveal; none if it may not see them.
+    const cardLevel = decision.fields.payment_method ?? 'absent';
     const [subject, cards, consent, accessLog] = await Promise.all([
       openRereadingAfterKeyChange(record, () => this.subjects.again(id), (read) => this.renderer.render(read, decision)),
-      this.paymentMethods.listForSubject(id),
+      cardLevel === 'absent' ? undefined : this.paymentMethods.listForSubject(id),
       this.consent.list(id),
       this.trail.accessLog(id, { limit: ACCESS_LOG_LIMIT }, { clientId: caller.principal.clientId, scopes: caller.principal.scopes, ...caller.context }),
     ]);
@@ -47,7 +51,7 @@ export class SubjectExport {
       exported_at: new Date().toISOString(),
       subject,
       preferences: effectivePreferences(record.preferences, this.defaults),
-      payment_methods: cards.map((card) => ({ token: card.token, brand: card.brand, last4: card.last4, exp_month: card.expMonth, exp_year: card.expYear })),
+      payment_methods: cards?.map((card) => (cardLevel === 'token' ? { token: card.token } : { token: card.token, brand: card.brand, last4: card.last4, exp_month: card.expMonth, exp_year: card.expYear })),
       consent_history: consent.map((c) => ({ preference: c.preference, value: c.value, changed_by: c.changedBy, changed_at: c.changedAt.toISOString() })),
       access_log: accessLog.items,
     };

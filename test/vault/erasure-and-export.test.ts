@@ -1,4 +1,5 @@
 import { startTestVault, type TestVault } from '../support/test-vault';
+import { adminCaller, bearer } from '../policy/support/principals';
 import { accountService, auth, contractor, createSubject, mailer, SAMPLE, type Caller } from './support/data-callers';
 import type { Sealed } from '../../src/crypto/sealed';
 
@@ -53,5 +54,27 @@ describe('export', () => {
     expect(res.body.consent_history).toEqual([expect.objectContaining({ preference: 'newsletter', value: false })]);
     expect(res.body.access_log.map((e: { action: string }) => e.action)).toEqual(expect.arrayContaining(['subjects.create', 'emails.resolve']));
     expect(res.body.payment_methods).toEqual([]);
+  });
+
+  it('shows cards only at the level the purpose sees them: none, tokens alone, or masked', async () => {
+    const { id } = await createSubject(vault, account, SAMPLE);
+    const card = { number: '4242424242424242', exp_month: 12, exp_year: new Date().getUTCFullYear() + 2, holder_name: 'Jo Example' };
+    const { token } = (await vault.post(`/v1/subjects/${id}/payment-methods`).set('Authorization', auth(account)).send(card).expect(201)).body;
+    const admin = await adminCaller(vault, ['admin:policy']);
+    const policy = (await vault.get('/v1/admin/policy').set(bearer(admin)).expect(200)).body.policy;
+    const everyField = { email: 'plain', name: 'plain', phone: 'plain', postal_address: 'plain', birth_date: 'plain' };
+    policy.purposes.shipping.fields = everyField;
+    policy.purposes.debt_collection.fields = { ...everyField, payment_method: 'token' };
+    await vault.put('/v1/admin/policy').set(bearer(admin)).send(policy).expect(200);
+    const exportAs = async (purpose: string) =>
+      (await vault.get(`/v1/subjects/${id}/export`).set('Authorization', auth(await contractor(vault, purpose))).expect(200)).body;
+
+    const [none, tokens, masked] = [await exportAs('shipping'), await exportAs('debt_collection'), (await vault.get(`/v1/subjects/${id}/export`).set('Authorization', auth(account)).expect(200)).body];
+
+    expect(none).not.toHaveProperty('payment_methods');
+    expect(tokens.payment_methods).toEqual([{ token }]);
+    expect(masked.payment_methods).toEqual([{ token, brand: 'visa', last4: '4242', exp_month: card.exp_month, exp_year: card.exp_year }]);
+    const events = await vault.vault.db('audit_events').where({ subject_id: id, action: 'subjects.export' }).orderBy('seq');
+    expect(events.map((e) => e.fields.payment_method)).toEqual(['absent', 'token', 'masked']);
   });
 });
