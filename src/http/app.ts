@@ -76,8 +76,8 @@ export function createApp(deps: AppDependencies): VaultApp {
   const secured = securedRoutes(routes, deps.identity.verifier);
   // Express tries routers in order, path by path: the busiest routes (the mailer's, the account
   // service's, billing's) come first; probes, discovery and token requests are far rarer.
-  app.use(emailRoutes(secured, deps.domain));
-  app.use(subjectRoutes(secured, deps.domain));
+  app.use(emailRoutes(secured, deps.domain, deps.audit.writer));
+  app.use(subjectRoutes(secured, deps.domain, deps.audit.writer));
   app.use(paymentMethodRoutes(secured, deps.domain, deps.audit));
   app.use(accessLogRoutes(secured, deps.audit));
   app.use(operationsRoutes(routes, deps.metrics, deps.readiness));

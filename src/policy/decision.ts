@@ -1,5 +1,5 @@
 import { VaultError } from '../errors/vault-error';
-import type { DataAction } from './actions';
+import { DATA_ACTIONS, type DataAction } from './actions';
 import type { DenialReason, FieldLevel, SubjectReference } from './vocabulary';
 
 /** The subject as the decision needs it: its id and the preferences stored with it. */
@@ -55,9 +55,18 @@ const TITLES: Record<DenialReason, string> = {
   approval_required: 'This purpose requires an approved break-glass approval for the subject',
 };
 
+/** A 403 the decision point made, and so already recorded in the audit trail. */
+export class PolicyDenial extends VaultError {}
+
 /** The 403 a denied decision becomes; its `code` is the stable reason. */
 export function denialError(decision: Denied): VaultError {
-  return new VaultError(decision.reason, 403, TITLES[decision.reason]);
+  if (decision.reason !== 'insufficient_scope') return new PolicyDenial(decision.reason, 403, TITLES[decision.reason]);
+  // As the route-level scope check answers (RFC 6750 §3.1): the challenge names the scope.
+  const scope = DATA_ACTIONS[decision.action].scope;
+  return new PolicyDenial(decision.reason, 403, TITLES[decision.reason], {
+    detail: `Requires scope ${scope}`,
+    headers: { 'WWW-Authenticate': `Bearer realm="pdvault", error="insufficient_scope", scope="${scope}"` },
+  });
 }
 
 /** Returns the decision when allowed; throws its 403 otherwise. */

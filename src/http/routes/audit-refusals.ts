@@ -1,6 +1,7 @@
 import type { ErrorRequestHandler } from 'express';
 import type { AuditSink } from '../../audit/writer';
 import { VaultError } from '../../errors/vault-error';
+import { PolicyDenial } from '../../policy/decision';
 import { accessContextOf } from '../access-context';
 
 /** Refusals made before any policy decision, which the decision point would have recorded. */
@@ -13,7 +14,9 @@ const REFUSALS = new Set(['insufficient_scope', 'scope_not_delegable', 'client_n
  */
 export function auditRefusals(audit: AuditSink, action: string): ErrorRequestHandler {
   return async (error, req, _res, next) => {
-    if (error instanceof VaultError && REFUSALS.has(error.code) && req.principal) {
+    // A decision's refusal is in the trail already. (A router is not an error handler: an error
+    // leaving one never reaches another router's refusals, so nothing is recorded twice.)
+    if (error instanceof VaultError && REFUSALS.has(error.code) && req.principal && !(error instanceof PolicyDenial)) {
       const { requestId, sourceAddress } = accessContextOf(req);
       await audit.append([
         { action, outcome: 'denied', reason: error.code, clientId: req.principal.clientId, scopes: req.principal.scopes, requestId, sourceAddress },

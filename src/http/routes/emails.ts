@@ -1,4 +1,5 @@
 import type { Router } from 'express';
+import type { AuditSink } from '../../audit/writer';
 import { z } from 'zod';
 import { MAX_BATCH } from '../../vault/emails';
 import { parseInput } from '../../vault/input/parse-input';
@@ -7,6 +8,7 @@ import type { VaultDomain } from '../../vault/vault';
 import type { SecuredRoutes } from '../secured-routes';
 import { callerOf } from './subjects';
 import { caseSensitiveRouter } from '../route-table';
+import { auditRefusals } from './audit-refusals';
 
 // Subject ids are 26 characters; 32 leaves room and lets 1,000 of them fit the default body limit (64 KiB).
 const MAX_ID_LENGTH = 32;
@@ -27,7 +29,7 @@ const BatchBody = z.strictObject(
 );
 
 /** Email resolution for the mailer: one subject, or a batch answered item by item. */
-export function emailRoutes(routes: SecuredRoutes, vault: VaultDomain): Router {
+export function emailRoutes(routes: SecuredRoutes, vault: VaultDomain, audit: AuditSink): Router {
   const router = caseSensitiveRouter();
   routes.add(router, '/v1/subjects/:id/email', 'emails:resolve', {
     get: async (req, res) => {
@@ -40,5 +42,6 @@ export function emailRoutes(routes: SecuredRoutes, vault: VaultDomain): Router {
       res.json({ results: await vault.emails.resolveBatch(callerOf(req), body.subject_ids) });
     },
   });
+  router.use(['/v1/subjects/:id/email', '/v1/emails/resolve'], auditRefusals(audit, 'emails.access'));
   return router;
 }

@@ -1,4 +1,5 @@
 import type { Request, Router } from 'express';
+import type { AuditSink } from '../../audit/writer';
 import { z } from 'zod';
 import { parseInput } from '../../vault/input/parse-input';
 import { email } from '../../vault/input/contact-rules';
@@ -10,12 +11,13 @@ import { principalOf } from '../middleware/authenticate';
 import type { SecuredRoutes } from '../secured-routes';
 import type { Caller } from '../../vault/caller';
 import { caseSensitiveRouter } from '../route-table';
+import { auditRefusals } from './audit-refusals';
 
 const SearchBody = z.strictObject({ email }, { error: (i) => (i.code === 'unrecognized_keys' ? 'unknown property' : 'the search must be a JSON object') });
 const IDEMPOTENCY_KEY = /^[\x21-\x7E]{1,255}$/;
 
 /** The subject routes: each parses, calls one domain function, answers. */
-export function subjectRoutes(routes: SecuredRoutes, vault: VaultDomain): Router {
+export function subjectRoutes(routes: SecuredRoutes, vault: VaultDomain, audit: AuditSink): Router {
   const router = caseSensitiveRouter();
 
   routes.add(router, '/v1/subjects', 'subjects:write', {
@@ -62,6 +64,7 @@ export function subjectRoutes(routes: SecuredRoutes, vault: VaultDomain): Router
       res.json(await vault.exports.export(callerOf(req), idOf(req)));
     },
   });
+  router.use('/v1/subjects', auditRefusals(audit, 'subjects.access'));
   return router;
 }
 
