@@ -127,11 +127,15 @@ export class PaymentMethods {
     if (!(await this.deps.paymentMethods.delete(record.token))) throw paymentMethodNotFound();
   }
 
-  /** Looks the token up, decides with its subject's facts, and only then says whether it exists. */
+  /**
+   * Looks the token up, decides with its subject's facts, and only then says whether it exists.
+   * A token that names no card is recorded as a lookup that found nothing (the token itself
+   * stays out of the trail, which never holds one).
+   */
   private async findAndDecide(caller: Caller, action: DataAction, token: string): Promise<{ record: PaymentMethodRecord; decision: Allowed }> {
     const record = isPaymentMethodToken(token) ? await this.deps.paymentMethods.find(token) : undefined;
     const subject: SubjectRecord | undefined = record ? await this.deps.subjects.find(record.subjectId) : undefined;
-    const decision = await this.decide(caller, action, subject ? factsOf(subject) : null, CARD_FIELDS);
+    const decision = await this.decide(caller, action, subject ? factsOf(subject) : { missing: null }, CARD_FIELDS);
     if (!record || !subject) throw paymentMethodNotFound();
     return { record, decision };
   }

@@ -218,6 +218,25 @@ describe('revealing a card for payment processing', () => {
     expect(res.body).toEqual({ token, brand: 'visa', number: VISA.number, holder_name: VISA.holder_name, exp_month: 12, exp_year: YEAR });
   });
 
+  it('records a token that names no card as a lookup that found nothing, without the token', async () => {
+    const revealed = await vault.post(`/v1/payment-methods/${token}/reveal`).set('Authorization', `Bearer ${processing}`).expect(200);
+    const unknown = 'pm_AAAAAAAAAAAAAAAAAAAAAA';
+    const missing = await vault.post(`/v1/payment-methods/${unknown}/reveal`).set('Authorization', `Bearer ${processing}`).expect(404);
+    const removed = await vault.delete(`/v1/payment-methods/${unknown}`).set('Authorization', auth(account)).expect(404);
+    const malformed = await vault.get('/v1/payment-methods/not-a-token').set('Authorization', auth(billing)).expect(404);
+
+    const eventOf = async (res: { headers: Record<string, string> }) => {
+      const [event, ...others] = await vault.vault.db('audit_events').where({ request_id: res.headers['x-request-id'] });
+      expect(others).toEqual([]);
+      expect(JSON.stringify(event)).not.toContain(unknown);
+      return [event.action, event.reason, event.fields, event.subject_id];
+    };
+    expect(await eventOf(revealed)).toEqual(['payment_methods.reveal', null, { payment_method: 'plain' }, expect.stringMatching(/^sub_/)]);
+    expect(await eventOf(missing)).toEqual(['payment_methods.reveal', 'not_found', {}, null]);
+    expect(await eventOf(removed)).toEqual(['payment_methods.delete', 'not_found', {}, null]);
+    expect(await eventOf(malformed)).toEqual(['payment_methods.read', 'not_found', {}, null]);
+  });
+
   it('refuses the billing purpose with 403 field_not_allowed, even with payment_methods:reveal', async () => {
     const res = await vault.post(`/v1/payment-methods/${token}/reveal`).set('Authorization', auth(billing)).expect(403);
     expect(res.body.code).toBe('field_not_allowed');
