@@ -38,8 +38,8 @@ export interface AuditFilter {
   purpose?: string;
   outcome?: 'allowed' | 'denied';
   action?: string;
-  /** Leaves out actions starting with this (the access log leaves out reads of the trail itself). */
-  excludeActionPrefix?: string;
+  /** Leaves out actions starting with any of these (the access log leaves out reads of the trail itself). */
+  excludeActionPrefixes?: readonly string[];
   since?: Date;
   until?: Date;
   /** Newest first: only events older than this sequence number (the cursor). */
@@ -199,7 +199,7 @@ export class AuditEventStore {
     if (filter.purpose !== undefined) query.where('purpose', filter.purpose);
     if (filter.outcome !== undefined) query.where('outcome', filter.outcome);
     if (filter.action !== undefined) query.where('action', filter.action);
-    if (filter.excludeActionPrefix !== undefined) query.whereNot('action', 'like', `${filter.excludeActionPrefix.replace(/[\\%_]/g, '\\$&')}%`);
+    for (const prefix of filter.excludeActionPrefixes ?? []) query.whereNot('action', 'like', `${prefix.replace(/[\\%_]/g, '\\$&')}%`);
     if (filter.since !== undefined) query.where('occurred_at', '>=', filter.since);
     if (filter.until !== undefined) query.where('occurred_at', '<', filter.until);
     if (filter.beforeSeq !== undefined) query.where('seq', '<', filter.beforeSeq);

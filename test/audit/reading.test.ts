@@ -106,6 +106,20 @@ describe('GET /v1/subjects/{id}/access-log', () => {
     expect(event).toMatchObject({ action: 'audit.access_log', subject_id: subject });
   });
 
+  it('leaves out the break-glass approval workflow, which would announce a disclosure before it is made', async () => {
+    const admin = await adminCaller(vault, ['admin:policy']);
+    const approvalEvent = { outcome: 'allowed' as const, clientId: admin.principal.clientId, scopes: ['admin:policy'], subjectId: subject, requestId: contextFor('approval').requestId };
+    await vault.vault.audit.writer.append([{ ...approvalEvent, action: 'approval.create' }, { ...approvalEvent, action: 'approval.approve' }]);
+
+    const res = await vault.get(`/v1/subjects/${subject}/access-log`).set(bearer(auditor)).expect(200);
+
+    expect(res.body.entries.map((e: { action: string }) => e.action)).toEqual(['emails.resolve', 'emails.resolve', 'subjects.read']);
+    expect(JSON.stringify(res.body)).not.toContain(admin.principal.clientId);
+    // The trail keeps them, for the auditors.
+    const all = await vault.get(`/v1/admin/audit?subject_id=${subject}&action=approval.create`).set(bearer(auditor)).expect(200);
+    expect(all.body.events).toHaveLength(1);
+  });
+
   it('refuses what is not a subject id', async () => {
     expect((await vault.get('/v1/subjects/jane@example.com/access-log').set(bearer(auditor)).expect(400)).body.code).toBe('invalid_subject_id');
   });
