@@ -66,6 +66,7 @@ export function evaluate(input: Evaluation): { decision: Decision; needsApproval
     else if (condition.type === 'subscribed' && !preferences[condition.category]) return deny('subject_opted_out');
     else if (condition.type === 'sharing_consent' && !preferences.share_with_partners) return deny('sharing_consent_withdrawn');
   }
-  if (needsApproval && !subject) return deny('approval_required');
+  // An approval is for a disclosure about one subject: nothing else (a search, a write) uses one up.
+  if (needsApproval && (!subject || !discloses)) return deny('approval_required');
   return { decision: { action, purpose, policyVersion, subjectId, fields, allowed: true, subjectReference: purposeRule.subject_reference ?? 'id' }, needsApproval };
 }

@@ -166,9 +166,15 @@ export class Subjects {
     });
   }
 
+  /**
+   * Looked up before the decision so that the trail names each subject a search finds (one event
+   * each; tying an address to an id is an access to that subject), or records one that found none.
+   */
   async search(caller: Caller, email: string): Promise<{ subjects: Array<{ id: string }> }> {
-    await this.decide(caller, 'subjects.search', null, ['email']);
     const ids = await this.deps.subjects.findByEmailIndex(await this.deps.index.emailCandidates(email));
+    const lookups: SubjectLookup[] = ids.length > 0 ? ids.map((id) => ({ id })) : [{ missing: null }];
+    // Every decision is the same but for the subject it names: the caller's scope, purpose and grant.
+    (await this.deps.decisions.decideEach(caller.principal, 'subjects.search', lookups, ['email'], caller.context)).forEach(assertAllowed);
     return { subjects: ids.map((id) => ({ id })) };
   }
 

@@ -1,6 +1,6 @@
 import { startTestVault, type TestVault } from '../support/test-vault';
 import { accountService, createSubject } from '../vault/support/data-callers';
-import { adminCaller, bearer, contextFor, dataCaller, newSubjectId, type Caller } from './support/principals';
+import { adminCaller, bearer, callerWith, contextFor, dataCaller, newSubjectId, type Caller } from './support/principals';
 
 let vault: TestVault;
 let first: Caller;
@@ -22,11 +22,11 @@ const inHours = (hours: number) => new Date(Date.now() + hours * 3600_000).toISO
 const disclose = (subjectId: string) =>
   vault.vault.policy.decisions.decide(disclosure.principal, 'subjects.read', { id: subjectId }, ['email', 'name', 'postal_address'], contextFor('disclose'));
 
-async function requestApproval(subjectId: string, by = first) {
+async function requestApproval(subjectId: string, by = first, forClient = disclosure) {
   const res = await vault
     .post('/v1/admin/approvals')
     .set(bearer(by))
-    .send({ subject_id: subjectId, client_id: disclosure.principal.clientId, justification: 'Court order 2026-117, district court', expires_at: inHours(24) })
+    .send({ subject_id: subjectId, client_id: forClient.principal.clientId, justification: 'Court order 2026-117, district court', expires_at: inHours(24) })
     .expect(201);
   return res.body.approval_id as string;
 }
@@ -116,6 +116,18 @@ describe('break-glass legal disclosure', () => {
       .expect(400);
     expect(res.body).toMatchObject({ code: 'invalid_approval', errors: [{ pointer: '/subject_id', detail: 'No such subject' }] });
     expect(await vault.vault.db('approvals').where({ subject_id: nobody })).toEqual([]);
+  });
+
+  it('is not used up by anything but a disclosure: a search for the subject is refused and the approval stays', async () => {
+    const searcher = await callerWith(vault, { scopes: ['subjects:read', 'subjects:search'], purposes: ['legal_disclosure'] }, 'subjects:search', 'legal_disclosure');
+    const { id } = await createSubject(vault, account, { email: 'searched.under.approval@example.com' });
+    const approvalId = await requestApproval(id, first, searcher);
+    await vault.post(`/v1/admin/approvals/${approvalId}/approve`).set(bearer(second)).expect(200);
+
+    const res = await vault.post('/v1/subjects/search').set(bearer(searcher)).send({ email: 'searched.under.approval@example.com' });
+
+    expect([res.status, res.body.code]).toEqual([403, 'approval_required']);
+    expect((await vault.get(`/v1/admin/approvals/${approvalId}`).set(bearer(first)).expect(200)).body.state).toBe('approved');
   });
 
   it('lists approvals newest first', async () => {

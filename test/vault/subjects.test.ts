@@ -211,4 +211,16 @@ describe('search', () => {
     const other = await contractor(vault, 'shipping');
     expect((await vault.post('/v1/subjects/search').set('Authorization', auth(other)).send({ email: 'x@example.com' }).expect(403)).body.code).toBe('insufficient_scope');
   });
+
+  it('records the subject it found in the trail, so the subject\'s access log shows it; a search finding none is recorded as such', async () => {
+    const { id } = await createSubject(vault, account, { email: 'searched.for@example.com' });
+    const found = await vault.post('/v1/subjects/search').set('Authorization', auth(account)).send({ email: 'searched.for@example.com' }).expect(200);
+    const none = await vault.post('/v1/subjects/search').set('Authorization', auth(account)).send({ email: 'searched.nobody@example.com' }).expect(200);
+
+    const eventsOf = async (res: { headers: Record<string, string> }) =>
+      (await vault.vault.db('audit_events').where({ request_id: res.headers['x-request-id'] })).map((e) => [e.action, e.outcome, e.reason, e.subject_id, e.fields]);
+    expect(await eventsOf(found)).toEqual([['subjects.search', 'allowed', null, id, { email: 'plain' }]]);
+    expect(await eventsOf(none)).toEqual([['subjects.search', 'allowed', 'not_found', null, {}]]);
+    expect(JSON.stringify(await vault.vault.db('audit_events').where({ request_id: none.headers['x-request-id'] }))).not.toContain('searched.nobody');
+  });
 });
