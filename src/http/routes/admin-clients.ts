@@ -12,7 +12,7 @@ import { auditRefusals } from './audit-refusals';
 
 const expiry = z
   .string()
-  .transform((value, ctx) => parseExpiry(value) ?? (ctx.addIssue({ code: 'custom', message: 'Not an RFC 3339 date or date-time' }), z.NEVER));
+  .transform((value, ctx) => parseExpiry(value) ?? (ctx.addIssue({ code: 'custom', message: 'Not an RFC 3339 date or date-time that exists (before the year 10000)' }), z.NEVER));
 const names = z.array(z.string().max(64)).max(64);
 
 const Registration = z.strictObject({
