@@ -120,7 +120,8 @@ const ACCESS_LOG_LEAVES_OUT = ['audit.', 'approval.'];
 const cursorOf = (seq: number) => Buffer.from(`seq:${seq}`).toString('base64url');
 
 function parseCursor(cursor: string): number {
-  const match = /^seq:(\d{1,15})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
+  // Only what cursorOf writes: the decoder would skip characters it cannot read, so check them first.
+  const match = /^[A-Za-z0-9_-]+$/.test(cursor) ? /^seq:(\d{1,15})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8')) : null;
   if (!match) throw new VaultError('invalid_cursor', 400, 'The cursor is not one this vault issued');
   return Number(match[1]);
 }

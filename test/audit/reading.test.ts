@@ -60,6 +60,16 @@ describe('GET /v1/admin/audit', () => {
     expect((await vault.get('/v1/admin/audit?colour=red').set(bearer(auditor)).expect(400)).body.code).toBe('invalid_query');
   });
 
+  it('reads a limit only as digits and a cursor only as the vault wrote it', async () => {
+    const issued = (await vault.get('/v1/admin/audit?limit=1').set(bearer(auditor)).expect(200)).body.next_cursor as string;
+    for (const limit of ['0x10', '1e2', '%201', '0', '1001', '2.5', '-1']) {
+      expect([limit, (await vault.get(`/v1/admin/audit?limit=${limit}`).set(bearer(auditor))).body.code]).toEqual([limit, 'invalid_query']);
+    }
+    expect((await vault.get(`/v1/admin/audit?cursor=${issued}!!!`).set(bearer(auditor)).expect(400)).body.code).toBe('invalid_cursor');
+    expect((await vault.get(`/v1/subjects/${subject}/access-log?limit=1e2`).set(bearer(auditor)).expect(400)).body.code).toBe('invalid_query');
+    await vault.get(`/v1/admin/audit?limit=1000&cursor=${issued}`).set(bearer(auditor)).expect(200);
+  });
+
   it('audits the read itself', async () => {
     const read = await vault.get(`/v1/admin/audit?subject_id=${subject}`).set(bearer(auditor)).expect(200);
     const [event] = await vault.vault.db('audit_events').where({ request_id: read.headers['x-request-id'] });

@@ -14,7 +14,13 @@ const identifier = z.string().regex(/^[A-Za-z0-9_.:-]{1,128}$/, 'Not an identifi
 const time = z.iso.datetime({ offset: true }).transform((value) => new Date(value));
 
 export const Paging = {
-  limit: z.coerce.number().int().min(1).max(1000).default(100),
+  // Digits only: Number() would also take 0x10, 1e2 and surrounding spaces.
+  limit: z
+    .string()
+    .regex(/^\d{1,4}$/, 'a whole number from 1 to 1000')
+    .transform(Number)
+    .pipe(z.number().min(1, 'a whole number from 1 to 1000').max(1000, 'a whole number from 1 to 1000'))
+    .default(100),
   cursor: z.string().max(200).optional(),
 };
 
