@@ -13,7 +13,10 @@ export class ConsentHistoryStore {
 
   async append(subjectId: string, changes: ReadonlyArray<{ preference: string; value: boolean }>, changedBy: string, trx: Knex.Transaction): Promise<void> {
     if (changes.length === 0) return;
-    await trx('consent_history').insert(changes.map((c) => ({ subject_id: subjectId, preference: c.preference, value: c.value, changed_by: changedBy })));
+    // The time of the change, under the subject's row lock: now() is when the transaction began,
+    // which for writers that queued on the lock is out of order with the history's own order.
+    const changedAt = trx.raw('clock_timestamp()');
+    await trx('consent_history').insert(changes.map((c) => ({ subject_id: subjectId, preference: c.preference, value: c.value, changed_by: changedBy, changed_at: changedAt })));
   }
 
   async list(subjectId: string): Promise<ConsentChange[]> {

@@ -222,7 +222,8 @@ export class SubjectStore {
     try {
       const [row] = await trx('subjects')
         .where({ id })
-        .update({ ...toColumns(changes), version: trx.raw('version + 1'), updated_at: trx.fn.now() })
+        // clock_timestamp(), not now(): a writer that queued on the row lock began before the one it follows.
+        .update({ ...toColumns(changes), version: trx.raw('version + 1'), updated_at: trx.raw('clock_timestamp()') })
         .returning('*');
       return toRecord(row as Row);
     } catch (error) {

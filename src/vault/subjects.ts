@@ -184,8 +184,11 @@ export class Subjects {
       const record = await this.deps.subjects.findForUpdate(id, trx);
       if (!record) throw subjectNotFound();
       const merged = { ...record.preferences, ...preferences };
+      const changes = changedPreferences(record.preferences, preferences);
+      // Choices already stored change nothing: no new version (the caller's ETag stays good), no history.
+      if (Object.keys(changes).length === 0) return { subject_id: id, preferences: effectivePreferences(merged, this.deps.preferenceDefaults) };
       await this.deps.subjects.update(id, { preferences: merged }, trx);
-      await this.recordConsent(id, changedPreferences(record.preferences, preferences), caller, trx);
+      await this.recordConsent(id, changes, caller, trx);
       return { subject_id: id, preferences: effectivePreferences(merged, this.deps.preferenceDefaults) };
     });
   }

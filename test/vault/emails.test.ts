@@ -71,6 +71,23 @@ describe('email resolution for the mailer', () => {
     expect(rows.map((r) => [r.preference, r.value])).toEqual([['surveys', false], ['surveys', true], ['share_with_partners', true]]);
     expect(rows.every((r) => r.changed_at instanceof Date && r.changed_by === account.credentials.clientId)).toBe(true);
   });
+
+  it('keeps the history in time order when writers queue on one subject', async () => {
+    const { id } = await createSubject(vault, account, { email: 'queued@example.com' });
+    await Promise.all(Array.from({ length: 12 }, (_, i) => setPreferences(id, { newsletter: i % 2 === 0 })));
+    const rows = await vault.vault.db('consent_history').where({ subject_id: id }).orderBy('id');
+    const times = rows.map((r) => r.changed_at.getTime());
+    expect(times).toEqual([...times].sort((a, b) => a - b));
+  });
+
+  it('changes nothing for choices already stored: same version and ETag, no history', async () => {
+    const { id, etag } = await createSubject(vault, account, { email: 'unchanged@example.com', preferences: { newsletter: false } });
+    const res = await vault.put(`/v1/subjects/${id}/preferences`).set('Authorization', auth(account)).send({ newsletter: false }).expect(200);
+    expect(res.body.preferences.newsletter).toBe(false);
+    expect((await vault.vault.db('subjects').where({ id }).first()).version).toBe(1);
+    expect(await vault.vault.db('consent_history').where({ subject_id: id })).toHaveLength(1);
+    await vault.patch(`/v1/subjects/${id}`).set('Authorization', auth(account)).set('If-Match', etag).send({ name: 'Still Current' }).expect(200);
+  });
 });
 
 describe('batch resolution', () => {
