@@ -53,10 +53,9 @@ export class Subjects {
   constructor(private readonly deps: SubjectDependencies) {}
 
   async create(caller: Caller, input: SubjectInput, idempotencyKey?: string): Promise<SubjectResult & { created: boolean }> {
-    const fields = PERSONAL_FIELDS.filter((field) => input[field] !== undefined);
     // The id is chosen first so the creation's audit event names the subject it made.
     const id = newSubjectId();
-    const decision = await this.decide(caller, 'subjects.create', { id, preferences: input.preferences }, fields);
+    const decision = await this.decide(caller, 'subjects.create', { id, preferences: input.preferences }, fieldsDecidedOn(input));
     if (hasPreferences(input.preferences)) await this.decide(caller, 'preferences.write', { id, preferences: input.preferences }, []);
 
     if (idempotencyKey) {
@@ -114,11 +113,13 @@ export class Subjects {
       const detail = ifMatch ? 'If-Match: * names no version; send the ETag of the subject the change is based on' : undefined;
       throw new VaultError('precondition_required', 428, 'PATCH needs If-Match with the subject\'s ETag', { detail });
     }
-    const fields = PERSONAL_FIELDS.filter((field) => patch[field] !== undefined);
     // Decided and sealed before the row is locked: a transaction that waits for a second pooled
     // connection while writers queue on its lock would exhaust the pool.
     const before = isSubjectId(id) ? await this.deps.subjects.find(id) : undefined;
-    const decision = await this.decide(caller, 'subjects.update', factsOrMissing(id, before), fields);
+    const decided = await this.decide(caller, 'subjects.update', factsOrMissing(id, before), fieldsDecidedOn(patch));
+    // The answer shows the fields the write changed, whatever else the decision was about.
+    const changed = new Set<string>(PERSONAL_FIELDS.filter((field) => patch[field] !== undefined));
+    const decision = { ...decided, fields: Object.fromEntries(Object.entries(decided.fields).filter(([field]) => changed.has(field))) };
     if (!before) throw subjectNotFound();
     // Consent is changed by a client entitled to record it, whichever route carries it.
     if (hasPreferences(patch.preferences)) await this.decide(caller, 'preferences.write', factsOf(before), []);
@@ -263,6 +264,16 @@ export class Subjects {
 }
 
 const hasPreferences = (preferences: PreferencesInput | undefined): boolean => Object.keys(preferences ?? {}).length > 0;
+
+/**
+ * The fields a write is decided on: those it sets, or every personal field when it sets
+ * external_id. That id ties the record to an account, so only a purpose that may see all of
+ * the record (its owner) may set it; a write naming no personal field would otherwise pass
+ * for any purpose with subjects:write.
+ */
+function fieldsDecidedOn(input: Partial<Record<PersonalField | 'external_id', unknown>>): PersonalField[] {
+  return input.external_id !== undefined ? [...PERSONAL_FIELDS] : PERSONAL_FIELDS.filter((field) => input[field] !== undefined);
+}
 
 /** RFC 9110 §13.1.1: If-Match compares strongly, so a weak tag (`W/"3"`) never matches. */
 function etagMatches(ifMatch: string, record: SubjectRecord): boolean {

@@ -41,6 +41,32 @@ describe('consent is changed only by a client entitled to record it', () => {
   });
 });
 
+describe('external_id ties a record to an account: only its owner sets it', () => {
+  it('refuses it from a purpose that does not see the whole record, on a write and on a creation, and changes nothing', async () => {
+    const shipping = await clientWith(['subjects:write', 'subjects:read'], 'shipping');
+    const { id, etag } = await createSubject(vault, account, { ...SAMPLE, external_id: 'acct-owner-1' });
+    const before = await vault.vault.db('subjects').count('* as n').first();
+
+    const patched = await vault.patch(`/v1/subjects/${id}`).set('Authorization', auth(shipping)).set('If-Match', etag).send({ external_id: 'taken-over' });
+    const created = await vault.post('/v1/subjects').set('Authorization', auth(shipping)).send({ external_id: 'made-by-shipping' });
+
+    expect([patched.status, patched.body.code]).toEqual([403, 'field_not_allowed']);
+    expect([created.status, created.body.code]).toEqual([403, 'field_not_allowed']);
+    expect(await vault.vault.db('subjects').where({ id }).first()).toMatchObject({ external_id: 'acct-owner-1', version: 1 });
+    expect(await vault.vault.db('subjects').count('* as n').first()).toEqual(before);
+    // Fields it may write, it still may; the answer shows only what it changed.
+    const own = await vault.patch(`/v1/subjects/${id}`).set('Authorization', auth(shipping)).set('If-Match', etag).send({ name: 'Jo Shipped' }).expect(200);
+    expect(own.body).not.toHaveProperty('email');
+  });
+
+  it('lets the account service set and change it, and answers with the fields it changed only', async () => {
+    const { id, etag } = await createSubject(vault, account, { ...SAMPLE, external_id: 'acct-owner-2' });
+    const res = await vault.patch(`/v1/subjects/${id}`).set('Authorization', auth(account)).set('If-Match', etag).send({ external_id: 'acct-owner-2b' }).expect(200);
+    expect(res.body.external_id).toBe('acct-owner-2b');
+    for (const field of ['email', 'name', 'phone', 'postal_address', 'birth_date']) expect(res.body).not.toHaveProperty(field);
+  });
+});
+
 describe('erasure and card removal need a purpose entitled to the data they destroy', () => {
   it('refuses erasure for a purpose that does not see every field in plain, and keeps the subject', async () => {
     const { id } = await createSubject(vault, account, SAMPLE);
