@@ -11,7 +11,6 @@ import type { SubjectRenderer } from './subject-view';
 import type { SubjectReads } from './subject-reads';
 import { factsOrMissing } from './subjects';
 
-const ACCESS_LOG_LIMIT = 1000;
 /**
  * Every personal field of the subject, each of which the exporting purpose must see in plain,
  * and its cards, shown at the purpose's level for them (see the action's rule).
@@ -45,7 +44,7 @@ export class SubjectExport {
       openRereadingAfterKeyChange(record, () => this.subjects.again(id), (read) => this.renderer.render(read, decision)),
       cardLevel === 'absent' ? undefined : this.paymentMethods.listForSubject(id),
       this.consent.list(id),
-      this.trail.accessLog(id, { limit: ACCESS_LOG_LIMIT }, { clientId: caller.principal.clientId, scopes: caller.principal.scopes, ...caller.context }),
+      this.trail.wholeAccessLog(id, { clientId: caller.principal.clientId, scopes: caller.principal.scopes, ...caller.context }),
     ]);
     return {
       exported_at: new Date().toISOString(),
@@ -53,7 +52,7 @@ export class SubjectExport {
       preferences: effectivePreferences(record.preferences, this.defaults),
       payment_methods: cards?.map((card) => (cardLevel === 'token' ? { token: card.token } : { token: card.token, brand: card.brand, last4: card.last4, exp_month: card.expMonth, exp_year: card.expYear })),
       consent_history: consent.map((c) => ({ preference: c.preference, value: c.value, changed_by: c.changedBy, changed_at: c.changedAt.toISOString() })),
-      access_log: accessLog.items,
+      access_log: accessLog,
     };
   }
 }

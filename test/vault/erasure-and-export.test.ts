@@ -56,6 +56,21 @@ describe('export', () => {
     expect(res.body.payment_methods).toEqual([]);
   });
 
+  it('carries the whole access log, however long, the oldest entry included', async () => {
+    const { id } = await createSubject(vault, account, { email: 'long.history@example.com' });
+    const reads = Array.from({ length: 1500 }, (_, i) => ({ action: 'subjects.read', outcome: 'allowed' as const, clientId: account.credentials.clientId, scopes: ['subjects:read'], subjectId: id, requestId: `req_bulk_${i}` }));
+    await vault.vault.audit.writer.append(reads);
+
+    const res = await vault.get(`/v1/subjects/${id}/export`).set('Authorization', auth(account)).expect(200);
+
+    // The export's own decision, the 1,500 reads, the creation.
+    expect(res.body.access_log).toHaveLength(1502);
+    expect(res.body.access_log[0].action).toBe('subjects.export');
+    expect(res.body.access_log.at(-1).action).toBe('subjects.create');
+    const reading = await vault.vault.db('audit_events').where({ request_id: res.headers['x-request-id'], action: 'audit.access_log' });
+    expect(reading).toHaveLength(1);
+  });
+
   it('shows cards only at the level the purpose sees them: none, tokens alone, or masked', async () => {
     const { id } = await createSubject(vault, account, SAMPLE);
     const card = { number: '4242424242424242', exp_month: 12, exp_year: new Date().getUTCFullYear() + 2, holder_name: 'Jo Example' };
