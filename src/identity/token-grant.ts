@@ -29,6 +29,8 @@ export function decideGrant(client: StoredClient, request: GrantRequest): Grant 
   const needsPurpose = scopes.some(isDataScope);
   const { purpose } = request;
   if (!needsPurpose) {
+    // A purpose with data scopes all narrowed away: what is wrong is the grant, not the purpose.
+    if (purpose !== undefined && asked.some(isDataScope)) throw invalidScope('The client is granted none of the requested data scopes');
     if (purpose !== undefined) throw invalidRequest('Admin and audit scopes take no purpose');
     return { scopes };
   }

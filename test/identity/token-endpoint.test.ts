@@ -135,6 +135,9 @@ describe('POST /oauth/token', () => {
     expect(decode(token).claims.purpose).toBeUndefined();
     const res = await requestToken(vault, admin, { grant_type: 'client_credentials', scope: 'admin:clients', purpose: 'billing' }).expect(400);
     expect(res.body.error).toBe('invalid_request');
+    // A data scope it is not granted, with a purpose: the grant is what is wrong.
+    const ungranted = await requestToken(vault, admin, { grant_type: 'client_credentials', scope: 'admin:clients subjects:read', purpose: 'shipping' }).expect(400);
+    expect(ungranted.body).toMatchObject({ error: 'invalid_scope', error_description: 'The client is granted none of the requested data scopes' });
   });
 
   it('refuses a disabled client with invalid_client', async () => {
