@@ -202,8 +202,19 @@ export function loadConfig(env: Env = process.env): Config {
   if (config.http.headersTimeoutMs > config.http.requestTimeoutMs) {
     throw new ConfigError('PDVAULT_HEADERS_TIMEOUT_MS must not exceed PDVAULT_REQUEST_TIMEOUT_MS');
   }
+  // At or past the hard limit, the generation is retired before the job that re-wraps its keys starts.
+  if (config.rotation.kekRotateAfterWraps > 0 && config.rotation.kekRotateAfterWraps >= config.keys.kekMaxWraps) {
+    throw new ConfigError('PDVAULT_KEK_ROTATE_AFTER_WRAPS must be below PDVAULT_KEK_MAX_WRAPS (or 0, off)');
+  }
+    // GenerateDataKey's answer carries a KEK in plain: in production only over TLS, unless to this host.
+  const endpoint = config.keys.kms.endpoint === undefined ? undefined : new URL(config.keys.kms.endpoint);
+  if (mode === 'production' && endpoint?.protocol === 'http:' && !isLoopback(endpoint.hostname)) {
+    throw new ConfigError('PDVAULT_KMS_ENDPOINT must be https in production mode (plain http only to a loopback address)');
+  }
   return config;
 }
+
+const isLoopback = (hostname: string) => hostname === 'localhost' || hostname === '[::1]' || /^127(\.\d{1,3}){3}$/.test(hostname);
 
 function rejectUnknownVaultVariables(env: Env): void {
   const unknown = Object.keys(env).filter((name) => name.startsWith('PDVAULT_') && !KNOWN.has(name));
@@ -215,7 +226,8 @@ function rejectUnknownVaultVariables(env: Env): void {
 function readSetting(env: Env, name: SettingName, mode: Mode): unknown {
   const setting: Setting = SETTINGS.find((s) => s.env === name)!;
   const given = env[name];
-  const raw = given === undefined || given === '' ? defaultFor(setting, mode) : given;
+  // Empty or only spaces is unset, as a line `PDVAULT_PORT=` in an env file means.
+  const raw = given === undefined || given.trim() === '' ? defaultFor(setting, mode) : given;
   if (raw === undefined) {
     if (mode === 'production' && setting.requiredInProduction) {
       throw new ConfigError(`${name} is required in production mode`);

@@ -18,8 +18,19 @@ export interface Setting {
   doc: string;
 }
 
-const port = z.coerce.number().int().min(0).max(65535);
-const positiveInt = (max: number) => z.coerce.number().int().min(1).max(max);
+/**
+ * A whole number written in digits: Number() (and so z.coerce) would also take `0x50`, `1e3`
+ * and `0b11`, and turn a value of spaces into 0, which for several settings means "off".
+ */
+const wholeNumber = (min: number, max: number) =>
+  z
+    .string()
+    .trim()
+    .regex(/^\d{1,16}$/, 'must be a whole number written in digits')
+    .transform(Number)
+    .pipe(z.number().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`));
+const port = wholeNumber(0, 65535);
+const positiveInt = (max: number) => wholeNumber(1, max);
 const flag = z.stringbool();
 const nonEmpty = z.string().trim().min(1);
 
@@ -169,7 +180,7 @@ export const SETTINGS = [
   {
     env: 'PDVAULT_KMS_ENDPOINT',
     schema: z.url({ protocol: /^https?$/ }),
-    doc: 'With the `aws` provider: a KMS endpoint other than the region\'s public one (a VPC endpoint, FIPS endpoint, or a test server). Unset in normal use.',
+    doc: 'With the `aws` provider: a KMS endpoint other than the region\'s public one (a VPC endpoint, FIPS endpoint, or a test server). Unset in normal use. In production `https` only (plain `http` only to a loopback address): key material travels over it.',
   },
   {
     env: 'PDVAULT_KMS_DEADLINE_MS',
@@ -197,13 +208,13 @@ export const SETTINGS = [
   },
   {
     env: 'PDVAULT_KEK_CACHE_STALE_MS',
-    schema: z.coerce.number().int().min(0).max(24 * 3600 * 1000),
+    schema: wholeNumber(0, 24 * 3600 * 1000),
     devDefault: '900000',
     doc: 'How long past its maximum age a cached key-encryption key keeps serving reads while KMS is unreachable (an outage, not a refusal: a disabled key or denied access drops it at once). New keys are never wrapped with a stale one. 0 turns the grace off.',
   },
   {
     env: 'PDVAULT_KEK_MAX_WRAPS',
-    schema: z.coerce.number().int().min(1).max(2 ** 30),
+    schema: wholeNumber(1, 2 ** 30),
     devDefault: '100000000',
     doc: 'Keys wrapped under one KEK generation (random 96-bit nonces) before it is retired for new wraps and a new generation is created. At most 2^30, well below the 2^32 limit for random GCM nonces; the count is persisted.',
   },
@@ -215,13 +226,13 @@ export const SETTINGS = [
   },
   {
     env: 'PDVAULT_KEK_ROTATE_AFTER_DAYS',
-    schema: z.coerce.number().int().min(0).max(3650),
+    schema: wholeNumber(0, 3650),
     devDefault: '90',
     doc: 'Automatic KEK rotation: once the active KEK generation is this many days old, a `kek` rotation job starts by itself (a new generation, every subject key re-wrapped). 0 turns the age trigger off.',
   },
   {
     env: 'PDVAULT_KEK_ROTATE_AFTER_WRAPS',
-    schema: z.coerce.number().int().min(0).max(2 ** 30),
+    schema: wholeNumber(0, 2 ** 30),
     devDefault: '50000000',
     doc: 'Automatic KEK rotation: once the active KEK generation has wrapped this many keys, a `kek` rotation job starts by itself. Keep it below `PDVAULT_KEK_MAX_WRAPS`, so the job re-wraps old keys instead of the generation merely being retired. 0 turns the count trigger off.',
   },
@@ -233,7 +244,7 @@ export const SETTINGS = [
   },
   {
     env: 'PDVAULT_ROTATION_WORKERS',
-    schema: z.coerce.number().int().min(0).max(16),
+    schema: wholeNumber(0, 16),
     devDefault: '2',
     doc: 'Batches one instance works on at once for a running rotation job; every instance on the database takes part. 0: this instance starts jobs but leaves the work to others.',
   },
@@ -245,7 +256,7 @@ export const SETTINGS = [
   },
   {
     env: 'PDVAULT_BLIND_INDEX_RETIRE_GRACE_MS',
-    schema: z.coerce.number().int().min(0).max(3_600_000),
+    schema: wholeNumber(0, 3_600_000),
     devDefault: '30000',
     doc: 'A `blind_index` rotation retires the old index key no sooner than this after the new key became active: every instance reloads its index keys within 30 s, so none still writes under the old one. Lower only with a single instance.',
   },
@@ -262,7 +273,7 @@ export const SETTINGS = [
   },
   {
     env: 'PDVAULT_TOKEN_TTL_SECONDS',
-    schema: z.coerce.number().int().min(30).max(900),
+    schema: wholeNumber(30, 900),
     devDefault: '300',
     doc: 'Lifetime of an access token, 5 minutes by default and 15 at most: a stolen token is useful briefly.',
   },
@@ -274,7 +285,7 @@ export const SETTINGS = [
   },
   {
     env: 'PDVAULT_TOKEN_CLOCK_SKEW_SECONDS',
-    schema: z.coerce.number().int().min(0).max(120),
+    schema: wholeNumber(0, 120),
     devDefault: '30',
     doc: 'Clock skew tolerated when checking `exp`, `nbf` and `iat` of an access token.',
   },
@@ -286,13 +297,13 @@ export const SETTINGS = [
   },
   {
     env: 'PDVAULT_STANDING_CACHE_MS',
-    schema: z.coerce.number().int().min(0).max(60_000),
+    schema: wholeNumber(0, 60_000),
     devDefault: '1000',
     doc: 'How long an instance may answer from memory whether a token is revoked and its client still enabled with the same grants, instead of asking PostgreSQL on every request. A trigger announces every change to a client and every revocation; each instance drops what it cached as soon as the announcement arrives (the instance that made the change, before it answers), so this only bounds how long a lost announcement could matter. While the session that listens for them is down, every request asks the database. 0 asks on every request.',
   },
   {
     env: 'PDVAULT_SECRET_ROTATION_OVERLAP_SECONDS',
-    schema: z.coerce.number().int().min(0).max(30 * 24 * 3600),
+    schema: wholeNumber(0, 30 * 24 * 3600),
     devDefault: '86400',
     doc: 'After a client secret is rotated, how long the previous secret keeps working, so the client can be redeployed without an outage. 0 ends it at once.',
   },
@@ -328,7 +339,7 @@ export const SETTINGS = [
   },
   {
     env: 'PDVAULT_POLICY_CACHE_MS',
-    schema: z.coerce.number().int().min(0).max(60_000),
+    schema: wholeNumber(0, 60_000),
     devDefault: '1000',
     doc: 'How long an instance decides with the policy version it holds before asking the database for the current version number; a new version is loaded only when the number changed. Bounds how long a policy change takes to reach every instance. 0 asks on every decision.',
   },
@@ -346,7 +357,7 @@ export const SETTINGS = [
   },
   {
     env: 'PDVAULT_AUDIT_COMMIT_INTERVAL_MS',
-    schema: z.coerce.number().int().min(0).max(1000),
+    schema: wholeNumber(0, 1000),
     devDefault: '2',
     doc: 'Group commit: how long the audit writer collects events from concurrent requests before it appends them in one transaction. Each request waits for its commit, so this adds at most this much latency and saves one transaction per request.',
   },

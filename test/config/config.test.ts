@@ -66,6 +66,28 @@ describe('configuration', () => {
     expect(errorOf({ PDVAULT_HEADERS_TIMEOUT_MS: '60000', PDVAULT_REQUEST_TIMEOUT_MS: '30000' }).message).toMatch(/must not exceed/);
   });
 
+  it('reads numbers written in digits only, and a value of spaces as unset', () => {
+    for (const value of ['0x50', '1e3', '0b11', '80.5', '-1', '8 443']) {
+      expect([value, errorOf({ PDVAULT_PORT: value }).message]).toEqual([value, expect.stringMatching(/^PDVAULT_PORT is invalid/)]);
+    }
+    expect(loadConfig({ PDVAULT_PORT: ' 9443 ' }).http.port).toBe(9443);
+    expect(loadConfig({ PDVAULT_PORT: '  ' }).http.port).toBe(8443);
+    expect(loadConfig({ PDVAULT_KEK_ROTATE_AFTER_DAYS: ' ' }).rotation.kekRotateAfterDays).toBe(90);
+  });
+
+  it('refuses a KEK rotation trigger at or past the hard limit of wraps', () => {
+    expect(errorOf({ PDVAULT_KEK_ROTATE_AFTER_WRAPS: '1000', PDVAULT_KEK_MAX_WRAPS: '1000' }).message).toMatch(/must be below PDVAULT_KEK_MAX_WRAPS/);
+    expect(loadConfig({ PDVAULT_KEK_ROTATE_AFTER_WRAPS: '0', PDVAULT_KEK_MAX_WRAPS: '1000' }).rotation.kekRotateAfterWraps).toBe(0);
+  });
+
+  it('refuses a plain-http KMS endpoint in production, except on this host', () => {
+    const aws = { ...production, PDVAULT_KEY_PROVIDER: 'aws', PDVAULT_KMS_KEY_ID: 'alias/pdvault' };
+    expect(errorOf({ ...aws, PDVAULT_KMS_ENDPOINT: 'http://kms.internal.example:8080' }).message).toMatch(/^PDVAULT_KMS_ENDPOINT must be https in production/);
+    expect(loadConfig({ ...aws, PDVAULT_KMS_ENDPOINT: 'https://kms.internal.example' }).keys.kms.endpoint).toBe('https://kms.internal.example');
+    expect(loadConfig({ ...aws, PDVAULT_KMS_ENDPOINT: 'http://127.0.0.1:4599' }).keys.kms.endpoint).toBe('http://127.0.0.1:4599');
+    expect(loadConfig({ PDVAULT_KMS_ENDPOINT: 'http://kms.dev.example' }).keys.kms.endpoint).toBe('http://kms.dev.example');
+  });
+
   it('documents every setting', () => {
     for (const setting of SETTINGS) expect(setting.doc.length).toBeGreaterThan(20);
   });
