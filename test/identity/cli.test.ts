@@ -1,8 +1,8 @@
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { startTestVault, type TestVault } from '../support/test-vault';
-import { accessToken, decode } from './support/identity-helpers';
+import { productionEnv, startTestVault, type TestVault } from '../support/test-vault';
+import { accessToken, decode, registerAdmin } from './support/identity-helpers';
 
 const run = promisify(execFile);
 const ROOT = path.resolve(__dirname, '../..');
@@ -19,15 +19,14 @@ async function pdvault(...args: string[]): Promise<{ stdout: string; stderr: str
     cwd: ROOT,
     env: {
       PATH: process.env.PATH,
-      PDVAULT_MODE: 'production',
-      PDVAULT_DATA_DIR: vault.config.dataDir,
-      PDVAULT_TLS_CERT_FILE: vault.config.tls.certFile!,
-      PDVAULT_TLS_KEY_FILE: vault.config.tls.keyFile!,
-      DATABASE_URL: vault.database.url,
+      // The vault's own settings: its keyring, so the command can sign the trail it writes to.
+      ...productionEnv({ dataDir: vault.config.dataDir, certFile: vault.config.tls.certFile!, keyFile: vault.config.tls.keyFile!, databaseUrl: vault.database.url }),
       PDVAULT_LOG_LEVEL: 'silent',
     },
   });
 }
+
+const auditorToken = async () => accessToken(vault, await registerAdmin(vault), { scope: 'audit:read' });
 
 describe('pdvault clients', () => {
   it('creates a client whose printed credentials obtain a token, then lists, rotates and disables it', async () => {
@@ -51,6 +50,16 @@ describe('pdvault clients', () => {
     const disabled = JSON.parse((await pdvault('clients', 'disable', billing.clientId)).stdout);
     expect(disabled.enabled).toBe(false);
     await vault.get('/v1/admin/clients').set('Authorization', `Bearer ${token}`).expect(401);
+
+    // Each change is in the trail, by the operator at the command line, without the secret.
+    const events = await vault.vault.db('audit_events').where({ target: billing.clientId, client_id: 'operator:cli' }).orderBy('seq');
+    expect(events.map((e) => [e.action, e.outcome])).toEqual([
+      ['client.registered', 'allowed'],
+      ['client.secret_rotated', 'allowed'],
+      ['client.disabled', 'allowed'],
+    ]);
+    expect(JSON.stringify(events)).not.toContain(rotated.client_secret);
+    expect((await vault.get('/v1/admin/audit/verify').set('Authorization', `Bearer ${await auditorToken()}`).expect(200)).body.ok).toBe(true);
   });
 
   it('refuses an invalid grant with a message and exit status 1', async () => {
