@@ -84,7 +84,7 @@ export async function startVault(config: Config, options: StartOptions = {}): Pr
         name: 'migrations',
         check: async () => ((await migrationsAreCurrent(db)) ? { ok: true } : { ok: false, detail: 'pending migrations' }),
       },
-      keys.readinessCheck(),
+      keys.readinessCheck(config.keys.kms.readinessCheckMs),
     ];
     // JWT signing keys are sealed under the key hierarchy; like the KEK warm-up, a provider
     // outage at start is not fatal: the signing key loads on first use once the provider answers.

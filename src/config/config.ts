@@ -84,6 +84,8 @@ export interface KeySettings {
     endpoint?: string;
     deadlineMs: number;
     maxAttempts: number;
+    /** How long /readyz trusts the provider's last good answer before asking it again. */
+    readinessCheckMs: number;
   };
   allowLocalKeyringInProduction: boolean;
   kekCacheMaxAgeMs: number;
@@ -156,6 +158,7 @@ export function loadConfig(env: Env = process.env): Config {
         endpoint: read('PDVAULT_KMS_ENDPOINT') as string | undefined,
         deadlineMs: read('PDVAULT_KMS_DEADLINE_MS') as number,
         maxAttempts: read('PDVAULT_KMS_MAX_ATTEMPTS') as number,
+        readinessCheckMs: read('PDVAULT_KMS_READINESS_CHECK_MS') as number,
       },
       allowLocalKeyringInProduction: read('PDVAULT_ALLOW_LOCAL_KEYRING_IN_PRODUCTION') as boolean,
       kekCacheMaxAgeMs: read('PDVAULT_KEK_CACHE_MAX_AGE_MS') as number,

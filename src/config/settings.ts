@@ -195,6 +195,12 @@ export const SETTINGS = [
     doc: 'Attempts per KMS operation, the first included; throttling and transient errors are retried with backoff within the deadline.',
   },
   {
+    env: 'PDVAULT_KMS_READINESS_CHECK_MS',
+    schema: wholeNumber(0, 3_600_000),
+    devDefault: '10000',
+    doc: 'How long `/readyz` reports the key provider ready from its last good answer before asking it again (one `DescribeKey`, shared by the probes waiting on it). Without it, anyone who can reach the port spends KMS calls, and one throttled call marks the instance not ready. A failed check is not remembered. 0 asks on every probe.',
+  },
+  {
     env: 'PDVAULT_ALLOW_LOCAL_KEYRING_IN_PRODUCTION',
     schema: flag,
     devDefault: 'false',

@@ -391,16 +391,34 @@ export class KeyHierarchy {
     this.keks.evict(generationId);
   }
 
-  readinessCheck(): { name: string; check(): Promise<{ ok: boolean; detail?: string }> } {
+  /**
+   * The provider's state for /readyz. A good answer is trusted for `trustGoodMs`, and probes
+   * arriving while one check runs share it: an unauthenticated probe must not cost a KMS call
+   * each. A failure is not remembered, so recovery shows at the next probe.
+   */
+  readinessCheck(trustGoodMs: number): { name: string; check(): Promise<{ ok: boolean; detail?: string }> } {
+    let last: { at: number; result: Promise<{ ok: boolean; detail?: string }> } | undefined;
+    const ask = async () => {
+      try {
+        return await this.provider.describe();
+      } catch (error) {
+        const denied = error instanceof KeyProviderError && error.reason === 'denied';
+        return { ok: false, detail: denied ? 'key provider refused: key disabled or access denied' : 'key provider unreachable' };
+      }
+    };
     return {
       name: 'key_provider',
-      check: async () => {
-        try {
-          return await this.provider.describe();
-        } catch (error) {
-          const denied = error instanceof KeyProviderError && error.reason === 'denied';
-          return { ok: false, detail: denied ? 'key provider refused: key disabled or access denied' : 'key provider unreachable' };
+      check: () => {
+        const now = Date.now();
+        if (!last || now - last.at >= trustGoodMs) {
+          const current = { at: now, result: ask() };
+          last = current;
+          // Only a good answer is kept; a failed one is asked again by the next probe.
+          void current.result.then((result) => {
+            if (!result.ok && last === current) last = undefined;
+          });
         }
+        return last.result;
       },
     };
   }

@@ -36,7 +36,8 @@ describe('a vault on AWS KMS', () => {
   let vault: TestVault;
   beforeAll(async () => {
     kms = await KmsServer.start();
-    vault = await startTestVault(kmsEnv(kms));
+    // Every probe asks the provider, so each test sees the state it sets at once.
+    vault = await startTestVault({ ...kmsEnv(kms), PDVAULT_KMS_READINESS_CHECK_MS: '0' });
   });
   afterAll(async () => {
     await vault.stop();
@@ -67,5 +68,39 @@ describe('a vault on AWS KMS', () => {
     } finally {
       await kms.resume();
     }
+  });
+});
+
+describe('readiness probes against AWS KMS, as configured by default', () => {
+  let kms: KmsServer;
+  let vault: TestVault;
+  beforeAll(async () => {
+    kms = await KmsServer.start();
+    vault = await startTestVault(kmsEnv(kms));
+  });
+  afterAll(async () => {
+    await vault.stop();
+    await kms.close();
+  });
+
+  it('cost at most one DescribeKey for many probes, and a throttled call does not mark the instance not ready', async () => {
+    await vault.get('/readyz').expect(200);
+    const before = kms.count('DescribeKey');
+    await Promise.all(Array.from({ length: 20 }, () => vault.get('/readyz').expect(200)));
+    kms.throttle(1);
+    await vault.get('/readyz').expect(200);
+    expect(kms.count('DescribeKey') - before).toBe(0);
+  });
+
+  it('asks again at the next probe after a failure, so recovery shows at once', async () => {
+    // Good answers are trusted for a minute here; a failure is not.
+    const check = vault.vault.keys.readinessCheck(60_000);
+    await kms.stop();
+    try {
+      expect((await check.check()).ok).toBe(false);
+    } finally {
+      await kms.resume();
+    }
+    expect((await check.check()).ok).toBe(true);
   });
 });
