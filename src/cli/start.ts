@@ -11,6 +11,9 @@ import { startVault, type RunningVault } from './vault';
  * PostgreSQL and a self-signed certificate in the data folder), then starts the vault and
  * stops it cleanly on SIGTERM or SIGINT.
  */
+/** Beyond the request grace, what the last audit commit, the checkpoint and the pool get to finish. */
+const SHUTDOWN_MARGIN_MS = 15_000;
+
 export async function startCommand(): Promise<void> {
   const config = loadConfig();
   const bootLog = createLogger(config.log.level);
@@ -25,6 +28,13 @@ export async function startCommand(): Promise<void> {
     if (stopping) return;
     stopping = true;
     running.vault?.logger.info({ signal }, 'shutting down');
+    // A dependency that stopped answering (a database dropping packets) must not keep the
+    // process alive: past the grace for requests and a margin for the last audit commit, it exits.
+    const deadline = setTimeout(() => {
+      process.stderr.write('pdvault: shutdown did not finish in time; exiting\n');
+      process.exit(1);
+    }, config.http.shutdownGraceMs + SHUTDOWN_MARGIN_MS);
+    deadline.unref();
     try {
       await running.vault?.stop();
       await embedded?.stop();

@@ -78,6 +78,7 @@ export async function startVault(config: Config, options: StartOptions = {}): Pr
     );
     // A provider outage at start is not fatal: /readyz reports it and reads recover with it.
     await keys.warmUp().catch((error) => logger.warn({ error: describeError(error) }, 'key provider not usable at start'));
+    let stopping = false;
     const readiness: ReadinessCheck[] = [
       { name: 'database', check: async () => ({ ok: await databaseIsReachable(db) }) },
       {
@@ -85,6 +86,8 @@ export async function startVault(config: Config, options: StartOptions = {}): Pr
         check: async () => ((await migrationsAreCurrent(db)) ? { ok: true } : { ok: false, detail: 'pending migrations' }),
       },
       keys.readinessCheck(config.keys.kms.readinessCheckMs),
+      // From the moment it stops, an instance tells its load balancer to send traffic elsewhere.
+      { name: 'accepting_requests', check: async () => (stopping ? { ok: false, detail: 'shutting down' } : { ok: true }) },
     ];
     // JWT signing keys are sealed under the key hierarchy; like the KEK warm-up, a provider
     // outage at start is not fatal: the signing key loads on first use once the provider answers.
@@ -136,6 +139,7 @@ export async function startVault(config: Config, options: StartOptions = {}): Pr
       domain,
       rotation,
       async stop() {
+        stopping = true;
         await server.close();
         await identity.stop();
         await keyDeletions.stop();

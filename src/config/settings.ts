@@ -117,7 +117,7 @@ export const SETTINGS = [
     env: 'PDVAULT_SHUTDOWN_GRACE_MS',
     schema: positiveInt(120_000),
     devDefault: '10000',
-    doc: 'On SIGTERM, how long in-flight requests may take before their connections are closed.',
+    doc: 'On SIGTERM, how long in-flight requests may take before their connections are closed. Meanwhile new connections are refused, `/readyz` answers 503, and a request arriving on an open connection is its last; the process exits at the latest 15 s after the grace, whatever is still waiting.',
   },
   {
     env: 'DATABASE_URL',

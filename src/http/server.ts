@@ -67,12 +67,25 @@ export async function listenHttps(app: Express, config: Config, logger: Logger):
   };
 }
 
+/** How often, while draining, connections an answer has left idle are closed. */
+const DRAIN_SWEEP_MS = 250;
+
+/**
+ * Stops accepting connections and lets requests in flight finish, for at most `graceMs`. A
+ * request that still arrives on an open connection is its last (`Connection: close`), and a
+ * connection an answer leaves idle is closed within a moment: clients move to another instance
+ * instead of keeping this one busy until their keep-alive runs out.
+ */
 function closeGracefully(server: https.Server, graceMs: number): Promise<void> {
   return new Promise((resolve) => {
+    server.prependListener('request', (_req, res) => res.setHeader('Connection', 'close'));
+    const sweep = setInterval(() => server.closeIdleConnections(), DRAIN_SWEEP_MS);
     const force = setTimeout(() => server.closeAllConnections(), graceMs);
+    sweep.unref();
     force.unref();
     server.close(() => {
       clearTimeout(force);
+      clearInterval(sweep);
       resolve();
     });
     server.closeIdleConnections();

@@ -1,6 +1,11 @@
 import http from 'node:http';
 import net from 'node:net';
+import express from 'express';
 import helmet from 'helmet';
+import request from 'supertest';
+import { operationsRoutes } from '../../src/http/routes/operations';
+import { RouteTable } from '../../src/http/route-table';
+import { createMetrics } from '../../src/observability/metrics';
 import { HELMET_OPTIONS } from '../../src/http/middleware/security-headers';
 import { startTestVault, type TestVault } from '../support/test-vault';
 
@@ -58,5 +63,19 @@ describe('operations endpoints', () => {
   it('serves its own OpenAPI description', async () => {
     const res = await vault.get('/openapi.yaml').expect(200);
     expect(res.text).toContain('openapi: 3.1.0');
+  });
+});
+
+describe('/readyz with a dependency that does not answer', () => {
+  it('reports it down instead of hanging with it', async () => {
+    const app = express().use(operationsRoutes(new RouteTable(), createMetrics(), [
+      { name: 'database', check: () => new Promise(() => undefined) },
+      { name: 'migrations', check: async () => ({ ok: true }) },
+    ]));
+    const res = await request(app).get('/readyz').expect(503);
+    expect(res.body.checks).toEqual([
+      { name: 'database', ok: false, detail: 'no answer in time' },
+      { name: 'migrations', ok: true },
+    ]);
   });
 });

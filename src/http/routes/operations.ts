@@ -42,11 +42,20 @@ export function operationsRoutes(routes: RouteTable, metrics: Metrics, readiness
   return router;
 }
 
+/** A dependency that does not answer in this time is reported down: a probe must not hang with it. */
+const CHECK_TIME_LIMIT_MS = 2000;
+
 async function runCheck(readiness: ReadinessCheck): Promise<{ name: string; ok: boolean; detail?: string }> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<{ ok: false; detail: string }>((resolve) => {
+    timer = setTimeout(() => resolve({ ok: false, detail: 'no answer in time' }), CHECK_TIME_LIMIT_MS);
+  });
   try {
-    return { name: readiness.name, ...(await readiness.check()) };
+    return { name: readiness.name, ...(await Promise.race([readiness.check(), late])) };
   } catch {
     // The error may name hosts or users; readiness says only that the dependency is down.
     return { name: readiness.name, ok: false, detail: 'unreachable' };
+  } finally {
+    clearTimeout(timer);
   }
 }
