@@ -75,6 +75,8 @@ export class LocalKeyring implements KeyProvider {
 
   /** Adds a master-key version and makes it the one new data keys are wrapped under. */
   rotateMasterKey(): number {
+    // From the file as it is now: writing from an older view would drop a version another process added.
+    this.takeInNewVersions();
     const next = Math.max(...this.masterKeys.keys()) + 1;
     this.masterKeys.set(next, crypto.randomBytes(KEY_BYTES));
     this.active = next;
@@ -119,16 +121,29 @@ export class LocalKeyring implements KeyProvider {
       return { usable: true, keyRef: `local:v${version}` };
     }
     const version = Number(/^local:v(\d+)$/.exec(keyId)?.[1]);
+    if (!this.masterKeys.has(version)) this.takeInNewVersions();
     return this.masterKeys.has(version) ? { usable: true, keyRef: keyId } : { usable: false, keyRef: keyId, detail: 'no such local master-key version' };
   }
 
   useKey(keyRef: string): void {
     const version = Number(/^local:v(\d+)$/.exec(keyRef)?.[1]);
+    if (!this.masterKeys.has(version)) this.takeInNewVersions();
     if (this.masterKeys.has(version)) this.active = version;
   }
 
   currentKeyRef(): string {
     return `local:v${this.active}`;
+  }
+
+  /**
+   * Reads the file again for master-key versions added since it was read, by another process
+   * (`pdvault keys rotate` beside a running vault, another instance): without them, keys
+   * wrapped under a new version could not be opened until a restart. Known versions never change.
+   */
+  private takeInNewVersions(): void {
+    for (const [version, key] of LocalKeyring.read(this.file).masterKeys) {
+      if (!this.masterKeys.has(version)) this.masterKeys.set(version, key);
+    }
   }
 
   private wrap(plaintext: Buffer, context: EncryptionContext): Buffer {
@@ -138,6 +153,7 @@ export class LocalKeyring implements KeyProvider {
   private unwrap(wrapped: Buffer, context: EncryptionContext): Buffer {
     try {
       const version = parseCiphertext(wrapped, SealedKind.LocalDataKey).keyReference;
+      if (!this.masterKeys.has(version)) this.takeInNewVersions();
       const master = this.masterKeys.get(version);
       if (!master) throw new KeyProviderError('invalid_ciphertext', 'wrapped under an unknown local master key');
       return openWithKey(master, wrapped, SealedKind.LocalDataKey, contextBindings(context));

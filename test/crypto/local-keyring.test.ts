@@ -56,6 +56,21 @@ describe('the local keyring', () => {
     expect((await keyring.decryptDataKey(rewrapped.wrapped, kekContext(1))).equals(old.plaintext)).toBe(true);
   });
 
+  it('opens keys wrapped under a version another process added to the file, and never reuses that version number', async () => {
+    const dir = tempDir();
+    const running = LocalKeyring.openOrCreate(dir, captureLogs().logger);
+    const commandLine = LocalKeyring.openOrCreate(dir, captureLogs().logger);
+    expect(commandLine.rotateMasterKey()).toBe(2);
+    const wrappedElsewhere = await commandLine.generateDataKey(kekContext(1));
+
+    expect((await running.decryptDataKey(wrappedElsewhere.wrapped, kekContext(1))).equals(wrappedElsewhere.plaintext)).toBe(true);
+    running.useKey('local:v2');
+    expect(running.currentKeyRef()).toBe('local:v2');
+    // A rotation here continues after the other process's version instead of writing over it.
+    expect(running.rotateMasterKey()).toBe(3);
+    expect((await LocalKeyring.openOrCreate(dir, captureLogs().logger).decryptDataKey(wrappedElsewhere.wrapped, kekContext(1))).equals(wrappedElsewhere.plaintext)).toBe(true);
+  });
+
   it('rejects a wrapped key presented with another encryption context', async () => {
     const keyring = LocalKeyring.openOrCreate(tempDir(), captureLogs().logger);
     const dataKey = await keyring.generateDataKey(kekContext(1));
