@@ -9,7 +9,16 @@ import { startEmbeddedPostgres, type EmbeddedCluster } from '../store/embedded-p
  * DATABASE_URL that is the embedded PostgreSQL: the running vault's when `npm start` has it up,
  * else started for the command and stopped after.
  */
-export async function withCommandDatabase<T>(config: Config, action: (db: Database) => Promise<T>): Promise<T> {
+export function withCommandDatabase<T>(config: Config, action: (db: Database) => Promise<T>): Promise<T> {
+  return withCommandConnection(config, async (db) => {
+    if (config.database.migrateOnStart) await migrateToLatest(db);
+    else if (!(await migrationsAreCurrent(db))) throw new Error('the database has pending migrations; run `pdvault migrate` first');
+    return action(db);
+  });
+}
+
+/** As withCommandDatabase, without looking at the schema (for `pdvault migrate` itself). */
+export async function withCommandConnection<T>(config: Config, action: (db: Database) => Promise<T>): Promise<T> {
   let embedded: EmbeddedCluster | undefined;
   let url = config.database.url;
   if (url === undefined) {
@@ -19,10 +28,8 @@ export async function withCommandDatabase<T>(config: Config, action: (db: Databa
       url = embedded.url;
     }
   }
-  const db = openDatabase(config.database, url);
+  const db = openDatabase(config.database, url, STDERR_LOG);
   try {
-    if (config.database.migrateOnStart) await migrateToLatest(db);
-    else if (!(await migrationsAreCurrent(db))) throw new Error('the database has pending migrations; run `pdvault migrate` first');
     return await action(db);
   } finally {
     await db.destroy();
@@ -30,12 +37,19 @@ export async function withCommandDatabase<T>(config: Config, action: (db: Databa
   }
 }
 
+/** knex's own messages (connection trouble) go to stderr, one line each: stdout carries only a command's answer. */
+const STDERR_LOG = {
+  warn: (message: unknown) => process.stderr.write(`pdvault: database: ${firstLine(message)}\n`),
+  error: (message: unknown) => process.stderr.write(`pdvault: database: ${firstLine(message)}\n`),
+};
+const firstLine = (message: unknown) => (message instanceof Error ? message.message : String(message)).split('\n')[0];
+
 async function runningEmbeddedUrl(config: Config): Promise<string | undefined> {
   const passwordFile = path.join(config.dataDir, 'postgres', 'password');
   if (!fs.existsSync(path.join(config.dataDir, 'postgres', 'cluster', 'postmaster.pid')) || !fs.existsSync(passwordFile)) return undefined;
   const password = fs.readFileSync(passwordFile, 'utf8').trim();
   const url = `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${config.database.embeddedPort}/pdvault`;
-  const probe = openDatabase({ ...config.database, poolMax: 1 }, url);
+  const probe = openDatabase({ ...config.database, poolMax: 1 }, url, STDERR_LOG);
   try {
     return (await databaseIsReachable(probe)) ? url : undefined;
   } catch {

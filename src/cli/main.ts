@@ -17,7 +17,9 @@ const run = <A extends unknown[]>(action: (...args: A) => Promise<void>) => asyn
       const details = (error.errors ?? []).map((e) => `\n  ${e.pointer}: ${e.detail}`).join('');
       process.stderr.write(`pdvault: ${error.message}${error.detail ? ` (${error.detail})` : ''}${details}\n`);
     } else {
-      process.stderr.write(`pdvault: ${error instanceof Error ? error.message : String(error)}\n`);
+      // Something may reject with no reason at all: never print "undefined" as the reason.
+      const message = error instanceof Error ? error.message : error === undefined || error === null ? '' : String(error);
+      process.stderr.write(`pdvault: ${message || 'failed without a reason; run with PDVAULT_LOG_LEVEL=debug for more'}\n`);
     }
     process.exit(1);
   }

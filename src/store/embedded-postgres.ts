@@ -33,6 +33,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
   const clusterDir = path.join(options.dir, 'cluster');
   const password = readOrCreatePassword(path.join(options.dir, 'password'));
   const firstStart = !fs.existsSync(path.join(clusterDir, 'PG_VERSION'));
+  assertNotRunning(clusterDir);
   const log = options.onLog ?? (() => undefined);
   const EmbeddedPostgres = await loadEmbeddedPostgres();
   const server = new EmbeddedPostgres({
@@ -48,11 +49,38 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
     onError: (message) => log(String(message)),
   });
   if (firstStart) await server.initialise();
-  await server.start();
+  // The package rejects with its own message or with nothing at all; the cause goes to the log.
+  await server.start().catch((reason: unknown) => {
+    throw new Error(`the embedded PostgreSQL did not start${reason instanceof Error ? `: ${reason.message}` : ''} (its log is at debug level)`);
+  });
   const base = `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${options.port}`;
   const adminUrl = `${base}/postgres`;
   await createDatabaseIfMissing(adminUrl, options.database);
   return { url: `${base}/${options.database}`, adminUrl, stop: () => server.stop() };
+}
+
+/**
+ * A cluster another process has running (a second `npm start`, or one left behind by a vault
+ * that was killed) cannot be started again: say so in one line, naming the process.
+ */
+function assertNotRunning(clusterDir: string): void {
+  let pid: number;
+  try {
+    pid = Number(fs.readFileSync(path.join(clusterDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+  } catch {
+    return;
+  }
+  if (!Number.isInteger(pid) || pid <= 0) return;
+  try {
+    process.kill(pid, 0);
+  } catch (error) {
+    // Gone (a stale file PostgreSQL removes itself), or not ours to signal: only ESRCH means gone.
+    if ((error as NodeJS.ErrnoException).code === 'ESRCH') return;
+  }
+  throw new Error(
+    `the embedded PostgreSQL in ${clusterDir} is already running (process ${pid}): another vault or command uses this data folder; ` +
+      `stop it, or if no vault is running, end that process (kill ${pid})`,
+  );
 }
 
 /**

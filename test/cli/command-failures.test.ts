@@ -1,0 +1,50 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { startEmbeddedPostgres } from '../../src/store/embedded-postgres';
+import { runCli } from '../support/cli-process';
+
+let dir: string;
+beforeEach(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pdvault-embedded-'));
+  fs.chmodSync(dir, 0o711);
+});
+afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+/** A cluster folder as a running PostgreSQL leaves it: initialised, with the pid of a live process. */
+function clusterRunningAs(pid: number): string {
+  const cluster = path.join(dir, 'postgres', 'cluster');
+  fs.mkdirSync(cluster, { recursive: true });
+  fs.writeFileSync(path.join(cluster, 'PG_VERSION'), '18\n');
+  fs.writeFileSync(path.join(cluster, 'postmaster.pid'), `${pid}\n${cluster}\n`);
+  return cluster;
+}
+
+describe("an embedded cluster already running in the data folder", () => {
+  it('is refused in one line naming the process, not started a second time', async () => {
+    const cluster = clusterRunningAs(process.pid);
+    await expect(startEmbeddedPostgres({ dir: path.join(dir, 'postgres'), port: 1, database: 'pdvault' })).rejects.toThrow(
+      `the embedded PostgreSQL in ${cluster} is already running (process ${process.pid})`,
+    );
+  });
+
+  it('reaches the command line as that one line, never as "undefined"', async () => {
+    clusterRunningAs(process.pid);
+    const migrate = runCli(['migrate'], { PDVAULT_DATA_DIR: dir, PDVAULT_EMBEDDED_PG_PORT: '1' });
+    expect((await migrate.exited).code).toBe(1);
+    expect(migrate.stderr()).toMatch(new RegExp(`^pdvault: the embedded PostgreSQL in .* is already running \\(process ${process.pid}\\)`));
+    expect(migrate.stderr()).not.toContain('undefined');
+    expect(migrate.stdout()).toBe('');
+  });
+});
+
+describe('a command whose database does not answer', () => {
+  it('says so on stderr, one line at a time, and prints nothing on stdout (which carries secrets)', async () => {
+    const env = { PDVAULT_MODE: 'production', DATABASE_URL: 'postgres://root@127.0.0.1:1/none', PDVAULT_TLS_CERT_FILE: 'unused', PDVAULT_TLS_KEY_FILE: 'unused' };
+    const list = runCli(['clients', 'list'], env);
+    expect((await list.exited).code).toBe(1);
+    expect(list.stdout()).toBe('');
+    expect(list.stderr()).toMatch(/^pdvault: .*ECONNREFUSED/m);
+    expect(list.stderr()).not.toMatch(/^\s+at /m);
+  });
+});
