@@ -69,6 +69,9 @@ export async function startVault(config: Config, options: StartOptions = {}): Pr
     if (config.database.migrateOnStart) {
       const applied = await migrateToLatest(db);
       if (applied.length) logger.info({ migrations: applied }, 'migrations applied');
+    } else if (!(await migrationsAreCurrent(db))) {
+      // Serving on a schema it does not know answers 500s; whoever turned migrations off runs them.
+      throw new Error('the database has pending migrations and PDVAULT_MIGRATE_ON_START is false; run `pdvault migrate` first');
     }
     registerPoolGauges(metrics, db);
     const keys = keyHierarchyFromConfig(config, { db, logger, metrics: keyMetrics(metrics) });

@@ -1,8 +1,13 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { Client } from 'pg';
+import { loadConfig } from '../../src/config/config';
+import { startVault } from '../../src/cli/vault';
 import { startEmbeddedPostgres } from '../../src/store/embedded-postgres';
 import { runCli } from '../support/cli-process';
+import { createTestDatabase } from '../support/test-database';
+import { productionEnv, testCertificate } from '../support/test-vault';
 
 let dir: string;
 beforeEach(() => {
@@ -46,5 +51,24 @@ describe('a command whose database does not answer', () => {
     expect(list.stdout()).toBe('');
     expect(list.stderr()).toMatch(/^pdvault: .*ECONNREFUSED/m);
     expect(list.stderr()).not.toMatch(/^\s+at /m);
+  });
+});
+
+describe('a vault told not to migrate, on a database with pending migrations', () => {
+  it('refuses to start, in one line, instead of serving 500s', async () => {
+    const database = await createTestDatabase();
+    const tls = await testCertificate();
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pdvault-unmigrated-'));
+    const client = new Client({ connectionString: database.url });
+    await client.connect();
+    try {
+      await client.query("delete from knex_migrations where name = (select max(name) from knex_migrations)");
+      const config = loadConfig({ ...productionEnv({ dataDir, certFile: tls.certFile, keyFile: tls.keyFile, databaseUrl: database.url }), PDVAULT_MIGRATE_ON_START: 'false', PDVAULT_LOG_LEVEL: 'silent' });
+      await expect(startVault(config)).rejects.toThrow('the database has pending migrations and PDVAULT_MIGRATE_ON_START is false; run `pdvault migrate` first');
+    } finally {
+      await client.end();
+      await database.drop();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 });
