@@ -37,7 +37,12 @@ export function sendProblem(req: Request, res: Response, error: VaultError): voi
 export function problemHandler(logger: Logger): ErrorRequestHandler {
   return (error, req, res, _next) => {
     const problem = toVaultError(error);
-    if (problem.status >= 500) {
+    if (problem.status === 503) {
+      // A dependency that is down (database, KMS, audit): a warning naming it and why, without a
+      // stack on every request for as long as the outage lasts.
+      const { name, code, message } = describeError(error);
+      logger.warn({ request_id: req.requestId, problem: problem.code, cause: { name, code, message } }, 'request refused: a dependency is unavailable');
+    } else if (problem.status >= 500) {
       logger.error({ request_id: req.requestId, err: describeError(error) }, 'request failed');
     }
     if (res.headersSent) {

@@ -31,6 +31,15 @@ describe('the problem mapper', () => {
     expect(lines.join('')).toContain('request failed');
   });
 
+  it('logs a dependency outage (503) as one warning line with its cause and no stack', async () => {
+    const { app, lines } = appThrowing(new VaultError('database_unavailable', 503, 'The database is unavailable'));
+    await request(app).get('/boom').expect(503);
+    const [line, ...others] = lines.join('').split('\n').filter(Boolean).map((text) => JSON.parse(text));
+    expect(others).toEqual([]);
+    expect(line).toMatchObject({ level: 'warn', problem: 'database_unavailable', msg: 'request refused: a dependency is unavailable' });
+    expect(JSON.stringify(line)).not.toContain('stack');
+  });
+
   it('hides the detail of a 5xx VaultError but keeps its code', async () => {
     const { app } = appThrowing(new VaultError('kms_unavailable', 503, 'The key service is unavailable', { detail: 'internal host kms-1' }));
     const res = await request(app).get('/boom').expect(503);
