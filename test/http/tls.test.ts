@@ -1,3 +1,4 @@
+import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -5,6 +6,7 @@ import path from 'node:path';
 import tls from 'node:tls';
 import { createSelfSigned } from '../../src/cli/development-certificate';
 import { startTestVault, type TestVault } from '../support/test-vault';
+import { freePort } from '../support/ports';
 
 interface Handshake {
   protocol?: string | null;
@@ -105,6 +107,19 @@ describe('mutual TLS', () => {
     });
     expect(result).toMatch(/ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED|closed|ECONNRESET/);
     expect(result).not.toMatch(/^answered/);
+  });
+
+  it('is seen alive by the container health check, which holds no client certificate', async () => {
+    const env = { PATH: process.env.PATH ?? '', PDVAULT_MODE: 'production', PDVAULT_HOST: '127.0.0.1', PDVAULT_PORT: String(vault.vault.port), DATABASE_URL: 'postgres://unused/unused', PDVAULT_TLS_CERT_FILE: 'unused', PDVAULT_TLS_KEY_FILE: 'unused', PDVAULT_TLS_CLIENT_CA_FILE: path.join(dir, 'ca.pem') };
+    const check = (port: number) =>
+      new Promise<number | null>((resolve) => {
+        execFile(process.execPath, ['-r', '@swc-node/register', 'src/cli/healthcheck.ts'], { cwd: path.resolve(__dirname, '../..'), env: { ...env, PDVAULT_PORT: String(port) } }, (error) =>
+          resolve(error ? (typeof error.code === 'number' ? error.code : null) : 0),
+        );
+      });
+    expect(await check(vault.vault.port)).toBe(0);
+    // Nothing listening: not alive.
+    expect(await check(await freePort())).toBe(1);
   });
 
   it('serves a client presenting a certificate from the configured CA', async () => {
