@@ -49,6 +49,8 @@ export async function startCommand(): Promise<void> {
 
   if (config.mode === 'development') {
     fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o711 });
+    // An existing folder too: others may pass through it, not list or write it.
+    fs.chmodSync(config.dataDir, 0o711);
     bootLog.warn({ data_dir: config.dataDir }, 'DEVELOPMENT MODE: embedded PostgreSQL and a self-signed certificate; do not hold real personal data');
     embedded = await provideEmbeddedDatabase(config, bootLog);
     await provideDevelopmentCertificate(config, bootLog);

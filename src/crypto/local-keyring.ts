@@ -53,10 +53,13 @@ export class LocalKeyring implements KeyProvider {
   }
 
   private static read(file: string): LocalKeyring {
-    const mode = fs.statSync(file).mode;
+    const { mode, uid } = fs.statSync(file);
     if ((mode & 0o077) !== 0) {
       throw new Error(`local keyring ${file} is readable by other users (mode ${(mode & 0o777).toString(8)}); chmod 600 it`);
     }
+    // A keyring someone else owns is one they could have written: its keys are not the vault's own.
+    const self = process.getuid?.();
+    if (self !== undefined && uid !== self) throw new Error(`local keyring ${file} is owned by another user (uid ${uid}); the vault uses only its own`);
     const parsed = JSON.parse(fs.readFileSync(file, 'utf8')) as KeyringFile;
     if (parsed.format !== FILE_FORMAT) throw new Error(`local keyring ${file} has an unknown format`);
     const keys = new Map<number, Buffer>();

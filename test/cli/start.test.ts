@@ -38,8 +38,11 @@ describe('pdvault start (development)', () => {
     first.child.kill('SIGTERM');
     expect(await first.exited).toEqual({ code: 0, signal: null });
 
+    // Someone opened the folder up in between: the next start closes it again.
+    fs.chmodSync(dataDir, 0o777);
     const second = runCli(['start'], env);
     const [, secondUrl] = await second.waitFor(/listening on (https:\/\/localhost:\d+)/);
+    expect((fs.statSync(dataDir).mode & 0o777).toString(8)).toBe('711');
     expect(fs.readFileSync(path.join(dataDir, 'tls', 'cert.pem'), 'utf8')).toBe(cert);
     await request(secondUrl!).get('/readyz').ca(cert).expect(200);
     expect(await installationId(dataDir, pgPort)).toBe(id);

@@ -45,6 +45,16 @@ describe('the local keyring', () => {
     expect(() => LocalKeyring.openOrCreate(dir, captureLogs().logger)).toThrow(/readable by other users/);
   });
 
+  it('refuses a keyring file another user owns', () => {
+    const dir = tempDir();
+    LocalKeyring.openOrCreate(dir, captureLogs().logger);
+    const file = path.join(dir, LOCAL_KEYRING_FILE);
+    // Only root can give a file away; elsewhere there is nothing to check here.
+    if (process.getuid?.() !== 0) return;
+    fs.chownSync(file, 65534, 65534);
+    expect(() => LocalKeyring.openOrCreate(dir, captureLogs().logger)).toThrow(/owned by another user \(uid 65534\)/);
+  });
+
   it('rotates its master key and still unwraps keys wrapped under the previous one', async () => {
     const keyring = LocalKeyring.openOrCreate(tempDir(), captureLogs().logger);
     const old = await keyring.generateDataKey(kekContext(1));
