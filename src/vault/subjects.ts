@@ -116,10 +116,8 @@ export class Subjects {
     // Decided and sealed before the row is locked: a transaction that waits for a second pooled
     // connection while writers queue on its lock would exhaust the pool.
     const before = isSubjectId(id) ? await this.deps.subjects.find(id) : undefined;
-    const decided = await this.decide(caller, 'subjects.update', factsOrMissing(id, before), fieldsDecidedOn(patch));
     // The answer shows the fields the write changed, whatever else the decision was about.
-    const changed = new Set<string>(PERSONAL_FIELDS.filter((field) => patch[field] !== undefined));
-    const decision = { ...decided, fields: Object.fromEntries(Object.entries(decided.fields).filter(([field]) => changed.has(field))) };
+    const decision = showingOnly(await this.decide(caller, 'subjects.update', factsOrMissing(id, before), fieldsDecidedOn(patch)), patch);
     if (!before) throw subjectNotFound();
     // Consent is changed by a client entitled to record it, whichever route carries it.
     if (hasPreferences(patch.preferences)) await this.decide(caller, 'preferences.write', factsOf(before), []);
@@ -264,6 +262,11 @@ export class Subjects {
 }
 
 const hasPreferences = (preferences: PreferencesInput | undefined): boolean => Object.keys(preferences ?? {}).length > 0;
+
+/** The decision as far as the fields `input` sets: what its answer may show. */
+function showingOnly(decision: Allowed, input: Partial<Record<PersonalField, unknown>>): Allowed {
+  return { ...decision, fields: Object.fromEntries(Object.entries(decision.fields).filter(([field]) => input[field as PersonalField] !== undefined)) };
+}
 
 /**
  * The fields a write is decided on: those it sets, or every personal field when it sets
