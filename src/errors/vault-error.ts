@@ -43,3 +43,8 @@ export const badRequest = (code: string, title: string, options?: VaultErrorOpti
 
 export const unavailable = (code: string, title: string, options?: VaultErrorOptions) =>
   new VaultError(code, 503, title, options);
+
+/** RFC 6750 §3.1: the challenge a 403 for a missing scope carries, naming the scope, wherever the refusal is made. */
+export const insufficientScopeChallenge = (scope: string): Record<string, string> => ({
+  'WWW-Authenticate': `Bearer realm="pdvault", error="insufficient_scope", scope="${scope}"`,
+});

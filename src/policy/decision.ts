@@ -1,4 +1,4 @@
-import { VaultError } from '../errors/vault-error';
+import { insufficientScopeChallenge, VaultError } from '../errors/vault-error';
 import { DATA_ACTIONS, type DataAction } from './actions';
 import type { DenialReason, FieldLevel, SubjectReference } from './vocabulary';
 
@@ -65,7 +65,7 @@ export function denialError(decision: Denied): VaultError {
   const scope = DATA_ACTIONS[decision.action].scope;
   return new PolicyDenial(decision.reason, 403, TITLES[decision.reason], {
     detail: `Requires scope ${scope}`,
-    headers: { 'WWW-Authenticate': `Bearer realm="pdvault", error="insufficient_scope", scope="${scope}"` },
+    headers: insufficientScopeChallenge(scope),
   });
 }
 

@@ -1,6 +1,6 @@
 import '../principal-context';
 import type { Request, RequestHandler } from 'express';
-import { VaultError } from '../../errors/vault-error';
+import { insufficientScopeChallenge, VaultError } from '../../errors/vault-error';
 import type { Principal } from '../../identity/access-token';
 import { InvalidTokenError, type AccessTokenVerifier } from '../../identity/token-verifier';
 
@@ -39,7 +39,7 @@ export function requireScope(scope: string): RequestHandler {
     if (!principal.scopes.includes(scope) || !principal.currentGrants?.scopes.includes(scope)) {
       throw new VaultError('insufficient_scope', 403, 'The access token lacks the scope this resource requires', {
         detail: `Requires scope ${scope}`,
-        headers: { 'WWW-Authenticate': `Bearer ${REALM}, error="insufficient_scope", scope="${scope}"` },
+        headers: insufficientScopeChallenge(scope),
       });
     }
     next();
