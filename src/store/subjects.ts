@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import type { Sealed } from '../crypto/sealed';
 import type { SubjectKeyRow } from './subject-keys';
 import { withSession } from './database';
+import { TurnBatches } from './turn-batches';
 
 export const SEALED_SUBJECT_FIELDS = ['email', 'name', 'phone', 'postal_address', 'birth_date'] as const;
 export type SealedSubjectField = (typeof SEALED_SUBJECT_FIELDS)[number];
@@ -105,7 +106,16 @@ export class ExternalIdTaken extends Error {
 }
 
 /** The `subjects` table. */
+/** One caller's part of a shared read: its ids, those whose keys it needs, the columns of its shape. */
+interface ShapedRead {
+  ids: readonly string[];
+  keysFor: ReadonlySet<string>;
+  columns: readonly string[];
+}
+
 export class SubjectStore {
+  private readonly reads = new TurnBatches<ShapedRead, { rows: Row[]; keyRows: SubjectKeyRow[] }>((name, reads) => this.readTogether(name, reads));
+
   constructor(private readonly db: Knex) {}
 
   /**
@@ -178,15 +188,31 @@ export class SubjectStore {
     return { records: new Map(rows.map((row) => [row.id, { id: row.id, preferences: row.preferences, sealed: sealedOf(row) }])), keyRows };
   }
 
-  private async readWithKeys(
+  private readWithKeys(
     ids: readonly string[],
     keysFor: ReadonlySet<string>,
     plainColumns: readonly string[],
     sealedColumns: readonly SealedSubjectField[],
     name: string,
   ): Promise<{ rows: Row[]; keyRows: SubjectKeyRow[] }> {
-    if (ids.length === 0) return { rows: [], keyRows: [] };
-    const columns = [...plainColumns, ...sealedColumns].map((column) => `s.${column}`).join(', ');
+    if (ids.length === 0) return Promise.resolve({ rows: [], keyRows: [] });
+    // The name stands for the columns: reads of one shape in one turn go as one statement.
+    return this.reads.ask(name, { ids, keysFor, columns: [...plainColumns, ...sealedColumns] });
+  }
+
+  /** One statement for the reads of one shape, each answered with its own subjects' rows and keys. */
+  private async readTogether(name: string, reads: readonly ShapedRead[]): Promise<Array<{ rows: Row[]; keyRows: SubjectKeyRow[] }>> {
+    const ids = new Set(reads.flatMap((read) => read.ids));
+    const keysFor = new Set(reads.flatMap((read) => [...read.keysFor]));
+    const { rows, keyRows } = await this.readOnce([...ids], keysFor, reads[0]!.columns, name);
+    return reads.map((read) => {
+      const asked = new Set(read.ids);
+      return { rows: rows.filter((row) => asked.has(row.id)), keyRows: keyRows.filter((key) => asked.has(key.subjectId) && read.keysFor.has(key.subjectId)) };
+    });
+  }
+
+  private async readOnce(ids: readonly string[], keysFor: ReadonlySet<string>, columnNames: readonly string[], name: string): Promise<{ rows: Row[]; keyRows: SubjectKeyRow[] }> {
+    const columns = columnNames.map((column) => `s.${column}`).join(', ');
     // The read every data request makes: on the session directly (see withSession), and named,
     // so each pooled session parses and plans each shape once instead of on every read.
     const { rows } = await withSession(this.db, (session) =>

@@ -1,4 +1,5 @@
 import { startSecondInstance } from '../identity/support/identity-helpers';
+import { SubjectStore } from '../../src/store/subjects';
 import { startTestVault, type TestVault } from '../support/test-vault';
 import { accountService, auth, createSubject, mailer, type Caller } from './support/data-callers';
 
@@ -69,5 +70,56 @@ describe('reading subjects whose keys are not in memory', () => {
     } finally {
       await second.stop();
     }
+  });
+});
+
+describe('reads asked for in the same turn', () => {
+  it('go to the database as one statement, each caller answered with its own subjects and keys only', async () => {
+    const subjects = await Promise.all(['p', 'q', 'r'].map((name) => createSubject(vault, account, { email: `${name}@turn.example.com`, name: name.toUpperCase() })));
+    const [p, q, r] = subjects.map((subject) => subject.id) as [string, string, string];
+    const store = new SubjectStore(vault.vault.db);
+    let answers: Array<Awaited<ReturnType<SubjectStore['findFieldsWithKeys']>>> = [];
+    const statements = await statementsDuring(vault.vault.db, async () => {
+      answers = await Promise.all([
+        store.findFieldsWithKeys([p], new Set([p]), ['email']),
+        store.findFieldsWithKeys([q, 'sub_unknown'], new Set(), ['email']),
+        store.findFieldsWithKeys([r, p], new Set([r]), ['email']),
+      ]);
+    });
+    expect(statements.filter((sql) => sql.includes('from subjects'))).toHaveLength(1);
+
+    const [first, second, third] = answers as [(typeof answers)[0], (typeof answers)[0], (typeof answers)[0]];
+    expect([...first.records.keys()]).toEqual([p]);
+    expect(first.keyRows.map((row) => row.subjectId)).toEqual([p]);
+    expect([...second.records.keys()]).toEqual([q]);
+    expect(second.keyRows).toEqual([]);
+    expect([...third.records.keys()].sort()).toEqual([r, p].sort());
+    expect(third.keyRows.map((row) => row.subjectId)).toEqual([r]);
+    // Only the sealed column asked for comes back.
+    expect(Object.keys(first.records.get(p)!.sealed)).toEqual(['email']);
+  });
+
+  it('of different fields go as separate statements, each with its own columns', async () => {
+    const { id } = await createSubject(vault, account, { email: 'shapes@turn.example.com', name: 'Shapes' });
+    const store = new SubjectStore(vault.vault.db);
+    let emailOnly: Awaited<ReturnType<SubjectStore['findFieldsWithKeys']>> | undefined;
+    let nameOnly: Awaited<ReturnType<SubjectStore['findFieldsWithKeys']>> | undefined;
+    const statements = await statementsDuring(vault.vault.db, async () => {
+      [emailOnly, nameOnly] = await Promise.all([store.findFieldsWithKeys([id], new Set(), ['email']), store.findFieldsWithKeys([id], new Set(), ['name'])]);
+    });
+    expect(statements.filter((sql) => sql.includes('from subjects'))).toHaveLength(2);
+    expect(Object.keys(emailOnly!.records.get(id)!.sealed)).toEqual(['email']);
+    expect(Object.keys(nameOnly!.records.get(id)!.sealed)).toEqual(['name']);
+  });
+
+  it('fail together when their statement fails, and the next turn reads again', async () => {
+    const { id } = await createSubject(vault, account, { email: 'fails@turn.example.com' });
+    const store = new SubjectStore(vault.vault.db);
+    // Two ids that are not text in a text[] parameter: PostgreSQL refuses the one statement both joined.
+    const failing = Promise.allSettled([store.findFieldsWithKeys([id], new Set(), ['email']), store.findFieldsWithKeys(['\u0000'], new Set(), ['email'])]);
+    const outcomes = await failing;
+    expect(outcomes.map((outcome) => outcome.status)).toEqual(['rejected', 'rejected']);
+    const again = await store.findFieldsWithKeys([id], new Set(), ['email']);
+    expect([...again.records.keys()]).toEqual([id]);
   });
 });
