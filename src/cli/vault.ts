@@ -152,11 +152,13 @@ export async function startVault(config: Config, options: StartOptions = {}): Pr
         await audit.stop();
         keys.close();
         await db.destroy();
+        metrics.close();
         logger.flush();
       },
     };
   } catch (error) {
     await db.destroy();
+    metrics.close();
     throw error;
   }
 }

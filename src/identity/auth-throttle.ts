@@ -1,6 +1,7 @@
 import crypto from 'node:crypto';
 import { RateLimiterPostgres, type RateLimiterRes } from 'rate-limiter-flexible';
 import type { IdentitySettings } from '../config/config';
+import { purgeExpiredAuthFailures } from '../store/auth-failures';
 import type { Database } from '../store/database';
 import { temporarilyUnavailable } from './oauth-error';
 
@@ -13,11 +14,31 @@ import { temporarilyUnavailable } from './oauth-error';
 export class AuthThrottle {
   private readonly perClient: RateLimiterPostgres;
   private readonly perAddress: RateLimiterPostgres;
+  private purging?: NodeJS.Timeout;
 
-  constructor(db: Database, settings: IdentitySettings) {
-    const common = { storeClient: db, storeType: 'knex', tableName: 'auth_failures', tableCreated: true, duration: settings.authFailureWindowSeconds };
+  constructor(
+    private readonly db: Database,
+    settings: IdentitySettings,
+  ) {
+    // The library's own purge reschedules itself for ever, and so keeps a stopped vault in memory; the vault runs its own.
+    const common = { storeClient: db, storeType: 'knex', tableName: 'auth_failures', tableCreated: true, clearExpiredByTimeout: false, duration: settings.authFailureWindowSeconds };
     this.perClient = new RateLimiterPostgres({ ...common, keyPrefix: 'client', points: settings.authFailuresPerClient });
     this.perAddress = new RateLimiterPostgres({ ...common, keyPrefix: 'address', points: settings.authFailuresPerAddress });
+  }
+
+  /** Every five minutes, removes counters that expired over an hour ago (both kinds share the table). */
+  start(): void {
+    this.purging ??= setInterval(() => void this.purgeExpired(), PURGE_INTERVAL_MS).unref();
+  }
+
+  stop(): void {
+    clearInterval(this.purging);
+    this.purging = undefined;
+  }
+
+  /** Never fails: a purge that cannot run leaves counters that have no effect, and the next one takes them. */
+  async purgeExpired(now = Date.now()): Promise<void> {
+    await purgeExpiredAuthFailures(this.db, now - PURGE_AFTER_MS).catch(() => undefined);
   }
 
   /** Throws 429 with `Retry-After` when either counter has reached its limit. */
@@ -39,6 +60,9 @@ export class AuthThrottle {
     await Promise.all([this.perClient.penalty(clientKey(clientId)), this.perAddress.penalty(addressKey(address))]);
   }
 }
+
+const PURGE_INTERVAL_MS = 5 * 60_000;
+const PURGE_AFTER_MS = 60 * 60_000;
 
 function exhausted(res: RateLimiterRes | null, limit: number): number | undefined {
   return res && res.consumedPoints >= limit ? res.msBeforeNext : undefined;

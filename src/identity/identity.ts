@@ -51,7 +51,8 @@ export function createIdentity(deps: IdentityDependencies): Identity {
   const clientStore = new ClientStore(db);
   const argon2 = new Argon2Gate(settings.argon2Concurrency, settings.argon2QueueLimit, deps.metrics);
   const signingKeys = new SigningKeyRing(new SigningKeyStore(db), deps.sealer, settings);
-  const authenticator = new ClientAuthenticator(clientStore, argon2, new AuthThrottle(db, settings));
+  const throttle = new AuthThrottle(db, settings);
+  const authenticator = new ClientAuthenticator(clientStore, argon2, throttle);
   const standings = new StandingCache(clientStore, { maxAgeMs: settings.standingCacheMs, maxEntries: settings.tokenCacheEntries });
   const feed = new ChangeListener(db, CLIENT_STANDING_CHANNEL, {
     changed: (clientId) => standings.changed(clientId),
@@ -65,8 +66,14 @@ export function createIdentity(deps: IdentityDependencies): Identity {
     verifier,
     signingKeys,
     settings,
-    start: () => (settings.standingCacheMs > 0 ? feed.start() : Promise.resolve()),
-    stop: () => feed.stop(),
+    start: () => {
+      throttle.start();
+      return settings.standingCacheMs > 0 ? feed.start() : Promise.resolve();
+    },
+    stop: () => {
+      throttle.stop();
+      return feed.stop();
+    },
     metadata: () => authorizationServerMetadata(settings),
   };
 }

@@ -6,6 +6,8 @@ export interface Metrics {
   httpDuration: Histogram<'method' | 'route' | 'status'>;
   gauge(name: string, help: string, collect: () => number): void;
   counter<L extends string>(name: string, help: string, labelNames: readonly L[]): Counter<L>;
+  /** Forgets every metric, and with them the components their gauges read (a stopped vault). */
+  close(): void;
 }
 
 export function createMetrics(): Metrics {
@@ -26,6 +28,11 @@ export function createMetrics(): Metrics {
     },
     counter(name, help, labelNames) {
       return new Counter({ name, help, labelNames, registers: [registry] });
+    },
+    close() {
+      // The default metrics' GC observer cannot be disconnected and holds this registry for the
+      // process's life; emptied, the registry no longer holds the vault its gauges read.
+      registry.clear();
     },
   };
 }

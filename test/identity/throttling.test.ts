@@ -1,3 +1,4 @@
+import { AuthThrottle } from '../../src/identity/auth-throttle';
 import { startTestVault, type TestVault } from '../support/test-vault';
 import { registerClient, requestToken, startSecondInstance, type Credentials } from './support/identity-helpers';
 
@@ -51,6 +52,19 @@ describe('throttling failed client authentication', () => {
     } finally {
       await second.stop();
     }
+  });
+
+  it('purges counters that expired over an hour ago and keeps the others', async () => {
+    const now = Date.now();
+    const hour = 3_600_000;
+    await vault.vault.db('auth_failures').insert([
+      { key: 'client:long-gone', points: 3, expire: now - hour - 1 },
+      { key: 'client:lapsed-lately', points: 3, expire: now - hour + 60_000 },
+      { key: 'client:current', points: 2, expire: now + 60_000 },
+    ]);
+    await new AuthThrottle(vault.vault.db, vault.config.identity).purgeExpired(now);
+    const left = await vault.vault.db('auth_failures').pluck('key');
+    expect(left.sort()).toEqual(['client:current', 'client:lapsed-lately']);
   });
 
   it('does not count successful authentications', async () => {
