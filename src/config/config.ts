@@ -15,6 +15,8 @@ export interface Config {
     requestTimeoutMs: number;
     keepAliveTimeoutMs: number;
     shutdownGraceMs: number;
+    /** Empty: X-Forwarded-For is ignored. */
+    trustedProxies: string[];
   };
   tls: {
     /** Undefined in development until the generated certificate is filled in. */
@@ -133,6 +135,7 @@ export function loadConfig(env: Env = process.env): Config {
       requestTimeoutMs: read('PDVAULT_REQUEST_TIMEOUT_MS') as number,
       keepAliveTimeoutMs: read('PDVAULT_KEEP_ALIVE_TIMEOUT_MS') as number,
       shutdownGraceMs: read('PDVAULT_SHUTDOWN_GRACE_MS') as number,
+      trustedProxies: (read('PDVAULT_TRUSTED_PROXIES') as string[] | undefined) ?? [],
     },
     tls: {
       certFile: read('PDVAULT_TLS_CERT_FILE') as string | undefined,

@@ -32,6 +32,11 @@ const wholeNumber = (min: number, max: number) =>
 const port = wholeNumber(0, 65535);
 const positiveInt = (max: number) => wholeNumber(1, max);
 const flag = z.stringbool();
+/** Addresses and ranges, comma-separated: `10.0.0.7, 10.1.0.0/16, fd00::/8`. */
+const addressList = z
+  .string()
+  .transform((list) => list.split(',').map((entry) => entry.trim()))
+  .pipe(z.array(z.union([z.ipv4(), z.ipv6(), z.cidrv4(), z.cidrv6()], { error: 'each entry must be an IP address or a CIDR range' })));
 const nonEmpty = z.string().trim().min(1);
 
 export const SETTINGS = [
@@ -112,6 +117,11 @@ export const SETTINGS = [
     schema: positiveInt(120_000),
     devDefault: '5000',
     doc: 'How long an idle keep-alive connection stays open.',
+  },
+  {
+    env: 'PDVAULT_TRUSTED_PROXIES',
+    schema: addressList,
+    doc: 'Load balancers or proxies in front of the vault, as IP addresses or CIDR ranges, comma-separated. A request whose peer is one of them is taken to come from the address it gives in `X-Forwarded-For` (the nearest address not itself trusted): that address is the one the failed-authentication throttle counts, the audit trail records and the request log shows. Unset, `X-Forwarded-For` is ignored and the peer address is used. Set it when a proxy stands in front, or every client shares the proxy\'s address and one attacker\'s failures throttle them all; never list addresses clients can send from.',
   },
   {
     env: 'PDVAULT_SHUTDOWN_GRACE_MS',

@@ -56,6 +56,8 @@ export function createApp(deps: AppDependencies): VaultApp {
   app.set('case sensitive routing', true);
   app.set('etag', false);
   app.set('query parser', 'simple');
+  // Off unless configured: X-Forwarded-For is the client's to write, and would choose whose failures the throttle counts.
+  app.set('trust proxy', deps.config.http.trustedProxies.length > 0 ? deps.config.http.trustedProxies : false);
 
   // Every request, in one step (each layer of Express's chain costs): its id, its log line
   // once answered, no-store (nothing the vault answers may be kept by a cache: not data, not

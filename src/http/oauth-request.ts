@@ -1,5 +1,6 @@
 import type { Request } from 'express';
 import type { ClientCredentials } from '../identity/client-authenticator';
+import { clientAddress } from './client-address';
 import { invalidClient, invalidRequest } from '../identity/oauth-error';
 import type { OAuthRequest } from '../identity/token-service';
 
@@ -10,7 +11,7 @@ export function readOAuthRequest(req: Request): OAuthRequest {
   const params = formParameters(req.body);
   const credentials = clientCredentials(req.get('authorization'), params);
   delete params.client_secret;
-  return { credentials, params, address: req.socket.remoteAddress ?? 'unknown' };
+  return { credentials, params, address: clientAddress(req) };
 }
 
 /** Each parameter at most once (RFC 6749 §3.2); an empty value counts as absent (§3.1). */

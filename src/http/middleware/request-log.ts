@@ -1,6 +1,7 @@
 import type { Request, Response } from 'express';
 import type { Logger } from '../../observability/logger';
 import type { Metrics } from '../../observability/metrics';
+import { clientAddress } from '../client-address';
 
 /**
  * One log line and one histogram observation per request. Only the route template is
@@ -25,12 +26,19 @@ export function requestLog(logger: Logger, metrics: Metrics): (req: Request, res
           route,
           status: res.statusCode,
           duration_ms: Math.round(seconds * 1e4) / 10,
-          remote: req.socket.remoteAddress,
+          remote: clientAddress(req),
+          // The proxy it came through, when X-Forwarded-For named someone else.
+          via: viaProxy(req),
         },
         'request',
       );
     });
   };
+}
+
+function viaProxy(req: Request): string | undefined {
+  const peer = req.socket.remoteAddress;
+  return clientAddress(req) === peer ? undefined : peer;
 }
 
 function routeTemplate(req: Request): string {
