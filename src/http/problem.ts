@@ -99,7 +99,8 @@ function toVaultError(error: unknown): VaultError {
 }
 
 // Connection-level failures (SQLSTATE class 08, admin shutdown, too many connections) and the
-// socket errors and pool time-outs around them: a dependency that is down, not a vault fault.
+// socket errors, pool time-outs and client-side query time-outs around them: a dependency that
+// is down or unreachable, not a vault fault.
 const DATABASE_DOWN_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', '57P01', '57P02', '57P03', '53300']);
 
 function isDatabaseUnavailable(error: unknown): boolean {
@@ -107,5 +108,5 @@ function isDatabaseUnavailable(error: unknown): boolean {
   if (!(error instanceof Error) && !types.isNativeError(error)) return false;
   const { code, name, message } = error as Error & { code?: unknown };
   if (typeof code === 'string' && (DATABASE_DOWN_CODES.has(code) || code.startsWith('08'))) return true;
-  return name === 'KnexTimeoutError' || /Connection terminated|connection error and is not queryable/.test(message);
+  return name === 'KnexTimeoutError' || /Connection terminated|connection error and is not queryable|Query read timeout/.test(message);
 }

@@ -16,6 +16,8 @@ export interface DatabaseLog {
   error(message: string): void;
 }
 
+const CLIENT_TIMEOUT_MARGIN_MS = 2_000;
+
 export function openDatabase(settings: Config['database'], url: string, log?: DatabaseLog): Database {
   return knex({
     // knex and its pool otherwise print connection trouble to stdout, outside the JSON log.
@@ -25,11 +27,21 @@ export function openDatabase(settings: Config['database'], url: string, log?: Da
       connectionString: url,
       application_name: settings.applicationName,
       statement_timeout: settings.statementTimeoutMs,
+      // The server's timeout cannot fire for a server that cannot be reached (packets dropped, a
+      // host gone without a reset): without one of its own, a request would wait for TCP to give
+      // up, a quarter of an hour. Longer than the server's, so the server's answers first.
+      query_timeout: settings.statementTimeoutMs + CLIENT_TIMEOUT_MARGIN_MS,
       ...(settings.sslCaFile
         ? { ssl: { ca: fs.readFileSync(settings.sslCaFile, 'utf8'), rejectUnauthorized: true } }
         : {}),
     },
-    pool: { min: 0, max: settings.poolMax },
+    pool: {
+      min: 0,
+      max: settings.poolMax,
+      // A session whose query timed out client-side still waits for that query's answer; it is
+      // closed rather than handed to the next request, which would queue behind it.
+      validate: (connection: { readyForQuery?: boolean }) => connection.readyForQuery !== false,
+    },
     acquireConnectionTimeout: 10_000,
     migrations: { migrationSource, tableName: 'knex_migrations' },
   });
