@@ -169,12 +169,14 @@ export class Subjects {
    * Looked up before the decision so that the trail names each subject a search finds (one event
    * each; tying an address to an id is an access to that subject), or records one that found none.
    */
-  async search(caller: Caller, email: string): Promise<{ subjects: Array<{ id: string }> }> {
+  async search(caller: Caller, email: string): Promise<{ subjects: Array<{ id: string } | { pseudonym: string }> }> {
     const ids = await this.deps.subjects.findByEmailIndex(await this.deps.index.emailCandidates(email));
     const lookups: SubjectLookup[] = ids.length > 0 ? ids.map((id) => ({ id })) : [{ missing: null }];
     // Every decision is the same but for the subject it names: the caller's scope, purpose and grant.
-    (await this.deps.decisions.decideEach(caller.principal, 'subjects.search', lookups, ['email'], caller.context)).forEach(assertAllowed);
-    return { subjects: ids.map((id) => ({ id })) };
+    const decisions = (await this.deps.decisions.decideEach(caller.principal, 'subjects.search', lookups, ['email'], caller.context)).map(assertAllowed);
+    // Each subject named as the purpose names it when it reads: a pseudonymous purpose never learns an id.
+    const subjects = ids.map(async (id, i) => (decisions[i]!.subjectReference === 'id' ? { id } : { pseudonym: await this.deps.index.reference('psn', id) }));
+    return { subjects: await Promise.all(subjects) };
   }
 
   async setPreferences(caller: Caller, id: string, preferences: PreferencesInput): Promise<{ subject_id: string; preferences: Preferences }> {
