@@ -106,6 +106,9 @@ export class ExternalIdTaken extends Error {
 }
 
 /** The `subjects` table. */
+/** Most subject ids one shared read statement asks for (a single read may ask for more, alone). */
+const MAX_IDS_PER_READ = 2000;
+
 /** One caller's part of a shared read: its ids, those whose keys it needs, the columns of its shape. */
 interface ShapedRead {
   ids: readonly string[];
@@ -114,7 +117,11 @@ interface ShapedRead {
 }
 
 export class SubjectStore {
-  private readonly reads = new TurnBatches<ShapedRead, { rows: Row[]; keyRows: SubjectKeyRow[] }>((name, reads) => this.readTogether(name, reads));
+  private readonly reads = new TurnBatches<ShapedRead, { rows: Row[]; keyRows: SubjectKeyRow[] }>(
+    (name, reads) => this.readTogether(name, reads),
+    (read) => read.ids.length,
+    MAX_IDS_PER_READ,
+  );
 
   constructor(private readonly db: Knex) {}
 

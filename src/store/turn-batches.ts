@@ -9,26 +9,48 @@
  * soon as its own turn ends.
  */
 export class TurnBatches<Request, Answer> {
-  private readonly pending = new Map<string, Array<Waiting<Request, Answer>>>();
+  private readonly pending = new Map<string, Group<Request, Answer>>();
 
-  /** `run` answers each request of one kind, in order; if it fails, every request of the group fails with it. */
-  constructor(private readonly run: (kind: string, requests: readonly Request[]) => Promise<readonly Answer[]>) {}
+  /**
+   * `run` answers each request of one kind, in order; if it fails, every request of the group
+   * fails with it. A group holds at most `maxSize` of `sizeOf` (a request larger than that goes
+   * alone): sixty-four 1,000-id batches in one turn make several statements, not one of 64,000 ids.
+   */
+  constructor(
+    private readonly run: (kind: string, requests: readonly Request[]) => Promise<readonly Answer[]>,
+    private readonly sizeOf: (request: Request) => number,
+    private readonly maxSize: number,
+  ) {}
 
   ask(kind: string, request: Request): Promise<Answer> {
     return new Promise<Answer>((resolve, reject) => {
-      const group = this.pending.get(kind);
-      if (group) {
-        group.push({ request, resolve, reject });
-        return;
+      const size = this.sizeOf(request);
+      let group = this.pending.get(kind);
+      if (group && group.size + size > this.maxSize) {
+        // Full: it goes now, and this request starts the next group of its kind.
+        this.send(kind, group);
+        group = undefined;
       }
-      this.pending.set(kind, [{ request, resolve, reject }]);
-      setImmediate(() => void this.answer(kind));
+      if (!group) {
+        const fresh: Group<Request, Answer> = { waiting: [], size: 0 };
+        this.pending.set(kind, fresh);
+        setImmediate(() => this.send(kind, fresh));
+        group = fresh;
+      }
+      group.waiting.push({ request, resolve, reject });
+      group.size += size;
     });
   }
 
-  private async answer(kind: string): Promise<void> {
-    const group = this.pending.get(kind) ?? [];
-    this.pending.delete(kind);
+  /** Sends `group` unless it has gone already (full before its turn ended). */
+  private send(kind: string, group: Group<Request, Answer>): void {
+    if (group.sent) return;
+    group.sent = true;
+    if (this.pending.get(kind) === group) this.pending.delete(kind);
+    void this.answer(kind, group.waiting);
+  }
+
+  private async answer(kind: string, group: ReadonlyArray<Waiting<Request, Answer>>): Promise<void> {
     try {
       const answers = await this.run(
         kind,
@@ -39,6 +61,12 @@ export class TurnBatches<Request, Answer> {
       group.forEach((waiting) => waiting.reject(error));
     }
   }
+}
+
+interface Group<Request, Answer> {
+  waiting: Array<Waiting<Request, Answer>>;
+  size: number;
+  sent?: boolean;
 }
 
 interface Waiting<Request, Answer> {

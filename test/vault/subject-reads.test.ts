@@ -99,6 +99,23 @@ describe('reads asked for in the same turn', () => {
     expect(Object.keys(first.records.get(p)!.sealed)).toEqual(['email']);
   });
 
+  it('are split into statements of at most 2,000 ids, each caller still answered in full', async () => {
+    const { id } = await createSubject(vault, account, { email: 'split@turn.example.com' });
+    const store = new SubjectStore(vault.vault.db);
+    const unknown = (n: number, tag: string) => Array.from({ length: n }, (_, i) => `sub_${tag}${String(i).padStart(18, '0')}`);
+    let answers: Array<Awaited<ReturnType<SubjectStore['findFieldsWithKeys']>>> = [];
+    const statements = await statementsDuring(vault.vault.db, async () => {
+      answers = await Promise.all([
+        store.findFieldsWithKeys([...unknown(1500, 'a'), id], new Set(), ['email']),
+        store.findFieldsWithKeys(unknown(1500, 'b'), new Set(), ['email']),
+        store.findFieldsWithKeys([id], new Set(), ['email']),
+      ]);
+    });
+    // 1,501 and 1,500 ids cannot share a statement; the last read joins the second.
+    expect(statements.filter((sql) => sql.includes('from subjects'))).toHaveLength(2);
+    expect(answers.map((answer) => [...answer.records.keys()])).toEqual([[id], [], [id]]);
+  });
+
   it('of different fields go as separate statements, each with its own columns', async () => {
     const { id } = await createSubject(vault, account, { email: 'shapes@turn.example.com', name: 'Shapes' });
     const store = new SubjectStore(vault.vault.db);
