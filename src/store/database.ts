@@ -38,9 +38,12 @@ export function openDatabase(settings: Config['database'], url: string, log?: Da
     pool: {
       min: 0,
       max: settings.poolMax,
-      // A session whose query timed out client-side still waits for that query's answer; it is
-      // closed rather than handed to the next request, which would queue behind it.
-      validate: (connection: { readyForQuery?: boolean }) => connection.readyForQuery !== false,
+      // Only a session idle outside any transaction is handed out. One whose query timed out
+      // client-side may still wait for that answer, or, once it came, still be inside the
+      // transaction whose ROLLBACK timed out behind it: the next caller's writes would join that
+      // transaction (committed by someone else's COMMIT, or never). Such a session is closed.
+      validate: (connection: { readyForQuery?: boolean; getTransactionStatus?(): string | null }) =>
+        connection.readyForQuery === true && (connection.getTransactionStatus?.() ?? 'I') === 'I',
     },
     acquireConnectionTimeout: 10_000,
     migrations: { migrationSource, tableName: 'knex_migrations' },

@@ -1,5 +1,6 @@
 import request from 'supertest';
 import { startVault } from '../../src/cli/vault';
+import { openDatabase } from '../../src/store/database';
 import { expectMatchesSpec } from '../support/openapi';
 import { startStallingProxy } from '../support/tcp-proxy';
 import { startTestVault, type TestVault } from '../support/test-vault';
@@ -46,6 +47,37 @@ describe('a database that stops answering (packets dropped, no reset)', () => {
     } finally {
       await second.stop();
       await proxy.close();
+    }
+  });
+});
+
+describe('a session whose transaction was cut off by a silent network', () => {
+  it('is not handed out again once the network returns: a later write is committed on its own, the cut-off one never', async () => {
+    const proxy = await startStallingProxy(Number(new URL(vault.config.database.url!).port));
+    const url = new URL(vault.config.database.url!);
+    url.port = String(proxy.port);
+    // One session, so the write after the outage must get the session the transaction left.
+    const db = openDatabase({ ...vault.config.database, poolMax: 1, statementTimeoutMs: 500 }, url.toString());
+    await vault.vault.db.raw('create table stalled_writes (note text)');
+    try {
+      const cutOff = db.transaction(async (trx) => {
+        await trx('stalled_writes').insert({ note: 'inside the cut-off transaction' });
+        proxy.stall();
+        await trx.raw('select 1');
+      });
+      // The select and then the rollback behind it both time out on the client.
+      await expect(cutOff).rejects.toThrow(/Query read timeout/);
+      proxy.resume();
+      // Time for the held answer to the select to arrive: the session then looks ready, but is inside the transaction.
+      await new Promise((resolve) => setTimeout(resolve, 300));
+
+      await db('stalled_writes').insert({ note: 'a write on its own' });
+      const seen = await vault.vault.db('stalled_writes').pluck('note');
+      expect(seen).toEqual(['a write on its own']);
+    } finally {
+      await db.destroy();
+      await proxy.close();
+      await vault.vault.db.raw('drop table stalled_writes');
     }
   });
 });
