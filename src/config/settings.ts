@@ -36,7 +36,11 @@ const flag = z.stringbool();
 const addressList = z
   .string()
   .transform((list) => list.split(',').map((entry) => entry.trim()))
-  .pipe(z.array(z.union([z.ipv4(), z.ipv6(), z.cidrv4(), z.cidrv6()], { error: 'each entry must be an IP address or a CIDR range' })));
+  .pipe(
+    z
+      .array(z.union([z.ipv4(), z.ipv6(), z.cidrv4(), z.cidrv6()], { error: 'each entry must be an IP address or a CIDR range' }))
+      .refine((entries) => entries.every((entry) => !/\/0+$/.test(entry)), 'a /0 range would trust every address to say where a request came from'),
+  );
 const nonEmpty = z.string().trim().min(1);
 
 export const SETTINGS = [

@@ -11,7 +11,7 @@ export function readOAuthRequest(req: Request): OAuthRequest {
   const params = formParameters(req.body);
   const credentials = clientCredentials(req.get('authorization'), params);
   delete params.client_secret;
-  return { credentials, params, address: clientAddress(req) };
+  return { credentials, params, address: clientAddress(req) ?? 'unknown' };
 }
 
 /** Each parameter at most once (RFC 6749 §3.2); an empty value counts as absent (§3.1). */

@@ -70,6 +70,18 @@ describe('behind a trusted proxy', () => {
     expect(line).toMatchObject({ remote: '198.51.100.9', via: '127.0.0.1' });
   });
 
+  it.each([
+    ['203.0.113.9:51234', '203.0.113.9'],
+    ['[2001:db8::7]:443', '2001:db8::7'],
+    ['[2001:db8::8]', '2001:db8::8'],
+    [`fe80::1%${'x'.repeat(60)}`, 'fe80::1'],
+  ])('records %j, as a proxy may write it, as %s', async (forwarded, recorded) => {
+    const account = await accountService(vault);
+    const { id } = await createSubject(vault, account, { email: 'port@example.com' });
+    const res = await vault.get(`/v1/subjects/${id}`).set('Authorization', auth(account)).set('X-Forwarded-For', forwarded).expect(200);
+    expect(await auditedAddress(vault, res)).toEqual([recorded]);
+  });
+
   it('falls back to the peer address when the forwarded entry is not an address', async () => {
     const account = await accountService(vault);
     const { id } = await createSubject(vault, account, { email: 'garbage@example.com' });
@@ -83,6 +95,10 @@ describe('PDVAULT_TRUSTED_PROXIES', () => {
 
   it.each(['10.0.0.0/33', '10.0.0.1, proxy.internal', 'fd00::/129', '*'])('refuses %j, naming the setting', (value) => {
     expect(() => loadConfig({ ...base, PDVAULT_TRUSTED_PROXIES: value })).toThrow(/PDVAULT_TRUSTED_PROXIES is invalid: each entry must be an IP address or a CIDR range/);
+  });
+
+  it.each(['0.0.0.0/0', '10.0.0.1, ::/0'])('refuses %j, a range that trusts every address', (value) => {
+    expect(() => loadConfig({ ...base, PDVAULT_TRUSTED_PROXIES: value })).toThrow(/PDVAULT_TRUSTED_PROXIES is invalid: a \/0 range would trust every address/);
   });
 
   it('reads addresses and ranges of both families, and nothing when unset', () => {
