@@ -82,8 +82,11 @@ export class AccessTokenVerifier {
         clockTolerance: this.settings.clockSkewSeconds,
         maxTokenAge: MAX_TOKEN_LIFETIME_SECONDS,
       }));
-    } catch {
-      // Every failure of the JWT library, whatever its class (TypeError included), is a 401.
+    } catch (error) {
+      // Only a token whose signature held is told it expired (jose checks claims after the
+      // signature): the caller should fetch a new one, not look for a bug.
+      if ((error as { code?: unknown } | null)?.code === 'ERR_JWT_EXPIRED') throw new InvalidTokenError('The access token has expired');
+      // Every other failure of the JWT library, whatever its class (TypeError included), is a 401.
       throw new InvalidTokenError('The access token is invalid');
     }
     return principalFrom(payload);

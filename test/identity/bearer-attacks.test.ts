@@ -176,6 +176,17 @@ describe('bearer token verification on /v1', () => {
     await expectInvalidToken(await signWithVaultKey({ ...genuineClaims(), iat: now + 3600, exp: now + 3900 }));
   });
 
+  it('tells a caller whose genuine token expired so, to fetch a new one; a forged expired token is only invalid', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const expired = await withBearer(await signWithVaultKey({ ...genuineClaims(), iat: now - 400, exp: now - 100 })).expect(401);
+    expect(expired.headers['www-authenticate']).toBe('Bearer realm="pdvault", error="invalid_token", error_description="The access token has expired"');
+    // The vault's key id on a signature by another key: the expiry of a token nobody issued is nobody's business.
+    const { kid } = await vault.vault.identity.signingKeys.activeKey();
+    const { token: forged } = await signWithStrangerKey({ kid }, { ...genuineClaims(), iat: now - 400, exp: now - 100 });
+    const refused = await withBearer(forged).expect(401);
+    expect(refused.headers['www-authenticate']).toBe('Bearer realm="pdvault", error="invalid_token", error_description="The access token is invalid"');
+  });
+
   it('refuses a token whose lifetime is longer than the vault ever issues', async () => {
     const now = Math.floor(Date.now() / 1000);
     await expectInvalidToken(await signWithVaultKey({ ...genuineClaims(), iat: now, exp: now + 86_400 }));
