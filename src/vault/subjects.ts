@@ -113,6 +113,10 @@ export class Subjects {
       const detail = ifMatch ? 'If-Match: * names no version; send the ETag of the subject the change is based on' : undefined;
       throw new VaultError('precondition_required', 428, 'PATCH needs If-Match with the subject\'s ETag', { detail });
     }
+    // An unquoted `3` is a mistake, not a stale tag: 412 would send the caller re-reading a subject that has not changed.
+    if (!isEntityTagList(ifMatch)) {
+      throw new VaultError('invalid_if_match', 400, 'If-Match lists entity tags in double quotes, as the ETag header gives them, e.g. "3"');
+    }
     // Decided and sealed before the row is locked: a transaction that waits for a second pooled
     // connection while writers queue on its lock would exhaust the pool.
     const before = isSubjectId(id) ? await this.deps.subjects.find(id) : undefined;
@@ -278,6 +282,11 @@ function showingOnly(decision: Allowed, input: Partial<Record<PersonalField, unk
  */
 function fieldsDecidedOn(input: Partial<Record<PersonalField | 'external_id', unknown>>): PersonalField[] {
   return input.external_id !== undefined ? [...PERSONAL_FIELDS] : PERSONAL_FIELDS.filter((field) => input[field] !== undefined);
+}
+
+/** RFC 9110 §8.8.3: `#entity-tag`, each `[W/]"…"` with no quote, space or control character inside. */
+function isEntityTagList(header: string): boolean {
+  return header.split(',').every((tag) => /^\s*(W\/)?"[\x21\x23-\x7e\x80-\xff]*"\s*$/.test(tag));
 }
 
 /** RFC 9110 §13.1.1: If-Match compares strongly, so a weak tag (`W/"3"`) never matches. */

@@ -167,6 +167,20 @@ describe('updating a subject', () => {
     expect(after.body.name).toBe(SAMPLE.name);
   });
 
+  it.each(['1', '"1', '"1" "2"', '"1", 1', 'W/1'])('refuses a malformed If-Match %j with 400 invalid_if_match, not as a stale tag, and changes nothing', async (ifMatch) => {
+    const { id } = await createSubject(vault, account);
+    const res = await vault.patch(`/v1/subjects/${id}`).set('Authorization', auth(account)).set('If-Match', ifMatch).send({ name: 'Unquoted' }).expect(400);
+    expect(res.body.code).toBe('invalid_if_match');
+    expect(res.body.title).toMatch(/double quotes/);
+    const row = await vault.vault.db('subjects').where({ id }).first();
+    expect(Number(row.version)).toBe(1);
+  });
+
+  it('takes a list of quoted tags and applies the change when one is current', async () => {
+    const { id } = await createSubject(vault, account);
+    await vault.patch(`/v1/subjects/${id}`).set('Authorization', auth(account)).set('If-Match', 'W/"1", "7", "1"').send({ name: 'Listed' }).expect(200);
+  });
+
   it('lets 20 concurrent writers each land exactly once, never mixing their fields', async () => {
     const { id } = await createSubject(vault, account);
     const writer = async (n: number) => {
