@@ -1,5 +1,5 @@
 import { insufficientScopeChallenge, VaultError } from '../errors/vault-error';
-import { DATA_ACTIONS, type DataAction } from './actions';
+import { DATA_ACTIONS, type ActionRule, type DataAction } from './actions';
 import type { DenialReason, FieldLevel, SubjectReference } from './vocabulary';
 
 /** The subject as the decision needs it: its id and the preferences stored with it. */
@@ -60,6 +60,7 @@ export class PolicyDenial extends VaultError {}
 
 /** The 403 a denied decision becomes; its `code` is the stable reason. */
 export function denialError(decision: Denied): VaultError {
+  if (decision.reason === 'field_not_allowed') return new PolicyDenial(decision.reason, 403, TITLES[decision.reason], { detail: fieldsShortOf(decision) });
   if (decision.reason !== 'insufficient_scope') return new PolicyDenial(decision.reason, 403, TITLES[decision.reason]);
   // As the route-level scope check answers (RFC 6750 §3.1): the challenge names the scope.
   const scope = DATA_ACTIONS[decision.action].scope;
@@ -67,6 +68,15 @@ export function denialError(decision: Denied): VaultError {
     detail: `Requires scope ${scope}`,
     headers: insufficientScopeChallenge(scope),
   });
+}
+
+/** Which fields fell short of what the action needs, by name and level (no value is involved). */
+function fieldsShortOf(decision: Denied): string {
+  const rule: ActionRule = DATA_ACTIONS[decision.action];
+  const decided = Object.entries(decision.fields).filter(([field]) => !rule.alongside?.includes(field));
+  const short = decided.filter(([, level]) => (rule.fieldMode === 'reveal' ? level !== 'plain' : rule.fieldMode === 'write' ? level === 'absent' : true));
+  const needs = rule.fieldMode === 'reveal' ? 'each field in plain' : rule.fieldMode === 'write' ? 'to see each field it writes, masked or plain' : 'to see at least one of them';
+  return `The purpose ${decision.purpose ?? '(none)'} sees ${short.map(([field, level]) => `${field} ${level}`).join(', ')}; ${decision.action} needs ${needs}`;
 }
 
 /** Returns the decision when allowed; throws its 403 otherwise. */

@@ -203,6 +203,7 @@ describe('billing reading payment methods', () => {
     const shipping = await callerWith(vault, { scopes: ['payment_methods:read'], purposes: ['shipping'] }, 'payment_methods:read', 'shipping');
     const res = await vault.get(`/v1/subjects/${subjectId}/payment-methods`).set('Authorization', auth(shipping)).expect(403);
     expect(res.body.code).toBe('field_not_allowed');
+    expect(res.body.detail).toBe('The purpose shipping sees payment_method absent; payment_methods.list needs to see at least one of them');
   });
 });
 
@@ -240,6 +241,8 @@ describe('revealing a card for payment processing', () => {
   it('refuses the billing purpose with 403 field_not_allowed, even with payment_methods:reveal', async () => {
     const res = await vault.post(`/v1/payment-methods/${token}/reveal`).set('Authorization', auth(billing)).expect(403);
     expect(res.body.code).toBe('field_not_allowed');
+    // Says what fell short, so the caller knows it needs another purpose, not another scope.
+    expect(res.body.detail).toBe('The purpose billing sees payment_method masked; payment_methods.reveal needs each field in plain');
     expect(res.text).not.toContain(VISA.number);
   });
 
