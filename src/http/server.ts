@@ -49,9 +49,10 @@ export async function listenHttps(app: Express, config: Config, logger: Logger):
   });
 
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    const refused = (error: Error & { code?: string }) => reject(listenError(error, http.host, http.port));
+    server.once('error', refused);
     server.listen(http.port, http.host, () => {
-      server.off('error', reject);
+      server.off('error', refused);
       resolve();
     });
   });
@@ -65,6 +66,15 @@ export async function listenHttps(app: Express, config: Config, logger: Logger):
     url: `https://${urlHost === '127.0.0.1' ? 'localhost' : urlHost}:${port}`,
     close: () => closeGracefully(server, http.shutdownGraceMs),
   };
+}
+
+/** The listener's refusal in words that say what to change. */
+function listenError(error: Error & { code?: string }, host: string, port: number): Error {
+  const where = `${host.includes(':') ? `[${host}]` : host}:${port}`;
+  if (error.code === 'EADDRINUSE') return new Error(`${where} is already in use (another vault?); set PDVAULT_PORT to listen on another port`, { cause: error });
+  if (error.code === 'EACCES') return new Error(`listening on ${where} needs privileges this process lacks; set PDVAULT_PORT to a port above 1023`, { cause: error });
+  if (error.code === 'EADDRNOTAVAIL') return new Error(`${host} is not an address of this machine; set PDVAULT_HOST to one that is`, { cause: error });
+  return error;
 }
 
 /** How often, while draining, connections an answer has left idle are closed. */

@@ -127,3 +127,17 @@ describe('mutual TLS', () => {
     expect(result.protocol).toBe('TLSv1.3');
   });
 });
+
+describe('a listen address that cannot be used', () => {
+  it('refuses to start with a line that says what to change', async () => {
+    const holder = net.createServer();
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+    const { port } = holder.address() as net.AddressInfo;
+    try {
+      await expect(startTestVault({ PDVAULT_PORT: String(port) })).rejects.toThrow(`127.0.0.1:${port} is already in use (another vault?); set PDVAULT_PORT to listen on another port`);
+      await expect(startTestVault({ PDVAULT_HOST: '192.0.2.1' })).rejects.toThrow('192.0.2.1 is not an address of this machine; set PDVAULT_HOST to one that is');
+    } finally {
+      holder.close();
+    }
+  });
+});
