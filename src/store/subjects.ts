@@ -105,7 +105,6 @@ export class ExternalIdTaken extends Error {
   override name = 'ExternalIdTaken';
 }
 
-/** The `subjects` table. */
 /** Most subject ids one shared read statement asks for (a single read may ask for more, alone). */
 const MAX_IDS_PER_READ = 2000;
 
@@ -116,6 +115,7 @@ interface ShapedRead {
   columns: readonly string[];
 }
 
+/** The `subjects` table. */
 export class SubjectStore {
   private readonly reads = new TurnBatches<ShapedRead, { rows: Row[]; keyRows: SubjectKeyRow[] }>(
     (name, reads) => this.readTogether(name, reads),
