@@ -8,6 +8,8 @@ import type { Request } from 'express';
  * port taken off, is not taken on trust, and the peer's address stands instead.
  */
 export function clientAddress(req: Request): string | undefined {
+  // Without the header there is nothing to trust or not: the peer it is, without Express's proxy walk.
+  if (req.headers['x-forwarded-for'] === undefined) return req.socket.remoteAddress;
   const forwarded = req.ip === undefined ? undefined : bareAddress(req.ip);
   return forwarded ?? req.socket.remoteAddress;
 }

@@ -209,6 +209,8 @@ export class SubjectStore {
 
   /** One statement for the reads of one shape, each answered with its own subjects' rows and keys. */
   private async readTogether(name: string, reads: readonly ShapedRead[]): Promise<Array<{ rows: Row[]; keyRows: SubjectKeyRow[] }>> {
+    // Alone in its turn (an idle vault, a batch): its statement's answer is all its own.
+    if (reads.length === 1) return [await this.readOnce(reads[0]!.ids, reads[0]!.keysFor, reads[0]!.columns, name)];
     const ids = new Set(reads.flatMap((read) => read.ids));
     const keysFor = new Set(reads.flatMap((read) => [...read.keysFor]));
     const { rows, keyRows } = await this.readOnce([...ids], keysFor, reads[0]!.columns, name);

@@ -17,6 +17,8 @@ export function requestLog(logger: Logger, metrics: Metrics): (req: Request, res
     res.on('finish', () => {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       const route = routeTemplate(req);
+      const remote = clientAddress(req);
+      const peer = req.socket.remoteAddress;
       metrics.httpDuration.observe({ method: req.method, route, status: String(res.statusCode) }, seconds);
       lines.info(
         {
@@ -26,19 +28,14 @@ export function requestLog(logger: Logger, metrics: Metrics): (req: Request, res
           route,
           status: res.statusCode,
           duration_ms: Math.round(seconds * 1e4) / 10,
-          remote: clientAddress(req),
+          remote,
           // The proxy it came through, when X-Forwarded-For named someone else.
-          via: viaProxy(req),
+          via: remote === peer ? undefined : peer,
         },
         'request',
       );
     });
   };
-}
-
-function viaProxy(req: Request): string | undefined {
-  const peer = req.socket.remoteAddress;
-  return clientAddress(req) === peer ? undefined : peer;
 }
 
 function routeTemplate(req: Request): string {
