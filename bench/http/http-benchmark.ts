@@ -15,6 +15,7 @@ import { createScenario, tokenizeScenario, tokenScenario } from './scenarios-wri
 import { SubjectLoader } from './subject-loader';
 import { formatScenario } from './table';
 import type { VaultReady, VaultStart } from './vault-runner';
+import { startNodeFlags } from './start-flags';
 
 /** In run order: the large data set is loaded by `size`, so only `create` comes after it. */
 export const HTTP_SCENARIOS: HttpScenario[] = [auditScenario, emailScenario, batchScenario, tokenizeScenario, tokenScenario, sizeScenario, createScenario];
@@ -43,7 +44,8 @@ export async function runHttpBenchmark(names: string[], flags: string[]): Promis
     const vault = await startVaultChild(env, false, options, memory, 'vault');
     children.push(vault);
     const baselineStart: BaselineStart = { databaseUrl: env.databaseUrl, certFile: env.certFile, keyFile: env.keyFile, poolMax: env.config.database.poolMax, keepAliveTimeoutMs: env.config.http.keepAliveTimeoutMs };
-    const baseline = await BenchChild.start<BaselineReady>(BASELINE_SERVER, baselineStart);
+    // The same V8 settings as the vault: the comparison is of the work each does, not of tuning.
+    const baseline = await BenchChild.start<BaselineReady>(BASELINE_SERVER, baselineStart, startNodeFlags());
     children.push(baseline);
     memory.watch('baseline', baseline.ready.pid);
     const account = await registerClient(vault, 'bench-account-service', ['subjects:read', 'subjects:write', 'payment_methods:write'], ['account_management']);
@@ -83,7 +85,7 @@ export async function runHttpBenchmark(names: string[], flags: string[]): Promis
 
 async function startVaultChild(env: BenchEnvironment, unaudited: boolean, options: HttpBenchOptions, memory: MemorySampler, name: string): Promise<VaultChild> {
   const profileDir = path.join(RESULTS_DIR, 'profiles');
-  const flags = options.cpuProfile && !unaudited ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [];
+  const flags = [...startNodeFlags(), ...(options.cpuProfile && !unaudited ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [])];
   const start: VaultStart = { env: env.vaultEnv, unaudited };
   const child = await BenchChild.start<VaultReady>(VAULT_RUNNER, start, flags);
   memory.watch(name, child.ready.pid);
