@@ -12,10 +12,9 @@ const TURNS = 3;
 const readSubject = (ids: readonly string[]): Load['request'] => ({ method: 'GET', setupRequest: (req) => ({ ...req, path: `/v1/subjects/${pick(ids)}` }) });
 const readAs = (ctx: HttpContext, vault: VaultChild, ids: readonly string[]) => vaultLoad(ctx, vault, ctx.account, 'subjects:read', 'account_management', readSubject(ids));
 
-/** Resolves every id of the small set once, so each vault starts a read scenario with its subject keys cached. */
-export async function prewarm(ctx: HttpContext, vault: VaultChild): Promise<void> {
+/** Resolves every id of `ids` (the small set) once, so each vault starts a read scenario with their subject keys cached. */
+export async function prewarm(ctx: HttpContext, vault: VaultChild, ids: readonly string[] = ctx.smallIds()): Promise<void> {
   const token = await accessToken(vault, ctx.env.certPem, ctx.mailer, 'emails:resolve', 'transactional_email');
-  const ids = ctx.smallIds();
   for (let i = 0; i < ids.length; i += 1000) {
     const answer = await callLoopback(vault.ready.port, ctx.env.certPem, 'POST', '/v1/emails/resolve', { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, JSON.stringify({ subject_ids: ids.slice(i, i + 1000) }));
     if (answer.status !== 200) throw new Error(`prewarm failed: ${answer.status} ${JSON.stringify(answer.body)}`);
@@ -133,6 +132,13 @@ export const sizeScenario: HttpScenario = {
     const all = ctx.loader.ids;
     const largeLabel = `${all.length.toLocaleString('en-US')} subjects`;
     const baselineLarge = { ...(await measureBaselineRead(ctx, all)), label: `baseline, ${largeLabel}` };
+    // The subject-key cache grows until it holds its maximum (or the whole set): memory rising
+    // then is the bound being reached, not a leak. It is filled first, and its growth reported
+    // apart, so the measured window shows whether the vault holds steady once it is full.
+    const cacheSize = ctx.env.config.keys.subjectKeyCacheSize;
+    const fillFrom = ctx.memory.now();
+    await ctx.memory.phase('filling the key cache', () => prewarm(ctx, ctx.vault, shuffle(all).slice(0, cacheSize)));
+    const fill = ctx.memory.between('vault', fillFrom, ctx.memory.now());
     const from = ctx.memory.now();
     const oursLarge = await measure('vault', `vault reads, ${largeLabel}`, await readAs(ctx, ctx.vault, all), { ...settings, durationSeconds: ctx.options.sizeDurationSeconds });
     const to = ctx.memory.now();
@@ -144,11 +150,12 @@ export const sizeScenario: HttpScenario = {
       measurements: [{ ...baselineSmall, label: `baseline, ${smallLabel}` }, oursSmall, baselineLarge, oursLarge],
       targets: [
         throughputShare(`reads with ${largeLabel} within 10% of ${smallLabel}`, oursLarge, oursSmall, 0.9),
-        ...(rss ? [{ text: `vault memory flat over the ${ctx.options.sizeDurationSeconds} s large-set run`, met: growth <= 0.1, detail: `RSS ${rss.first} → ${rss.last} MiB (peak ${rss.peak}), ${(growth * 100).toFixed(1)}%` }] : []),
+        ...(rss ? [{ text: `vault memory flat over the ${ctx.options.sizeDurationSeconds} s large-set run, key cache full`, met: growth <= 0.1, detail: `RSS ${rss.first} → ${rss.last} MiB (peak ${rss.peak}), ${(growth * 100).toFixed(1)}%` }] : []),
       ],
       notes: [
         `loader: ${Math.round(loadRate).toLocaleString('en-US')} subjects/s (real subject keys and sealing, batched inserts); ${total.toLocaleString('en-US')} subjects in the table`,
-        `the vault caches ${ctx.env.config.keys.subjectKeyCacheSize.toLocaleString('en-US')} subject keys; reads over a larger set miss that cache`,
+        `the vault caches ${cacheSize.toLocaleString('en-US')} subject keys; reads over a larger set miss that cache`,
+        ...(fill ? [`vault RSS while its key cache filled (${Math.min(cacheSize, all.length).toLocaleString('en-US')} subjects resolved, before the window): ${fill.first} → ${fill.last} MiB`] : []),
         ...(secondHalf ? [`vault RSS over the second half of the large-set run: ${secondHalf.first} → ${secondHalf.last} MiB (peak ${secondHalf.peak})`] : []),
       ],
     };
