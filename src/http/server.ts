@@ -38,8 +38,10 @@ export async function listenHttps(app: Express, config: Config, logger: Logger):
   // No cap on requests per connection: past Node's cap every further request on the socket is
   // answered 503, and a client that keeps its connection despite `Connection: close` (a load
   // generator, some pools) sees an outage. Idle connections still end at the keep-alive timeout.
-  // Bound idle sockets that never finish a handshake or a request.
-  server.setTimeout(http.requestTimeoutMs);
+  // Bound idle sockets that never finish a handshake or a request. Past the request timeout (and
+  // the interval its check runs at), so that a request whose body stops short is answered 408 by
+  // that check rather than cut off in silence by this one.
+  server.setTimeout(http.requestTimeoutMs + 2 * Math.min(1000, http.headersTimeoutMs));
   server.on('tlsClientError', (error: Error & { code?: string }) => {
     logger.debug({ code: error.code }, 'TLS handshake refused');
   });
@@ -129,10 +131,18 @@ const FIXED_HEADER_LINES = (() => {
  * Transfer-Encoding with Content-Length, a request too slow to arrive) and would answer with a
  * bare status line. The vault answers with a problem like any other, without a request id (there
  * is no request) and with nothing of what was sent (`error.rawPacket` holds it), then closes.
+ * Unless a whole request before those bytes is still being answered: then that answer goes out.
  */
 function answerClientError(error: Error & { code?: string }, socket: Socket): void {
-  // The check Node's own handler makes: never write into a response that is already under way.
   const inFlight = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
+  // The refused bytes came after a whole request, pipelined on the same connection: that request
+  // is running and may change data, so its own answer is the one the client must get. The
+  // connection closes once it is sent.
+  if (inFlight && !inFlight.writableEnded && inFlight.req?.complete) {
+    inFlight.once('close', () => socket.destroy());
+    return;
+  }
+  // The check Node's own handler makes: never write into a response that is already under way.
   if (error.code !== 'ECONNRESET' && socket.writable && !inFlight?.headersSent) {
     const { status, code, title } = CLIENT_PROBLEMS.get(error.code) ?? MALFORMED;
     const body = JSON.stringify({ type: PROBLEM_TYPE_PREFIX + code, title, status, code });

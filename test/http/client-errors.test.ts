@@ -1,5 +1,6 @@
 import tls from 'node:tls';
 import { startTestVault, type TestVault } from '../support/test-vault';
+import { accountService, auth, SAMPLE } from '../vault/support/data-callers';
 
 interface RawAnswer {
   statusLine: string;
@@ -65,15 +66,46 @@ describe('requests Node refuses before the app runs are answered as problems', (
   });
 });
 
+describe('bytes the parser refuses behind a complete request on the same connection', () => {
+  let vault: TestVault;
+  beforeAll(async () => {
+    vault = await startTestVault();
+  });
+  afterAll(() => vault.stop());
+
+  const countSubjects = async () => Number((await vault.vault.db('subjects').count({ n: '*' }))[0]!.n);
+
+  it('leave the request before them answered with its own outcome, then the connection closes', async () => {
+    const account = await accountService(vault);
+    const before = await countSubjects();
+    const body = JSON.stringify(SAMPLE);
+    const create =
+      `POST /v1/subjects HTTP/1.1\r\nHost: localhost\r\nAuthorization: ${auth(account)}\r\n` +
+      `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+    // Not a request line: the parser refuses it while the creation is still running.
+    const answer = await exchange(vault, `${create}canary canary\r\n\r\n`);
+    // The client is told what happened to the request it sent: created, not "bad request".
+    expect(answer.statusLine).toMatch(/^HTTP\/1\.1 201 /);
+    expect(answer.headers.location).toMatch(/^\/v1\/subjects\/sub_/);
+    expect(await countSubjects()).toBe(before + 1);
+    expect(JSON.stringify(answer)).not.toContain('canary');
+  });
+});
+
 describe('a request that does not arrive in time', () => {
   let vault: TestVault;
   beforeAll(async () => {
-    vault = await startTestVault({ PDVAULT_HEADERS_TIMEOUT_MS: '300', PDVAULT_REQUEST_TIMEOUT_MS: '30000' });
+    vault = await startTestVault({ PDVAULT_HEADERS_TIMEOUT_MS: '300', PDVAULT_REQUEST_TIMEOUT_MS: '1500' });
   });
   afterAll(() => vault.stop());
 
   it('is answered with 408 request_timeout', async () => {
     // The header section never ends: the vault gives up on it and says so.
     expectProblem(await exchange(vault, 'GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Canary: canary\r\n'), 408, 'request_timeout');
+  });
+
+  it('is answered with 408 request_timeout when its body stops short', async () => {
+    const request = 'POST /v1/subjects HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"canary": "ca';
+    expectProblem(await exchange(vault, request), 408, 'request_timeout');
   });
 });
