@@ -29,14 +29,15 @@ export class RouteTable {
     if (!(router as Router & { caseSensitive?: boolean }).caseSensitive) throw new Error(`${path}: make its router with caseSensitiveRouter()`);
     const methods = Object.keys(handlers) as Method[];
     const route = router.route(path);
+    const allow = methods.map((m) => m.toUpperCase()).join(', ');
+    const refuse = () => {
+      throw new VaultError('method_not_allowed', 405, 'This method is not allowed on this resource', { headers: { Allow: allow } });
+    };
+    // Express would answer HEAD with the GET handler: a whole audited read, an approval used up,
+    // for an answer without a body. No route declares HEAD; it is refused like any other method.
+    route.head(refuse);
     for (const method of methods) route[method](handlers[method]!);
-    const allow = methods.map((m) => m.toUpperCase());
-    if (allow.includes('GET')) allow.push('HEAD');
-    route.all(() => {
-      throw new VaultError('method_not_allowed', 405, 'This method is not allowed on this resource', {
-        headers: { Allow: allow.join(', ') },
-      });
-    });
+    route.all(refuse);
     this.entries.push({ path, methods });
   }
 }

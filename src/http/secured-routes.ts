@@ -43,7 +43,7 @@ export function securedRoutes(routes: RouteTable, verifier: AccessTokenVerifier)
   return {
     add(router, path, scope, handlers, options = {}) {
       if (!path.startsWith('/v1/')) throw new Error(`secured routes live under /v1: ${path}`);
-      // Guards each method the path serves (HEAD with GET) before its handler; other methods get 405.
+      // Guards each method the path serves before its handler (a HEAD is authenticated as a GET, then refused); other methods get 405.
       const guard = router.route(path);
       for (const method of Object.keys(handlers) as Method[]) {
         const required = typeof scope === 'string' ? scope : scope[method];

@@ -23,8 +23,8 @@ export interface TestVault {
   put(path: string): request.Test;
   patch(path: string): request.Test;
   delete(path: string): request.Test;
-  /** A request whose answer is not held to openapi.yaml: for answers Node's parser gives before the app runs. */
-  unchecked(method: 'get' | 'post', path: string): request.Test;
+  /** A request whose answer is not held to openapi.yaml: for answers Node's parser gives before the app runs, and methods no route declares. */
+  unchecked(method: 'get' | 'post' | 'head', path: string): request.Test;
   stop(): Promise<void>;
 }
 
