@@ -79,7 +79,7 @@ export class AuditTrail {
   }
 
   async accessLog(subjectId: string, query: Pick<AuditQuery, 'limit' | 'cursor'>, reader: AuditReader): Promise<Page<AccessLogEntry>> {
-    const page = await this.page({ subjectId, excludeActionPrefixes: ACCESS_LOG_LEAVES_OUT }, query);
+    const page = await this.page({ subjectId, ...ACCESS_LOG_LEAVES_OUT }, query);
     await this.writer.append([{ ...eventOf('audit.access_log', reader), subjectId }]);
     return { items: page.rows.map(accessLogEntryOf), nextCursor: page.nextCursor };
   }
@@ -89,7 +89,7 @@ export class AuditTrail {
     const entries: AccessLogEntry[] = [];
     let cursor: string | undefined;
     do {
-      const page = await this.page({ subjectId, excludeActionPrefixes: ACCESS_LOG_LEAVES_OUT }, { limit: WHOLE_LOG_PAGE, cursor });
+      const page = await this.page({ subjectId, ...ACCESS_LOG_LEAVES_OUT }, { limit: WHOLE_LOG_PAGE, cursor });
       entries.push(...page.rows.map(accessLogEntryOf));
       cursor = page.nextCursor ?? undefined;
     } while (cursor);
@@ -124,10 +124,14 @@ export class AuditTrail {
 
 /**
  * What a subject's access log leaves out: reads of the trail itself, and the break-glass
- * approval workflow, which would announce a legal disclosure before it happens (and name the
- * administrators). The disclosure itself, once made, is a data access like any other and shows.
+ * approval workflow and the legal-disclosure reads refused for want of an approval, which would
+ * announce a legal disclosure before it happens (and name the administrators). The disclosure
+ * itself, once made, is a data access like any other and shows.
  */
-const ACCESS_LOG_LEAVES_OUT = ['audit.', 'approval.'];
+const ACCESS_LOG_LEAVES_OUT: Pick<AuditFilter, 'excludeActionPrefixes' | 'excludeDeniedPurposes'> = {
+  excludeActionPrefixes: ['audit.', 'approval.'],
+  excludeDeniedPurposes: ['legal_disclosure'],
+};
 const WHOLE_LOG_PAGE = 1000;
 
 /** Cursors are opaque to clients: the sequence number the next page starts below. */

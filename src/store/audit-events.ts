@@ -40,6 +40,8 @@ export interface AuditFilter {
   action?: string;
   /** Leaves out actions starting with any of these (the access log leaves out reads of the trail itself). */
   excludeActionPrefixes?: readonly string[];
+  /** Leaves out refusals under any of these purposes (the access log leaves out refused legal-disclosure reads). */
+  excludeDeniedPurposes?: readonly string[];
   since?: Date;
   until?: Date;
   /** Newest first: only events older than this sequence number (the cursor). */
@@ -200,6 +202,8 @@ export class AuditEventStore {
     if (filter.outcome !== undefined) query.where('outcome', filter.outcome);
     if (filter.action !== undefined) query.where('action', filter.action);
     for (const prefix of filter.excludeActionPrefixes ?? []) query.whereNot('action', 'like', `${prefix.replace(/[\\%_]/g, '\\$&')}%`);
+    // coalesce: an event without a purpose must not turn the condition unknown and drop out.
+    if (filter.excludeDeniedPurposes?.length) query.whereRaw(`not (outcome = 'denied' and coalesce(purpose, '') = any(?::text[]))`, [[...filter.excludeDeniedPurposes]]);
     if (filter.since !== undefined) query.where('occurred_at', '>=', filter.since);
     if (filter.until !== undefined) query.where('occurred_at', '<', filter.until);
     if (filter.beforeSeq !== undefined) query.where('seq', '<', filter.beforeSeq);

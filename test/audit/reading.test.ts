@@ -130,6 +130,20 @@ describe('GET /v1/subjects/{id}/access-log', () => {
     expect(all.body.events).toHaveLength(1);
   });
 
+  it('leaves out refused legal-disclosure reads, which announce a disclosure that has not happened', async () => {
+    const legal = await dataCaller(vault, 'subjects:read', 'legal_disclosure');
+    const attempt = await vault.vault.policy.decisions.decide(legal.principal, 'subjects.read', { id: subject }, ['name'], contextFor('legal'));
+    expect(attempt).toMatchObject({ allowed: false, reason: 'approval_required' });
+
+    const res = await vault.get(`/v1/subjects/${subject}/access-log`).set(bearer(auditor)).expect(200);
+
+    expect(res.body.entries.map((e: { action: string }) => e.action)).toEqual(['emails.resolve', 'emails.resolve', 'subjects.read']);
+    expect(JSON.stringify(res.body)).not.toContain(legal.principal.clientId);
+    // Other refusals still show (the opted-out newsletter above), and the trail keeps this one.
+    const all = await vault.get(`/v1/admin/audit?subject_id=${subject}&purpose=legal_disclosure`).set(bearer(auditor)).expect(200);
+    expect(all.body.events).toEqual([expect.objectContaining({ outcome: 'denied', reason: 'approval_required' })]);
+  });
+
   it('refuses what is not a subject id', async () => {
     expect((await vault.get('/v1/subjects/jane@example.com/access-log').set(bearer(auditor)).expect(400)).body.code).toBe('invalid_subject_id');
   });
