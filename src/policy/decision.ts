@@ -53,6 +53,7 @@ const TITLES: Record<DenialReason, string> = {
   subject_opted_out: 'The subject has unsubscribed from this purpose',
   sharing_consent_withdrawn: 'The subject has not consented to sharing with partners',
   approval_required: 'This purpose requires an approved break-glass approval for the subject',
+  pseudonymous_purpose: 'The purpose of the access token knows subjects only by pseudonym and cannot create one',
 };
 
 /** A 403 the decision point made, and so already recorded in the audit trail. */

@@ -56,6 +56,10 @@ export function evaluate(input: Evaluation): { decision: Decision; needsApproval
   if (rule.fieldMode === 'write' && !levels.every((level) => atLeast(level, 'masked'))) return deny('field_not_allowed');
   if (rule.fieldMode === 'read' && levels.length > 0 && levels.every((level) => level === 'absent')) return deny('field_not_allowed');
 
+  // A creation answers with the new subject's id (and its Location): a purpose that knows
+  // subjects only by pseudonym never learns ids, and could not address what it made.
+  if (action === 'subjects.create' && purposeRule.subject_reference === 'pseudonym') return deny('pseudonymous_purpose');
+
   // Subscriptions and sharing consent limit what is disclosed, not what the subject asks to change.
   const discloses = rule.fieldMode === 'read' || rule.fieldMode === 'reveal';
   const preferences = effectivePreferences(subject?.preferences, input.defaults);

@@ -46,5 +46,6 @@ export const DENIAL_REASONS = [
   'subject_opted_out',
   'sharing_consent_withdrawn',
   'approval_required',
+  'pseudonymous_purpose',
 ] as const;
 export type DenialReason = (typeof DENIAL_REASONS)[number];

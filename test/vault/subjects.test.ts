@@ -1,4 +1,5 @@
 import { startTestVault, type TestVault } from '../support/test-vault';
+import { dataCaller } from '../policy/support/principals';
 import { accountService, auth, contractor, createSubject, SAMPLE, type Caller } from './support/data-callers';
 
 let vault: TestVault;
@@ -12,6 +13,16 @@ afterAll(() => vault.stop());
 const countSubjects = async () => Number((await vault.vault.db('subjects').count({ n: '*' }))[0]!.n);
 
 describe('creating a subject', () => {
+  it('is refused with 403 pseudonymous_purpose to a purpose that knows subjects only by pseudonym, and stores nothing', async () => {
+    // Its answer and Location would name the subject by id, which such a purpose never learns.
+    const analytics = await dataCaller(vault, 'subjects:write', 'analytics');
+    const before = await countSubjects();
+    const res = await vault.post('/v1/subjects').set('Authorization', auth(analytics)).send({}).expect(403);
+    expect(res.body.code).toBe('pseudonymous_purpose');
+    expect(res.headers.location).toBeUndefined();
+    expect(await countSubjects()).toBe(before);
+  });
+
   it('answers 201 with the subject, its ETag and Location, and stores every personal field sealed', async () => {
     const res = await vault.post('/v1/subjects').set('Authorization', auth(account)).send({ ...SAMPLE, external_id: 'acct-1' }).expect(201);
     expect(res.body).toMatchObject({ ...SAMPLE, external_id: 'acct-1', version: 1, id: expect.stringMatching(/^sub_/) });
