@@ -92,6 +92,28 @@ describe('bytes the parser refuses behind a complete request on the same connect
   });
 });
 
+describe('an empty body, however it is framed', () => {
+  let vault: TestVault;
+  beforeAll(async () => {
+    vault = await startTestVault();
+  });
+  afterAll(() => vault.stop());
+
+  const countSubjects = async () => Number((await vault.vault.db('subjects').count({ n: '*' }))[0]!.n);
+
+  it.each([
+    ['Content-Length: 0', 'Content-Length: 0\r\n\r\n'],
+    ['chunked, with no chunk', 'Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n'],
+  ])('is no subject (%s): 422, nothing created', async (_label, framing) => {
+    const account = await accountService(vault);
+    const before = await countSubjects();
+    const answer = await exchange(vault, `POST /v1/subjects HTTP/1.1\r\nHost: localhost\r\nAuthorization: ${auth(account)}\r\nContent-Type: application/json\r\nConnection: close\r\n${framing}`);
+    expect(answer.statusLine).toMatch(/^HTTP\/1\.1 422 /);
+    expect(JSON.parse(answer.body)).toMatchObject({ code: 'validation_failed', errors: [{ pointer: '/', detail: 'the subject must be a JSON object' }] });
+    expect(await countSubjects()).toBe(before);
+  });
+});
+
 describe('a request that does not arrive in time', () => {
   let vault: TestVault;
   beforeAll(async () => {

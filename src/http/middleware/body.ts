@@ -20,11 +20,15 @@ const FORM_TYPE = 'application/x-www-form-urlencoded';
 export function bodyParser(limitBytes: number): RequestHandler {
   // Found while the raw body is at hand, refused once it has parsed (an error thrown from body-parser's verify hook would become its 403).
   const refusals = new WeakMap<object, VaultError>();
+  // body-parser reads zero bytes as {}: a chunked body with no chunk would pass for an empty
+  // object where `Content-Length: 0` is no body at all. Both are no body.
+  const empty = new WeakSet<object>();
   const json = express.json({
     limit: limitBytes,
     strict: true,
     type: JSON_TYPES,
     verify: (req, _res, raw) => {
+      if (raw.length === 0) empty.add(req);
       const refusal = jsonRefusal(raw);
       if (refusal) refusals.set(req, refusal);
     },
@@ -55,6 +59,7 @@ export function bodyParser(limitBytes: number): RequestHandler {
       if (error) return next(error);
       const refusal = refusals.get(req);
       if (refusal) return next(refusal);
+      if (empty.has(req)) req.body = undefined;
       next();
     };
     if (oauth) return form(req, res, refuseRecorded);
