@@ -151,6 +151,10 @@ describe('subject patch', () => {
     expect(refusal(() => parseSubjectPatch({})).errors?.[0]?.detail).toBe('the patch changes nothing');
   });
 
+  it('refuses a patch whose only member is an empty preferences object, which changes nothing either', () => {
+    expect(refusal(() => parseSubjectPatch({ preferences: {} })).errors?.[0]?.detail).toBe('the patch changes nothing');
+  });
+
   it('refuses a birth date that makes the subject a child', () => {
     expect(refusal(() => parseSubjectPatch({ birth_date: yearsAgo(5) })).code).toBe('subject_under_minimum_age');
   });

@@ -77,6 +77,8 @@ export function parseSubjectInput(body: unknown): SubjectInput {
 export function parseSubjectPatch(body: unknown): SubjectPatch {
   refuseReadOnly(body);
   const patch = parseInput(patchSchema, body, 'patch');
+  // An empty preferences object switches nothing; left in, it would bump the version for no change.
+  if (patch.preferences !== undefined && Object.keys(patch.preferences).length === 0) delete patch.preferences;
   if (Object.keys(patch).length === 0) throw invalid('patch', [{ pointer: '/', detail: 'the patch changes nothing' }]);
   refuseChild(patch.birth_date ?? undefined);
   return patch;
