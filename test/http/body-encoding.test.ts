@@ -70,6 +70,28 @@ describe('a JSON body means one thing, whatever its encoding', () => {
     expect(res.body).toEqual({ error: 'invalid_request', error_description: expect.any(String) });
   });
 
+  it.each([
+    ['an escape that is not hex', 'token=at_x&%zz=1'],
+    ['an escape of a byte that is not UTF-8', 'token=at_%FF'],
+    ['an escaped UTF-16 surrogate', 'token=at_%ED%A0%80'],
+    ['a truncated escape', 'token=at_x%2'],
+  ])('refuses a form body at /oauth/revoke with %s with invalid_request', async (_label, body) => {
+    const res = await revokeRequest(Buffer.from(body)).expect(400);
+    expect(res.body).toEqual({ error: 'invalid_request', error_description: expect.any(String) });
+  });
+
+  it('refuses a token request whose purpose is badly percent-encoded with invalid_request, not as an unknown purpose', async () => {
+    const res = await vault
+      .unchecked('post', '/oauth/token')
+      .set('Authorization', basic(billing))
+      .set('Content-Type', 'application/x-www-form-urlencoded')
+      .serialize(asIs)
+      .send(Buffer.from('grant_type=client_credentials&purpose=%zz'))
+      .expect(400);
+    expect(res.body).toEqual({ error: 'invalid_request', error_description: expect.any(String) });
+    expect(res.body.error_description).toMatch(/percent-encoding/);
+  });
+
   it('refuses a form body at /oauth/revoke whose real charset is not UTF-8 with 415', async () => {
     const res = await revokeRequest(Buffer.from('token=at_x'), 'application/x-www-form-urlencoded; x="a;charset=utf-8"; charset=iso-8859-1').expect(415);
     expect(res.body.code).toBe('unsupported_media_type');

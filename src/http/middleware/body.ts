@@ -40,6 +40,7 @@ export function bodyParser(limitBytes: number): RequestHandler {
     type: FORM_TYPE,
     verify: (req, _res, raw) => {
       if (!isUtf8(raw)) refusals.set(req, notUtf8());
+      else if (!percentEncodingIsSound(raw)) refusals.set(req, badPercentEncoding());
     },
   });
   return (req, res, next) => {
@@ -123,6 +124,24 @@ function jsonRefusal(raw: Buffer): VaultError | undefined {
 
 // body-parser would decode such bytes as U+FFFD: the vault would store something other than what was sent.
 const notUtf8 = () => badRequest('invalid_characters', 'The request body is not valid UTF-8');
+const badPercentEncoding = () => badRequest('invalid_characters', 'The request body has bad percent-encoding: an escape that is not two hex digits, or bytes that are not UTF-8');
+
+/**
+ * Every `%` of a form body starts an escape of two hex digits, and the escapes spell UTF-8.
+ * The form parser would keep `%zz` as it is and turn `%FF` into U+FFFD: a parameter the client
+ * did not mean, answered as if it were (an unknown purpose, an ignored parameter).
+ */
+function percentEncodingIsSound(raw: Buffer): boolean {
+  if (!raw.includes(0x25)) return true;
+  for (const part of raw.toString('latin1').split(/[&=]/)) {
+    try {
+      decodeURIComponent(part);
+    } catch {
+      return false;
+    }
+  }
+  return true;
+}
 
 const duplicateProperty = (pointer: string) =>
   new VaultError('duplicate_property', 400, 'The request body names a property twice in one object', {
