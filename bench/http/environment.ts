@@ -26,7 +26,8 @@ export interface BenchEnvironment {
   close(): Promise<void>;
 }
 
-export async function prepareEnvironment(serverUrl: string | undefined): Promise<BenchEnvironment> {
+/** `subjectKeyCache`: the vault's PDVAULT_SUBJECT_KEY_CACHE_ENTRIES, or 0 for its default. */
+export async function prepareEnvironment(serverUrl: string | undefined, subjectKeyCache = 0): Promise<BenchEnvironment> {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'pdvault-bench-http-'));
   fs.chmodSync(root, 0o711);
   const cleanups: Array<() => Promise<void>> = [async () => fs.rmSync(root, { recursive: true, force: true })];
@@ -53,6 +54,7 @@ export async function prepareEnvironment(serverUrl: string | undefined): Promise
       DATABASE_URL: database.url,
       // The longest lifetime allowed, so one token lasts a whole measurement.
       PDVAULT_TOKEN_TTL_SECONDS: '900',
+      ...(subjectKeyCache > 0 ? { PDVAULT_SUBJECT_KEY_CACHE_ENTRIES: String(subjectKeyCache) } : {}),
     };
     return {
       databaseUrl: database.url,

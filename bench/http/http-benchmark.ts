@@ -35,7 +35,7 @@ export async function runHttpBenchmark(names: string[], flags: string[]): Promis
       `node ${process.version}, ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'unknown cpu'}\n` +
       `  the load generator (autocannon) runs in this process and shares the ${os.cpus().length} cores with the vault, the baseline and PostgreSQL\n`,
   );
-  const env = await prepareEnvironment(options.databaseServerUrl);
+  const env = await prepareEnvironment(options.databaseServerUrl, options.subjectKeyCache);
   const memory = new MemorySampler();
   const children: Array<BenchChild<unknown>> = [];
   let loader: SubjectLoader | undefined;

@@ -9,6 +9,8 @@ export interface HttpBenchOptions {
   subjects: number;
   /** Length of the read measurement on the large set (600 for the 10-minute memory check). */
   sizeDurationSeconds: number;
+  /** The vault's subject-key cache size (PDVAULT_SUBJECT_KEY_CACHE_ENTRIES); 0 leaves the default. */
+  subjectKeyCache: number;
   /** Writes a V8 CPU profile of the audited vault to bench/results/profiles/. */
   cpuProfile: boolean;
   /** A PostgreSQL server to make the bench database on; an embedded one when unset. */
@@ -22,10 +24,11 @@ const NUMERIC: Record<string, keyof HttpBenchOptions> = {
   '--small-subjects': 'smallSubjects',
   '--subjects': 'subjects',
   '--size-duration': 'sizeDurationSeconds',
+  '--subject-key-cache': 'subjectKeyCache',
 };
 
 export const HTTP_FLAGS_HELP =
-  '--duration <s> (10)  --warmup <s> (2)  --connections <n> (64)  --subjects <n> (100000)  --small-subjects <n> (10000)  --size-duration <s> (= duration)  --cpu-prof';
+  '--duration <s> (10)  --warmup <s> (2)  --connections <n> (64)  --subjects <n> (100000)  --small-subjects <n> (10000)  --size-duration <s> (= duration)  --subject-key-cache <n> (the vault default)  --cpu-prof';
 
 export function parseHttpOptions(flags: string[], databaseServerUrl: string | undefined): HttpBenchOptions {
   const options: HttpBenchOptions = {
@@ -35,6 +38,7 @@ export function parseHttpOptions(flags: string[], databaseServerUrl: string | un
     smallSubjects: 10_000,
     subjects: 100_000,
     sizeDurationSeconds: 0,
+    subjectKeyCache: 0,
     cpuProfile: false,
     databaseServerUrl,
   };
