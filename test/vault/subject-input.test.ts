@@ -147,6 +147,13 @@ describe('subject patch', () => {
     expect(parseSubjectPatch({ phone: null, name: 'New Name' })).toEqual({ phone: null, name: 'New Name' });
   });
 
+  it('refuses an external_id holding an email address, which would be kept and shown unsealed', () => {
+    const created = refusal(() => parseSubjectInput({ external_id: 'jane@example.com' }));
+    expect(created.errors).toEqual([{ pointer: '/external_id', detail: expect.stringMatching(/not an email address/) }]);
+    expect(refusal(() => parseSubjectPatch({ external_id: 'jane@example.com' })).errors?.[0]?.pointer).toBe('/external_id');
+    expect(parseSubjectInput({ external_id: 'tenant:acct-42.eu_1' }).external_id).toBe('tenant:acct-42.eu_1');
+  });
+
   it('refuses an empty patch', () => {
     expect(refusal(() => parseSubjectPatch({})).errors?.[0]?.detail).toBe('the patch changes nothing');
   });

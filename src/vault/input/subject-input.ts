@@ -35,9 +35,16 @@ const personalFields = {
   birth_date: birthDate,
 };
 
+// The account's id in the caller's own terms: kept unsealed (it finds the record) and shown to
+// every purpose that names subjects by id. So no `@`: an account keyed by its email address
+// would put the address in clear, past every purpose's masking.
 const externalId = z
   .string({ error: 'external_id must be a string' })
-  .regex(/^[A-Za-z0-9._:@-]{1,128}$/, 'external_id must be 1–128 characters of letters, digits and . _ : @ -');
+  .refine((value) => !value.includes('@'), {
+    error: 'external_id is an opaque account id, not an email address: it is stored unsealed and shown to every purpose that sees subject ids',
+    abort: true,
+  })
+  .regex(/^[A-Za-z0-9._:-]{1,128}$/, 'external_id must be 1–128 characters of letters, digits and . _ : -');
 
 const createSchema = z.strictObject(
   {
