@@ -1,6 +1,7 @@
 import type { PolicySettings } from '../config/config';
 import { ApprovalStore } from '../store/approvals';
 import { ClientStore } from '../store/clients';
+import { CredentialLineage } from '../store/credential-lineage';
 import type { Database } from '../store/database';
 import { PolicyVersionStore } from '../store/policy-versions';
 import { SubjectStore } from '../store/subjects';
@@ -26,7 +27,7 @@ export interface PolicyDependencies {
 export function createPolicy({ db, settings, audit }: PolicyDependencies): Policy {
   const clients = new ClientStore(db);
   const catalogue = new PolicyCatalogue(new PolicyVersionStore(db), settings, audit);
-  const approvals = new ApprovalService(new ApprovalStore(db), clients, new SubjectStore(db), settings, audit);
+  const approvals = new ApprovalService(new ApprovalStore(db), clients, new SubjectStore(db), settings, audit, new CredentialLineage(db));
   const decisions = new DecisionPoint(catalogue, clients, approvals, settings, audit);
   return { decisions, catalogue, approvals };
 }

@@ -1,6 +1,7 @@
 import { startTestVault, type TestVault } from '../support/test-vault';
 import { accountService, createSubject } from '../vault/support/data-callers';
-import { adminCaller, bearer, callerWith, contextFor, dataCaller, newSubjectId, type Caller } from './support/principals';
+import { accessToken } from '../identity/support/identity-helpers';
+import { adminCaller, bearer, callerWith, contextFor, dataCaller, newSubjectId, registeredThrough, type Caller } from './support/principals';
 
 let vault: TestVault;
 let first: Caller;
@@ -134,5 +135,46 @@ describe('break-glass legal disclosure', () => {
     const approvalId = await requestApproval(await aSubject());
     const res = await vault.get('/v1/admin/approvals').set(bearer(second)).expect(200);
     expect(res.body.approvals[0]).toMatchObject({ approval_id: approvalId, state: 'pending' });
+  });
+});
+
+describe('the second administrator of a break-glass approval', () => {
+  const approve = (approvalId: string, by: Caller) => vault.post(`/v1/admin/approvals/${approvalId}/approve`).set(bearer(by));
+  const stateOf = async (approvalId: string) => (await vault.get(`/v1/admin/approvals/${approvalId}`).set(bearer(second)).expect(200)).body.state;
+
+  it('is refused when the requester registered it through the API, directly or through a client it registered', async () => {
+    const requester = await adminCaller(vault, ['admin:clients', 'admin:policy']);
+    const puppet = await registeredThrough(vault, requester, ['admin:policy']);
+    const delegate = await registeredThrough(vault, requester, ['admin:clients', 'admin:policy']);
+    const puppetOfDelegate = await registeredThrough(vault, delegate, ['admin:policy']);
+    const approvalId = await requestApproval(await aSubject(), requester);
+
+    for (const approver of [puppet, puppetOfDelegate]) {
+      const res = await approve(approvalId, approver).expect(403);
+      expect(res.body.code).toBe('second_approver_required');
+      expect(res.body.title).toMatch(/not independent/);
+    }
+    expect(await stateOf(approvalId)).toBe('pending');
+    const refusals = await vault.vault.db('audit_events').where({ action: 'approval.approve', target: approvalId, outcome: 'denied' });
+    expect(refusals).toHaveLength(2);
+    await approve(approvalId, second).expect(200);
+  });
+
+  it('is refused the other way round: a request by a client the approver registered', async () => {
+    const approver = await adminCaller(vault, ['admin:clients', 'admin:policy']);
+    const requester = await registeredThrough(vault, approver, ['admin:policy']);
+    const approvalId = await requestApproval(await aSubject(), requester);
+    expect((await approve(approvalId, approver).expect(403)).body.code).toBe('second_approver_required');
+    expect(await stateOf(approvalId)).toBe('pending');
+  });
+
+  it('is refused when the requester gave it its current secret', async () => {
+    const requester = await adminCaller(vault, ['admin:clients', 'admin:policy']);
+    const other = await adminCaller(vault, ['admin:policy']);
+    const rotated = await vault.post(`/v1/admin/clients/${other.principal.clientId}/rotate-secret`).set(bearer(requester)).expect(200);
+    const credentials = { clientId: other.principal.clientId, clientSecret: rotated.body.client_secret as string };
+    const token = await accessToken(vault, credentials, { scope: 'admin:policy' });
+    const approvalId = await requestApproval(await aSubject(), requester);
+    expect((await vault.post(`/v1/admin/approvals/${approvalId}/approve`).set('Authorization', `Bearer ${token}`).expect(403)).body.code).toBe('second_approver_required');
   });
 });

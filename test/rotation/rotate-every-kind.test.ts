@@ -1,6 +1,6 @@
 import { decodeProtectedHeader } from 'jose';
 import { startTestVault, type TestVault } from '../support/test-vault';
-import type { Caller } from '../policy/support/principals';
+import { adminCaller, registeredThrough, type Caller } from '../policy/support/principals';
 import { accountService, bearer, keyAdmin, paymentProcessor, readWhile, subjectBody, VISA, waitForJob } from './support/rotation-helpers';
 
 jest.setTimeout(120_000);
@@ -71,8 +71,14 @@ describe('online key rotation through the admin API', () => {
 
   it('refuses to destroy a generation still in use, and needs a second admin to destroy a retired one', async () => {
     await vault.post('/v1/admin/keys/kek-generations/2/destruction').set('Authorization', bearer(admin)).expect(409).expect((res) => expect(res.body.code).toBe('kek_generation_not_retired'));
-    await vault.post('/v1/admin/keys/kek-generations/1/destruction').set('Authorization', bearer(admin)).expect(202);
-    await vault.post('/v1/admin/keys/kek-generations/1/destruction/approve').set('Authorization', bearer(admin)).expect(403).expect((res) => expect(res.body.code).toBe('second_approver_required'));
+    const requester = await adminCaller(vault, ['admin:clients', 'admin:keys']);
+    await vault.post('/v1/admin/keys/kek-generations/1/destruction').set('Authorization', bearer(requester)).expect(202);
+    await vault.post('/v1/admin/keys/kek-generations/1/destruction/approve').set('Authorization', bearer(requester)).expect(403).expect((res) => expect(res.body.code).toBe('second_approver_required'));
+    // A client the requester registered through the API is the requester with another id.
+    const puppet = await registeredThrough(vault, requester, ['admin:keys']);
+    const refused = await vault.post('/v1/admin/keys/kek-generations/1/destruction/approve').set('Authorization', bearer(puppet)).expect(403);
+    expect(refused.body.title).toMatch(/not independent/);
+    expect((await inventory()).kek_generations[0].status).toBe('retired');
     const second = await keyAdmin(vault);
     const destroyed = await vault.post('/v1/admin/keys/kek-generations/1/destruction/approve').set('Authorization', bearer(second)).expect(200);
     expect(destroyed.body).toEqual(expect.objectContaining({ state: 'destroyed', approved_by: second.credentials.clientId }));

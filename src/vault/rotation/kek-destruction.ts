@@ -1,6 +1,8 @@
 import type { AuditSink } from '../../audit/writer';
 import type { KeyHierarchy } from '../../crypto/key-hierarchy';
 import { VaultError } from '../../errors/vault-error';
+import { notIndependent } from '../../policy/approvals';
+import type { CredentialLineage } from '../../store/credential-lineage';
 import type { Database } from '../../store/database';
 import type { KekDestructionRow, KekDestructionStore } from '../../store/kek-destructions';
 import type { KeyRotationStore } from '../../store/key-rotation';
@@ -30,6 +32,7 @@ export class KekDestruction {
     private readonly rotation: KeyRotationStore,
     private readonly inventory: KeyInventoryService,
     private readonly audit: AuditSink,
+    private readonly lineage: Pick<CredentialLineage, 'eitherHolds'>,
   ) {}
 
   async request(generationId: number, actor: RotationActor): Promise<KekDestructionView> {
@@ -56,6 +59,7 @@ export class KekDestruction {
     if (pending.requestedBy === actor.clientId) {
       throw await refuse(new VaultError('second_approver_required', 403, 'A destruction must be approved by a different admin client than the one that requested it'));
     }
+    if (await this.lineage.eitherHolds(pending.requestedBy, actor.clientId)) throw await refuse(notIndependent());
     if (pending.approvedAt) throw await refuse(new VaultError('kek_generation_destroyed', 409, 'This KEK generation is already destroyed'));
     try {
       await this.db.transaction(async (trx) => {

@@ -5,6 +5,7 @@ import type { KeyHierarchy } from '../../crypto/key-hierarchy';
 import type { SigningKeyRing } from '../../identity/signing-keys';
 import type { Logger } from '../../observability/logger';
 import { BlindIndexRotationStore } from '../../store/blind-index-rotation';
+import { CredentialLineage } from '../../store/credential-lineage';
 import type { Database } from '../../store/database';
 import { KekDestructionStore } from '../../store/kek-destructions';
 import { KeyInventoryStore } from '../../store/key-inventory';
@@ -69,7 +70,7 @@ export function createKeyRotation(deps: KeyRotationDependencies): KeyRotation {
   return {
     inventory,
     jobs,
-    destruction: new KekDestruction(db, keys, new KekDestructionStore(db), keyStore, inventory, deps.audit),
+    destruction: new KekDestruction(db, keys, new KekDestructionStore(db), keyStore, inventory, deps.audit, new CredentialLineage(db)),
     runner,
     async start(request, actor) {
       const job = await jobs.start(request, actor);

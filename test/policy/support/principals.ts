@@ -39,3 +39,14 @@ export const bearer = (caller: Caller) => ({ Authorization: `Bearer ${caller.tok
 export async function auditRowsOf(vault: TestVault, requestId: string) {
   return vault.vault.db('audit_events').where({ request_id: requestId }).orderBy('seq');
 }
+
+/**
+ * A client `by` registers through the admin API, with a token for `scopes`: its secret passed
+ * through `by`'s hands (`by` needs admin:clients and every scope it hands out).
+ */
+export async function registeredThrough(vault: TestVault, by: Caller, scopes: string[]): Promise<Caller> {
+  const res = await vault.post('/v1/admin/clients').set(bearer(by)).send({ name: `through-${crypto.randomBytes(6).toString("hex")}`, scopes }).expect(201);
+  const credentials = { clientId: res.body.client_id as string, clientSecret: res.body.client_secret as string };
+  const token = await accessToken(vault, credentials, { scope: scopes.join(' ') });
+  return { credentials, token, principal: await vault.vault.identity.verifier.verify(token) };
+}
