@@ -54,6 +54,8 @@ export class BenchChild<Ready> {
   }
 
   call<T>(op: string, args: unknown): Promise<T> {
+    // Sending to a child that has gone would emit an 'error' nobody listens for.
+    if (!this.child.connected) return Promise.reject(new Error(`the child has exited; ${op} not sent`));
     const id = this.nextId++;
     return new Promise<T>((resolve, reject) => {
       this.pending.set(id, { resolve: resolve as (value: unknown) => void, reject });

@@ -89,6 +89,7 @@ async function startVaultChild(env: BenchEnvironment, unaudited: boolean, option
   const start: VaultStart = { env: env.vaultEnv, unaudited };
   const child = await BenchChild.start<VaultReady>(VAULT_RUNNER, start, flags);
   memory.watch(name, child.ready.pid);
+  memory.watchHeap(name, () => child.call<number>('heapUsed', undefined));
   return child;
 }
 

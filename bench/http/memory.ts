@@ -1,9 +1,14 @@
 import fs from 'node:fs';
 import type { MemorySeries, Phase } from './results';
 
-/** Samples the resident set size of the benchmark's child processes from /proc, once a second. */
+/**
+ * Samples the resident set size of the benchmark's child processes from /proc, once a second,
+ * and, for those that answer it, the V8 heap in use: RSS follows how much heap V8 chose to
+ * keep, the least heap in use over a while follows what the process holds on to.
+ */
 export class MemorySampler {
   private readonly series = new Map<string, { pid: number; samples: Array<[number, number]> }>();
+  private readonly heaps = new Map<string, { probe: (() => Promise<number>) | undefined; samples: Array<[number, number]> }>();
   private readonly phases: Phase[] = [];
   private readonly started = Date.now();
   private readonly timer: NodeJS.Timeout;
@@ -23,9 +28,16 @@ export class MemorySampler {
     this.sample();
   }
 
+  /** Also samples `name`'s heap in use, in bytes, as `probe` reads it; a series named `<name> heap used`. */
+  watchHeap(name: string, probe: () => Promise<number>): void {
+    this.heaps.set(`${name} heap used`, { probe, samples: [] });
+  }
+
   unwatch(name: string): void {
     const entry = this.series.get(name);
     if (entry) entry.pid = 0;
+    const heap = this.heaps.get(`${name} heap used`);
+    if (heap) heap.probe = undefined;
   }
 
   async phase<T>(name: string, run: () => Promise<T>): Promise<T> {
@@ -37,16 +49,17 @@ export class MemorySampler {
     }
   }
 
-  /** RSS of `name` between two moments: first and last sample, and the largest. */
-  between(name: string, from: number, to: number): { first: number; last: number; peak: number } | undefined {
-    const samples = this.series.get(name)?.samples.filter(([t]) => t >= from && t <= to) ?? [];
+  /** A series of `name` (MiB) between two moments: first and last sample, the largest and the least. */
+  between(name: string, from: number, to: number): { first: number; last: number; peak: number; least: number } | undefined {
+    const samples = (this.series.get(name) ?? this.heaps.get(name))?.samples.filter(([t]) => t >= from && t <= to) ?? [];
     if (samples.length === 0) return undefined;
-    return { first: samples[0]![1], last: samples.at(-1)![1], peak: Math.max(...samples.map(([, mb]) => mb)) };
+    const values = samples.map(([, mb]) => mb);
+    return { first: values[0]!, last: values.at(-1)!, peak: Math.max(...values), least: Math.min(...values) };
   }
 
   stop(): { memory: MemorySeries[]; phases: Phase[] } {
     clearInterval(this.timer);
-    const memory = [...this.series].map(([process, { samples }]) => ({ process, samples: thin(samples, 600) }));
+    const memory = [...this.series, ...this.heaps].map(([process, { samples }]) => ({ process, samples: thin(samples, 600) }));
     return { memory, phases: this.phases };
   }
 
@@ -55,6 +68,12 @@ export class MemorySampler {
     for (const entry of this.series.values()) {
       const mb = entry.pid ? rssMiB(entry.pid) : undefined;
       if (mb !== undefined) entry.samples.push([t, mb]);
+    }
+    for (const heap of this.heaps.values()) {
+      heap.probe?.().then(
+        (bytes) => heap.samples.push([t, Math.round((bytes / 1048576) * 10) / 10]),
+        () => undefined,
+      );
     }
   }
 }

@@ -32,6 +32,10 @@ serveParent<VaultStart, VaultReady>({
     return { port: vault.port, pid: process.pid, routes: vault.routes.entries.map((e) => ({ path: e.path, methods: [...e.methods] })) };
   },
   calls: {
+    /** V8 heap in use, in bytes, for the memory sampler. */
+    async heapUsed(): Promise<number> {
+      return process.memoryUsage().heapUsed;
+    },
     async register(registration: ClientRegistration): Promise<RegisteredClient> {
       const issued = await vault!.identity.clients.register(registration, { via: 'cli' });
       return { clientId: issued.client_id, clientSecret: issued.client_secret };
