@@ -3,8 +3,8 @@ import type { MemorySeries, Phase } from './results';
 
 /**
  * Samples the resident set size of the benchmark's child processes from /proc, once a second,
- * and, for those that answer it, the V8 heap in use: RSS follows how much heap V8 chose to
- * keep, the least heap in use over a while follows what the process holds on to.
+ * and, for those that answer it, the V8 heap in use after their latest full collection: RSS
+ * follows how much heap V8 chose to keep, that figure what the process holds on to.
  */
 export class MemorySampler {
   private readonly series = new Map<string, { pid: number; samples: Array<[number, number]> }>();
@@ -28,7 +28,7 @@ export class MemorySampler {
     this.sample();
   }
 
-  /** Also samples `name`'s heap in use, in bytes, as `probe` reads it; a series named `<name> heap used`. */
+  /** Also samples `name`'s heap in use (bytes), as `probe` reads it; a series named `<name> heap used`. */
   watchHeap(name: string, probe: () => Promise<number>): void {
     this.heaps.set(`${name} heap used`, { probe, samples: [] });
   }

@@ -146,7 +146,7 @@ export const sizeScenario: HttpScenario = {
     const growth = rss ? rss.last / rss.first - 1 : 0;
     // The subject-key cache fills during the first part of a run over a large set: the second half tells a bound from a leak.
     const secondHalf = ctx.memory.between('vault', from + (to - from) / 2, to);
-    // What the vault holds on to: the least heap in use (just after a collection) in the window's first and last minute.
+    // What the vault holds on to: its heap in use after a full collection, in the window's first and last minute.
     const minute = Math.min(60, (to - from) / 4);
     const heapEarly = ctx.memory.between('vault heap used', from, from + minute);
     const heapLate = ctx.memory.between('vault heap used', to - minute, to);
@@ -161,7 +161,7 @@ export const sizeScenario: HttpScenario = {
         `the vault caches ${cacheSize.toLocaleString('en-US')} subject keys; reads over a larger set miss that cache`,
         ...(fill ? [`vault RSS while its key cache filled (${Math.min(cacheSize, all.length).toLocaleString('en-US')} subjects resolved, before the window): ${fill.first} → ${fill.last} MiB`] : []),
         ...(secondHalf ? [`vault RSS over the second half of the large-set run: ${secondHalf.first} → ${secondHalf.last} MiB (peak ${secondHalf.peak})`] : []),
-        ...(heapEarly && heapLate ? [`vault heap in use at its least, first vs last ${Math.round(minute)} s of the window: ${heapEarly.least} → ${heapLate.least} MiB (what it holds on to; RSS also counts the heap V8 keeps for its next allocations)`] : []),
+        ...(heapEarly && heapLate ? [`vault heap in use after a full collection, least in the first vs the last ${Math.round(minute)} s of the window: ${heapEarly.least} → ${heapLate.least} MiB (what it holds on to; RSS also counts the heap V8 keeps for its next allocations)`] : []),
       ],
     };
   },
