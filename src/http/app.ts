@@ -54,6 +54,7 @@ export function createApp(deps: AppDependencies): VaultApp {
   // Paths match only as openapi.yaml spells them (route modules use caseSensitiveRouter too), so
   // the body parser's choice of form or JSON by path and the route serving it cannot disagree.
   app.set('case sensitive routing', true);
+  app.set('strict routing', true);
   app.set('etag', false);
   app.set('query parser', 'simple');
   // Off unless configured: X-Forwarded-For is the client's to write, and would choose whose failures the throttle counts.

@@ -11,11 +11,12 @@ export interface RouteEntry {
 
 /**
  * A router whose paths match only as openapi.yaml spells them: Express routers match any case
- * by default, whatever the app is set to, and `/OAUTH/TOKEN` would reach the token endpoint
- * past the body parser's choice of form or JSON by path.
+ * and a trailing slash by default, whatever the app is set to. `/OAUTH/TOKEN` would reach the
+ * token endpoint past the body parser's choice of form or JSON by path, and `/reveal/` a route
+ * that a filter in front of the vault, matching paths exactly, would not see as that route.
  */
 export function caseSensitiveRouter(): Router {
-  return Router({ caseSensitive: true });
+  return Router({ caseSensitive: true, strict: true });
 }
 
 /**

@@ -35,6 +35,14 @@ describe('a path is routed only as it is spelled in openapi.yaml', () => {
     expect(res.body.code).toBe('not_found');
   });
 
+  it('answers a path with a trailing slash, which openapi.yaml does not spell, with 404 and serves nothing', async () => {
+    const { id } = await createSubject(vault, account);
+    const res = await vault.get(`/v1/subjects/${id}/`).set('Authorization', auth(account)).expect(404);
+    expect(res.body.code).toBe('not_found');
+    expect(res.body.id).toBeUndefined();
+    expect((await vault.get('/healthz/').expect(404)).body.code).toBe('not_found');
+  });
+
   it('answers a data route spelled in capitals with 404 before any token is asked for', async () => {
     expect((await vault.get('/V1/SUBJECTS/sub_AAAAAAAAAAAAAAAA/EMAIL').expect(404)).body.code).toBe('not_found');
     expect((await vault.post('/V1/SUBJECTS').send({ name: 'Jo Example' }).expect(404)).body.code).toBe('not_found');
