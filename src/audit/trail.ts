@@ -123,10 +123,11 @@ export class AuditTrail {
 }
 
 /**
- * What a subject's access log leaves out: reads of the trail itself, and the break-glass
- * approval workflow and the legal-disclosure reads refused for want of an approval, which would
- * announce a legal disclosure before it happens (and name the administrators). The disclosure
- * itself, once made, is a data access like any other and shows.
+ * What a subject's access log leaves out: reads of the trail itself, the break-glass approval
+ * workflow, and every refused legal-disclosure attempt (a read before its approval, or anything
+ * else such a client was refused), which would announce a legal disclosure before it happens
+ * (and name the administrators). The disclosure itself, once made, is a data access like any
+ * other and shows.
  */
 const ACCESS_LOG_LEAVES_OUT: Pick<AuditFilter, 'excludeActionPrefixes' | 'excludeDeniedPurposes'> = {
   excludeActionPrefixes: ['audit.', 'approval.'],

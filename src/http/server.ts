@@ -126,6 +126,16 @@ const FIXED_HEADER_LINES = (() => {
   return lines.join('\r\n');
 })();
 
+const draining = new WeakSet<Socket>();
+const responseOn = (socket: Socket) => (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
+
+/** Closes the socket once no response is left to send on it (Node hands it the next queued one as each finishes). */
+function closeAfterAnswers(socket: Socket): void {
+  const current = responseOn(socket);
+  if (current && !current.writableFinished) current.once('close', () => closeAfterAnswers(socket));
+  else socket.destroy();
+}
+
 /**
  * Node's parser refuses some requests before the app sees them (headers over the limit,
  * Transfer-Encoding with Content-Length, a request too slow to arrive) and would answer with a
@@ -134,12 +144,17 @@ const FIXED_HEADER_LINES = (() => {
  * Unless a whole request before those bytes is still being answered: then that answer goes out.
  */
 function answerClientError(error: Error & { code?: string }, socket: Socket): void {
-  const inFlight = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
-  // The refused bytes came after a whole request, pipelined on the same connection: that request
-  // is running and may change data, so its own answer is the one the client must get. The
-  // connection closes once it is sent.
-  if (inFlight && !inFlight.writableEnded && inFlight.req?.complete) {
-    inFlight.once('close', () => socket.destroy());
+  const inFlight = responseOn(socket);
+  // The refused bytes (or the stalled ones) came after whole requests, pipelined on the same
+  // connection: those are running and may change data, so their own answers are the ones the
+  // client must get. Nothing more is read (the refused bytes never become a request, a stalled
+  // one never completes), and the connection closes once the last answer is out.
+  if (inFlight && !inFlight.writableFinished && inFlight.req?.complete) {
+    if (!draining.has(socket)) {
+      draining.add(socket);
+      socket.pause();
+      closeAfterAnswers(socket);
+    }
     return;
   }
   // The check Node's own handler makes: never write into a response that is already under way.

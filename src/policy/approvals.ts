@@ -54,7 +54,7 @@ export class ApprovalService {
     private readonly subjects: Pick<SubjectStore, 'find'>,
     private readonly settings: { approvalMaxLifetimeHours: number },
     private readonly audit: PolicyAuditHook,
-    private readonly lineage: Pick<CredentialLineage, 'eitherHolds'>,
+    private readonly lineage: Pick<CredentialLineage, 'oneCanActAsBoth'>,
     private readonly now: () => Date = () => new Date(),
   ) {}
 
@@ -81,8 +81,8 @@ export class ApprovalService {
     if (current.createdBy === actor.clientId) {
       throw await refuse(new VaultError('second_approver_required', 403, 'An approval must be approved by a different admin client than the one that created it'));
     }
-    // A client registered (or given a secret) through the other is the other, as far as a second pair of eyes goes.
-    if (await this.lineage.eitherHolds(current.createdBy, actor.clientId)) throw await refuse(notIndependent());
+    // A client registered (or given a secret) through the other, or both through a third, is one pair of eyes.
+    if (await this.lineage.oneCanActAsBoth(current.createdBy, actor.clientId)) throw await refuse(notIndependent());
     if (current.approvedAt) throw await refuse(new VaultError('approval_already_approved', 409, 'This approval has already been approved'));
     if (current.expiresAt.getTime() <= this.now().getTime()) throw await refuse(new VaultError('approval_expired', 409, 'This approval has expired'));
     const approved = await this.store.approve(id, actor.clientId);
@@ -158,7 +158,7 @@ export const notIndependent = () =>
   new VaultError(
     'second_approver_required',
     403,
-    'The approving admin client is not independent of the requesting one: one was registered, or given its secret, through the other (or through a client it was)',
+    'The approving admin client is not independent of the requesting one: one was registered, or given its secret, through the other, or both through a third (directly or through clients it was)',
   );
 
 const newApprovalId = () => `apr_${crypto.randomBytes(16).toString('base64url')}`;

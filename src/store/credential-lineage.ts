@@ -1,19 +1,21 @@
 import type { Database } from './database';
 
-// Every client secret the API hands out is recorded in the audit trail as one of these, naming
-// the client that was handed it (client_id) and the client whose secret it is (target).
-const SECRET_ISSUED = ['client.registered', 'client.secret_rotated'];
-
-// The clients the holder was handed a secret of, then those each of them was, and so on (union,
-// not union all: a cycle ends); then whether the client is among them. Each step follows the
-// trail's client index from the holder. Bindings: holder, the actions, client.
-const HANDED_DOWN = `with recursive handed(id) as (
-   select ?::text
+// Every client secret the API hands out is in the audit trail as one of these two actions,
+// naming the client that was handed it (client_id) and the client whose secret it is (target).
+// Written out, not bound, so that the planner can use the partial index over exactly these.
+// For each of the two clients, every client that held its secret: itself, whoever was handed
+// it, whoever was handed theirs, and so on (union, not union all: a cycle ends). An operator at
+// the command line or the first start has no client id and holds nothing here. Bindings: the
+// two clients as an array, then each of them again.
+const HOLDERS_SHARED = `with recursive holders(client, holder) as (
+   select c, c from unnest(?::text[]) as c
    union
-   select e.target from audit_events e join handed h on e.client_id = h.id
-    where e.action = any(?::text[]) and e.target is not null
+   select h.client, e.client_id from audit_events e join holders h on e.target = h.holder
+    where e.action in ('client.registered', 'client.secret_rotated') and e.client_id not like 'operator:%'
  )
- select exists (select 1 from handed where id = ?) as handed`;
+ select exists (
+   select 1 from holders a join holders b on a.holder = b.holder where a.client = ? and b.client = ?
+ ) as shared`;
 
 /**
  * Whose secrets passed through whose hands. A client that registered another through the API,
@@ -23,13 +25,13 @@ const HANDED_DOWN = `with recursive handed(id) as (
 export class CredentialLineage {
   constructor(private readonly db: Database) {}
 
-  /** Whether either client was handed the other's secret, directly or through clients it was handed. */
-  async eitherHolds(a: string, b: string): Promise<boolean> {
-    return (await this.handedDown(a, b)) || (await this.handedDown(b, a));
-  }
-
-  private async handedDown(holder: string, client: string): Promise<boolean> {
-    const result = await this.db.raw<{ rows: Array<{ handed: boolean }> }>(HANDED_DOWN, [holder, SECRET_ISSUED, client]);
-    return result.rows[0]!.handed;
+  /**
+   * Whether one principal can act as both clients: one was handed the other's secret, or a third
+   * was handed both, directly or through clients it was handed. A secret replaced since still
+   * counts: whoever held it could have used it to take the new one.
+   */
+  async oneCanActAsBoth(a: string, b: string): Promise<boolean> {
+    const result = await this.db.raw<{ rows: Array<{ shared: boolean }> }>(HOLDERS_SHARED, [[a, b], a, b]);
+    return result.rows[0]!.shared;
   }
 }

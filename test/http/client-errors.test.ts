@@ -90,6 +90,19 @@ describe('bytes the parser refuses behind a complete request on the same connect
     expect(await countSubjects()).toBe(before + 1);
     expect(JSON.stringify(answer)).not.toContain('canary');
   });
+
+  it('answer every whole request queued before them, in order, then close', async () => {
+    const account = await accountService(vault);
+    const before = await countSubjects();
+    const body = JSON.stringify(SAMPLE);
+    const create =
+      `POST /v1/subjects HTTP/1.1\r\nHost: localhost\r\nAuthorization: ${auth(account)}\r\n` +
+      `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+    const answer = await exchange(vault, `${create}${create}canary canary\r\n\r\n`);
+    const statusLines = `${answer.statusLine}\r\n${answer.body}`.match(/HTTP\/1\.1 \d{3}/g);
+    expect(statusLines).toEqual(['HTTP/1.1 201', 'HTTP/1.1 201']);
+    expect(await countSubjects()).toBe(before + 2);
+  });
 });
 
 describe('an empty body, however it is framed', () => {

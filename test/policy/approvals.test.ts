@@ -160,6 +160,17 @@ describe('the second administrator of a break-glass approval', () => {
     await approve(approvalId, second).expect(200);
   });
 
+  it('is refused when one client registered both through the API, and allowed for clients registered apart', async () => {
+    const registrar = await adminCaller(vault, ['admin:clients', 'admin:policy']);
+    const requester = await registeredThrough(vault, registrar, ['admin:policy']);
+    const sibling = await registeredThrough(vault, registrar, ['admin:policy']);
+    const approvalId = await requestApproval(await aSubject(), requester);
+    expect((await approve(approvalId, sibling).expect(403)).body.code).toBe('second_approver_required');
+    expect(await stateOf(approvalId)).toBe('pending');
+    // Registered with the command line, as README says approvers are: independent of all three.
+    await approve(approvalId, await adminCaller(vault, ['admin:policy'])).expect(200);
+  });
+
   it('is refused the other way round: a request by a client the approver registered', async () => {
     const approver = await adminCaller(vault, ['admin:clients', 'admin:policy']);
     const requester = await registeredThrough(vault, approver, ['admin:policy']);

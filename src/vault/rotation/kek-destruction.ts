@@ -32,7 +32,7 @@ export class KekDestruction {
     private readonly rotation: KeyRotationStore,
     private readonly inventory: KeyInventoryService,
     private readonly audit: AuditSink,
-    private readonly lineage: Pick<CredentialLineage, 'eitherHolds'>,
+    private readonly lineage: Pick<CredentialLineage, 'oneCanActAsBoth'>,
   ) {}
 
   async request(generationId: number, actor: RotationActor): Promise<KekDestructionView> {
@@ -59,7 +59,7 @@ export class KekDestruction {
     if (pending.requestedBy === actor.clientId) {
       throw await refuse(new VaultError('second_approver_required', 403, 'A destruction must be approved by a different admin client than the one that requested it'));
     }
-    if (await this.lineage.eitherHolds(pending.requestedBy, actor.clientId)) throw await refuse(notIndependent());
+    if (await this.lineage.oneCanActAsBoth(pending.requestedBy, actor.clientId)) throw await refuse(notIndependent());
     if (pending.approvedAt) throw await refuse(new VaultError('kek_generation_destroyed', 409, 'This KEK generation is already destroyed'));
     try {
       await this.db.transaction(async (trx) => {
