@@ -66,7 +66,7 @@ describe('requests Node refuses before the app runs are answered as problems', (
   });
 });
 
-describe('bytes the parser refuses behind a complete request on the same connection', () => {
+describe('subject creations sent as raw bytes', () => {
   let vault: TestVault;
   beforeAll(async () => {
     vault = await startTestVault();
@@ -75,55 +75,46 @@ describe('bytes the parser refuses behind a complete request on the same connect
 
   const countSubjects = async () => Number((await vault.vault.db('subjects').count({ n: '*' }))[0]!.n);
 
-  it('leave the request before them answered with its own outcome, then the connection closes', async () => {
-    const account = await accountService(vault);
-    const before = await countSubjects();
+  /** POST /v1/subjects as the account service: the header section, then `framing` (the body and how its length is told). */
+  async function creation(framing?: string): Promise<string> {
+    const head = `POST /v1/subjects HTTP/1.1\r\nHost: localhost\r\nAuthorization: ${auth(await accountService(vault))}\r\nContent-Type: application/json\r\n`;
+    if (framing !== undefined) return head + framing;
     const body = JSON.stringify(SAMPLE);
-    const create =
-      `POST /v1/subjects HTTP/1.1\r\nHost: localhost\r\nAuthorization: ${auth(account)}\r\n` +
-      `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
-    // Not a request line: the parser refuses it while the creation is still running.
-    const answer = await exchange(vault, `${create}canary canary\r\n\r\n`);
-    // The client is told what happened to the request it sent: created, not "bad request".
-    expect(answer.statusLine).toMatch(/^HTTP\/1\.1 201 /);
-    expect(answer.headers.location).toMatch(/^\/v1\/subjects\/sub_/);
-    expect(await countSubjects()).toBe(before + 1);
-    expect(JSON.stringify(answer)).not.toContain('canary');
+    return `${head}Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+  }
+
+  describe('with bytes the parser refuses behind them on the same connection', () => {
+    it('leave the request before them answered with its own outcome, then the connection closes', async () => {
+      const before = await countSubjects();
+      // Not a request line: the parser refuses it while the creation is still running.
+      const answer = await exchange(vault, `${await creation()}canary canary\r\n\r\n`);
+      // The client is told what happened to the request it sent: created, not "bad request".
+      expect(answer.statusLine).toMatch(/^HTTP\/1\.1 201 /);
+      expect(answer.headers.location).toMatch(/^\/v1\/subjects\/sub_/);
+      expect(await countSubjects()).toBe(before + 1);
+      expect(JSON.stringify(answer)).not.toContain('canary');
+    });
+
+    it('answer every whole request queued before them, in order, then close', async () => {
+      const before = await countSubjects();
+      const answer = await exchange(vault, `${await creation()}${await creation()}canary canary\r\n\r\n`);
+      const statusLines = `${answer.statusLine}\r\n${answer.body}`.match(/HTTP\/1\.1 \d{3}/g);
+      expect(statusLines).toEqual(['HTTP/1.1 201', 'HTTP/1.1 201']);
+      expect(await countSubjects()).toBe(before + 2);
+    });
   });
 
-  it('answer every whole request queued before them, in order, then close', async () => {
-    const account = await accountService(vault);
-    const before = await countSubjects();
-    const body = JSON.stringify(SAMPLE);
-    const create =
-      `POST /v1/subjects HTTP/1.1\r\nHost: localhost\r\nAuthorization: ${auth(account)}\r\n` +
-      `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
-    const answer = await exchange(vault, `${create}${create}canary canary\r\n\r\n`);
-    const statusLines = `${answer.statusLine}\r\n${answer.body}`.match(/HTTP\/1\.1 \d{3}/g);
-    expect(statusLines).toEqual(['HTTP/1.1 201', 'HTTP/1.1 201']);
-    expect(await countSubjects()).toBe(before + 2);
-  });
-});
-
-describe('an empty body, however it is framed', () => {
-  let vault: TestVault;
-  beforeAll(async () => {
-    vault = await startTestVault();
-  });
-  afterAll(() => vault.stop());
-
-  const countSubjects = async () => Number((await vault.vault.db('subjects').count({ n: '*' }))[0]!.n);
-
-  it.each([
-    ['Content-Length: 0', 'Content-Length: 0\r\n\r\n'],
-    ['chunked, with no chunk', 'Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n'],
-  ])('is no subject (%s): 422, nothing created', async (_label, framing) => {
-    const account = await accountService(vault);
-    const before = await countSubjects();
-    const answer = await exchange(vault, `POST /v1/subjects HTTP/1.1\r\nHost: localhost\r\nAuthorization: ${auth(account)}\r\nContent-Type: application/json\r\nConnection: close\r\n${framing}`);
-    expect(answer.statusLine).toMatch(/^HTTP\/1\.1 422 /);
-    expect(JSON.parse(answer.body)).toMatchObject({ code: 'validation_failed', errors: [{ pointer: '/', detail: 'the subject must be a JSON object' }] });
-    expect(await countSubjects()).toBe(before);
+  describe('with an empty body, however it is framed', () => {
+    it.each([
+      ['Content-Length: 0', 'Content-Length: 0\r\n\r\n'],
+      ['chunked, with no chunk', 'Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n'],
+    ])('is no subject (%s): 422, nothing created', async (_label, framing) => {
+      const before = await countSubjects();
+      const answer = await exchange(vault, await creation(`Connection: close\r\n${framing}`));
+      expect(answer.statusLine).toMatch(/^HTTP\/1\.1 422 /);
+      expect(JSON.parse(answer.body)).toMatchObject({ code: 'validation_failed', errors: [{ pointer: '/', detail: 'the subject must be a JSON object' }] });
+      expect(await countSubjects()).toBe(before);
+    });
   });
 });
 
