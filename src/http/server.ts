@@ -20,6 +20,8 @@ export interface RunningServer {
 /** The vault's only listener: HTTPS, with timeouts and size caps a vault needs. */
 export async function listenHttps(app: Express, config: Config, logger: Logger): Promise<RunningServer> {
   const { http } = config;
+  // How often Node checks the header and request timeouts of open connections.
+  const timeoutCheckMs = Math.min(1000, http.headersTimeoutMs);
   const server = https.createServer(
     {
       ...tlsServerOptions(config.tls, http.headersTimeoutMs),
@@ -27,7 +29,7 @@ export async function listenHttps(app: Express, config: Config, logger: Logger):
       headersTimeout: http.headersTimeoutMs,
       requestTimeout: http.requestTimeoutMs,
       keepAliveTimeout: http.keepAliveTimeoutMs,
-      connectionsCheckingInterval: Math.min(1000, http.headersTimeoutMs),
+      connectionsCheckingInterval: timeoutCheckMs,
       // Node would answer a missing Host with a bare 400 of its own; input hygiene answers it as a problem.
       requireHostHeader: false,
       ...expressMessageClasses(app),
@@ -41,7 +43,7 @@ export async function listenHttps(app: Express, config: Config, logger: Logger):
   // Bound idle sockets that never finish a handshake or a request. Past the request timeout (and
   // the interval its check runs at), so that a request whose body stops short is answered 408 by
   // that check rather than cut off in silence by this one.
-  server.setTimeout(http.requestTimeoutMs + 2 * Math.min(1000, http.headersTimeoutMs));
+  server.setTimeout(http.requestTimeoutMs + 2 * timeoutCheckMs);
   server.on('tlsClientError', (error: Error & { code?: string }) => {
     logger.debug({ code: error.code }, 'TLS handshake refused');
   });
@@ -141,7 +143,7 @@ function closeAfterAnswers(socket: Socket): void {
  * Transfer-Encoding with Content-Length, a request too slow to arrive) and would answer with a
  * bare status line. The vault answers with a problem like any other, without a request id (there
  * is no request) and with nothing of what was sent (`error.rawPacket` holds it), then closes.
- * Unless a whole request before those bytes is still being answered: then that answer goes out.
+ * Unless whole requests before those bytes are still being answered: then their answers go out.
  */
 function answerClientError(error: Error & { code?: string }, socket: Socket): void {
   const inFlight = responseOn(socket);
