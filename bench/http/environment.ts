@@ -26,13 +26,19 @@ export interface BenchEnvironment {
   close(): Promise<void>;
 }
 
-/** `subjectKeyCache`: the vault's PDVAULT_SUBJECT_KEY_CACHE_ENTRIES, or 0 for its default. */
-export async function prepareEnvironment(serverUrl: string | undefined, subjectKeyCache = 0): Promise<BenchEnvironment> {
+export interface EnvironmentSizing {
+  /** The vault's PDVAULT_SUBJECT_KEY_CACHE_ENTRIES, or 0 for its default. */
+  subjectKeyCache?: number;
+  /** The embedded server's shared_buffers in MiB, or 0 for its default (a DATABASE_URL server keeps its own). */
+  databaseCacheMb?: number;
+}
+
+export async function prepareEnvironment(serverUrl: string | undefined, { subjectKeyCache = 0, databaseCacheMb = 0 }: EnvironmentSizing = {}): Promise<BenchEnvironment> {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'pdvault-bench-http-'));
   fs.chmodSync(root, 0o711);
   const cleanups: Array<() => Promise<void>> = [async () => fs.rmSync(root, { recursive: true, force: true })];
   try {
-    const database = serverUrl ? await freshDatabase(serverUrl) : await embeddedDatabase(path.join(root, 'postgres'));
+    const database = serverUrl ? await freshDatabase(serverUrl) : await embeddedDatabase(path.join(root, 'postgres'), databaseCacheMb);
     cleanups.unshift(database.drop);
     const dataDir = path.join(root, 'vault');
     fs.mkdirSync(dataDir, { mode: 0o700 });
@@ -74,8 +80,9 @@ export async function prepareEnvironment(serverUrl: string | undefined, subjectK
   }
 }
 
-async function embeddedDatabase(dir: string): Promise<{ url: string; drop(): Promise<void> }> {
-  const cluster: EmbeddedCluster = await startEmbeddedPostgres({ dir, port: await freePort(), database: 'pdvault_bench' });
+async function embeddedDatabase(dir: string, cacheMb: number): Promise<{ url: string; drop(): Promise<void> }> {
+  const settings: Record<string, string> = cacheMb > 0 ? { shared_buffers: `${cacheMb}MB` } : {};
+  const cluster: EmbeddedCluster = await startEmbeddedPostgres({ dir, port: await freePort(), database: 'pdvault_bench', settings });
   return { url: cluster.url, drop: () => cluster.stop() };
 }
 

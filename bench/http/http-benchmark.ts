@@ -35,7 +35,7 @@ export async function runHttpBenchmark(names: string[], flags: string[]): Promis
       `node ${process.version}, ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'unknown cpu'}\n` +
       `  the load generator (autocannon) runs in this process and shares the ${os.cpus().length} cores with the vault, the baseline and PostgreSQL\n`,
   );
-  const env = await prepareEnvironment(options.databaseServerUrl, options.subjectKeyCache);
+  const env = await prepareEnvironment(options.databaseServerUrl, { subjectKeyCache: options.subjectKeyCache, databaseCacheMb: options.databaseCacheMb });
   const memory = new MemorySampler();
   const children: Array<BenchChild<unknown>> = [];
   let loader: SubjectLoader | undefined;
@@ -109,6 +109,7 @@ function writeResults(options: HttpBenchOptions, scenarios: ScenarioResult[], me
       subjects: options.subjects,
       sizeDurationSeconds: options.sizeDurationSeconds,
       database: options.databaseServerUrl ? 'DATABASE_URL server' : 'embedded PostgreSQL',
+      databaseCache: options.databaseCacheMb > 0 ? `shared_buffers ${options.databaseCacheMb} MB` : 'the server default',
     },
     scenarios,
     memory: series,

@@ -11,6 +11,8 @@ export interface HttpBenchOptions {
   sizeDurationSeconds: number;
   /** The vault's subject-key cache size (PDVAULT_SUBJECT_KEY_CACHE_ENTRIES); 0 leaves the default. */
   subjectKeyCache: number;
+  /** The embedded PostgreSQL's shared_buffers in MiB; 0 leaves its default (128). */
+  databaseCacheMb: number;
   /** Writes a V8 CPU profile of the audited vault to bench/results/profiles/. */
   cpuProfile: boolean;
   /** A PostgreSQL server to make the bench database on; an embedded one when unset. */
@@ -25,10 +27,11 @@ const NUMERIC: Record<string, keyof HttpBenchOptions> = {
   '--subjects': 'subjects',
   '--size-duration': 'sizeDurationSeconds',
   '--subject-key-cache': 'subjectKeyCache',
+  '--database-cache': 'databaseCacheMb',
 };
 
 export const HTTP_FLAGS_HELP =
-  '--duration <s> (10)  --warmup <s> (2)  --connections <n> (64)  --subjects <n> (100000)  --small-subjects <n> (10000)  --size-duration <s> (= duration)  --subject-key-cache <n> (the vault default)  --cpu-prof';
+  '--duration <s> (10)  --warmup <s> (2)  --connections <n> (64)  --subjects <n> (100000)  --small-subjects <n> (10000)  --size-duration <s> (= duration)  --subject-key-cache <n> (the vault default)  --database-cache <MiB> (128, the embedded default)  --cpu-prof';
 
 export function parseHttpOptions(flags: string[], databaseServerUrl: string | undefined): HttpBenchOptions {
   const options: HttpBenchOptions = {
@@ -39,6 +42,7 @@ export function parseHttpOptions(flags: string[], databaseServerUrl: string | un
     subjects: 100_000,
     sizeDurationSeconds: 0,
     subjectKeyCache: 0,
+    databaseCacheMb: 0,
     cpuProfile: false,
     databaseServerUrl,
   };
@@ -56,5 +60,6 @@ export function parseHttpOptions(flags: string[], databaseServerUrl: string | un
   }
   options.sizeDurationSeconds ||= options.durationSeconds;
   if (options.subjects < options.smallSubjects) throw new Error('--subjects must be at least --small-subjects');
+  if (options.databaseCacheMb > 0 && databaseServerUrl) throw new Error('--database-cache sizes the embedded PostgreSQL; a DATABASE_URL server keeps its own settings');
   return options;
 }

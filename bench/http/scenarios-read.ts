@@ -129,6 +129,7 @@ export const sizeScenario: HttpScenario = {
       ctx.loader.loadUpTo(ctx.options.subjects, (n) => n % 50_000 === 0 && process.stdout.write(`  loaded ${n.toLocaleString('en-US')} subjects\n`)),
     );
     const total = await ctx.loader.count();
+    const footprint = await ctx.loader.footprint();
     const all = ctx.loader.ids;
     const largeLabel = `${all.length.toLocaleString('en-US')} subjects`;
     const baselineLarge = { ...(await measureBaselineRead(ctx, all)), label: `baseline, ${largeLabel}` };
@@ -157,7 +158,7 @@ export const sizeScenario: HttpScenario = {
         ...(rss ? [{ text: `vault memory flat over the ${ctx.options.sizeDurationSeconds} s large-set run, key cache full`, met: growth <= 0.1, detail: `RSS ${rss.first} → ${rss.last} MiB (peak ${rss.peak}), ${(growth * 100).toFixed(1)}%` }] : []),
       ],
       notes: [
-        `loader: ${Math.round(loadRate).toLocaleString('en-US')} subjects/s (real subject keys and sealing, batched inserts); ${total.toLocaleString('en-US')} subjects in the table`,
+        `loader: ${Math.round(loadRate).toLocaleString('en-US')} subjects/s (real subject keys and sealing, batched inserts); ${total.toLocaleString('en-US')} subjects in the table, ${footprint.tablesMib.toLocaleString('en-US')} MiB with their keys and indexes; PostgreSQL's shared_buffers ${footprint.sharedBuffers}`,
         `the vault caches ${cacheSize.toLocaleString('en-US')} subject keys; reads over a larger set miss that cache`,
         ...(fill ? [`vault RSS while its key cache filled (${Math.min(cacheSize, all.length).toLocaleString('en-US')} subjects resolved, before the window): ${fill.first} → ${fill.last} MiB`] : []),
         ...(secondHalf ? [`vault RSS over the second half of the large-set run: ${secondHalf.first} → ${secondHalf.last} MiB (peak ${secondHalf.peak})`] : []),

@@ -60,6 +60,14 @@ export class SubjectLoader {
     return Number(row!.count);
   }
 
+  /** MiB the subjects and their keys take, indexes and TOAST included, beside the server's cache (shared_buffers). */
+  async footprint(): Promise<{ tablesMib: number; sharedBuffers: string }> {
+    const { rows } = await this.db.raw<{ rows: Array<{ bytes: string; shared_buffers: string }> }>(
+      "select pg_total_relation_size('subjects') + pg_total_relation_size('subject_keys') as bytes, current_setting('shared_buffers') as shared_buffers",
+    );
+    return { tablesMib: Math.round(Number(rows[0]!.bytes) / 2 ** 20), sharedBuffers: rows[0]!.shared_buffers };
+  }
+
   async close(): Promise<void> {
     this.keys.close();
     await this.db.destroy();

@@ -242,7 +242,7 @@ export const SETTINGS = [
     env: 'PDVAULT_SUBJECT_KEY_CACHE_ENTRIES',
     schema: positiveInt(10_000_000),
     devDefault: '200000',
-    doc: 'Most subjects whose unwrapped keys are held in memory (least recently used are dropped and zeroed first); about 0.7 KB of heap each (140 MB at the default). A read of a subject outside it costs one more query and an unwrap.',
+    doc: 'Most subjects whose unwrapped keys are held in memory (least recently used are dropped and zeroed first); about 0.7 KB of heap each (140 MB at the default). A read of a subject outside it fetches the wrapped key with the row (same query) and unwraps it.',
   },
   {
     env: 'PDVAULT_KEK_ROTATE_AFTER_DAYS',

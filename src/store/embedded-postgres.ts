@@ -14,6 +14,8 @@ export interface EmbeddedOptions {
   dir: string;
   port: number;
   database: string;
+  /** Server settings for this start, each given as `-c name=value` (the benchmark sizes `shared_buffers`). */
+  settings?: Readonly<Record<string, string>>;
   onLog?: (line: string) => void;
 }
 
@@ -44,7 +46,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
     authMethod: 'scram-sha-256',
     persistent: true,
     createPostgresUser: asRoot,
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1'],
+    postgresFlags: serverFlags({ listen_addresses: '127.0.0.1', ...options.settings }),
     onLog: (message) => log(String(message)),
     onError: (message) => log(String(message)),
   });
@@ -116,6 +118,10 @@ async function loadEmbeddedPostgres() {
     }
   }
   return EmbeddedPostgres;
+}
+
+function serverFlags(settings: Readonly<Record<string, string>>): string[] {
+  return Object.entries(settings).flatMap(([name, value]) => ['-c', `${name}=${value}`]);
 }
 
 const SIGNALS: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGBREAK'];
