@@ -1,5 +1,6 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 
 export interface EmbeddedCluster {
@@ -36,7 +37,13 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
   const password = readOrCreatePassword(path.join(options.dir, 'password'));
   const firstStart = !fs.existsSync(path.join(clusterDir, 'PG_VERSION'));
   assertNotRunning(clusterDir);
-  const log = options.onLog ?? (() => undefined);
+  await assertPortFree(options.port);
+  const fatal: string[] = [];
+  const log = (line: string) => {
+    // The server's own reason for stopping, kept to say why it did not start.
+    for (const match of line.matchAll(/FATAL:\s+(.+)/g)) fatal.push(match[1]!.trim());
+    options.onLog?.(line);
+  };
   const EmbeddedPostgres = await loadEmbeddedPostgres();
   const server = new EmbeddedPostgres({
     databaseDir: clusterDir,
@@ -51,9 +58,10 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
     onError: (message) => log(String(message)),
   });
   if (firstStart) await server.initialise();
-  // The package rejects with its own message or with nothing at all; the cause goes to the log.
+  // The package rejects with its own message or with nothing at all; the server's log says why.
   await server.start().catch((reason: unknown) => {
-    throw new Error(`the embedded PostgreSQL did not start${reason instanceof Error ? `: ${reason.message}` : ''} (its log is at debug level)`);
+    const why = fatal.at(-1) ?? (reason instanceof Error ? reason.message : undefined);
+    throw new Error(`the embedded PostgreSQL did not start${why ? `: ${why}` : ''} (its whole log is at debug level)`);
   });
   const base = `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${options.port}`;
   const adminUrl = `${base}/postgres`;
@@ -83,6 +91,21 @@ function assertNotRunning(clusterDir: string): void {
     `the embedded PostgreSQL in ${clusterDir} is already running (process ${pid}): another vault or command uses this data folder; ` +
       `stop it, or if no vault is running, end that process (kill ${pid})`,
   );
+}
+
+/**
+ * The port is free on loopback. Another server on it (a second vault's embedded PostgreSQL, a
+ * system one) would otherwise only show as a start that failed, its reason in the debug log.
+ */
+async function assertPortFree(port: number): Promise<void> {
+  const inUse = await new Promise<boolean>((resolve, reject) => {
+    const probe = net.createServer();
+    probe.once('error', (error: NodeJS.ErrnoException) => (error.code === 'EADDRINUSE' ? resolve(true) : reject(error)));
+    probe.listen({ port, host: '127.0.0.1', exclusive: true }, () => probe.close(() => resolve(false)));
+  });
+  if (inUse) {
+    throw new Error(`port ${port} on 127.0.0.1, the embedded PostgreSQL's, is in use by another program: set PDVAULT_EMBEDDED_PG_PORT to a free port`);
+  }
 }
 
 /**

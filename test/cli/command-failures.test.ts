@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
@@ -40,6 +41,22 @@ describe("an embedded cluster already running in the data folder", () => {
     expect(migrate.stderr()).toMatch(new RegExp(`^pdvault: the embedded PostgreSQL in .* is already running \\(process ${process.pid}\\)`));
     expect(migrate.stderr()).not.toContain('undefined');
     expect(migrate.stdout()).toBe('');
+  });
+});
+
+describe("an embedded PostgreSQL port another program holds", () => {
+  it('is refused in one line naming the port and the setting that moves it, before anything is created', async () => {
+    const squatter = net.createServer();
+    await new Promise<void>((resolve) => squatter.listen({ port: 0, host: '127.0.0.1' }, resolve));
+    const port = (squatter.address() as net.AddressInfo).port;
+    try {
+      const migrate = runCli(['migrate'], { PDVAULT_DATA_DIR: dir, PDVAULT_EMBEDDED_PG_PORT: String(port) });
+      expect((await migrate.exited).code).toBe(1);
+      expect(migrate.stderr()).toBe(`pdvault: port ${port} on 127.0.0.1, the embedded PostgreSQL's, is in use by another program: set PDVAULT_EMBEDDED_PG_PORT to a free port\n`);
+      expect(fs.existsSync(path.join(dir, 'postgres', 'cluster'))).toBe(false);
+    } finally {
+      squatter.close();
+    }
   });
 });
 
