@@ -6,7 +6,7 @@ import { BenchChild } from './child';
 import { registerClient } from './clients';
 import type { HttpContext, VaultChild } from './context';
 import { prepareEnvironment, type BenchEnvironment } from './environment';
-import { MemorySampler } from './memory';
+import { MemorySampler, type HeapFigures } from './memory';
 import { parseHttpOptions, type HttpBenchOptions } from './options';
 import type { HttpRunResult, ScenarioResult } from './results';
 import type { HttpScenario } from './scenario';
@@ -89,7 +89,7 @@ async function startVaultChild(env: BenchEnvironment, unaudited: boolean, option
   const start: VaultStart = { env: env.vaultEnv, unaudited };
   const child = await BenchChild.start<VaultReady>(VAULT_RUNNER, start, flags);
   memory.watch(name, child.ready.pid);
-  memory.watchHeap(name, () => child.call<number>('heapUsed', undefined));
+  memory.watchHeap(name, () => child.call<HeapFigures>('heap', undefined));
   return child;
 }
 

@@ -6,9 +6,17 @@ import type { MemorySeries, Phase } from './results';
  * and, for those that answer it, the V8 heap in use after their latest full collection: RSS
  * follows how much heap V8 chose to keep, that figure what the process holds on to.
  */
+/** A V8 heap in bytes: in use after the latest full collection, and what V8 has committed for it. */
+export interface HeapFigures {
+  used: number;
+  committed: number;
+}
+
+const mib = (bytes: number) => Math.round((bytes / 1048576) * 10) / 10;
+
 export class MemorySampler {
   private readonly series = new Map<string, { pid: number; samples: Array<[number, number]> }>();
-  private readonly heaps = new Map<string, { probe: (() => Promise<number>) | undefined; samples: Array<[number, number]> }>();
+  private readonly heaps = new Map<string, { probe: (() => Promise<HeapFigures>) | undefined; samples: { used: Array<[number, number]>; committed: Array<[number, number]> } }>();
   private readonly phases: Phase[] = [];
   private readonly started = Date.now();
   private readonly timer: NodeJS.Timeout;
@@ -28,15 +36,15 @@ export class MemorySampler {
     this.sample();
   }
 
-  /** Also samples `name`'s heap in use (bytes), as `probe` reads it; a series named `<name> heap used`. */
-  watchHeap(name: string, probe: () => Promise<number>): void {
-    this.heaps.set(`${name} heap used`, { probe, samples: [] });
+  /** Also samples `name`'s V8 heap, as `probe` reads it: series named `<name> heap used` and `<name> heap committed`. */
+  watchHeap(name: string, probe: () => Promise<HeapFigures>): void {
+    this.heaps.set(name, { probe, samples: { used: [], committed: [] } });
   }
 
   unwatch(name: string): void {
     const entry = this.series.get(name);
     if (entry) entry.pid = 0;
-    const heap = this.heaps.get(`${name} heap used`);
+    const heap = this.heaps.get(name);
     if (heap) heap.probe = undefined;
   }
 
@@ -51,7 +59,7 @@ export class MemorySampler {
 
   /** A series of `name` (MiB) between two moments: first and last sample, the largest and the least. */
   between(name: string, from: number, to: number): { first: number; last: number; peak: number; least: number } | undefined {
-    const samples = (this.series.get(name) ?? this.heaps.get(name))?.samples.filter(([t]) => t >= from && t <= to) ?? [];
+    const samples = this.samplesOf(name).filter(([t]) => t >= from && t <= to);
     if (samples.length === 0) return undefined;
     const values = samples.map(([, mb]) => mb);
     return { first: values[0]!, last: values.at(-1)!, peak: Math.max(...values), least: Math.min(...values) };
@@ -59,8 +67,21 @@ export class MemorySampler {
 
   stop(): { memory: MemorySeries[]; phases: Phase[] } {
     clearInterval(this.timer);
-    const memory = [...this.series, ...this.heaps].map(([process, { samples }]) => ({ process, samples: thin(samples, 600) }));
+    const memory = [...this.seriesNames()].map((process) => ({ process, samples: thin(this.samplesOf(process), 600) }));
     return { memory, phases: this.phases };
+  }
+
+  private *seriesNames(): Iterable<string> {
+    yield* this.series.keys();
+    for (const name of this.heaps.keys()) yield* [`${name} heap used`, `${name} heap committed`];
+  }
+
+  private samplesOf(name: string): Array<[number, number]> {
+    const rss = this.series.get(name);
+    if (rss) return rss.samples;
+    const [, process, kind] = /^(.*) heap (used|committed)$/.exec(name) ?? [];
+    const heap = process === undefined ? undefined : this.heaps.get(process);
+    return heap ? heap.samples[kind as 'used' | 'committed'] : [];
   }
 
   private sample(): void {
@@ -71,7 +92,10 @@ export class MemorySampler {
     }
     for (const heap of this.heaps.values()) {
       heap.probe?.().then(
-        (bytes) => heap.samples.push([t, Math.round((bytes / 1048576) * 10) / 10]),
+        ({ used, committed }) => {
+          heap.samples.used.push([t, mib(used)]);
+          heap.samples.committed.push([t, mib(committed)]);
+        },
         () => undefined,
       );
     }

@@ -151,6 +151,7 @@ export const sizeScenario: HttpScenario = {
     const minute = Math.min(60, (to - from) / 4);
     const heapEarly = ctx.memory.between('vault heap used', from, from + minute);
     const heapLate = ctx.memory.between('vault heap used', to - minute, to);
+    const committed = ctx.memory.between('vault heap committed', from, to);
     return {
       measurements: [{ ...baselineSmall, label: `baseline, ${smallLabel}` }, oursSmall, baselineLarge, oursLarge],
       targets: [
@@ -163,6 +164,7 @@ export const sizeScenario: HttpScenario = {
         ...(fill ? [`vault RSS while its key cache filled (${Math.min(cacheSize, all.length).toLocaleString('en-US')} subjects resolved, before the window): ${fill.first} → ${fill.last} MiB`] : []),
         ...(secondHalf ? [`vault RSS over the second half of the large-set run: ${secondHalf.first} → ${secondHalf.last} MiB (peak ${secondHalf.peak})`] : []),
         ...(heapEarly && heapLate ? [`vault heap in use after a full collection, least in the first vs the last ${Math.round(minute)} s of the window: ${heapEarly.least} → ${heapLate.least} MiB (what it holds on to; RSS also counts the heap V8 keeps for its next allocations)`] : []),
+        ...(committed && rss ? [`vault V8 heap committed over the window: ${committed.first} → ${committed.last} MiB (peak ${committed.peak}), beside RSS ${rss.first} → ${rss.last} MiB`] : []),
       ],
     };
   },

@@ -8,6 +8,7 @@ import { loadConfig } from '../../src/config/config';
 import { startVault, type RunningVault } from '../../src/cli/vault';
 import type { ClientRegistration } from '../../src/identity/client-registry';
 import { serveParent } from './child';
+import type { HeapFigures } from './memory';
 
 export interface VaultStart {
   env: Record<string, string>;
@@ -42,9 +43,13 @@ serveParent<VaultStart, VaultReady>({
     return { port: vault.port, pid: process.pid, routes: vault.routes.entries.map((e) => ({ path: e.path, methods: [...e.methods] })) };
   },
   calls: {
-    /** V8 heap in use just after the latest full collection, in bytes (what the vault holds on to), for the memory sampler. */
-    async heapUsed(): Promise<number> {
-      return heapAfterFullGc ?? process.memoryUsage().heapUsed;
+    /**
+     * For the memory sampler, in bytes: the V8 heap in use just after the latest full collection
+     * (what the vault holds on to), and the heap V8 has committed now (what RSS follows).
+     */
+    async heap(): Promise<HeapFigures> {
+      const now = process.memoryUsage();
+      return { used: heapAfterFullGc ?? now.heapUsed, committed: now.heapTotal };
     },
     async register(registration: ClientRegistration): Promise<RegisteredClient> {
       const issued = await vault!.identity.clients.register(registration, { via: 'cli' });
