@@ -31,6 +31,26 @@ export interface PaymentMethodDependencies {
   decisions: DecisionPoint;
 }
 
+// Adds of one card that find it stored meanwhile, each time under another token, before the
+// last seals for none (a card removed and added again by others, over and over).
+const STORE_ATTEMPTS = 3;
+
+interface CardToStore {
+  subjectId: string;
+  card: CardInput;
+  /** The token a new payment method gets. */
+  token: string;
+  fingerprint: { version: number; value: Buffer };
+  candidates: ReadonlyArray<{ version: number; value: Buffer }>;
+}
+
+/** The card was stored by another add after this one looked: its contents must be sealed for `token`. */
+class CardStoredMeanwhile extends Error {
+  constructor(readonly token: string) {
+    super('the card was stored meanwhile under another token');
+  }
+}
+
 // The one personal field every payment-method decision is about.
 const CARD_FIELDS = ['payment_method'] as const;
 
@@ -52,38 +72,42 @@ export class PaymentMethods {
     if (!subject) throw subjectNotFound();
 
     const [fingerprint, candidates] = await Promise.all([this.deps.index.cardFingerprint(card.number), this.deps.index.cardCandidates(card.number)]);
-    const token = newPaymentMethodToken();
-    const contents: SealedCardContents = { number: card.number, holder_name: card.holderName };
-    const outcome = await writeOnceMoreAfterRekey(async () => {
-      // A card the subject already holds keeps its token, whose binding the contents are sealed
-      // under: sealed for that token too, they can replace the stored ones (a new holder name).
-      const known = await this.deps.paymentMethods.findByFingerprint(subjectId, candidates);
-      const sealed = await this.deps.keys.seal(subjectId, cardField(token), JSON.stringify(contents));
-      const resealed = known && { token: known.token, card: await this.deps.keys.seal(subjectId, cardField(known.token), JSON.stringify(contents)) };
-      return this.deps.db.transaction(async (trx) => {
-        // The subject's row lock orders this add against an erasure, a re-key and a concurrent add of the same card.
-        if (!(await this.deps.subjects.findForUpdate(subjectId, trx))) throw subjectNotFound();
-        const written = resealed ? [sealed, resealed.card] : [sealed];
-        if (!(await this.deps.keys.sealedUnderCurrentKey(subjectId, written, trx))) throw new SealedUnderRetiredKey();
-        return this.deps.paymentMethods.insertOrFind(
-          {
-            token,
-            subjectId,
-            card: sealed,
-            brand: card.brand,
-            last4: card.last4,
-            expMonth: card.expMonth,
-            expYear: card.expYear,
-            fingerprint: fingerprint.value,
-            fingerprintVersion: fingerprint.version,
-          },
-          candidates,
-          trx,
-          resealed,
-        );
-      });
-    });
+    const added: CardToStore = { subjectId, card, token: newPaymentMethodToken(), fingerprint, candidates };
+    let known = (await this.deps.paymentMethods.findByFingerprint(subjectId, candidates))?.token;
+    let outcome: { record: PaymentMethodRecord; created: boolean } | undefined;
+    for (let attempt = 1; !outcome; attempt++) {
+      try {
+        outcome = await writeOnceMoreAfterRekey(() => this.store(added, known, attempt < STORE_ATTEMPTS));
+      } catch (error) {
+        if (!(error instanceof CardStoredMeanwhile)) throw error;
+        known = error.token;
+      }
+    }
     return { view: maskedView(outcome.record), created: outcome.created };
+  }
+
+  /**
+   * Seals the card and writes it under the subject's row lock. A card the subject already holds
+   * keeps its token, the binding its contents are sealed under: sealed for that token too, they
+   * replace the stored ones (a new holder name). When another add stored the card after `known`
+   * was looked up, the contents were sealed for no token it has: CardStoredMeanwhile names it,
+   * so they are sealed again for it rather than the acknowledged holder name being dropped.
+   */
+  private async store(added: CardToStore, known: string | undefined, insist: boolean): Promise<{ record: PaymentMethodRecord; created: boolean }> {
+    const { subjectId, card, token, fingerprint, candidates } = added;
+    const contents: SealedCardContents = { number: card.number, holder_name: card.holderName };
+    const sealed = await this.deps.keys.seal(subjectId, cardField(token), JSON.stringify(contents));
+    const resealed = known ? { token: known, card: await this.deps.keys.seal(subjectId, cardField(known), JSON.stringify(contents)) } : undefined;
+    return this.deps.db.transaction(async (trx) => {
+      // The subject's row lock orders this add against an erasure, a re-key and a concurrent add of the same card.
+      if (!(await this.deps.subjects.findForUpdate(subjectId, trx))) throw subjectNotFound();
+      const stored = await this.deps.paymentMethods.findByFingerprint(subjectId, candidates, trx);
+      if (insist && stored && stored.token !== known) throw new CardStoredMeanwhile(stored.token);
+      const written = resealed ? [sealed, resealed.card] : [sealed];
+      if (!(await this.deps.keys.sealedUnderCurrentKey(subjectId, written, trx))) throw new SealedUnderRetiredKey();
+      const record = { token, subjectId, card: sealed, brand: card.brand, last4: card.last4, expMonth: card.expMonth, expYear: card.expYear, fingerprint: fingerprint.value, fingerprintVersion: fingerprint.version };
+      return this.deps.paymentMethods.insertOrFind(record, candidates, trx, resealed);
+    });
   }
 
   /** The subject's payment methods, masked (or as bare tokens, if that is all the purpose may see). */

@@ -1,3 +1,4 @@
+import { Client } from 'pg';
 import { accessToken } from '../identity/support/identity-helpers';
 import { callerWith } from '../policy/support/principals';
 import { startTestVault, type TestVault } from '../support/test-vault';
@@ -29,6 +30,37 @@ afterAll(() => vault.stop());
 const rowsOf = (subjectId: string) => vault.vault.db('payment_methods').where({ subject_id: subjectId }).orderBy('created_at');
 const addCard = (subjectId: string, card: Record<string, unknown>, caller: Caller = account) =>
   vault.post(`/v1/subjects/${subjectId}/payment-methods`).set('Authorization', auth(caller)).send(card);
+
+/**
+ * Runs `requests` while a session of its own (the vault's pool is small) holds the subject's
+ * row lock, released once `waiters` sessions wait on a lock.
+ */
+async function whileSubjectLocked<T>(subjectId: string, waiters: number, requests: () => Promise<T>): Promise<T> {
+  const holder = new Client({ connectionString: vault.database.url });
+  await holder.connect();
+  try {
+    await holder.query('begin');
+    await holder.query('select 1 from subjects where id = $1 for update', [subjectId]);
+    const running = requests();
+    try {
+      for (let waited = 0; ; waited += 20) {
+        // pg_stat_activity is read once per transaction unless its snapshot is cleared.
+        await holder.query('select pg_stat_clear_snapshot()');
+        const { rows } = await holder.query<{ n: number }>(
+          "select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'",
+        );
+        if (rows[0]!.n >= waiters) break;
+        if (waited > 10_000) throw new Error(`only ${rows[0]!.n} of ${waiters} requests reached the lock`);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    } finally {
+      await holder.query('commit');
+    }
+    return await running;
+  } finally {
+    await holder.end();
+  }
+}
 
 describe('tokenizing a card for the account service', () => {
   it('answers 201 with a pm_ token, brand, last four, expiry and fingerprint, and stores the number only sealed', async () => {
@@ -100,6 +132,18 @@ describe('tokenizing a card for the account service', () => {
     expect(responses.every((r) => r.status === 201 || r.status === 200)).toBe(true);
     expect(new Set(responses.map((r) => r.body.token)).size).toBe(1);
     expect(await rowsOf(id)).toHaveLength(1);
+  });
+
+  it('keeps, of concurrent adds of one card, the holder name sent with the expiry it keeps', async () => {
+    const { id } = await createSubject(vault, account);
+    const copies = Array.from({ length: 4 }, (_, i) => ({ ...VISA, exp_year: YEAR + i, holder_name: `Holder ${i}` }));
+    // Every add looks for the card before any stores it: they wait together on the subject's row lock.
+    const responses = await whileSubjectLocked(id, copies.length, () => Promise.all(copies.map((copy) => addCard(id, copy))));
+    expect(responses.map((r) => r.status).sort()).toEqual([200, 200, 200, 201]);
+    const [row, ...others] = await rowsOf(id);
+    expect(others).toHaveLength(0);
+    const revealed = (await vault.post(`/v1/payment-methods/${row.token}/reveal`).set('Authorization', `Bearer ${processing}`).expect(200)).body;
+    expect(revealed).toMatchObject({ exp_year: YEAR + 3, holder_name: 'Holder 3' });
   });
 
   it('gives the same card the same fingerprint on two subjects, each with a token of its own', async () => {
