@@ -7,9 +7,10 @@ import type { AuditEventInput } from './events';
  */
 export type IdentityEvent =
   | { type: 'client.registered' | 'client.disabled' | 'client.grants_changed' | 'client.secret_rotated'; clientId: string; actor: IdentityActor }
-  | { type: 'token.issued'; clientId: string; jti: string; scopes: string[]; purpose?: string; address?: string }
-  | { type: 'token.refused'; clientId?: string; reason: string; address?: string }
-  | { type: 'token.revoked'; clientId: string; jti: string; address?: string };
+  | { type: 'token.issued'; clientId: string; jti: string; scopes: string[]; purpose?: string; address?: string; requestId?: string }
+  | { type: 'token.refused'; clientId?: string; reason: string; address?: string; requestId?: string }
+  | { type: 'token.revoked'; clientId: string; jti: string; address?: string; requestId?: string }
+  | { type: 'token.revoke_refused'; clientId?: string; jti?: string; reason: string; address?: string; requestId?: string };
 
 export type IdentityActor = { via: 'api'; clientId: string } | { via: 'cli' } | { via: 'bootstrap' };
 
@@ -18,21 +19,25 @@ export type IdentityActor = { via: 'api'; clientId: string } | { via: 'cli' } | 
 const CLIENT_ID = /^cli_[A-Za-z0-9_-]{16}$/;
 const REASON = /^[a-z_]{1,64}$/;
 
+function refusal(event: { clientId?: string; reason: string; address?: string }): Pick<AuditEventInput, 'reason' | 'clientId' | 'sourceAddress'> {
+  return {
+    reason: REASON.test(event.reason) ? event.reason : 'invalid_request',
+    clientId: event.clientId && CLIENT_ID.test(event.clientId) ? event.clientId : undefined,
+    sourceAddress: event.address,
+  };
+}
+
 export function auditEventOfIdentity(event: IdentityEvent, requestId?: string): AuditEventInput {
   switch (event.type) {
     case 'token.issued':
-      return { action: 'token.issue', outcome: 'allowed', clientId: event.clientId, scopes: event.scopes, purpose: event.purpose, target: event.jti, sourceAddress: event.address, requestId };
+      return { action: 'token.issue', outcome: 'allowed', clientId: event.clientId, scopes: event.scopes, purpose: event.purpose, target: event.jti, sourceAddress: event.address, requestId: event.requestId ?? requestId };
     case 'token.refused':
-      return {
-        action: 'token.issue',
-        outcome: 'denied',
-        reason: REASON.test(event.reason) ? event.reason : 'invalid_request',
-        clientId: event.clientId && CLIENT_ID.test(event.clientId) ? event.clientId : undefined,
-        sourceAddress: event.address,
-        requestId,
-      };
+      return { action: 'token.issue', outcome: 'denied', ...refusal(event), requestId: event.requestId ?? requestId };
     case 'token.revoked':
-      return { action: 'token.revoke', outcome: 'allowed', clientId: event.clientId, target: event.jti, sourceAddress: event.address, requestId };
+      return { action: 'token.revoke', outcome: 'allowed', clientId: event.clientId, target: event.jti, sourceAddress: event.address, requestId: event.requestId ?? requestId };
+    case 'token.revoke_refused':
+      // The token's id (not the token) names what was presented: another client's, when that is the refusal.
+      return { action: 'token.revoke', outcome: 'denied', ...refusal(event), target: event.jti, requestId: event.requestId ?? requestId };
     default: {
       // An operator at the command line has no client id; the trail names how they acted.
       const actor = event.actor.via === 'api' ? event.actor.clientId : `operator:${event.actor.via}`;

@@ -2,16 +2,21 @@ import type { Request } from 'express';
 import type { ClientCredentials } from '../identity/client-authenticator';
 import { clientAddress } from './client-address';
 import { invalidClient, invalidRequest } from '../identity/oauth-error';
-import type { OAuthRequest } from '../identity/token-service';
+import type { OAuthRequest, OAuthSource } from '../identity/token-service';
 
 const KNOWN_PARAMETERS = new Set(['grant_type', 'scope', 'purpose', 'client_id', 'client_secret', 'token', 'token_type_hint']);
 
-/** Reads an OAuth endpoint request: form parameters, client credentials (one method only), source address. */
+/** Where an OAuth endpoint request came from: its source address and the vault's request id. */
+export function oauthSource(req: Request): OAuthSource {
+  return { address: clientAddress(req) ?? 'unknown', requestId: req.requestId };
+}
+
+/** Reads an OAuth endpoint request: form parameters and client credentials (one method only). */
 export function readOAuthRequest(req: Request): OAuthRequest {
   const params = formParameters(req.body);
   const credentials = clientCredentials(req.get('authorization'), params);
   delete params.client_secret;
-  return { credentials, params, address: clientAddress(req) ?? 'unknown' };
+  return { credentials, params };
 }
 
 /** Each parameter at most once (RFC 6749 §3.2); an empty value counts as absent (§3.1). */

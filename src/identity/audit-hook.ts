@@ -10,9 +10,10 @@ export interface IdentityAuditHook {
 
 export type IdentityAuditEvent =
   | { type: 'client.registered' | 'client.disabled' | 'client.grants_changed' | 'client.secret_rotated'; clientId: string; actor: Actor }
-  | { type: 'token.issued'; clientId: string; jti: string; scopes: string[]; purpose?: string; address?: string }
-  | { type: 'token.refused'; clientId?: string; reason: string; address?: string }
-  | { type: 'token.revoked'; clientId: string; jti: string; address?: string };
+  | { type: 'token.issued'; clientId: string; jti: string; scopes: string[]; purpose?: string; address?: string; requestId?: string }
+  | { type: 'token.refused'; clientId?: string; reason: string; address?: string; requestId?: string }
+  | { type: 'token.revoked'; clientId: string; jti: string; address?: string; requestId?: string }
+  | { type: 'token.revoke_refused'; clientId?: string; jti?: string; reason: string; address?: string; requestId?: string };
 
 /** Who performed an administration action: a client through the API, or an operator at the command line. */
 /** Who changes a client: an admin client over the API (with the scopes it holds now), or an operator. */

@@ -9,12 +9,18 @@ import { decideGrant } from './token-grant';
 import { issueAccessToken, type TokenResponse } from './token-issuer';
 import type { AccessTokenVerifier } from './token-verifier';
 
-/** A request to an OAuth endpoint as the HTTP layer parsed it: credentials, parameters, source. */
+/** A request to an OAuth endpoint as the HTTP layer parsed it: credentials, parameters. */
 export interface OAuthRequest {
   credentials: ClientCredentials;
   /** Form parameters, each present at most once; empty values already dropped (RFC 6749 §3.1). */
   params: Record<string, string>;
+}
+
+/** Where a request to an OAuth endpoint came from, known before its body is read. */
+export interface OAuthSource {
   address: string;
+  /** The vault's id of the HTTP request, which its audit event carries too. */
+  requestId: string;
 }
 
 /** The token endpoint (RFC 6749 §4.4) and the revocation endpoint (RFC 7009), as steps. */
@@ -28,21 +34,29 @@ export class TokenService {
     private readonly audit: IdentityAuditHook,
   ) {}
 
-  async issue(request: OAuthRequest): Promise<TokenResponse> {
-    const { params, address } = request;
+  /**
+   * Reads the request (`read` throws on a malformed one) inside the audited step: every refusal,
+   * a malformed request included, leaves a `token.issue` event.
+   */
+  async issue(read: () => OAuthRequest, source: OAuthSource): Promise<TokenResponse> {
+    const { address, requestId } = source;
+    let clientId: string | undefined;
     try {
+      const request = read();
+      clientId = request.credentials.clientId;
       const client = await this.authenticator.authenticate(request.credentials, address);
+      const { params } = request;
       if (params.grant_type === undefined) throw invalidRequest('The grant_type parameter is required');
       if (params.grant_type !== 'client_credentials') {
         throw new OAuthError('unsupported_grant_type', 400, 'Only the client_credentials grant is supported');
       }
       const grant = decideGrant(client, { scope: params.scope, purpose: params.purpose });
       const issued = await issueAccessToken(this.keys, this.settings, client, grant);
-      await this.audit.record({ type: 'token.issued', clientId: client.id, jti: issued.jti, scopes: grant.scopes, purpose: grant.purpose, address });
+      await this.audit.record({ type: 'token.issued', clientId: client.id, jti: issued.jti, scopes: grant.scopes, purpose: grant.purpose, address, requestId });
       return issued.response;
     } catch (error) {
       if (error instanceof VaultError && error.status < 500) {
-        await this.audit.record({ type: 'token.refused', clientId: request.credentials.clientId.slice(0, 64), reason: error.code, address });
+        await this.audit.record({ type: 'token.refused', clientId: clientId?.slice(0, 64), reason: error.code, address, requestId });
       }
       throw error;
     }
@@ -50,21 +64,35 @@ export class TokenService {
 
   /**
    * RFC 7009: a token that is invalid, expired or unknown needs no revocation and is answered
-   * like a revoked one (200); a valid token of another client is refused.
+   * like a revoked one (200); a valid token of another client is refused. Refusals are audited
+   * as `token.revoke` denied: a client holding another's token is a sign that token was taken.
    */
-  async revoke(request: OAuthRequest): Promise<void> {
-    const client = await this.authenticator.authenticate(request.credentials, request.address);
-    const token = request.params.token;
-    if (token === undefined) throw invalidRequest('The token parameter is required');
-    const principal = await this.verifier.verifySignedToken(token).catch(() => undefined);
-    if (!principal) return;
-    if (principal.clientId !== client.id) {
-      throw new OAuthError('unauthorized_client', 400, 'The token was not issued to this client');
+  async revoke(read: () => OAuthRequest, source: OAuthSource): Promise<void> {
+    const { address, requestId } = source;
+    let clientId: string | undefined;
+    let jti: string | undefined;
+    try {
+      const request = read();
+      clientId = request.credentials.clientId;
+      const client = await this.authenticator.authenticate(request.credentials, address);
+      const token = request.params.token;
+      if (token === undefined) throw invalidRequest('The token parameter is required');
+      const principal = await this.verifier.verifySignedToken(token).catch(() => undefined);
+      if (!principal) return;
+      jti = principal.jti;
+      if (principal.clientId !== client.id) {
+        throw new OAuthError('unauthorized_client', 400, 'The token was not issued to this client');
+      }
+      await this.revoked.revoke(principal.jti, principal.clientId, principal.expiresAt);
+      this.verifier.standingChanged(principal.clientId);
+      // Revocations of tokens past their expiry (and the skew) protect nothing any more.
+      await this.revoked.purgeExpired(new Date(Date.now() - this.settings.clockSkewSeconds * 1000));
+      await this.audit.record({ type: 'token.revoked', clientId: client.id, jti: principal.jti, address, requestId });
+    } catch (error) {
+      if (error instanceof VaultError && error.status < 500) {
+        await this.audit.record({ type: 'token.revoke_refused', clientId: clientId?.slice(0, 64), jti, reason: error.code, address, requestId });
+      }
+      throw error;
     }
-    await this.revoked.revoke(principal.jti, principal.clientId, principal.expiresAt);
-    this.verifier.standingChanged(principal.clientId);
-    // Revocations of tokens past their expiry (and the skew) protect nothing any more.
-    await this.revoked.purgeExpired(new Date(Date.now() - this.settings.clockSkewSeconds * 1000));
-    await this.audit.record({ type: 'token.revoked', clientId: client.id, jti: principal.jti, address: request.address });
   }
 }

@@ -2,7 +2,7 @@ import type { ErrorRequestHandler, Router } from 'express';
 import { VaultError } from '../../errors/vault-error';
 import type { Identity } from '../../identity/identity';
 import { isOAuthErrorCode } from '../../identity/oauth-error';
-import { readOAuthRequest } from '../oauth-request';
+import { oauthSource, readOAuthRequest } from '../oauth-request';
 import { caseSensitiveRouter, type RouteTable } from '../route-table';
 
 /** POST /oauth/token (RFC 6749 §4.4) and POST /oauth/revoke (RFC 7009); errors as RFC 6749 §5.2. */
@@ -10,14 +10,14 @@ export function oauthRoutes(routes: RouteTable, identity: Identity): Router {
   const router = caseSensitiveRouter();
   routes.add(router, '/oauth/token', {
     post: async (req, res) => {
-      const response = await identity.tokens.issue(readOAuthRequest(req));
+      const response = await identity.tokens.issue(() => readOAuthRequest(req), oauthSource(req));
       res.setHeader('Pragma', 'no-cache');
       res.json(response);
     },
   });
   routes.add(router, '/oauth/revoke', {
     post: async (req, res) => {
-      await identity.tokens.revoke(readOAuthRequest(req));
+      await identity.tokens.revoke(() => readOAuthRequest(req), oauthSource(req));
       res.status(200).end();
     },
   });
