@@ -125,6 +125,17 @@ describe('subject input', () => {
     ['a word joiner', { postal_address: { line1: '1\u2060Main St', city: 'c', country: 'DE' } }, '/postal_address/line1'],
     ['a tag character', { name: 'Jo\u{E0041}' }, '/name'],
     ['a line break in an address line', { postal_address: { line1: 'a\nb', city: 'c', country: 'DE' } }, '/postal_address/line1'],
+    ['a line separator', { name: 'Jo\u2028Admin' }, '/name'],
+    ['a paragraph separator', { name: 'Jo\u2029Admin' }, '/name'],
+    ['an inhibit-symmetric-swapping format character', { name: 'a\u206Ab' }, '/name'],
+    ['an interlinear annotation anchor', { name: 'a\uFFF9b' }, '/name'],
+    ['a musical format character', { name: 'a\u{1D173}b' }, '/name'],
+    ['a noncharacter', { name: 'Jo\uFFFE' }, '/name'],
+    ['a Hangul filler, a letter made invisible', { name: '\u3164' }, '/name'],
+    ['a name of one blank braille cell', { name: '\u2800' }, '/name'],
+    ['a lone zero-width joiner', { name: '\u200D' }, '/name'],
+    ['a name starting with a combining mark', { name: '\u0301Jo' }, '/name'],
+    ['a name whose normal form is longer than the limit', { name: '\u0958'.repeat(200) }, '/name'],
     ['an overlong name', { name: 'x'.repeat(201) }, '/name'],
     ['an empty name', { name: '' }, '/name'],
   ])('refuses %s with a pointer to the field', (_label, body, pointer) => {
@@ -135,6 +146,10 @@ describe('subject input', () => {
 
   it.each(['\u0645\u06CC\u200C\u062E\u0648\u0627\u0647\u0645', 'Family \u{1F468}\u200D\u{1F469}\u200D\u{1F467}'])('keeps the joiners scripts and emoji need: %s', (name) => {
     expect(parseSubjectInput({ name }).name).toBe(name.normalize('NFC'));
+  });
+
+  it('limits a name by its normal form, the one stored: 150 decomposed letters are 150 characters', () => {
+    expect(parseSubjectInput({ name: 'e\u0301'.repeat(150) }).name).toBe('\u00E9'.repeat(150));
   });
 
   it.each([[null], [[]], ['text'], [7]])('refuses a body that is not an object: %p', (body) => {

@@ -1,24 +1,33 @@
 import { z } from 'zod';
 
-// C0/C1 controls; the bidirectional overrides, isolates and marks that make a string display
-// differently from what it is (a name that reads as someone else's in a support tool); and
-// invisible characters that make two strings look identical (zero-width space, word joiner,
-// soft hyphen, BOM, tag characters). The zero-width joiner and non-joiner stay: scripts and
-// emoji need them.
-const FORBIDDEN_CHARACTERS = /[\p{Cc}\u00AD\u061C\u180E\u200B\u200E\u200F\u202A-\u202E\u2060-\u2064\u2066-\u2069\uFEFF\u{E0000}-\u{E007F}]/u;
+// C0/C1 controls; every format character (Cf: the bidirectional overrides, isolates and marks
+// that make a string display as something else, zero-width space, word joiner, soft hyphen,
+// BOM, tag characters) but the zero-width joiner and non-joiner, which scripts and emoji need;
+// the line and paragraph separators, which break a line in a log or a support tool; the Hangul
+// fillers, letters made to be invisible; and the noncharacters, which are not text at all.
+const FORBIDDEN_CHARACTERS = /[\p{Cc}\p{Zl}\p{Zp}\p{Noncharacter_Code_Point}\u115F\u1160\u3164\uFFA0]|(?![\u200C\u200D])\p{Cf}/u;
+
+// What a reader sees: a letter, digit, punctuation or symbol (the blank braille cell is none).
+const VISIBLE = /(?!\u2800)[\p{L}\p{N}\p{P}\p{S}]/u;
 
 /**
  * A bounded, printable, NFC-normalised string. Leading or trailing white space is refused
- * rather than trimmed, so what the caller sent is what is stored.
+ * rather than trimmed, so what the caller sent is what is stored; the length limit holds for
+ * the normalised form, which is what is stored.
  */
 export function text(maxLength: number, label: string) {
   return z
     .string({ error: `${label} must be a string` })
-    .min(1, `${label} must not be empty`)
-    .max(maxLength, `${label} must be at most ${maxLength} characters`)
-    .refine((value) => !FORBIDDEN_CHARACTERS.test(value), `${label} must not contain control or invisible formatting characters`)
-    .refine((value) => value === value.trim(), `${label} must not start or end with white space`)
-    .transform((value) => value.normalize('NFC'));
+    .transform((value) => value.normalize('NFC'))
+    .pipe(
+      z
+        .string()
+        .min(1, `${label} must not be empty`)
+        .max(maxLength, `${label} must be at most ${maxLength} characters`)
+        .refine((value) => !FORBIDDEN_CHARACTERS.test(value), `${label} must not contain control or invisible formatting characters`)
+        .refine((value) => value === value.trim(), `${label} must not start or end with white space`)
+        .refine((value) => !/^\p{M}/u.test(value) && VISIBLE.test(value), `${label} must contain a visible character and not start with a combining mark`),
+    );
 }
 
 export const hasForbiddenCharacters = (value: string) => FORBIDDEN_CHARACTERS.test(value);
