@@ -10,6 +10,8 @@ import { canonicalJson, chainHash } from './chain';
 export interface SecretSealer {
   sealSecret(kind: string, id: string, plaintext: Buffer): Promise<Sealed>;
   openSecret(kind: string, id: string, sealed: Sealed): Promise<Buffer>;
+  /** The KEK generation a sealed secret is sealed under. */
+  secretGeneration(sealed: Sealed): number;
 }
 
 export const CHECKPOINT_KEY_KIND = 'audit_checkpoint_key';
@@ -106,10 +108,22 @@ export class CheckpointSigner {
     return true;
   }
 
-  /** The newest key this vault can open, or a new one when there is none (first start, or keys it can no longer open). */
-  private async signingKey(): Promise<{ kid: string; privateKey: KeyObject }> {
-    if (this.key) return this.key;
+  /**
+   * KEK rotation: when the newest key is sealed under a generation older than `generationId`,
+   * a new key sealed under the active one takes its place. Rows are never changed (the table
+   * is append-only), so the old key stays sealed under the old generation, never opened again:
+   * every instance signs with the newest key, and destroying that generation loses nothing.
+   */
+  async renewKeySealedBelow(generationId: number): Promise<void> {
     const newest = await this.checkpoints.newestKey();
+    if (newest && this.sealer.secretGeneration(newest.sealedPrivateKey) >= generationId) return;
+    this.key = await this.newKey();
+  }
+
+  /** The newest key (another instance may have made a newer one), or a new one when this vault cannot open it. */
+  private async signingKey(): Promise<{ kid: string; privateKey: KeyObject }> {
+    const newest = await this.checkpoints.newestKey();
+    if (this.key && (!newest || newest.kid === this.key.kid)) return this.key;
     if (newest) {
       try {
         const der = await this.sealer.openSecret(CHECKPOINT_KEY_KIND, newest.kid, newest.sealedPrivateKey);
@@ -123,6 +137,11 @@ export class CheckpointSigner {
         this.logger.warn({ err: describeError(error), kid: newest.kid }, 'cannot open the audit checkpoint key; creating a new one');
       }
     }
+    this.key = await this.newKey();
+    return this.key;
+  }
+
+  private async newKey(): Promise<{ kid: string; privateKey: KeyObject }> {
     const kid = `ack_${crypto.randomBytes(12).toString('base64url')}`;
     const pair = crypto.generateKeyPairSync('ed25519');
     const der = pair.privateKey.export({ format: 'der', type: 'pkcs8' });
@@ -133,7 +152,6 @@ export class CheckpointSigner {
     } finally {
       der.fill(0);
     }
-    this.key = { kid, privateKey: pair.privateKey };
-    return this.key;
+    return { kid, privateKey: pair.privateKey };
   }
 }

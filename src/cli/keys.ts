@@ -45,6 +45,7 @@ export async function rotateKeys(config: Config, options: RotateOptions): Promis
       logger,
       settings: config.rotation,
       signingLingerMs: (900 + config.identity.clockSkewSeconds) * 1000 + 60_000,
+      checkpointKeys: audit.checkpoints,
     });
     try {
       await keys.warmUp();

@@ -118,6 +118,7 @@ export async function startVault(config: Config, options: StartOptions = {}): Pr
       settings: config.rotation,
       // The signing ring publishes a retired key for the longest token lifetime, the skew and its refresh after retirement.
       signingLingerMs: (900 + config.identity.clockSkewSeconds) * 1000 + 60_000,
+      checkpointKeys: audit.checkpoints,
     });
     const { app, routes } = createApp({ config, logger, metrics, readiness, identity, policy, audit, domain, rotation });
     const server: RunningServer = await listenHttps(app, config, logger);

@@ -110,9 +110,15 @@ export class KekGenerations {
     return active.id;
   }
 
-  /** Drops this instance's reservation, so the next wrap reads which generation is active now. */
-  forgetReservation(): void {
-    this.reservation = undefined;
+  /**
+   * Drops the reservation when another generation is active now: another instance, or the
+   * command line, rotated the KEK, and a generation rotated away must not take new wraps.
+   */
+  async followActive(): Promise<void> {
+    const reservation = this.reservation;
+    if (!reservation) return;
+    const active = await this.store.findActive();
+    if (active?.id !== reservation.generationId && this.reservation === reservation) this.reservation = undefined;
   }
 
   /** Creates the first generation if there is none (start-up warm-up). */

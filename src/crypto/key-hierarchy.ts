@@ -255,9 +255,9 @@ export class KeyHierarchy {
     return this.generations.rotateNow();
   }
 
-  /** Another instance rotated the KEK: stop wrapping under the reservation this one holds. */
-  forgetKekReservation(): void {
-    this.generations.forgetReservation();
+  /** Stops wrapping under the reservation this instance holds if another generation is active now. */
+  followActiveKekGeneration(): Promise<void> {
+    return this.generations.followActive();
   }
 
   /**

@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import type { Sealed } from '../crypto/sealed';
 
 export interface GenerationFacts {
   id: number;
@@ -30,6 +31,12 @@ export class KeyInventoryStore {
   async signingKeys(): Promise<Array<{ kid: string; algorithm: string; state: string; createdAt: Date; retiredAt: Date | null }>> {
     const rows = await this.db('signing_keys').select('kid', 'algorithm', 'state', 'created_at', 'retired_at').orderBy('created_at', 'desc');
     return rows.map((r) => ({ kid: r.kid, algorithm: r.algorithm, state: r.state, createdAt: r.created_at, retiredAt: r.retired_at }));
+  }
+
+  /** The sealed private half of the audit checkpoint key signers use now (the newest). */
+  async newestCheckpointKeySealed(): Promise<Sealed | undefined> {
+    const row = await this.db('audit_checkpoint_keys').select('sealed_private_key').orderBy('created_at', 'desc').orderBy('kid').first();
+    return row?.sealed_private_key as Sealed | undefined;
   }
 
   async blindIndexKeys(): Promise<Array<{ version: number; status: string; createdAt: Date }>> {

@@ -8,14 +8,22 @@ import type { RotationKindHandler } from './rotation-kind';
 
 /**
  * Every vault secret sealed directly under a KEK generation that must stay openable, with the
- * kind bound into its AAD. Audit checkpoint keys are not here: their table is append-only by
- * design, only their public halves matter for verification, and the checkpoint signer makes
- * a new key when it cannot open the newest one (after its generation is destroyed).
+ * kind bound into its AAD, sealed again in place by a KEK rotation. Audit checkpoint keys are
+ * not here: their table is append-only, so a rotation gives the signer a new key instead
+ * (CheckpointKeys), and only the newest is ever opened.
  */
 export const SEALED_SECRETS: ReadonlyArray<SealedSecretColumn & { kind: string }> = [
   { table: 'signing_keys', idColumn: 'kid', sealedColumn: 'sealed_private_key', kind: SIGNING_KEY_KIND },
   { table: 'blind_index_keys', idColumn: 'version', sealedColumn: 'sealed_key', kind: BLIND_INDEX_SECRET_KIND },
 ];
+
+// Beyond two polls, for a poll that was slow or a key being stored as the generation changed.
+const FOLLOW_MARGIN_MS = 500;
+
+/** The audit checkpoint signer, as KEK rotation moves its key (src/audit/checkpoints.ts). */
+export interface CheckpointKeys {
+  renewKeySealedBelow(generationId: number): Promise<void>;
+}
 
 /**
  * `kek`: a new generation wraps new keys at once; batches re-wrap the subject keys of every
@@ -26,6 +34,9 @@ export class KekRotation implements RotationKindHandler {
     private readonly keys: KeyHierarchy,
     private readonly store: KeyRotationStore,
     private readonly jobs: RotationJobStore,
+    private readonly checkpointKeys: CheckpointKeys,
+    /** How often every instance checks which generation is active (the runner's poll). */
+    private readonly pollMs: number,
   ) {}
 
   async prepare(trx: Knex.Transaction) {
@@ -49,6 +60,10 @@ export class KekRotation implements RotationKindHandler {
 
   async complete(job: RotationJobRow): Promise<boolean> {
     const target = Number(job.params.target_kek_generation);
+    // Until every instance has polled since the rotation, one may still wrap new keys under a
+    // reservation in the old generation: a job over sooner (a small vault, the command line)
+    // would leave those keys behind, under a generation shown as retired.
+    if (Date.now() - job.startedAt.getTime() < 2 * this.pollMs + FOLLOW_MARGIN_MS) return false;
     // Batches other instances hold locked are still counted here: the job waits for them.
     if ((await this.store.countSubjectKeysBelow(target)) > 0) return false;
     for (const column of SEALED_SECRETS) {
@@ -57,6 +72,7 @@ export class KekRotation implements RotationKindHandler {
         await this.store.replaceSecret(column, secret.id, await this.keys.resealSecret(column.kind, secret.id, secret.sealed));
       }
     }
+    await this.checkpointKeys.renewKeySealedBelow(target);
     await this.store.finishRetiring(target);
     return true;
   }

@@ -1,4 +1,5 @@
 import type { KeyHierarchy } from '../../crypto/key-hierarchy';
+import type { Sealed } from '../../crypto/sealed';
 import type { KeyInventoryStore } from '../../store/key-inventory';
 import type { KeyRotationStore } from '../../store/key-rotation';
 import { SEALED_SECRETS } from './kek-rotation';
@@ -65,15 +66,21 @@ export class KeyInventoryService {
     };
   }
 
-  /** Vault secrets (signing, checkpoint and index keys) each generation still seals. */
+  /**
+   * Vault secrets each generation still seals: signing and index keys, and the audit checkpoint
+   * key in use (the newest; older ones are never opened again).
+   */
   async secretsByGeneration(): Promise<Map<number, number>> {
     const counts = new Map<number, number>();
+    const count = (sealed: Sealed) => {
+      const generation = this.keys.secretGeneration(sealed);
+      counts.set(generation, (counts.get(generation) ?? 0) + 1);
+    };
     for (const column of SEALED_SECRETS) {
-      for (const secret of await this.rotation.listSecrets(column)) {
-        const generation = this.keys.secretGeneration(secret.sealed);
-        counts.set(generation, (counts.get(generation) ?? 0) + 1);
-      }
+      for (const secret of await this.rotation.listSecrets(column)) count(secret.sealed);
     }
+    const checkpointKey = await this.inventory.newestCheckpointKeySealed();
+    if (checkpointKey) count(checkpointKey);
     return counts;
   }
 }

@@ -27,7 +27,6 @@ export class RotationRunner {
   private running: Promise<void> | undefined;
   private stopping = false;
   private readonly failures = new Map<string, number>();
-  private readonly seenKekJobs = new Set<string>();
   /** Rows this instance processed, per job (tests: two instances share a job without overlap). */
   readonly processed = new Map<string, number>();
   private wake: (() => void) | undefined;
@@ -77,14 +76,12 @@ export class RotationRunner {
 
   private async poll(): Promise<void> {
     await this.adoptProviderKey();
+    // Another instance or the command line rotated the KEK (its job may already be over): wraps
+    // this one reserved under the old generation are dropped.
+    await this.keys.followActiveKekGeneration();
     await this.beforeEachPoll();
     for (const job of await this.store.running()) {
       if (this.stopping) return;
-      if (job.kind === 'kek' && !this.seenKekJobs.has(job.id)) {
-        // Another instance rotated the KEK: wraps this one reserved under the old generation are dropped.
-        this.seenKekJobs.add(job.id);
-        this.keys.forgetKekReservation();
-      }
       await this.drive(job);
     }
   }

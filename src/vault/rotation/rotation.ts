@@ -15,7 +15,7 @@ import { SubjectRekeyStore } from '../../store/subject-rekey';
 import { AutomaticKekRotation } from './automatic-kek-rotation';
 import { BlindIndexRotation } from './blind-index-rotation';
 import { KekDestruction } from './kek-destruction';
-import { KekRotation } from './kek-rotation';
+import { KekRotation, type CheckpointKeys } from './kek-rotation';
 import { KeyInventoryService } from './key-inventory';
 import { KmsKeyRotation } from './kms-key-rotation';
 import { RotationJobs, type RotationActor, type RotationJobView } from './rotation-jobs';
@@ -44,6 +44,8 @@ export interface KeyRotationDependencies {
   settings: RotationSettings;
   /** How long after retirement a signing key's tokens may still be alive (the ring's own rule). */
   signingLingerMs: number;
+  /** The audit checkpoint signer, whose key a KEK rotation moves to the new generation. */
+  checkpointKeys: CheckpointKeys;
 }
 
 export function createKeyRotation(deps: KeyRotationDependencies): KeyRotation {
@@ -56,7 +58,7 @@ export function createKeyRotation(deps: KeyRotationDependencies): KeyRotation {
     db,
     jobStore,
     {
-      kek: new KekRotation(keys, keyStore, jobStore),
+      kek: new KekRotation(keys, keyStore, jobStore, deps.checkpointKeys, settings.pollMs),
       kms_key: new KmsKeyRotation(keys, keyStore, jobStore),
       signing: new SigningRotation(deps.signingKeys, jobStore),
       blind_index: new BlindIndexRotation(keys, deps.index, new BlindIndexRotationStore(db), keyStore, jobStore, settings.blindIndexRetireGraceMs),
