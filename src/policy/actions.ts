@@ -32,6 +32,8 @@ export const DATA_ACTIONS = {
   // Cards go with it at the purpose's level for them (masked at most): a purpose need not see them to export.
   'subjects.export': { scope: 'subjects:read', fieldMode: 'reveal', alongside: ['payment_method'] },
   'preferences.write': { scope: 'preferences:write', fieldMode: 'none' },
+  // The caller that keeps a subject's choices (the account service) reads them with the same scope.
+  'preferences.read': { scope: 'preferences:write', fieldMode: 'none' },
   'emails.resolve': { scope: 'emails:resolve', fieldMode: 'reveal' },
   'payment_methods.create': { scope: 'payment_methods:write', fieldMode: 'write' },
   'payment_methods.list': { scope: 'payment_methods:read', fieldMode: 'read' },

@@ -183,6 +183,14 @@ export class Subjects {
     return { subjects: await Promise.all(subjects) };
   }
 
+  /** The subject's choices in force (defaults where it made none), audited as a read. */
+  async preferences(caller: Caller, id: string): Promise<{ subject_id: string; preferences: Preferences }> {
+    const record = isSubjectId(id) ? await this.deps.subjects.find(id) : undefined;
+    await this.decide(caller, 'preferences.read', factsOrMissing(id, record), []);
+    if (!record) throw subjectNotFound();
+    return { subject_id: id, preferences: effectivePreferences(record.preferences, this.deps.preferenceDefaults) };
+  }
+
   async setPreferences(caller: Caller, id: string, preferences: PreferencesInput): Promise<{ subject_id: string; preferences: Preferences }> {
     await this.decideOnCurrent(caller, 'preferences.write', id);
     return this.deps.db.transaction(async (trx) => {

@@ -88,6 +88,19 @@ describe('email resolution for the mailer', () => {
     expect(await vault.vault.db('consent_history').where({ subject_id: id })).toHaveLength(1);
     await vault.patch(`/v1/subjects/${id}`).set('Authorization', auth(account)).set('If-Match', etag).send({ name: 'Still Current' }).expect(200);
   });
+
+  it('reads the choices in force, defaults included, for the caller that keeps them, audited as a read', async () => {
+    const { id } = await createSubject(vault, account, { email: 'reads@example.com', preferences: { newsletter: false } });
+    await setPreferences(id, { share_with_partners: true });
+    const res = await vault.get(`/v1/subjects/${id}/preferences`).set('Authorization', auth(account)).expect(200);
+    expect(res.body).toEqual({ subject_id: id, preferences: { newsletter: false, promotions: true, surveys: true, partner_offers: true, share_with_partners: true } });
+    const [event] = await vault.vault.db('audit_events').where({ request_id: res.headers['x-request-id'] });
+    expect(event).toMatchObject({ action: 'preferences.read', outcome: 'allowed', subject_id: id });
+
+    await vault.get('/v1/subjects/sub_AAAAAAAAAAAAAAAAAAAAAA/preferences').set('Authorization', auth(account)).expect(404);
+    const mailerToken = await mailer(vault, 'transactional_email');
+    expect((await vault.get(`/v1/subjects/${id}/preferences`).set('Authorization', auth(mailerToken)).expect(403)).body.code).toBe('insufficient_scope');
+  });
 });
 
 describe('batch resolution', () => {

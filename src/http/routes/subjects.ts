@@ -52,6 +52,9 @@ export function subjectRoutes(routes: SecuredRoutes, vault: VaultDomain, audit: 
     },
   });
   routes.add(router, '/v1/subjects/:id/preferences', 'preferences:write', {
+    get: async (req, res) => {
+      res.json(await vault.subjects.preferences(callerOf(req), idOf(req)));
+    },
     put: async (req, res) => {
       refuseTransactional(req.body);
       const body = parseInput(preferences, req.body, 'set of preferences');
