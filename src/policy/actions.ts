@@ -18,6 +18,8 @@ export interface ActionRule {
    * outside `fieldMode`'s rule: recorded in the decision and its audit event like the others.
    */
   alongside?: readonly string[];
+  /** How a `write` action uses its fields, for a refusal's detail ("writes" when unset). */
+  uses?: string;
 }
 
 /** Every data action the vault performs, with the scope it needs. Data routes name one of these. */
@@ -27,7 +29,7 @@ export const DATA_ACTIONS = {
   'subjects.update': { scope: 'subjects:write', fieldMode: 'write' },
   // Erasure destroys everything held, irreversibly: only a purpose that sees every field in plain (the record's owner) may erase.
   'subjects.erase': { scope: 'subjects:write', fieldMode: 'reveal' },
-  'subjects.search': { scope: 'subjects:search', fieldMode: 'write' },
+  'subjects.search': { scope: 'subjects:search', fieldMode: 'write', uses: 'searches by' },
   // Portability hands over everything held, so only a purpose that sees every field in plain may export.
   // Cards go with it at the purpose's level for them (masked at most): a purpose need not see them to export.
   'subjects.export': { scope: 'subjects:read', fieldMode: 'reveal', alongside: ['payment_method'] },

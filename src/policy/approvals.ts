@@ -118,7 +118,7 @@ export class ApprovalService {
     if (length < JUSTIFICATION_LENGTH.min || length > JUSTIFICATION_LENGTH.max) {
       problem('/justification', `A justification is ${JUSTIFICATION_LENGTH.min} to ${JUSTIFICATION_LENGTH.max} characters`);
     }
-    if (request.expiresAt.getTime() <= now) problem('/expires_at', 'An expiry is in the future');
+    if (request.expiresAt.getTime() <= now) problem('/expires_at', 'The expiry must be in the future');
     if (request.expiresAt.getTime() > latest) problem('/expires_at', `An approval lasts at most ${this.settings.approvalMaxLifetimeHours} hours`);
     const client = await this.clients.find(request.clientId);
     if (!client || !client.purposes.includes(BREAK_GLASS_PURPOSE)) {

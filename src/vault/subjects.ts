@@ -133,7 +133,11 @@ export class Subjects {
         if (!record) throw subjectNotFound();
         // Checked under the row lock: of concurrent writers holding one ETag, exactly one wins.
         if (!etagMatches(ifMatch, record)) {
-          throw new VaultError('precondition_failed', 412, 'The subject has changed since that ETag', { headers: { ETag: etagOf(record) } });
+          throw new VaultError('precondition_failed', 412, 'The subject has changed since that ETag', {
+            headers: { ETag: etagOf(record) },
+            // RFC 9110 §13.1.1: If-Match compares strongly, so a weak tag never matches.
+            ...(/(^|,)\s*W\//.test(ifMatch) ? { detail: 'A weak entity tag (W/…) never matches If-Match; send the ETag as the vault gave it' } : {}),
+          });
         }
         const values = Object.values(sealed).filter((value): value is Sealed => value !== null);
         if (values.length && !(await this.deps.keys.sealedUnderCurrentKey(id, values, trx))) throw new SealedUnderRetiredKey({ ETag: etagOf(record) });

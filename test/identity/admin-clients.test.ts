@@ -56,6 +56,12 @@ describe('/v1/admin/clients', () => {
       .send({ name: 'endless', kind: 'contractor', scopes: ['subjects:read'], purposes: ['shipping'] })
       .expect(400);
     expect(open.body.errors).toContainEqual(expect.objectContaining({ pointer: '/expires_at' }));
+    const past = await vault
+      .post('/v1/admin/clients')
+      .set(as(token))
+      .send({ name: 'expired', kind: 'contractor', scopes: ['subjects:read'], purposes: ['shipping'], expires_at: '2020-01-01' })
+      .expect(400);
+    expect(past.body.errors).toContainEqual({ pointer: '/expires_at', detail: 'The expiry must be in the future' });
     expect(Number((await vault.vault.db('clients').count({ n: '*' }))[0]!.n)).toBe(before);
 
     const made = await vault

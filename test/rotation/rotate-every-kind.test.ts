@@ -171,6 +171,16 @@ describe('online key rotation through the admin API', () => {
     expect(events).toContainEqual({ action: 'keys.rotation.start', outcome: 'denied' });
   });
 
+  it.each([
+    [{ kind: 'bogus' }, '/kind', 'kind must be one of kek, kms_key, signing, blind_index, subject'],
+    [{ kind: 'subject' }, '/subject_id', 'subject_id (a sub_… id) is required for kind subject'],
+  ])('refuses the rotation %j in words naming what is wrong, starting nothing', async (body, pointer, detail) => {
+    const jobs = await vault.vault.db('rotation_jobs').count('* as count').first();
+    const res = await rotate(body).expect(400);
+    expect(res.body.errors).toEqual([{ pointer, detail }]);
+    expect(await vault.vault.db('rotation_jobs').count('* as count').first()).toEqual(jobs);
+  });
+
   it('served every read with the data it was created with throughout every rotation', async () => {
     const { reads, failures } = await background!.stop();
     background = undefined;

@@ -187,6 +187,14 @@ describe('updating a subject', () => {
     expect(Number(row.version)).toBe(1);
   });
 
+  it('answers a weak tag of the current version with 412, saying a weak tag never matches, and changes nothing', async () => {
+    const { id } = await createSubject(vault, account);
+    const res = await vault.patch(`/v1/subjects/${id}`).set('Authorization', auth(account)).set('If-Match', 'W/"1"').send({ name: 'Weak' }).expect(412);
+    expect(res.body.detail).toMatch(/weak entity tag/);
+    expect(res.headers.etag).toBe('"1"');
+    expect(Number((await vault.vault.db('subjects').where({ id }).first()).version)).toBe(1);
+  });
+
   it('takes a list of quoted tags and applies the change when one is current', async () => {
     const { id } = await createSubject(vault, account);
     await vault.patch(`/v1/subjects/${id}`).set('Authorization', auth(account)).set('If-Match', 'W/"1", "7", "1"').send({ name: 'Listed' }).expect(200);

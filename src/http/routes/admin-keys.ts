@@ -13,13 +13,20 @@ import { caseSensitiveRouter } from '../route-table';
 
 const SCOPE = 'admin:keys';
 
-const NewRotation = z.discriminatedUnion('kind', [
-  z.strictObject({ kind: z.literal('kek') }),
-  z.strictObject({ kind: z.literal('signing') }),
-  z.strictObject({ kind: z.literal('blind_index') }),
-  z.strictObject({ kind: z.literal('kms_key'), kms_key_id: z.string().min(1).max(2048).optional() }),
-  z.strictObject({ kind: z.literal('subject'), subject_id: z.string().regex(/^sub_[A-Za-z0-9_-]{1,64}$/, 'Not a subject id') }),
-]);
+const NewRotation = z.discriminatedUnion(
+  'kind',
+  [
+    z.strictObject({ kind: z.literal('kek') }),
+    z.strictObject({ kind: z.literal('signing') }),
+    z.strictObject({ kind: z.literal('blind_index') }),
+    z.strictObject({ kind: z.literal('kms_key'), kms_key_id: z.string({ error: 'kms_key_id must be a string' }).min(1).max(2048).optional() }),
+    z.strictObject({
+      kind: z.literal('subject'),
+      subject_id: z.string({ error: 'subject_id (a sub_… id) is required for kind subject' }).regex(/^sub_[A-Za-z0-9_-]{1,64}$/, 'Not a subject id'),
+    }),
+  ],
+  { error: 'kind must be one of kek, kms_key, signing, blind_index, subject' },
+);
 
 /** /v1/admin/keys and /v1/admin/jobs: the key inventory, starting rotations, following them, destroying a retired KEK generation. */
 export function adminKeyRoutes(secured: SecuredRoutes, rotation: KeyRotation, audit: Audit): Router {
