@@ -143,13 +143,15 @@ export class BlindIndex {
 
 /**
  * Email normalisation for lookups: Unicode NFC, surrounding white space removed, the domain
- * converted to its ASCII (IDNA) form, and the whole address lower-cased. Mail systems treat
+ * converted to its ASCII (IDNA) form, and the whole address lower-cased, the final sigma folded
+ * to σ (lower-casing gives ς or σ by position, so ΣΣ and σσ would differ). Mail systems treat
  * local parts case-insensitively in practice, and a lookup that misses on case is a surprise.
  */
 export function normaliseEmail(address: string): string {
   const trimmed = address.normalize('NFC').trim();
   const at = trimmed.lastIndexOf('@');
-  if (at < 0) return trimmed.toLowerCase();
+  const lower = (text: string) => text.toLowerCase().replace(/ς/g, 'σ');
+  if (at < 0) return lower(trimmed);
   const domain = domainToASCII(trimmed.slice(at + 1)) || trimmed.slice(at + 1);
-  return `${trimmed.slice(0, at)}@${domain}`.toLowerCase();
+  return lower(`${trimmed.slice(0, at)}@${domain}`);
 }

@@ -238,6 +238,15 @@ describe('search', () => {
     }
   });
 
+  it('finds a Greek address whatever the case, the final sigma included', async () => {
+    const { id } = await createSubject(vault, account, { email: 'ΟΔΥΣΣΕΑΣ@example.com' });
+    // Lower-cased, the last Σ becomes the final ς (it ends a word); typed in lower case, σ is as likely.
+    for (const query of ['οδυσσεας@example.com', 'οδυσσεασ@example.com', 'ΟΔΥΣΣΕΑΣ@EXAMPLE.COM']) {
+      const res = await vault.post('/v1/subjects/search').set('Authorization', auth(account)).send({ email: query }).expect(200);
+      expect(res.body.subjects).toEqual([{ id }]);
+    }
+  });
+
   it('answers an unknown address with no subjects, and refuses a token without subjects:search', async () => {
     const res = await vault.post('/v1/subjects/search').set('Authorization', auth(account)).send({ email: 'nobody@example.com' }).expect(200);
     expect(res.body.subjects).toEqual([]);
