@@ -5,8 +5,17 @@ import type { CardBrand } from '../../policy/masking/card';
 import { invalid, parseInput } from './parse-input';
 import { text } from './text-rules';
 
-/** Names under which callers send a card security code; the vault never accepts or stores one. */
-const SECURITY_CODE_NAMES = ['cvv', 'cvc', 'cvv2', 'cvc2', 'cid', 'security_code', 'csc'];
+/**
+ * Names under which callers send a card security code, compared in lower case without
+ * separators (`securityCode`, `security-code` and `security_code` alike); the vault never
+ * accepts or stores one. A name holding one of the abbreviations (`card_cvv`, `cvv_code`) is one too.
+ */
+const SECURITY_CODE_NAMES = new Set(['cid', 'csc', 'cav2', 'securitycode', 'cardcode', 'verificationcode', 'cardverificationcode']);
+const SECURITY_CODE_ABBREVIATIONS = /cvv|cvc|cvn|cvd|cvk/;
+const isSecurityCodeName = (key: string) => {
+  const name = key.toLowerCase().replace(/[-_.\s]/g, '');
+  return SECURITY_CODE_NAMES.has(name) || SECURITY_CODE_ABBREVIATIONS.test(name);
+};
 
 const cardSchema = z.strictObject(
   {
@@ -65,7 +74,7 @@ export function parseCardInput(body: unknown, now = new Date()): CardInput {
 
 function refuseSecurityCode(body: unknown): void {
   if (body === null || typeof body !== 'object') return;
-  const sent = Object.keys(body).filter((key) => SECURITY_CODE_NAMES.includes(key.toLowerCase()));
+  const sent = Object.keys(body).filter(isSecurityCodeName);
   if (sent.length) {
     throw new VaultError('cvv_not_accepted', 422, 'The vault does not accept card security codes', {
       errors: sent.map((key) => ({ pointer: `/${key}`, detail: 'security codes are never stored; send the card without it' })),
