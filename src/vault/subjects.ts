@@ -216,17 +216,19 @@ export class Subjects {
    * first answer showed, not a 403).
    */
   private async replay(earlier: IdempotencyRecord, input: SubjectInput, decision: Allowed) {
-    if (earlier.requestHash === null) {
-      throw new VaultError('subject_erased', 409, 'The subject this Idempotency-Key created has been erased', {
-        detail: 'it is not created again from a retry; send a new Idempotency-Key to create a new subject',
-      });
-    }
+    if (earlier.requestHash === null) throw subjectErased();
     if (!(await this.sameRequest(earlier.requestHash, earlier.requestHashVersion, input))) {
       throw new VaultError('idempotency_key_reused', 422, 'This Idempotency-Key was used for a different request');
     }
-    const record = await this.deps.reads.again(earlier.subjectId);
-    const view = await openRereadingAfterKeyChange(record, () => this.deps.reads.again(record.id), (read) => this.deps.renderer.render(read, decision));
-    return { view, etag: etagOf(record), created: false };
+    try {
+      const record = await this.deps.reads.again(earlier.subjectId);
+      const view = await openRereadingAfterKeyChange(record, () => this.deps.reads.again(record.id), (read) => this.deps.renderer.render(read, decision));
+      return { view, etag: etagOf(record), created: false };
+    } catch (error) {
+      // Erased after its key was looked up: the same answer as a retry that came after the erasure.
+      if (error instanceof VaultError && error.code === 'subject_not_found') throw subjectErased();
+      throw error;
+    }
   }
 
   /** Whether `input` is the request recorded with an Idempotency-Key, under the key version it was recorded with. */
@@ -304,6 +306,12 @@ function isEntityTagList(header: string): boolean {
 /** RFC 9110 §13.1.1: If-Match compares strongly, so a weak tag (`W/"3"`) never matches. */
 function etagMatches(ifMatch: string, record: SubjectRecord): boolean {
   return ifMatch.split(',').some((tag) => tag.trim() === etagOf(record));
+}
+
+function subjectErased(): VaultError {
+  return new VaultError('subject_erased', 409, 'The subject this Idempotency-Key created has been erased', {
+    detail: 'it is not created again from a retry; send a new Idempotency-Key to create a new subject',
+  });
 }
 
 function changedPreferences(before: Record<string, boolean>, after: PreferencesInput | undefined): PreferencesInput {

@@ -46,6 +46,17 @@ describe('a creation sent again with its Idempotency-Key', () => {
     await vault.post('/v1/subjects').set('Authorization', auth(account)).set('Idempotency-Key', 'erased-2').send(SAMPLE).expect(201);
   });
 
+  it('answers 409 subject_erased, not 404, to a retry that found its key just before the erasure committed', async () => {
+    const first = await vault.post('/v1/subjects').set('Authorization', auth(account)).set('Idempotency-Key', 'erased-race').send(SAMPLE).expect(201);
+    // The state such a retry reads: the key still holds the request's digest, the subject is gone.
+    await vault.vault.db('subjects').where({ id: first.body.id }).delete();
+
+    const late = await vault.post('/v1/subjects').set('Authorization', auth(account)).set('Idempotency-Key', 'erased-race').send(SAMPLE);
+
+    expect([late.status, late.body.code]).toEqual([409, 'subject_erased']);
+    expect(await vault.vault.db('subjects').where({ id: first.body.id }).first()).toBeUndefined();
+  });
+
   it('is recognised by a keyed digest: the table holds nothing a guess of the values can be tested against', async () => {
     const body = { email: 'keyed.digest@example.com', name: 'Keyed Digest' };
     await vault.post('/v1/subjects').set('Authorization', auth(account)).set('Idempotency-Key', 'keyed-1').send(body).expect(201);
