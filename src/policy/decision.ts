@@ -51,7 +51,7 @@ const TITLES: Record<DenialReason, string> = {
   grant_expired: 'The client\'s grant has expired',
   field_not_allowed: 'The purpose of the access token does not allow these fields',
   subject_opted_out: 'The subject has unsubscribed from this purpose',
-  sharing_consent_withdrawn: 'The subject has not consented to sharing with partners',
+  sharing_not_consented: 'The subject has not consented to sharing with partners',
   approval_required: 'This purpose requires an approved break-glass approval for the subject',
   pseudonymous_purpose: 'The purpose of the access token knows subjects only by pseudonym and cannot create one',
 };

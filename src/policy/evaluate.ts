@@ -68,7 +68,7 @@ export function evaluate(input: Evaluation): { decision: Decision; needsApproval
     if (condition.type === 'approval') needsApproval = true;
     else if (!discloses || !subject) continue;
     else if (condition.type === 'subscribed' && !preferences[condition.category]) return deny('subject_opted_out');
-    else if (condition.type === 'sharing_consent' && !preferences.share_with_partners) return deny('sharing_consent_withdrawn');
+    else if (condition.type === 'sharing_consent' && !preferences.share_with_partners) return deny('sharing_not_consented');
   }
   // An approval is for a disclosure about one subject: nothing else (a search, a write) uses one up.
   if (needsApproval && (!subject || !discloses)) return deny('approval_required');

@@ -16,7 +16,7 @@ import {
 export type Condition =
   /** The subject has not unsubscribed from this category (else `subject_opted_out`). */
   | { type: 'subscribed'; category: SubscriptionCategory }
-  /** The subject opted in to sharing with partners (else `sharing_consent_withdrawn`). */
+  /** The subject opted in to sharing with partners (else `sharing_not_consented`). */
   | { type: 'sharing_consent' }
   /** Break-glass: an approval by a second administrator (else `approval_required`). */
   | { type: 'approval' };

@@ -44,7 +44,7 @@ export const DENIAL_REASONS = [
   'grant_expired',
   'field_not_allowed',
   'subject_opted_out',
-  'sharing_consent_withdrawn',
+  'sharing_not_consented',
   'approval_required',
   'pseudonymous_purpose',
 ] as const;

@@ -66,7 +66,7 @@ describe('the decision point', () => {
   it('refuses joint promotion until the subject opts in to sharing', async () => {
     const partner = await dataCaller(vault, 'subjects:read', 'joint_promotion');
     const subject = newSubjectId();
-    expect((await decide(partner, 'subjects.read', { id: subject }, ['email', 'name'])).decision).toMatchObject({ allowed: false, reason: 'sharing_consent_withdrawn' });
+    expect((await decide(partner, 'subjects.read', { id: subject }, ['email', 'name'])).decision).toMatchObject({ allowed: false, reason: 'sharing_not_consented' });
     expect((await decide(partner, 'subjects.read', { id: subject, preferences: { share_with_partners: true } }, ['email', 'name'])).decision.allowed).toBe(true);
   });
 
