@@ -28,10 +28,10 @@ it('never writes a personal value, secret or token into the audit trail', async 
   // The token endpoint, with a client id and secret that are personal values.
   await vault.post('/oauth/token').set('Authorization', basic({ clientId: CANARIES[0]!, clientSecret: CANARIES[4]! })).type('form').send({ grant_type: 'client_credentials', scope: 'subjects:read' });
   // A policy whose description and unknown purpose carry values.
-  const current = (await vault.get('/v1/admin/policy').set(bearer(admin)).expect(200)).body.policy;
-  await vault.put('/v1/admin/policy').set(bearer(admin)).send({ purposes: { [CANARIES[1]!]: { fields: {} } } }).expect(400);
+  const { policy: current, version } = (await vault.get('/v1/admin/policy').set(bearer(admin)).expect(200)).body;
+  await vault.put('/v1/admin/policy').set(bearer(admin)).set('If-Match', `"${version}"`).send({ purposes: { [CANARIES[1]!]: { fields: {} } } }).expect(400);
   current.purposes.shipping.description = `${CANARIES[3]} ${CANARIES[2]}`;
-  await vault.put('/v1/admin/policy').set(bearer(admin)).send(current).expect(200);
+  await vault.put('/v1/admin/policy').set(bearer(admin)).set('If-Match', `"${version}"`).send(current).expect(200);
   // An approval whose justification and subject id carry values.
   await vault.post('/v1/admin/approvals').set(bearer(admin)).send({ subject_id: CANARIES[0], client_id: disclosure.principal.clientId, justification: CANARIES[5], expires_at: new Date(Date.now() + 3600_000).toISOString() }).expect(400);
   const created = await vault

@@ -34,7 +34,7 @@ describe('/v1/admin/policy', () => {
     broken.purposes.teleportation = { fields: {} };
     broken.purposes.shipping.fields.shoe_size = 'plain';
     broken.purposes.billing.fields.name = 'sort_of';
-    const res = await vault.put('/v1/admin/policy').set(bearer(admin)).send(broken).expect(400);
+    const res = await vault.put('/v1/admin/policy').set(bearer(admin)).set('If-Match', '"1"').send(broken).expect(400);
     expect(res.body.code).toBe('invalid_policy');
     expect(res.body.errors.map((e: { pointer: string }) => e.pointer).sort()).toEqual(['/purposes/billing/fields/name', '/purposes/shipping/fields/shoe_size', '/purposes/teleportation']);
     expect((await vault.get('/v1/admin/policy').set(bearer(admin)).expect(200)).body.version).toBe(1);
@@ -83,6 +83,15 @@ describe('/v1/admin/policy', () => {
     const res = await vault.put('/v1/admin/policy').set(bearer(admin)).set('If-Match', `W/"${current.version}"`).send(current.policy).expect(412);
     expect(res.body.code).toBe('policy_version_mismatch');
     expect((await vault.get('/v1/admin/policy').set(bearer(admin)).expect(200)).body.version).toBe(current.version);
+  });
+
+  it('refuses a replacement without If-Match with 428, audited, storing nothing', async () => {
+    const { policy, version } = (await vault.get('/v1/admin/policy').set(bearer(admin)).expect(200)).body;
+    const res = await vault.put('/v1/admin/policy').set(bearer(admin)).send(policy).expect(428);
+    expect(res.body.code).toBe('precondition_required');
+    expect((await vault.get('/v1/admin/policy').set(bearer(admin)).expect(200)).body.version).toBe(version);
+    const [event] = await vault.vault.db('audit_events').where({ request_id: res.headers['x-request-id'] });
+    expect(event).toMatchObject({ action: 'policy.replace', outcome: 'denied', reason: 'precondition_required' });
   });
 
   it('answers 404 for a version that never existed', async () => {

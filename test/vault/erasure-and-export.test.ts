@@ -76,11 +76,11 @@ describe('export', () => {
     const card = { number: '4242424242424242', exp_month: 12, exp_year: new Date().getUTCFullYear() + 2, holder_name: 'Jo Example' };
     const { token } = (await vault.post(`/v1/subjects/${id}/payment-methods`).set('Authorization', auth(account)).send(card).expect(201)).body;
     const admin = await adminCaller(vault, ['admin:policy']);
-    const policy = (await vault.get('/v1/admin/policy').set(bearer(admin)).expect(200)).body.policy;
+    const { policy, version } = (await vault.get('/v1/admin/policy').set(bearer(admin)).expect(200)).body;
     const everyField = { email: 'plain', name: 'plain', phone: 'plain', postal_address: 'plain', birth_date: 'plain' };
     policy.purposes.shipping.fields = everyField;
     policy.purposes.debt_collection.fields = { ...everyField, payment_method: 'token' };
-    await vault.put('/v1/admin/policy').set(bearer(admin)).send(policy).expect(200);
+    await vault.put('/v1/admin/policy').set(bearer(admin)).set('If-Match', `"${version}"`).send(policy).expect(200);
     const exportAs = async (purpose: string) =>
       (await vault.get(`/v1/subjects/${id}/export`).set('Authorization', auth(await contractor(vault, purpose))).expect(200)).body;
 

@@ -7,9 +7,9 @@ beforeAll(async () => {
   vault = await startTestVault();
   // A policy that lets analytics, which names subjects by pseudonym, search by a masked email.
   const admin = await adminCaller(vault, ['admin:policy']);
-  const policy = (await vault.get('/v1/admin/policy').set(bearer(admin)).expect(200)).body.policy;
+  const { policy, version } = (await vault.get('/v1/admin/policy').set(bearer(admin)).expect(200)).body;
   policy.purposes.analytics.fields = { ...policy.purposes.analytics.fields, email: 'masked' };
-  await vault.put('/v1/admin/policy').set(bearer(admin)).send(policy).expect(200);
+  await vault.put('/v1/admin/policy').set(bearer(admin)).set('If-Match', `"${version}"`).send(policy).expect(200);
 });
 afterAll(() => vault.stop());
 

@@ -46,7 +46,7 @@ function send(res: Response, policy: PolicyVersion): void {
   res.json({ version: policy.version, created_by: policy.createdBy, created_at: policy.createdAt.toISOString(), policy: policy.document });
 }
 
-/** `If-Match: "7"` replaces only version 7; absent, the replacement applies to whatever is current. */
+/** `If-Match: "7"` replaces only version 7; absent, the catalogue refuses the replacement (428). */
 function expectedVersion(req: Request): number | undefined {
   const header = req.get('if-match');
   if (header === undefined) return undefined;
