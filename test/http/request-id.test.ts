@@ -44,6 +44,7 @@ describe('the vault chooses every request id itself', () => {
   it.each([
     ['a phone number', '14155552671'],
     ['a card number', '4242424242424242'],
+    ['a card number beside hex letters', '4242424242424242abc'],
     ['a name', 'jo-example-1990'],
     ['spaces', 'bad id with spaces'],
   ])('neither echoes nor logs an offered id that could carry anything but an id: %s', async (_label, offered) => {

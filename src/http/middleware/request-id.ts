@@ -1,10 +1,16 @@
 import crypto from 'node:crypto';
+import luhn from 'card-validator/dist/luhn-10';
 import type { Request, Response } from 'express';
 
 // A caller's id is echoed and logged only if it can carry nothing but an id: a UUID, a vault
 // request id, or 16 to 64 hex digits with at least one letter. No log injection, and no
 // personal value either (a phone or card number is digits only; a name is not hex).
 const ACCEPTABLE_ID = /^(?:req_[0-9a-f]{32}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|(?=[0-9]*[a-f])[0-9a-f]{16,64})$/i;
+
+// ... nor a card number beside hex letters (`4242424242424242abc`): a run of 12 to 19 digits
+// that passes the Luhn check. A random hex id holds one rarely, and is then just not echoed.
+const DIGIT_RUNS = /\d{12,}/g;
+const holdsCardNumber = (id: string) => [...id.matchAll(DIGIT_RUNS)].some(([run]) => run.length <= 19 && luhn(run));
 
 /**
  * Gives the request an id of the vault's own and answers with it. The id ties a request's audit
@@ -16,7 +22,7 @@ export function assignRequestId(req: Request, res: Response): void {
   req.requestId = `req_${crypto.randomUUID().replaceAll('-', '')}`;
   res.setHeader('X-Request-Id', req.requestId);
   const offered = req.get('x-request-id');
-  if (offered && ACCEPTABLE_ID.test(offered)) {
+  if (offered && ACCEPTABLE_ID.test(offered) && !holdsCardNumber(offered)) {
     req.correlationId = offered;
     res.setHeader('X-Correlation-Id', offered);
   }
