@@ -52,10 +52,13 @@ export class SubjectRenderer {
     const byId = decision.subjectReference === 'id';
     // Named members, not a spread with members after it (a slow path in this V8).
     const reference = byId ? { id: record.id, external_id: record.externalId } : { pseudonym: await this.index.reference('psn', record.id) };
+    // Under a pseudonym, times to the millisecond would tie the record back to the account
+    // created or changed at that moment: the day is given instead.
+    const time = byId ? (at: Date) => at.toISOString() : (at: Date) => `${at.toISOString().slice(0, 10)}T00:00:00.000Z`;
     const view: SubjectView = Object.assign(reference, {
       version: record.version,
-      created_at: record.createdAt.toISOString(),
-      updated_at: record.updatedAt.toISOString(),
+      created_at: time(record.createdAt),
+      updated_at: time(record.updatedAt),
     });
     const levels = decision.fields;
     const out = view as unknown as Record<string, unknown>;

@@ -131,6 +131,9 @@ describe('reading a subject through each purpose', () => {
     expect(res.body.pseudonym).toMatch(/^psn_/);
     expect(res.body.country).toBe('GB');
     for (const hidden of ['email', 'name', 'phone', 'postal_address', 'birth_date', 'external_id']) expect(res.body[hidden]).toBeUndefined();
+    // Times only to the day: to the millisecond they would tie the pseudonym back to the account.
+    expect(res.body.created_at).toMatch(/^\d{4}-\d{2}-\d{2}T00:00:00\.000Z$/);
+    expect(res.body.updated_at).toMatch(/^\d{4}-\d{2}-\d{2}T00:00:00\.000Z$/);
     const again = await vault.get(`/v1/subjects/${id}`).set('Authorization', auth(await contractor(vault, 'analytics'))).expect(200);
     expect(again.body.pseudonym).toBe(res.body.pseudonym);
   });
