@@ -1,11 +1,6 @@
 import fs from 'node:fs';
 import type { MemorySeries, Phase } from './results';
 
-/**
- * Samples the resident set size of the benchmark's child processes from /proc, once a second,
- * and, for those that answer it, the V8 heap in use after their latest full collection: RSS
- * follows how much heap V8 chose to keep, that figure what the process holds on to.
- */
 /** A V8 heap in bytes: in use after the latest full collection, and what V8 has committed for it. */
 export interface HeapFigures {
   used: number;
@@ -14,6 +9,11 @@ export interface HeapFigures {
 
 const mib = (bytes: number) => Math.round((bytes / 1048576) * 10) / 10;
 
+/**
+ * Samples the resident set size of the benchmark's child processes from /proc, once a second,
+ * and, for those that answer it, the V8 heap in use after their latest full collection and the
+ * heap committed: RSS follows how much heap V8 chose to keep, the first what the process holds on to.
+ */
 export class MemorySampler {
   private readonly series = new Map<string, { pid: number; samples: Array<[number, number]> }>();
   private readonly heaps = new Map<string, { probe: (() => Promise<HeapFigures>) | undefined; samples: { used: Array<[number, number]>; committed: Array<[number, number]> } }>();

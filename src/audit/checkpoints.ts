@@ -1,4 +1,5 @@
 import crypto, { type KeyObject } from 'node:crypto';
+import { VaultError } from '../errors/vault-error';
 import type { Sealed } from '../crypto/sealed';
 import { describeError, type Logger } from '../observability/logger';
 import type { AuditCheckpointStore, StoredCheckpoint, StoredCheckpointKey } from '../store/audit-checkpoints';
@@ -134,6 +135,9 @@ export class CheckpointSigner {
         }
         return this.key;
       } catch (error) {
+        // Only a key that can never be opened again (its generation destroyed, or its ciphertext
+        // damaged) is replaced; the key provider being unreachable for a moment is not a reason.
+        if (!(error instanceof VaultError) || error.code !== 'integrity_error') throw error;
         this.logger.warn({ err: describeError(error), kid: newest.kid }, 'cannot open the audit checkpoint key; creating a new one');
       }
     }

@@ -272,7 +272,7 @@ export const SETTINGS = [
     env: 'PDVAULT_ROTATION_POLL_MS',
     schema: positiveInt(600_000),
     devDefault: '1000',
-    doc: 'How often an instance looks for running rotation jobs to take part in (and for a KMS key another instance moved to). A job resumes after a crash within this time of a restart.',
+    doc: 'How often an instance looks for running rotation jobs to take part in (and for a KMS key another instance moved to). A job resumes after a crash within this time of a restart. A KEK rotation lasts at least 2.5 s (every instance checks within a second which generation takes new wraps), then ends at the next look.',
   },
   {
     env: 'PDVAULT_BLIND_INDEX_RETIRE_GRACE_MS',

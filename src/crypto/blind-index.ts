@@ -36,8 +36,10 @@ export class BlindIndex {
   }
 
   async emailCandidates(address: string): Promise<IndexValue[]> {
-    const normalised = normaliseEmail(address);
-    return (await this.liveKeys()).map((key) => this.compute('email', normalised, key));
+    // An address with a final sigma indexed before ς was folded to σ holds its unfolded form
+    // until a blind-index rotation recomputes it: the same address typed again still finds it.
+    const forms = [...new Set([normaliseEmail(address), normaliseEmailUnfolded(address)])];
+    return (await this.liveKeys()).flatMap((key) => forms.map((form) => this.compute('email', form, key)));
   }
 
   async cardFingerprint(pan: string): Promise<IndexValue> {
@@ -148,10 +150,14 @@ export class BlindIndex {
  * local parts case-insensitively in practice, and a lookup that misses on case is a surprise.
  */
 export function normaliseEmail(address: string): string {
+  return normaliseEmailUnfolded(address).replace(/ς/g, 'σ');
+}
+
+/** The normalisation before the final sigma was folded, which indexes computed then hold. */
+function normaliseEmailUnfolded(address: string): string {
   const trimmed = address.normalize('NFC').trim();
   const at = trimmed.lastIndexOf('@');
-  const lower = (text: string) => text.toLowerCase().replace(/ς/g, 'σ');
-  if (at < 0) return lower(trimmed);
+  if (at < 0) return trimmed.toLowerCase();
   const domain = domainToASCII(trimmed.slice(at + 1)) || trimmed.slice(at + 1);
-  return lower(`${trimmed.slice(0, at)}@${domain}`);
+  return `${trimmed.slice(0, at)}@${domain}`.toLowerCase();
 }

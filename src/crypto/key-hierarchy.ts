@@ -255,11 +255,6 @@ export class KeyHierarchy {
     return this.generations.rotateNow();
   }
 
-  /** Stops wrapping under the reservation this instance holds if another generation is active now. */
-  followActiveKekGeneration(): Promise<void> {
-    return this.generations.followActive();
-  }
-
   /**
    * KEK rotation's unit of work: the subject keys re-wrapped under `targetGenerationId`. The
    * plaintext subject keys exist only inside this call and are zeroed before it returns.

@@ -1,7 +1,7 @@
 import type { IdentitySettings } from '../config/config';
 import { VaultError } from '../errors/vault-error';
 import type { RevokedTokenStore } from '../store/revoked-tokens';
-import type { IdentityAuditHook } from './audit-hook';
+import type { IdentityAuditEvent, IdentityAuditHook } from './audit-hook';
 import type { ClientAuthenticator, ClientCredentials } from './client-authenticator';
 import { invalidRequest, OAuthError } from './oauth-error';
 import type { SigningKeyRing } from './signing-keys';
@@ -38,28 +38,25 @@ export class TokenService {
    * Reads the request (`read` throws on a malformed one) inside the audited step: every refusal,
    * a malformed request included, leaves a `token.issue` event.
    */
-  async issue(read: () => OAuthRequest, source: OAuthSource): Promise<TokenResponse> {
+  issue(read: () => OAuthRequest, source: OAuthSource): Promise<TokenResponse> {
     const { address, requestId } = source;
-    let clientId: string | undefined;
-    try {
-      const request = read();
-      clientId = request.credentials.clientId;
-      const client = await this.authenticator.authenticate(request.credentials, address);
-      const { params } = request;
-      if (params.grant_type === undefined) throw invalidRequest('The grant_type parameter is required');
-      if (params.grant_type !== 'client_credentials') {
-        throw new OAuthError('unsupported_grant_type', 400, 'Only the client_credentials grant is supported');
-      }
-      const grant = decideGrant(client, { scope: params.scope, purpose: params.purpose });
-      const issued = await issueAccessToken(this.keys, this.settings, client, grant);
-      await this.audit.record({ type: 'token.issued', clientId: client.id, jti: issued.jti, scopes: grant.scopes, purpose: grant.purpose, address, requestId });
-      return issued.response;
-    } catch (error) {
-      if (error instanceof VaultError && error.status < 500) {
-        await this.audit.record({ type: 'token.refused', clientId: clientId?.slice(0, 64), reason: error.code, address, requestId });
-      }
-      throw error;
-    }
+    return this.refusalsAudited(
+      async (seen) => {
+        const request = read();
+        seen.clientId = request.credentials.clientId;
+        const client = await this.authenticator.authenticate(request.credentials, address);
+        const { params } = request;
+        if (params.grant_type === undefined) throw invalidRequest('The grant_type parameter is required');
+        if (params.grant_type !== 'client_credentials') {
+          throw new OAuthError('unsupported_grant_type', 400, 'Only the client_credentials grant is supported');
+        }
+        const grant = decideGrant(client, { scope: params.scope, purpose: params.purpose });
+        const issued = await issueAccessToken(this.keys, this.settings, client, grant);
+        await this.audit.record({ type: 'token.issued', clientId: client.id, jti: issued.jti, scopes: grant.scopes, purpose: grant.purpose, address, requestId });
+        return issued.response;
+      },
+      (seen, reason) => ({ type: 'token.refused', clientId: seen.clientId?.slice(0, 64), reason, address, requestId }),
+    );
   }
 
   /**
@@ -67,32 +64,48 @@ export class TokenService {
    * like a revoked one (200); a valid token of another client is refused. Refusals are audited
    * as `token.revoke` denied: a client holding another's token is a sign that token was taken.
    */
-  async revoke(read: () => OAuthRequest, source: OAuthSource): Promise<void> {
+  revoke(read: () => OAuthRequest, source: OAuthSource): Promise<void> {
     const { address, requestId } = source;
-    let clientId: string | undefined;
-    let jti: string | undefined;
+    return this.refusalsAudited(
+      async (seen) => {
+        const request = read();
+        seen.clientId = request.credentials.clientId;
+        const client = await this.authenticator.authenticate(request.credentials, address);
+        const token = request.params.token;
+        if (token === undefined) throw invalidRequest('The token parameter is required');
+        const principal = await this.verifier.verifySignedToken(token).catch(() => undefined);
+        if (!principal) return;
+        seen.jti = principal.jti;
+        if (principal.clientId !== client.id) {
+          throw new OAuthError('unauthorized_client', 400, 'The token was not issued to this client');
+        }
+        await this.revoked.revoke(principal.jti, principal.clientId, principal.expiresAt);
+        this.verifier.standingChanged(principal.clientId);
+        // Revocations of tokens past their expiry (and the skew) protect nothing any more.
+        await this.revoked.purgeExpired(new Date(Date.now() - this.settings.clockSkewSeconds * 1000));
+        await this.audit.record({ type: 'token.revoked', clientId: client.id, jti: principal.jti, address, requestId });
+      },
+      (seen, reason) => ({ type: 'token.revoke_refused', clientId: seen.clientId?.slice(0, 64), jti: seen.jti, reason, address, requestId }),
+    );
+  }
+
+  /**
+   * Runs an endpoint's step; a refusal (a 4xx) is recorded with what the step had learnt by then
+   * (`seen`: the client id it was sent, the token's id) before it is answered.
+   */
+  private async refusalsAudited<T>(step: (seen: Seen) => Promise<T>, refusal: (seen: Seen, reason: string) => IdentityAuditEvent): Promise<T> {
+    const seen: Seen = {};
     try {
-      const request = read();
-      clientId = request.credentials.clientId;
-      const client = await this.authenticator.authenticate(request.credentials, address);
-      const token = request.params.token;
-      if (token === undefined) throw invalidRequest('The token parameter is required');
-      const principal = await this.verifier.verifySignedToken(token).catch(() => undefined);
-      if (!principal) return;
-      jti = principal.jti;
-      if (principal.clientId !== client.id) {
-        throw new OAuthError('unauthorized_client', 400, 'The token was not issued to this client');
-      }
-      await this.revoked.revoke(principal.jti, principal.clientId, principal.expiresAt);
-      this.verifier.standingChanged(principal.clientId);
-      // Revocations of tokens past their expiry (and the skew) protect nothing any more.
-      await this.revoked.purgeExpired(new Date(Date.now() - this.settings.clockSkewSeconds * 1000));
-      await this.audit.record({ type: 'token.revoked', clientId: client.id, jti: principal.jti, address, requestId });
+      return await step(seen);
     } catch (error) {
-      if (error instanceof VaultError && error.status < 500) {
-        await this.audit.record({ type: 'token.revoke_refused', clientId: clientId?.slice(0, 64), jti, reason: error.code, address, requestId });
-      }
+      if (error instanceof VaultError && error.status < 500) await this.audit.record(refusal(seen, error.code));
       throw error;
     }
   }
+}
+
+/** What an endpoint step has learnt of a request when it is refused. */
+interface Seen {
+  clientId?: string;
+  jti?: string;
 }

@@ -58,12 +58,9 @@ export class PolicyCatalogue {
   }
 
   /**
-   * Validates `document` and stores it as the next version; the old versions stay. With
-   * `expectedVersion` (If-Match) the replacement applies only on top of that version.
-   */
-  /**
-   * Stores `document` as the next version, if `expectedVersion` (the caller's If-Match) is the
-   * current one: a replacement based on no version would silently undo another administrator's.
+   * Validates `document` and stores it as the next version (the old versions stay), if
+   * `expectedVersion` (the caller's If-Match) is the current one: a replacement based on no
+   * version would silently undo another administrator's.
    */
   async replace(document: unknown, actor: PolicyActor, context: AccessContext, expectedVersion: number | undefined): Promise<PolicyVersion> {
     const event = { action: 'policy.replace', clientId: actor.clientId, scopes: actor.scopes, requestId: context.requestId, sourceAddress: context.sourceAddress };

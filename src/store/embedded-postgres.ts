@@ -38,10 +38,11 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
   const firstStart = !fs.existsSync(path.join(clusterDir, 'PG_VERSION'));
   assertNotRunning(clusterDir);
   await assertPortFree(options.port);
-  const fatal: string[] = [];
+  let fatal: string | undefined;
+  let starting = true;
   const log = (line: string) => {
-    // The server's own reason for stopping, kept to say why it did not start.
-    for (const match of line.matchAll(/FATAL:\s+(.+)/g)) fatal.push(match[1]!.trim());
+    // The server's own reason for stopping, kept while it starts to say why it did not.
+    if (starting) for (const match of line.matchAll(/FATAL:\s+(.+)/g)) fatal = match[1]!.trim();
     options.onLog?.(line);
   };
   const EmbeddedPostgres = await loadEmbeddedPostgres();
@@ -60,9 +61,10 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
   if (firstStart) await server.initialise();
   // The package rejects with its own message or with nothing at all; the server's log says why.
   await server.start().catch((reason: unknown) => {
-    const why = fatal.at(-1) ?? (reason instanceof Error ? reason.message : undefined);
+    const why = fatal ?? (reason instanceof Error ? reason.message : undefined);
     throw new Error(`the embedded PostgreSQL did not start${why ? `: ${why}` : ''} (its whole log is at debug level)`);
   });
+  starting = false;
   const base = `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${options.port}`;
   const adminUrl = `${base}/postgres`;
   await createDatabaseIfMissing(adminUrl, options.database);

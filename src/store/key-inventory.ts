@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import type { Sealed } from '../crypto/sealed';
+import { AuditCheckpointStore } from './audit-checkpoints';
 
 export interface GenerationFacts {
   id: number;
@@ -33,10 +34,9 @@ export class KeyInventoryStore {
     return rows.map((r) => ({ kid: r.kid, algorithm: r.algorithm, state: r.state, createdAt: r.created_at, retiredAt: r.retired_at }));
   }
 
-  /** The sealed private half of the audit checkpoint key signers use now (the newest). */
+  /** The sealed private half of the audit checkpoint key signers use now: the newest, as they choose it. */
   async newestCheckpointKeySealed(): Promise<Sealed | undefined> {
-    const row = await this.db('audit_checkpoint_keys').select('sealed_private_key').orderBy('created_at', 'desc').orderBy('kid').first();
-    return row?.sealed_private_key as Sealed | undefined;
+    return (await new AuditCheckpointStore(this.db).newestKey())?.sealedPrivateKey;
   }
 
   async blindIndexKeys(): Promise<Array<{ version: number; status: string; createdAt: Date }>> {

@@ -1,6 +1,7 @@
 import type { BlindIndex } from '../crypto/blind-index';
 import type { KeyHierarchy } from '../crypto/key-hierarchy';
 import { integrityError } from '../crypto/key-errors';
+import { VaultError } from '../errors/vault-error';
 import type { DataAction } from '../policy/actions';
 import { assertAllowed, type Allowed, type SubjectLookup } from '../policy/decision';
 import type { DecisionPoint } from '../policy/decision-point';
@@ -31,8 +32,7 @@ export interface PaymentMethodDependencies {
   decisions: DecisionPoint;
 }
 
-// Adds of one card that find it stored meanwhile, each time under another token, before the
-// last seals for none (a card removed and added again by others, over and over).
+// Times one add seals the card again for the token another add stored it under meanwhile.
 const STORE_ATTEMPTS = 3;
 
 interface CardToStore {
@@ -74,16 +74,19 @@ export class PaymentMethods {
     const [fingerprint, candidates] = await Promise.all([this.deps.index.cardFingerprint(card.number), this.deps.index.cardCandidates(card.number)]);
     const added: CardToStore = { subjectId, card, token: newPaymentMethodToken(), fingerprint, candidates };
     let known = (await this.deps.paymentMethods.findByFingerprint(subjectId, candidates))?.token;
-    let outcome: { record: PaymentMethodRecord; created: boolean } | undefined;
-    for (let attempt = 1; !outcome; attempt++) {
+    for (let attempt = 1; ; attempt++) {
       try {
-        outcome = await writeOnceMoreAfterRekey(() => this.store(added, known, attempt < STORE_ATTEMPTS));
+        const outcome = await writeOnceMoreAfterRekey(() => this.store(added, known));
+        return { view: maskedView(outcome.record), created: outcome.created };
       } catch (error) {
         if (!(error instanceof CardStoredMeanwhile)) throw error;
+        // Removed and added again by others over and over: this add is answered, never dropped.
+        if (attempt === STORE_ATTEMPTS) {
+          throw new VaultError('payment_method_conflict', 409, 'The card was changed by other requests at the same time; send it again');
+        }
         known = error.token;
       }
     }
-    return { view: maskedView(outcome.record), created: outcome.created };
   }
 
   /**
@@ -93,7 +96,7 @@ export class PaymentMethods {
    * was looked up, the contents were sealed for no token it has: CardStoredMeanwhile names it,
    * so they are sealed again for it rather than the acknowledged holder name being dropped.
    */
-  private async store(added: CardToStore, known: string | undefined, insist: boolean): Promise<{ record: PaymentMethodRecord; created: boolean }> {
+  private async store(added: CardToStore, known: string | undefined): Promise<{ record: PaymentMethodRecord; created: boolean }> {
     const { subjectId, card, token, fingerprint, candidates } = added;
     const contents: SealedCardContents = { number: card.number, holder_name: card.holderName };
     const sealed = await this.deps.keys.seal(subjectId, cardField(token), JSON.stringify(contents));
@@ -102,7 +105,7 @@ export class PaymentMethods {
       // The subject's row lock orders this add against an erasure, a re-key and a concurrent add of the same card.
       if (!(await this.deps.subjects.findForUpdate(subjectId, trx))) throw subjectNotFound();
       const stored = await this.deps.paymentMethods.findByFingerprint(subjectId, candidates, trx);
-      if (insist && stored && stored.token !== known) throw new CardStoredMeanwhile(stored.token);
+      if (stored && stored.token !== known) throw new CardStoredMeanwhile(stored.token);
       const written = resealed ? [sealed, resealed.card] : [sealed];
       if (!(await this.deps.keys.sealedUnderCurrentKey(subjectId, written, trx))) throw new SealedUnderRetiredKey();
       const record = { token, subjectId, card: sealed, brand: card.brand, last4: card.last4, expMonth: card.expMonth, expYear: card.expYear, fingerprint: fingerprint.value, fingerprintVersion: fingerprint.version };

@@ -136,7 +136,9 @@ export class Subjects {
           throw new VaultError('precondition_failed', 412, 'The subject has changed since that ETag', {
             headers: { ETag: etagOf(record) },
             // RFC 9110 §13.1.1: If-Match compares strongly, so a weak tag never matches.
-            ...(/(^|,)\s*W\//.test(ifMatch) ? { detail: 'A weak entity tag (W/…) never matches If-Match; send the ETag as the vault gave it' } : {}),
+            ...(ifMatch.split(',').some((tag) => tag.trim() === `W/${etagOf(record)}`)
+              ? { detail: 'A weak entity tag (W/…) never matches If-Match; send the ETag as the vault gave it' }
+              : {}),
           });
         }
         const values = Object.values(sealed).filter((value): value is Sealed => value !== null);

@@ -45,6 +45,8 @@ describe('the vault chooses every request id itself', () => {
     ['a phone number', '14155552671'],
     ['a card number', '4242424242424242'],
     ['a card number beside hex letters', '4242424242424242abc'],
+    ['a card number with one more digit', '42424242424242427abc'],
+    ['a card number in the shape of a UUID', '42424242-4242-4242-a000-000000000000'],
     ['a name', 'jo-example-1990'],
     ['spaces', 'bad id with spaces'],
   ])('neither echoes nor logs an offered id that could carry anything but an id: %s', async (_label, offered) => {

@@ -32,34 +32,32 @@ const addCard = (subjectId: string, card: Record<string, unknown>, caller: Calle
   vault.post(`/v1/subjects/${subjectId}/payment-methods`).set('Authorization', auth(caller)).send(card);
 
 /**
- * Runs `requests` while a session of its own (the vault's pool is small) holds the subject's
- * row lock, released once `waiters` sessions wait on a lock.
+ * Holds the subject's row lock in a session of its own (the vault's pool is small) until
+ * `release` is called; `waitForWaiters(n)` returns once n sessions wait on a lock.
  */
-async function whileSubjectLocked<T>(subjectId: string, waiters: number, requests: () => Promise<T>): Promise<T> {
+async function lockSubject(subjectId: string) {
   const holder = new Client({ connectionString: vault.database.url });
   await holder.connect();
-  try {
-    await holder.query('begin');
-    await holder.query('select 1 from subjects where id = $1 for update', [subjectId]);
-    const running = requests();
-    try {
+  await holder.query('begin');
+  await holder.query('select 1 from subjects where id = $1 for update', [subjectId]);
+  return {
+    async waitForWaiters(waiters: number): Promise<void> {
       for (let waited = 0; ; waited += 20) {
         // pg_stat_activity is read once per transaction unless its snapshot is cleared.
         await holder.query('select pg_stat_clear_snapshot()');
         const { rows } = await holder.query<{ n: number }>(
           "select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'",
         );
-        if (rows[0]!.n >= waiters) break;
+        if (rows[0]!.n >= waiters) return;
         if (waited > 10_000) throw new Error(`only ${rows[0]!.n} of ${waiters} requests reached the lock`);
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
-    } finally {
+    },
+    async release(): Promise<void> {
       await holder.query('commit');
-    }
-    return await running;
-  } finally {
-    await holder.end();
-  }
+      await holder.end();
+    },
+  };
 }
 
 describe('tokenizing a card for the account service', () => {
@@ -137,8 +135,21 @@ describe('tokenizing a card for the account service', () => {
   it('keeps, of concurrent adds of one card, the holder name sent with the expiry it keeps', async () => {
     const { id } = await createSubject(vault, account);
     const copies = Array.from({ length: 4 }, (_, i) => ({ ...VISA, exp_year: YEAR + i, holder_name: `Holder ${i}` }));
-    // Every add looks for the card before any stores it: they wait together on the subject's row lock.
-    const responses = await whileSubjectLocked(id, copies.length, () => Promise.all(copies.map((copy) => addCard(id, copy))));
+    // Every add looks for the card before any stores it, waiting together on the subject's row
+    // lock; the one with the latest expiry waits last, so another stores the card first.
+    const lock = await lockSubject(id);
+    let responses;
+    try {
+      const earlier = copies.slice(0, 3).map((copy) => addCard(id, copy).then((r) => r));
+      await lock.waitForWaiters(3);
+      const latest = addCard(id, copies[3]!).then((r) => r);
+      await lock.waitForWaiters(4);
+      await lock.release();
+      responses = await Promise.all([...earlier, latest]);
+    } catch (error) {
+      await lock.release().catch(() => undefined);
+      throw error;
+    }
     expect(responses.map((r) => r.status).sort()).toEqual([200, 200, 200, 201]);
     const [row, ...others] = await rowsOf(id);
     expect(others).toHaveLength(0);

@@ -7,10 +7,19 @@ import type { Request, Response } from 'express';
 // personal value either (a phone or card number is digits only; a name is not hex).
 const ACCEPTABLE_ID = /^(?:req_[0-9a-f]{32}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|(?=[0-9]*[a-f])[0-9a-f]{16,64})$/i;
 
-// ... nor a card number beside hex letters (`4242424242424242abc`): a run of 12 to 19 digits
-// that passes the Luhn check. A random hex id holds one rarely, and is then just not echoed.
+// ... nor a card number beside hex letters or dashes (`4242424242424242abc`): with the dashes
+// taken out, no run of 20 digits or more, and no 12 to 19 of a run's digits that pass the Luhn
+// check. A random hex id rarely holds one; it is then not echoed, nothing worse.
 const DIGIT_RUNS = /\d{12,}/g;
-const holdsCardNumber = (id: string) => [...id.matchAll(DIGIT_RUNS)].some(([run]) => run.length <= 19 && luhn(run));
+function holdsCardNumber(id: string): boolean {
+  for (const [run] of id.replaceAll('-', '').matchAll(DIGIT_RUNS)) {
+    if (run.length >= 20) return true;
+    for (let length = 12; length <= run.length; length++) {
+      for (let start = 0; start + length <= run.length; start++) if (luhn(run.slice(start, start + length))) return true;
+    }
+  }
+  return false;
+}
 
 /**
  * Gives the request an id of the vault's own and answers with it. The id ties a request's audit

@@ -46,10 +46,11 @@ function send(res: Response, policy: PolicyVersion): void {
   res.json({ version: policy.version, created_by: policy.createdBy, created_at: policy.createdAt.toISOString(), policy: policy.document });
 }
 
-/** `If-Match: "7"` replaces only version 7; absent, the catalogue refuses the replacement (428). */
+/** `If-Match: "7"` replaces only version 7; absent (or `*`), the catalogue refuses the replacement (428). */
 function expectedVersion(req: Request): number | undefined {
   const header = req.get('if-match');
-  if (header === undefined) return undefined;
+  // `*` matches whatever is current: the blind replacement If-Match is required to prevent.
+  if (header === undefined || header.trim() === '*') return undefined;
   const match = /^\s*(W\/)?"([1-9]\d{0,8})"\s*$/.exec(header);
   if (!match) throw new VaultError('invalid_if_match', 400, 'If-Match names a policy version as its ETag, e.g. "3"');
   // If-Match compares strongly (RFC 9110 §13.1.1): a weak tag matches no version. Version 0,

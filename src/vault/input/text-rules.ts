@@ -2,10 +2,11 @@ import { z } from 'zod';
 
 // C0/C1 controls; every format character (Cf: the bidirectional overrides, isolates and marks
 // that make a string display as something else, zero-width space, word joiner, soft hyphen,
-// BOM, tag characters) but the zero-width joiner and non-joiner, which scripts and emoji need;
-// the line and paragraph separators, which break a line in a log or a support tool; the Hangul
-// fillers, letters made to be invisible; and the noncharacters, which are not text at all.
-const FORBIDDEN_CHARACTERS = /[\p{Cc}\p{Zl}\p{Zp}\p{Noncharacter_Code_Point}\u115F\u1160\u3164\uFFA0]|(?![\u200C\u200D])\p{Cf}/u;
+// BOM, Arabic number signs) but the zero-width joiner and non-joiner, which scripts and emoji
+// need; the whole tag block, assigned or not; the line and paragraph separators, which break a
+// line in a log or a support tool; the Hangul fillers, letters made to be invisible; and the
+// noncharacters, which are not text at all.
+const FORBIDDEN_CHARACTERS = /[\p{Cc}\p{Zl}\p{Zp}\p{Noncharacter_Code_Point}\u115F\u1160\u3164\uFFA0\u{E0000}-\u{E007F}]|(?![\u200C\u200D])\p{Cf}/u;
 
 // What a reader sees: a letter, digit, punctuation or symbol (the blank braille cell is none).
 const VISIBLE = /(?!\u2800)[\p{L}\p{N}\p{P}\p{S}]/u;

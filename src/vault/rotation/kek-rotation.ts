@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import { BLIND_INDEX_SECRET_KIND } from '../../crypto/blind-index';
 import type { KeyHierarchy } from '../../crypto/key-hierarchy';
+import { RESERVATION_CHECK_MS } from '../../crypto/kek-generations';
 import { SIGNING_KEY_KIND } from '../../identity/secret-sealer';
 import type { KeyRotationStore, SealedSecretColumn } from '../../store/key-rotation';
 import type { RotationJobRow, RotationJobStore } from '../../store/rotation-jobs';
@@ -17,7 +18,7 @@ export const SEALED_SECRETS: ReadonlyArray<SealedSecretColumn & { kind: string }
   { table: 'blind_index_keys', idColumn: 'version', sealedColumn: 'sealed_key', kind: BLIND_INDEX_SECRET_KIND },
 ];
 
-// Beyond two polls, for a poll that was slow or a key being stored as the generation changed.
+// Beyond two reservation checks, for a key being stored as the generation changed.
 const FOLLOW_MARGIN_MS = 500;
 
 /** The audit checkpoint signer, as KEK rotation moves its key (src/audit/checkpoints.ts). */
@@ -35,8 +36,6 @@ export class KekRotation implements RotationKindHandler {
     private readonly store: KeyRotationStore,
     private readonly jobs: RotationJobStore,
     private readonly checkpointKeys: CheckpointKeys,
-    /** How often every instance checks which generation is active (the runner's poll). */
-    private readonly pollMs: number,
   ) {}
 
   async prepare(trx: Knex.Transaction) {
@@ -58,12 +57,12 @@ export class KekRotation implements RotationKindHandler {
     });
   }
 
-  async complete(job: RotationJobRow): Promise<boolean> {
+  async complete(job: RotationJobRow, trx: Knex.Transaction): Promise<boolean> {
     const target = Number(job.params.target_kek_generation);
-    // Until every instance has polled since the rotation, one may still wrap new keys under a
-    // reservation in the old generation: a job over sooner (a small vault, the command line)
-    // would leave those keys behind, under a generation shown as retired.
-    if (Date.now() - job.startedAt.getTime() < 2 * this.pollMs + FOLLOW_MARGIN_MS) return false;
+    // Until every instance has checked its reservation since the rotation, one may still wrap new
+    // keys under the old generation: a job over sooner (a small vault, the command line) would
+    // leave those keys behind, under a generation shown as retired.
+    if ((await this.jobs.runningForMs(job.id, trx)) < 2 * RESERVATION_CHECK_MS + FOLLOW_MARGIN_MS) return false;
     // Batches other instances hold locked are still counted here: the job waits for them.
     if ((await this.store.countSubjectKeysBelow(target)) > 0) return false;
     for (const column of SEALED_SECRETS) {

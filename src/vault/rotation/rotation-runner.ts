@@ -76,9 +76,6 @@ export class RotationRunner {
 
   private async poll(): Promise<void> {
     await this.adoptProviderKey();
-    // Another instance or the command line rotated the KEK (its job may already be over): wraps
-    // this one reserved under the old generation are dropped.
-    await this.keys.followActiveKekGeneration();
     await this.beforeEachPoll();
     for (const job of await this.store.running()) {
       if (this.stopping) return;

@@ -58,7 +58,7 @@ export function createKeyRotation(deps: KeyRotationDependencies): KeyRotation {
     db,
     jobStore,
     {
-      kek: new KekRotation(keys, keyStore, jobStore, deps.checkpointKeys, settings.pollMs),
+      kek: new KekRotation(keys, keyStore, jobStore, deps.checkpointKeys),
       kms_key: new KmsKeyRotation(keys, keyStore, jobStore),
       signing: new SigningRotation(deps.signingKeys, jobStore),
       blind_index: new BlindIndexRotation(keys, deps.index, new BlindIndexRotationStore(db), keyStore, jobStore, settings.blindIndexRetireGraceMs),
