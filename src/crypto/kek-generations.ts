@@ -29,6 +29,9 @@ export const reservationBlock = (maxWraps: number) => Math.max(1, Math.min(1000,
  */
 export const RESERVATION_CHECK_MS = 1000;
 
+// A monotonic clock: a wall clock stepped back would hold off the checks for as long.
+const isStale = (reservation: { checkedAt: number }) => performance.now() - reservation.checkedAt > RESERVATION_CHECK_MS;
+
 /**
  * Which KEK generation takes new wraps, and how many it has left. A generation is retired
  * once `maxWraps` wraps are reserved under it (random 96-bit nonces stay safe well below
@@ -70,13 +73,16 @@ export class KekGenerations {
     for (let round = 0; round < MAX_ROUNDS; round++) {
       const reservation = this.reservation;
       if (reservation && reservation.remaining > 0) {
-        if (Date.now() - reservation.checkedAt > RESERVATION_CHECK_MS) {
+        if (isStale(reservation)) {
           await this.check(reservation);
           continue;
         }
         // Claimed before the await: concurrent callers never share one reserved wrap.
         reservation.remaining -= 1;
         const kek = await this.cache.forWrap(reservation.generationId);
+        // The key may have come from the provider after a wait: a generation checked that long
+        // ago is checked again (the wrap claimed is left unused, which is harmless).
+        if (isStale(reservation)) continue;
         return { generationId: reservation.generationId, kek };
       }
       await this.reserve();
@@ -128,9 +134,11 @@ export class KekGenerations {
    */
   private check(reservation: { generationId: number; checkedAt: number }): Promise<void> {
     this.checking ??= (async () => {
+      // Stamped before the query: the generation was active at least from then.
+      const checkedAt = performance.now();
       const active = await this.store.findActive();
       if (this.reservation !== reservation) return;
-      if (active?.id === reservation.generationId) reservation.checkedAt = Date.now();
+      if (active?.id === reservation.generationId) reservation.checkedAt = checkedAt;
       else this.reservation = undefined;
     })().finally(() => (this.checking = undefined));
     return this.checking;
@@ -150,9 +158,10 @@ export class KekGenerations {
   }
 
   private async reserveOnce(): Promise<void> {
+    const checkedAt = performance.now();
     const active = await this.store.findActive();
     if (active && (await this.store.reserveWraps(active.id, this.block, this.maxWraps))) {
-      this.reservation = { generationId: active.id, remaining: this.block, checkedAt: Date.now() };
+      this.reservation = { generationId: active.id, remaining: this.block, checkedAt };
       return;
     }
     await this.rotate(active?.id);

@@ -59,7 +59,9 @@ export class PaymentMethodStore {
     resealed?: ResealedCard,
   ): Promise<{ record: PaymentMethodRecord; created: boolean }> {
     const existing = await this.findByFingerprint(record.subjectId, knownFingerprints, trx);
-    if (existing) return { record: await this.keepNewer(existing, record, resealed, trx), created: false };
+    const kept = existing && (await this.keepNewer(existing, record, resealed, trx));
+    // Removed meanwhile (a delete does not wait for the subject's lock): stored anew below.
+    if (kept) return { record: kept, created: false };
     const [row] = await trx<Row>('payment_methods')
       .insert({
         token: record.token,
@@ -87,13 +89,14 @@ export class PaymentMethodStore {
    * it is now (a reissued card keeps its number): the expiry moves forward and, when the caller
    * sealed the contents again under the stored card's own token, they replace the stored ones
    * (a corrected holder name). An earlier expiry is a stale copy of the card: nothing changes.
+   * Undefined when the card was removed since it was read.
    */
   private async keepNewer(
     existing: PaymentMethodRecord,
     added: Pick<PaymentMethodRecord, 'expMonth' | 'expYear'>,
     resealed: ResealedCard | undefined,
     trx: Knex.Transaction,
-  ): Promise<PaymentMethodRecord> {
+  ): Promise<PaymentMethodRecord | undefined> {
     const months = (expiry: Pick<PaymentMethodRecord, 'expMonth' | 'expYear'>) => expiry.expYear * 12 + expiry.expMonth;
     if (months(added) < months(existing)) return existing;
     const later = months(added) > months(existing);
@@ -104,7 +107,7 @@ export class PaymentMethodStore {
       .where({ token: existing.token })
       .update({ ...(later ? { exp_month: added.expMonth, exp_year: added.expYear } : {}), ...(card ? { card } : {}) })
       .returning('*');
-    return toRecord(row as Row);
+    return row ? toRecord(row as Row) : undefined;
   }
 
   /** The subject's card with one of these fingerprints (one per live blind-index key), if it holds it. */

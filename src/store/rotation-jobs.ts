@@ -119,13 +119,13 @@ export class RotationJobStore {
     return Number(updated) === 1;
   }
 
-  /** Locks the job row for the rest of `trx`, so exactly one instance runs its last step. */
   /** How long the job has run, by the database's clock (the one that stamped its start). */
   async runningForMs(id: string, db: Knex = this.db): Promise<number> {
-    const { rows } = await db.raw<{ rows: Array<{ ms: number }> }>('select extract(epoch from now() - started_at) * 1000 as ms from rotation_jobs where id = ?', [id]);
-    return Number(rows[0]?.ms ?? 0);
+    const { rows } = await db.raw<{ rows: Array<{ ms: number }> }>('select (extract(epoch from now() - started_at) * 1000)::float8 as ms from rotation_jobs where id = ?', [id]);
+    return rows[0]?.ms ?? 0;
   }
 
+  /** Locks the job row for the rest of `trx`, so exactly one instance runs its last step. */
   async lockRunning(trx: Knex.Transaction, id: string): Promise<RotationJobRow | undefined> {
     const row = (await trx('rotation_jobs').where({ id, state: 'running' }).forUpdate().skipLocked().first()) as DbRow | undefined;
     return row ? toRow(row) : undefined;

@@ -12,6 +12,11 @@ const startWithPoll = (pollMs: string) => async () => {
   vault = await startTestVault({ PDVAULT_ROTATION_POLL_MS: pollMs });
   admin = await keyAdmin(vault);
 };
+const stopVault = async () => {
+  const running = vault;
+  vault = undefined as unknown as TestVault;
+  await running?.stop();
+};
 
 const inventory = async () => (await vault.get('/v1/admin/keys').set('Authorization', bearer(admin)).expect(200)).body;
 const generationOfKeys = (subjectIds: string[]) => vault.vault.db('subject_keys').whereIn('subject_id', subjectIds).distinct().pluck('kek_generation_id');
@@ -19,7 +24,7 @@ const generationOfKeys = (subjectIds: string[]) => vault.vault.db('subject_keys'
 describe('a KEK rotation from the command line beside a running vault', () => {
   // Its rotation runner looks for jobs once a minute: it does not see the command line's job.
   beforeAll(startWithPoll('60000'));
-  afterAll(() => vault?.stop());
+  afterAll(stopVault);
 
   it("moves the vault's new keys to the new generation, though the vault never sees the job running", async () => {
     // The vault holds a reservation of wraps under the active generation.
@@ -43,7 +48,7 @@ describe('a KEK rotation from the command line beside a running vault', () => {
 
 describe('the audit checkpoint key across a KEK rotation and the destruction of the old generation', () => {
   beforeAll(startWithPoll('100'));
-  afterAll(() => vault?.stop());
+  afterAll(stopVault);
 
   it('is replaced by a key sealed under the new generation, which goes on signing once the old one is destroyed', async () => {
     const checkpoints = vault.vault.audit.checkpoints;

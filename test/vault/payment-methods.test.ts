@@ -36,10 +36,16 @@ const addCard = (subjectId: string, card: Record<string, unknown>, caller: Calle
  * `release` is called; `waitForWaiters(n)` returns once n sessions wait on a lock.
  */
 async function lockSubject(subjectId: string) {
-  const holder = new Client({ connectionString: vault.database.url });
+  // A test that fails or times out never leaves the lock held: the server ends the session.
+  const holder = new Client({ connectionString: vault.database.url, options: '-c idle_in_transaction_session_timeout=20000 -c lock_timeout=5000' });
   await holder.connect();
-  await holder.query('begin');
-  await holder.query('select 1 from subjects where id = $1 for update', [subjectId]);
+  try {
+    await holder.query('begin');
+    await holder.query('select 1 from subjects where id = $1 for update', [subjectId]);
+  } catch (error) {
+    await holder.end();
+    throw error;
+  }
   return {
     async waitForWaiters(waiters: number): Promise<void> {
       for (let waited = 0; ; waited += 20) {

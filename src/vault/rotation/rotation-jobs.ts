@@ -56,7 +56,9 @@ export class RotationJobs {
       job = await this.db.transaction(async (trx) => {
         await this.store.insert(trx, { id, kind: request.kind, params: {}, total: 0, startedBy: actor.clientId });
         const prepared = await this.handlers[request.kind].prepare(trx, request, id);
-        await trx('rotation_jobs').where({ id }).update({ params: JSON.stringify(prepared.params), total: prepared.total });
+        // Started once its new key exists (preparing may wait on the key provider): a KEK job's
+        // shortest duration counts from when the new generation took new wraps.
+        await trx('rotation_jobs').where({ id }).update({ params: JSON.stringify(prepared.params), total: prepared.total, started_at: trx.raw('clock_timestamp()') });
         return (await this.store.find(id, trx))!;
       });
     } catch (error) {
