@@ -1,6 +1,7 @@
 import type { IdentitySettings } from '../config/config';
 import { VaultError } from '../errors/vault-error';
 import type { RevokedTokenStore } from '../store/revoked-tokens';
+import type { StoredClient } from '../store/clients';
 import type { IdentityAuditEvent, IdentityAuditHook } from './audit-hook';
 import type { ClientAuthenticator, ClientCredentials } from './client-authenticator';
 import { invalidRequest, OAuthError } from './oauth-error';
@@ -36,16 +37,14 @@ export class TokenService {
 
   /**
    * Reads the request (`read` throws on a malformed one) inside the audited step: every refusal,
-   * a malformed request included, leaves a `token.issue` event.
+   * a malformed request included, leaves a `token.issue` event (see refusalsAudited).
    */
   issue(read: () => OAuthRequest, source: OAuthSource): Promise<TokenResponse> {
     const { address, requestId } = source;
     return this.refusalsAudited(
-      async (seen) => {
-        const request = read();
-        seen.clientId = request.credentials.clientId;
-        const client = await this.authenticator.authenticate(request.credentials, address);
-        const { params } = request;
+      read,
+      address,
+      async ({ params }, client) => {
         if (params.grant_type === undefined) throw invalidRequest('The grant_type parameter is required');
         if (params.grant_type !== 'client_credentials') {
           throw new OAuthError('unsupported_grant_type', 400, 'Only the client_credentials grant is supported');
@@ -67,10 +66,9 @@ export class TokenService {
   revoke(read: () => OAuthRequest, source: OAuthSource): Promise<void> {
     const { address, requestId } = source;
     return this.refusalsAudited(
-      async (seen) => {
-        const request = read();
-        seen.clientId = request.credentials.clientId;
-        const client = await this.authenticator.authenticate(request.credentials, address);
+      read,
+      address,
+      async (request, client, seen) => {
         const token = request.params.token;
         if (token === undefined) throw invalidRequest('The token parameter is required');
         const principal = await this.verifier.verifySignedToken(token).catch(() => undefined);
@@ -90,13 +88,22 @@ export class TokenService {
   }
 
   /**
-   * Runs an endpoint's step; a refusal (a 4xx) is recorded with what the step had learnt by then
-   * (`seen`: the client id it was sent, the token's id) before it is answered.
+   * Reads the request and authenticates its client, then runs the endpoint's step; a refusal
+   * (a 4xx) at any point, a malformed request included, is recorded with what was learnt by
+   * then (`seen`: the client id sent, the token's id) before it is answered.
    */
-  private async refusalsAudited<T>(step: (seen: Seen) => Promise<T>, refusal: (seen: Seen, reason: string) => IdentityAuditEvent): Promise<T> {
+  private async refusalsAudited<T>(
+    read: () => OAuthRequest,
+    address: string,
+    step: (request: OAuthRequest, client: StoredClient, seen: Seen) => Promise<T>,
+    refusal: (seen: Seen, reason: string) => IdentityAuditEvent,
+  ): Promise<T> {
     const seen: Seen = {};
     try {
-      return await step(seen);
+      const request = read();
+      seen.clientId = request.credentials.clientId;
+      const client = await this.authenticator.authenticate(request.credentials, address);
+      return await step(request, client, seen);
     } catch (error) {
       if (error instanceof VaultError && error.status < 500) await this.audit.record(refusal(seen, error.code));
       throw error;
