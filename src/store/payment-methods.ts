@@ -51,14 +51,17 @@ export interface ResealedCard {
 export class PaymentMethodStore {
   constructor(private readonly db: Knex) {}
 
-  /** Inserts unless the subject already holds a card with one of these fingerprints; returns the row that stands. */
-  async insertOrFind(
+  /**
+   * Brings `existing` (the subject's card with one of these fingerprints, as the caller found it
+   * in `trx`) up to date, or inserts the card when there is none; returns the row that stands.
+   */
+  async insertOrKeep(
     record: Omit<PaymentMethodRecord, 'createdAt'>,
+    existing: PaymentMethodRecord | undefined,
     knownFingerprints: ReadonlyArray<{ version: number; value: Buffer }>,
     trx: Knex.Transaction,
     resealed?: ResealedCard,
   ): Promise<{ record: PaymentMethodRecord; created: boolean }> {
-    const existing = await this.findByFingerprint(record.subjectId, knownFingerprints, trx);
     const kept = existing && (await this.keepNewer(existing, record, resealed, trx));
     // Removed meanwhile (a delete does not wait for the subject's lock): stored anew below.
     if (kept) return { record: kept, created: false };

@@ -109,7 +109,7 @@ export class PaymentMethods {
       const written = resealed ? [sealed, resealed.card] : [sealed];
       if (!(await this.deps.keys.sealedUnderCurrentKey(subjectId, written, trx))) throw new SealedUnderRetiredKey();
       const record = { token, subjectId, card: sealed, brand: card.brand, last4: card.last4, expMonth: card.expMonth, expYear: card.expYear, fingerprint: fingerprint.value, fingerprintVersion: fingerprint.version };
-      return this.deps.paymentMethods.insertOrFind(record, candidates, trx, resealed);
+      return this.deps.paymentMethods.insertOrKeep(record, stored, candidates, trx, resealed);
     });
   }
 
