@@ -191,9 +191,7 @@ export class Subjects {
 
   /** The subject's choices in force (defaults where it made none), audited as a read. */
   async preferences(caller: Caller, id: string): Promise<{ subject_id: string; preferences: Preferences }> {
-    const record = isSubjectId(id) ? await this.deps.subjects.find(id) : undefined;
-    await this.decide(caller, 'preferences.read', factsOrMissing(id, record), []);
-    if (!record) throw subjectNotFound();
+    const record = await this.decideOnCurrent(caller, 'preferences.read', id);
     return { subject_id: id, preferences: effectivePreferences(record.preferences, this.deps.preferenceDefaults) };
   }
 
@@ -241,11 +239,12 @@ export class Subjects {
     return digest.length === recorded.length && crypto.timingSafeEqual(digest, recorded);
   }
 
-  /** Decides (and audits) on the subject as it stands, outside any transaction; 404 when it does not exist. */
-  private async decideOnCurrent(caller: Caller, action: DataAction, id: string, fields: readonly string[] = []): Promise<void> {
+  /** Decides (and audits) on the subject as it stands, outside any transaction, and returns it; 404 when it does not exist. */
+  private async decideOnCurrent(caller: Caller, action: DataAction, id: string, fields: readonly string[] = []): Promise<SubjectRecord> {
     const record = isSubjectId(id) ? await this.deps.subjects.find(id) : undefined;
     await this.decide(caller, action, factsOrMissing(id, record), fields);
     if (!record) throw subjectNotFound();
+    return record;
   }
 
   private async decide(caller: Caller, action: DataAction, subject: SubjectLookup, fields: readonly string[]): Promise<Allowed> {
