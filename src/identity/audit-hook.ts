@@ -15,7 +15,6 @@ export type IdentityAuditEvent =
   | { type: 'token.revoked'; clientId: string; jti: string; address?: string; requestId?: string }
   | { type: 'token.revoke_refused'; clientId?: string; jti?: string; reason: string; address?: string; requestId?: string };
 
-/** Who performed an administration action: a client through the API, or an operator at the command line. */
 /** Who changes a client: an admin client over the API (with the scopes it holds now), or an operator. */
 export type Actor = { via: 'api'; clientId: string; scopes: readonly string[] } | { via: 'cli' } | { via: 'bootstrap' };
 

@@ -1,4 +1,4 @@
-import { VaultError, type FieldProblem } from '../errors/vault-error';
+import { insufficientScopeChallenge, VaultError, type FieldProblem } from '../errors/vault-error';
 import { ClientStore, isUniqueViolation, type ClientKind, type StoredClient } from '../store/clients';
 import type { Argon2Gate } from './argon2-gate';
 import type { Actor, IdentityAuditHook } from './audit-hook';
@@ -60,22 +60,24 @@ export class ClientRegistry {
     checkDelegation(actor, registration.scopes);
     const { secretId, secret } = generateSecret();
     const secretHash = await this.argon2.hash(secret);
-    let client: StoredClient;
-    try {
-      client = await this.store.insert({
-        id: newClientId(),
-        name: registration.name,
-        kind: registration.kind,
-        secretId,
-        secretHash,
-        scopes: unique(registration.scopes),
-        purposes: unique(registration.purposes),
-        expiresAt: registration.expiresAt ?? null,
-      });
-    } catch (error) {
-      if (isUniqueViolation(error)) throw new VaultError('client_name_taken', 409, 'A client with this name already exists');
-      throw error;
-    }
+    const client = await this.underLock(actor, [], async (store, _locked, now) => {
+      checkDelegation(now, registration.scopes);
+      try {
+        return await store.insert({
+          id: newClientId(),
+          name: registration.name,
+          kind: registration.kind,
+          secretId,
+          secretHash,
+          scopes: unique(registration.scopes),
+          purposes: unique(registration.purposes),
+          expiresAt: registration.expiresAt ?? null,
+        });
+      } catch (error) {
+        if (isUniqueViolation(error)) throw new VaultError('client_name_taken', 409, 'A client with this name already exists');
+        throw error;
+      }
+    });
     await this.audit.record({ type: 'client.registered', clientId: client.id, actor });
     return { client_id: client.id, client_secret: secret, client: describeClient(client) };
   }
@@ -98,32 +100,33 @@ export class ClientRegistry {
   }
 
   async changeGrants(clientId: string, change: GrantChange, actor: Actor): Promise<ClientDescription> {
-    const current = await this.existing(clientId);
-    checkAuthorityOver(actor, current);
-    if (change.scopes) {
-      checkDelegation(actor, change.scopes.filter((scope) => !current.scopes.includes(scope)));
-      // Removing its own client administration over the API would leave it unable to undo that.
-      if (actor.via === 'api' && actor.clientId === clientId && current.scopes.includes('admin:clients') && !change.scopes.includes('admin:clients')) {
-        throw new VaultError('cannot_demote_self', 409, 'A client cannot remove admin:clients from itself', {
-          detail: 'Change it with another administrator client or from the command line',
-        });
+    const updated = await this.changeClient(clientId, actor, async (store, current, now) => {
+      checkAuthorityOver(now, current);
+      if (change.scopes) {
+        checkDelegation(now, change.scopes.filter((scope) => !current.scopes.includes(scope)));
+        // Removing its own client administration over the API would leave it unable to undo that.
+        if (now.via === 'api' && now.clientId === clientId && current.scopes.includes('admin:clients') && !change.scopes.includes('admin:clients')) {
+          throw new VaultError('cannot_demote_self', 409, 'A client cannot remove admin:clients from itself', {
+            detail: 'Change it with another administrator client or from the command line',
+          });
+        }
       }
-    }
-    checkRegistration({
-      name: current.name,
-      kind: current.kind,
-      scopes: change.scopes ?? current.scopes,
-      purposes: change.purposes ?? current.purposes,
-      expiresAt: change.expiresAt === undefined ? current.expiresAt : change.expiresAt,
-    });
-    const updated = await this.store.updateGrants(clientId, {
-      scopes: change.scopes && unique(change.scopes),
-      purposes: change.purposes && unique(change.purposes),
-      expiresAt: change.expiresAt,
+      checkRegistration({
+        name: current.name,
+        kind: current.kind,
+        scopes: change.scopes ?? current.scopes,
+        purposes: change.purposes ?? current.purposes,
+        expiresAt: change.expiresAt === undefined ? current.expiresAt : change.expiresAt,
+      });
+      return store.updateGrants(clientId, {
+        scopes: change.scopes && unique(change.scopes),
+        purposes: change.purposes && unique(change.purposes),
+        expiresAt: change.expiresAt,
+      });
     });
     this.changed(clientId);
     await this.audit.record({ type: 'client.grants_changed', clientId, actor });
-    return describeClient(updated ?? current);
+    return describeClient(updated!);
   }
 
   async disable(clientId: string, actor: Actor): Promise<ClientDescription> {
@@ -132,9 +135,10 @@ export class ClientRegistry {
         detail: 'Disable it with another administrator client or from the command line',
       });
     }
-    const target = await this.existing(clientId);
-    checkAuthorityOver(actor, target);
-    const updated = await this.store.setEnabled(target.id, false);
+    const updated = await this.changeClient(clientId, actor, async (store, target, now) => {
+      checkAuthorityOver(now, target);
+      return store.setEnabled(target.id, false);
+    });
     this.changed(clientId);
     await this.audit.record({ type: 'client.disabled', clientId, actor });
     return describeClient(updated!);
@@ -146,16 +150,63 @@ export class ClientRegistry {
     const { secretId, secret } = generateSecret();
     const secretHash = await this.argon2.hash(secret);
     const previousExpiresAt = new Date(Date.now() + this.settings.secretRotationOverlapSeconds * 1000);
-    const updated = await this.store.replaceSecret(clientId, secretId, secretHash, previousExpiresAt);
+    const updated = await this.changeClient(clientId, actor, async (store, target, now) => {
+      checkAuthorityOver(now, target);
+      return store.replaceSecret(clientId, secretId, secretHash, previousExpiresAt);
+    });
     await this.audit.record({ type: 'client.secret_rotated', clientId, actor });
     return { client_id: clientId, client_secret: secret, client: describeClient(updated!) };
   }
 
+  /** `change` to an existing client, under `underLock`; 404 when there is no such client. */
+  private changeClient<T>(clientId: string, actor: Actor, change: (store: ClientStore, target: StoredClient, actor: Actor) => Promise<T>): Promise<T> {
+    if (!CLIENT_ID_PATTERN.test(clientId)) throw clientNotFound();
+    return this.underLock(actor, [clientId], (store, locked, now) => {
+      const target = locked.get(clientId);
+      if (!target) throw clientNotFound();
+      return change(store, target, now);
+    });
+  }
+
+  /**
+   * Runs `work` in one transaction with the rows of `clientIds` locked and, over the API, the
+   * acting client's own row too, its standing read again under that lock (`actorUnderLock`).
+   * Two administrators demoting or disabling each other at once are then taken one after the
+   * other, and the second finds it no longer may: checked before either change, both would
+   * pass and leave no client administrator.
+   */
+  private underLock<T>(actor: Actor, clientIds: readonly string[], work: (store: ClientStore, locked: Map<string, StoredClient>, actor: Actor) => Promise<T>): Promise<T> {
+    return this.store.inTransaction(async (store) => {
+      const ids = actor.via === 'api' ? [...clientIds, actor.clientId] : clientIds;
+      const locked = ids.length ? await store.lock(ids) : new Map<string, StoredClient>();
+      return work(store, locked, actor.via === 'api' ? actorUnderLock(actor, locked.get(actor.clientId)) : actor);
+    });
+  }
+
   private async existing(clientId: string): Promise<StoredClient> {
     const client = CLIENT_ID_PATTERN.test(clientId) ? await this.store.find(clientId) : undefined;
-    if (!client) throw new VaultError('client_not_found', 404, 'No such client');
+    if (!client) throw clientNotFound();
     return client;
   }
+}
+
+const clientNotFound = () => new VaultError('client_not_found', 404, 'No such client');
+
+/**
+ * An API actor as its locked row stands: enabled, unexpired, and with only the scopes its
+ * token carries that the row still grants. Without admin:clients left, it is refused as the
+ * request would have been had it come a moment later.
+ */
+function actorUnderLock(actor: Extract<Actor, { via: 'api' }>, row: StoredClient | undefined): Actor {
+  const standing = row && row.enabled && !(row.expiresAt && row.expiresAt.getTime() <= Date.now());
+  const scopes = standing ? actor.scopes.filter((scope) => row.scopes.includes(scope)) : [];
+  if (!scopes.includes('admin:clients')) {
+    throw new VaultError('insufficient_scope', 403, 'The access token lacks the scope this resource requires', {
+      detail: 'Requires scope admin:clients, which this client lost (or it was disabled) while the request was in flight',
+      headers: insufficientScopeChallenge('admin:clients'),
+    });
+  }
+  return { ...actor, scopes };
 }
 
 /**

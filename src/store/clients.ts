@@ -85,6 +85,20 @@ export class ClientStore {
     return toClient(row!);
   }
 
+  /** Runs `work` in one transaction, on a store bound to it. */
+  inTransaction<T>(work: (store: ClientStore) => Promise<T>): Promise<T> {
+    return this.db.transaction((trx) => work(new ClientStore(trx)));
+  }
+
+  /**
+   * The clients of `ids` that exist, each row locked until the transaction ends. Locked in id
+   * order, so two transactions locking the same pair never wait on each other in a cycle.
+   */
+  async lock(ids: readonly string[]): Promise<Map<string, StoredClient>> {
+    const rows = await this.db<ClientRow>('clients').whereIn('id', [...new Set(ids)]).orderBy('id').forUpdate();
+    return new Map(rows.map((row) => [row.id, toClient(row)]));
+  }
+
   async find(id: string): Promise<StoredClient | undefined> {
     const row = await this.db<ClientRow>('clients').where({ id }).first();
     return row && toClient(row);

@@ -1,3 +1,4 @@
+import { holdRowLocks } from '../support/row-lock';
 import { startTestVault, type TestVault } from '../support/test-vault';
 import { accessToken, registerAdmin, registerClient, requestToken, type Credentials } from './support/identity-helpers';
 
@@ -181,5 +182,33 @@ describe('/v1/admin/clients', () => {
     const auditToken = await accessToken(vault, auditor, { scope: 'audit:read' });
     const res = await vault.post('/v1/admin/clients').set(as(auditToken)).send({ name: 'nope', scopes: ['audit:read'] }).expect(403);
     expect(res.body.code).toBe('insufficient_scope');
+  });
+});
+
+describe('two administrators changing each other at the same moment', () => {
+  it.each([
+    ['take admin:clients from', (target: string, t: string) => vault.patch(`/v1/admin/clients/${target}`).set(as(t)).send({ scopes: ['audit:read'] })],
+    ['disable', (target: string, t: string) => vault.post(`/v1/admin/clients/${target}/disable`).set(as(t))],
+  ])('leave one of them administering clients when each tries to %s the other', async (_label, change) => {
+    const x = await registerAdmin(vault);
+    const y = await registerAdmin(vault);
+    const xToken = await accessToken(vault, x, { scope: 'admin:clients audit:read' });
+    const yToken = await accessToken(vault, y, { scope: 'admin:clients audit:read' });
+    // Both requests are past their token checks and wait together on the two clients' rows.
+    const lock = await holdRowLocks(vault.database.url, 'select 1 from clients where id = any($1) order by id for update', [[x.clientId, y.clientId]]);
+    let answers;
+    try {
+      const sent = [change(y.clientId, xToken).then((r) => r), change(x.clientId, yToken).then((r) => r)];
+      await lock.waitForWaiters(2);
+      await lock.release();
+      answers = await Promise.all(sent);
+    } catch (error) {
+      await lock.release().catch(() => undefined);
+      throw error;
+    }
+    expect(answers.map((a) => a.status).sort()).toEqual([200, 403]);
+    expect(answers.find((a) => a.status === 403)!.body.code).toBe('insufficient_scope');
+    const rows = await vault.vault.db('clients').whereIn('id', [x.clientId, y.clientId]);
+    expect(rows.filter((row) => row.enabled && row.scopes.includes('admin:clients'))).toHaveLength(1);
   });
 });

@@ -1,6 +1,6 @@
-import { Client } from 'pg';
 import { accessToken } from '../identity/support/identity-helpers';
 import { callerWith } from '../policy/support/principals';
+import { holdRowLocks } from '../support/row-lock';
 import { startTestVault, type TestVault } from '../support/test-vault';
 import { accountService, auth, createSubject, type Caller } from './support/data-callers';
 
@@ -31,40 +31,8 @@ const rowsOf = (subjectId: string) => vault.vault.db('payment_methods').where({ 
 const addCard = (subjectId: string, card: Record<string, unknown>, caller: Caller = account) =>
   vault.post(`/v1/subjects/${subjectId}/payment-methods`).set('Authorization', auth(caller)).send(card);
 
-/**
- * Holds the subject's row lock in a session of its own (the vault's pool is small) until
- * `release` is called; `waitForWaiters(n)` returns once n sessions wait on a lock.
- */
-async function lockSubject(subjectId: string) {
-  // A test that fails or times out never leaves the lock held: the server ends the session.
-  const holder = new Client({ connectionString: vault.database.url, options: '-c idle_in_transaction_session_timeout=20000 -c lock_timeout=5000' });
-  await holder.connect();
-  try {
-    await holder.query('begin');
-    await holder.query('select 1 from subjects where id = $1 for update', [subjectId]);
-  } catch (error) {
-    await holder.end();
-    throw error;
-  }
-  return {
-    async waitForWaiters(waiters: number): Promise<void> {
-      for (let waited = 0; ; waited += 20) {
-        // pg_stat_activity is read once per transaction unless its snapshot is cleared.
-        await holder.query('select pg_stat_clear_snapshot()');
-        const { rows } = await holder.query<{ n: number }>(
-          "select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'",
-        );
-        if (rows[0]!.n >= waiters) return;
-        if (waited > 10_000) throw new Error(`only ${rows[0]!.n} of ${waiters} requests reached the lock`);
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
-    },
-    async release(): Promise<void> {
-      await holder.query('commit');
-      await holder.end();
-    },
-  };
-}
+/** Holds the subject's row lock until `release`, so adds sent meanwhile queue behind it. */
+const lockSubject = (subjectId: string) => holdRowLocks(vault.database.url, 'select 1 from subjects where id = $1 for update', [subjectId]);
 
 describe('tokenizing a card for the account service', () => {
   it('answers 201 with a pm_ token, brand, last four, expiry and fingerprint, and stores the number only sealed', async () => {
