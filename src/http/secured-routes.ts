@@ -10,6 +10,8 @@ export type ScopeRule = string | Partial<Record<Method, string>>;
 export interface RouteOptions {
   /** The handlers read and validate the query string themselves (openapi.yaml declares its parameters). */
   query?: 'parsed by the handler';
+  /** A POST that takes no body (openapi.yaml declares none): one sent is refused rather than ignored. */
+  body?: 'none';
 }
 
 /**
@@ -27,13 +29,19 @@ function refuseQuery(req: Request): void {
   }
 }
 
-/** The scope check, and then the query check where the route takes none: one step of Express's chain, not two. */
+// A body sent where none is read would be dropped in silence (GET and DELETE are refused before their bodies are read).
+function refuseBody(req: Request): void {
+  if (req.body !== undefined) throw new VaultError('body_not_accepted', 400, 'This request takes no body', { detail: 'Send the request without one' });
+}
+
+/** The scope check, and then the query and body checks where the route takes none: one step of Express's chain, not three. */
 function admission(scope: string, options: RouteOptions): RequestHandler {
   const scoped = requireScope(scope);
-  if (options.query) return scoped;
+  if (options.query && !options.body) return scoped;
   return (req, res, next) =>
     scoped(req, res, () => {
-      refuseQuery(req);
+      if (!options.query) refuseQuery(req);
+      if (options.body === 'none') refuseBody(req);
       next();
     });
 }

@@ -36,7 +36,15 @@ export async function listenHttps(app: Express, config: Config, logger: Logger):
     },
     app,
   );
-  server.maxHeadersCount = 100;
+  // Every header field reaches the app, which refuses a request with too many (middleware/framing.ts):
+  // past this count Node would drop the rest without a word, and the duplicate checks with them.
+  server.maxHeadersCount = 0;
+  // Node would answer these itself: `100 Continue` to any declared size, a bare 417 to any other
+  // expectation. The app answers both (the body parser invites a body it means to read).
+  server.on('checkContinue', app);
+  server.on('checkExpectation', app);
+  // The vault is no proxy; without a listener Node would drop the connection without an answer.
+  server.on('connect', (_req, socket: Socket) => answerRaw(socket, NOT_A_PROXY));
   // No cap on requests per connection: past Node's cap every further request on the socket is
   // answered 503, and a client that keeps its connection despite `Connection: close` (a load
   // generator, some pools) sees an outage. Idle connections still end at the keep-alive timeout.
@@ -119,6 +127,7 @@ const CLIENT_PROBLEMS = new Map<string | undefined, ClientProblem>([
   ['ERR_HTTP_REQUEST_TIMEOUT', { status: 408, code: 'request_timeout', title: 'The request did not arrive in time' }],
 ]);
 const MALFORMED: ClientProblem = { status: 400, code: 'bad_request', title: 'The request is not valid HTTP/1.1' };
+const NOT_A_PROXY: ClientProblem = { status: 501, code: 'method_not_implemented', title: 'The vault is not a proxy: CONNECT is not served' };
 
 /** The headers every answer carries (no-store, then helmet's), as lines of a response head. */
 const FIXED_HEADER_LINES = (() => {
@@ -160,8 +169,13 @@ function answerClientError(error: Error & { code?: string }, socket: Socket): vo
     return;
   }
   // The check Node's own handler makes: never write into a response that is already under way.
-  if (error.code !== 'ECONNRESET' && socket.writable && !inFlight?.headersSent) {
-    const { status, code, title } = CLIENT_PROBLEMS.get(error.code) ?? MALFORMED;
+  if (error.code !== 'ECONNRESET' && !inFlight?.headersSent) answerRaw(socket, CLIENT_PROBLEMS.get(error.code) ?? MALFORMED);
+  else socket.destroy();
+}
+
+/** Writes `problem` straight to the socket, as a response with no request id, and closes it. */
+function answerRaw(socket: Socket, { status, code, title }: ClientProblem): void {
+  if (socket.writable) {
     const body = JSON.stringify({ type: PROBLEM_TYPE_PREFIX + code, title, status, code });
     socket.write(
       `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n` +

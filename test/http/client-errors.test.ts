@@ -1,29 +1,6 @@
-import tls from 'node:tls';
+import { exchange, type RawAnswer } from '../support/raw-https';
 import { startTestVault, type TestVault } from '../support/test-vault';
 import { accountService, auth, SAMPLE } from '../vault/support/data-callers';
-
-interface RawAnswer {
-  statusLine: string;
-  headers: Record<string, string>;
-  body: string;
-}
-
-/** Sends `request` as raw bytes over TLS and reads the answer until the vault closes the connection. */
-function exchange(vault: TestVault, request: string): Promise<RawAnswer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    const socket = tls.connect({ host: '127.0.0.1', servername: 'localhost', port: vault.vault.port, ca: vault.ca }, () => socket.write(request));
-    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
-    socket.on('error', reject);
-    socket.on('close', () => {
-      const text = Buffer.concat(chunks).toString('latin1');
-      const [head = '', ...rest] = text.split('\r\n\r\n');
-      const [statusLine = '', ...lines] = head.split('\r\n');
-      const headers = Object.fromEntries(lines.map((line) => [line.slice(0, line.indexOf(':')).toLowerCase(), line.slice(line.indexOf(':') + 1).trim()]));
-      resolve({ statusLine, headers, body: rest.join('\r\n\r\n') });
-    });
-  });
-}
 
 /** The answer is a complete problem+json response that closes the connection and repeats nothing of the request. */
 function expectProblem(answer: RawAnswer, status: number, code: string): void {

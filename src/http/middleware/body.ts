@@ -2,6 +2,7 @@ import { isUtf8 } from 'node:buffer';
 import { parse as parseContentType } from 'content-type';
 import express, { type RequestHandler } from 'express';
 import { badRequest, VaultError } from '../../errors/vault-error';
+import { framingRefusal, inviteBody, refuseUnread } from './framing';
 import { MAX_DEPTH, nestingTooDeep } from './input-hygiene';
 import { walkNames } from './repeated-names';
 
@@ -10,6 +11,7 @@ const FORM_TYPE = 'application/x-www-form-urlencoded';
 
 /**
  * Bodies are JSON everywhere except the OAuth endpoints, which RFC 6749 makes form-encoded.
+ * First, what the request's head says of its body is checked (`framingRefusal`).
  * A body of any other type, in any charset but UTF-8 or under a Content-Type that does not parse
  * is refused with 415 before it is read; a body over the limit with 413 before it is parsed; a
  * body that is not valid UTF-8 with 400 `invalid_characters`; a JSON body that repeats a
@@ -44,18 +46,21 @@ export function bodyParser(limitBytes: number): RequestHandler {
     },
   });
   return (req, res, next) => {
+    const framing = framingRefusal(req, limitBytes);
+    if (framing) return next(refuseUnread(res, framing));
     if (!hasBody(req)) return next();
     // Routing is case-sensitive (app.ts), so this test and the route that serves the path agree.
     const oauth = req.path.startsWith('/oauth/');
     const expected = oauth ? [FORM_TYPE] : JSON_TYPES;
     if (!req.is(expected)) {
-      return next(new VaultError('unsupported_media_type', 415, 'The request body must be ' + expected[0]));
+      return next(refuseUnread(res, new VaultError('unsupported_media_type', 415, 'The request body must be ' + expected[0])));
     }
     // RFC 8259 §8.1: JSON between systems is UTF-8. body-parser would decode UTF-7 or UTF-16, which a filter in front of the vault reads differently.
     const parameters = mediaTypeParameters(req.headers['content-type'] ?? '');
     if (!parameters || (parameters.charset !== undefined && parameters.charset.toLowerCase() !== 'utf-8')) {
-      return next(new VaultError('unsupported_media_type', 415, 'The request body must be encoded as UTF-8'));
+      return next(refuseUnread(res, new VaultError('unsupported_media_type', 415, 'The request body must be encoded as UTF-8')));
     }
+    inviteBody(req, res);
     const refuseRecorded = (error?: unknown) => {
       if (error) return next(error);
       const refusal = refusals.get(req);

@@ -51,7 +51,7 @@ export function adminApprovalRoutes(secured: SecuredRoutes, policy: Policy, audi
     post: async (req, res) => {
       res.json(await approvals.approve(String(req.params.id), actorOf(req), accessContextOf(req)));
     },
-  });
+  }, { body: 'none' });
   router.use('/v1/admin/approvals', auditRefusals(audit.writer, 'approval.access'));
   return router;
 }

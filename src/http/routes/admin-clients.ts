@@ -61,12 +61,12 @@ export function adminClientRoutes(routes: SecuredRoutes, identity: Identity, aud
     post: async (req, res) => {
       res.json(await clients.disable(idOf(req), actorOf(req)));
     },
-  });
+  }, { body: 'none' });
   routes.add(router, '/v1/admin/clients/:id/rotate-secret', scope, {
     post: async (req, res) => {
       res.json(await clients.rotateSecret(idOf(req), actorOf(req)));
     },
-  });
+  }, { body: 'none' });
   router.use('/v1/admin/clients', auditRefusals(audit, 'clients.access'));
   return router;
 }

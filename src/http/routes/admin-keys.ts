@@ -55,12 +55,12 @@ export function adminKeyRoutes(secured: SecuredRoutes, rotation: KeyRotation, au
     post: async (req, res) => {
       res.status(202).json(await rotation.destruction.request(generationIdOf(req), actorOf(req)));
     },
-  });
+  }, { body: 'none' });
   secured.add(router, '/v1/admin/keys/kek-generations/:id/destruction/approve', SCOPE, {
     post: async (req, res) => {
       res.json(await rotation.destruction.approve(generationIdOf(req), actorOf(req)));
     },
-  });
+  }, { body: 'none' });
   router.use(['/v1/admin/keys', '/v1/admin/jobs'], auditRefusals(audit.writer, 'keys.access'));
   return router;
 }

@@ -35,7 +35,7 @@ export function paymentMethodRoutes(routes: SecuredRoutes, vault: VaultDomain, a
     post: async (req, res) => {
       res.json(await vault.paymentMethods.reveal(callerOf(req), tokenOf(req)));
     },
-  });
+  }, { body: 'none' });
   // A token without the route's scope never reaches the decision point; its refusal is audited here.
   router.use(['/v1/subjects/:id/payment-methods', '/v1/payment-methods'], auditRefusals(audit.writer, 'payment_methods.access'));
   return router;

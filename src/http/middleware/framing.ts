@@ -1,0 +1,55 @@
+import type { Request, Response } from 'express';
+import { VaultError } from '../../errors/vault-error';
+
+/** Header fields a request may carry; Node's parser is told to keep them all, so none is dropped unseen. */
+export const MAX_HEADER_FIELDS = 100;
+// No route of these methods reads a body (openapi.yaml declares none): one sent is refused, not ignored.
+const BODILESS_METHODS = new Set(['GET', 'HEAD', 'DELETE']);
+
+/**
+ * What the request's head says that the vault will not go along with, found before a byte of
+ * the body is read:
+ * - more than MAX_HEADER_FIELDS header fields (431: past a count, Node would drop the rest
+ *   silently, a second Authorization among them, which a proxy in front may act on);
+ * - an expectation other than `100-continue` (417; Node would answer a bare 417 of its own);
+ * - a transfer coding other than `chunked` alone (501, RFC 9112 §6.1: Node's parser reads
+ *   `gzip, chunked` as chunked and would hand on compressed bytes as the body);
+ * - a declared length over the limit (413 at once: the body parser says so only after the
+ *   whole declared body has arrived, or the request timeout has passed);
+ * - a body on GET, HEAD or DELETE (400: ignored, `DELETE` with a body would erase a subject
+ *   whatever the body said).
+ */
+export function framingRefusal(req: Request, limitBytes: number): VaultError | undefined {
+  if (req.rawHeaders.length > 2 * MAX_HEADER_FIELDS) {
+    return new VaultError('headers_too_large', 431, 'The request has more header fields than the vault accepts', { detail: `At most ${MAX_HEADER_FIELDS}` });
+  }
+  const expect = req.headers.expect;
+  if (expect !== undefined && expect.toLowerCase() !== '100-continue') {
+    return new VaultError('expectation_failed', 417, 'The vault meets no expectation but 100-continue');
+  }
+  const coding = req.headers['transfer-encoding'];
+  if (coding !== undefined && coding.trim().toLowerCase() !== 'chunked') {
+    return new VaultError('transfer_coding_not_implemented', 501, 'The vault accepts no transfer coding but chunked', {
+      detail: 'Send the body with Content-Length or chunked alone; a compressed body goes with Content-Encoding',
+    });
+  }
+  const length = req.headers['content-length'];
+  if (length !== undefined && Number(length) > limitBytes) {
+    return new VaultError('body_too_large', 413, 'The request body is larger than the vault accepts', { detail: `At most ${limitBytes} bytes` });
+  }
+  if (BODILESS_METHODS.has(req.method) && (coding !== undefined || (length !== undefined && length !== '0'))) {
+    return new VaultError('body_not_accepted', 400, `A ${req.method} request carries no body`, { detail: 'Send the request without one' });
+  }
+  return undefined;
+}
+
+/** The body of a refused request is never read: the connection closes after the answer rather than wait for it. */
+export function refuseUnread(res: Response, refusal: VaultError): VaultError {
+  res.setHeader('Connection', 'close');
+  return refusal;
+}
+
+/** A client waiting for `100 Continue` is told to send its body only once the vault means to read it. */
+export function inviteBody(req: Request, res: Response): void {
+  if (req.headers.expect !== undefined) res.writeContinue();
+}

@@ -1,0 +1,150 @@
+import tls from 'node:tls';
+import { accessToken, registerAdmin, registerClient } from '../identity/support/identity-helpers';
+import { exchange, parseAnswer, type RawAnswer } from '../support/raw-https';
+import { startTestVault, type TestVault } from '../support/test-vault';
+import { accountService, auth, createSubject, type Caller } from '../vault/support/data-callers';
+
+let vault: TestVault;
+let account: Caller;
+beforeAll(async () => {
+  vault = await startTestVault();
+  account = await accountService(vault);
+});
+afterAll(() => vault.stop());
+
+const head = (lines: string[]) => `${lines.join('\r\n')}\r\n\r\n`;
+
+/** An answer the app made: problem+json with its request id, and the connection closed after it (the body was never read). */
+function expectRefusal(answer: RawAnswer, status: number, code: string): void {
+  expect(answer.statusLine).toMatch(new RegExp(`^HTTP/1\\.1 ${status} `));
+  expect(answer.headers['content-type']).toMatch(/^application\/problem\+json/);
+  expect(answer.headers.connection).toBe('close');
+  expect(answer.headers['strict-transport-security']).toBeDefined();
+  expect(JSON.parse(answer.body)).toMatchObject({ status, code, request_id: answer.headers['x-request-id'] });
+  expect(answer.body).not.toContain('canary');
+}
+
+/**
+ * Sends a request head with `Expect: 100-continue` and the body only once the vault says
+ * `100 Continue`; the body is never sent if a final answer comes first.
+ */
+function sendWhenInvited(headLines: string[], body: string): Promise<{ invited: boolean; answer: RawAnswer }> {
+  return new Promise((resolve, reject) => {
+    let received = '';
+    let invited = false;
+    const socket = tls.connect({ host: '127.0.0.1', servername: 'localhost', port: vault.vault.port, ca: vault.ca }, () =>
+      socket.write(head([...headLines, 'Expect: 100-continue', 'Connection: close'])),
+    );
+    socket.on('data', (chunk: Buffer) => {
+      received += chunk.toString('latin1');
+      if (!invited && received.startsWith('HTTP/1.1 100 Continue\r\n\r\n')) {
+        invited = true;
+        socket.write(body);
+      }
+    });
+    socket.on('error', reject);
+    socket.on('close', () => resolve({ invited, answer: parseAnswer(received) }));
+  });
+}
+
+describe('a declared body over the limit', () => {
+  it('is refused with 413 at once, before the body that was announced arrives', async () => {
+    // Two bytes of the 99,999,999 announced: waiting for the rest would end in 408 after the request timeout.
+    const request = head(['POST /v1/subjects/search HTTP/1.1', 'Host: localhost', `Authorization: ${auth(account)}`, 'Content-Type: application/json', 'Content-Length: 99999999']) + '{}';
+    expectRefusal(await exchange(vault, request), 413, 'body_too_large');
+  });
+
+  it('is not invited with 100 Continue: the answer is 413 and the body is never sent', async () => {
+    const { invited, answer } = await sendWhenInvited(['POST /v1/subjects HTTP/1.1', 'Host: localhost', 'Content-Type: application/json', 'Content-Length: 50000000'], '{}');
+    expect(invited).toBe(false);
+    expectRefusal(answer, 413, 'body_too_large');
+  });
+});
+
+describe('Expect', () => {
+  it('100-continue is answered with 100 Continue, and the body sent then is read', async () => {
+    const body = JSON.stringify({ name: 'Invited Body' });
+    const { invited, answer } = await sendWhenInvited(
+      ['POST /v1/subjects HTTP/1.1', 'Host: localhost', `Authorization: ${auth(account)}`, 'Content-Type: application/json', `Content-Length: ${body.length}`],
+      body,
+    );
+    expect(invited).toBe(true);
+    expect(answer.statusLine).toMatch(/^HTTP\/1\.1 201 /);
+    const id = JSON.parse(answer.body).id as string;
+    expect(await vault.vault.db('subjects').where({ id }).first()).toBeDefined();
+  });
+
+  it('of anything else is refused with 417 as a problem, and nothing is created', async () => {
+    const before = await vault.vault.db('subjects').count('* as n').first();
+    const body = JSON.stringify({ name: 'canary' });
+    const request =
+      head(['POST /v1/subjects HTTP/1.1', 'Host: localhost', `Authorization: ${auth(account)}`, 'Expect: canary-bogus', 'Content-Type: application/json', `Content-Length: ${body.length}`]) + body;
+    expectRefusal(await exchange(vault, request), 417, 'expectation_failed');
+    expect(await vault.vault.db('subjects').count('* as n').first()).toEqual(before);
+  });
+});
+
+describe('Transfer-Encoding', () => {
+  it('with a coding besides chunked is refused with 501, and nothing is created', async () => {
+    const before = await vault.vault.db('subjects').count('* as n').first();
+    const body = JSON.stringify({ name: 'canary' });
+    const chunked = `${body.length.toString(16)}\r\n${body}\r\n0\r\n\r\n`;
+    const request =
+      head(['POST /v1/subjects HTTP/1.1', 'Host: localhost', `Authorization: ${auth(account)}`, 'Content-Type: application/json', 'Transfer-Encoding: gzip, chunked']) + chunked;
+    expectRefusal(await exchange(vault, request), 501, 'transfer_coding_not_implemented');
+    expect(await vault.vault.db('subjects').count('* as n').first()).toEqual(before);
+  });
+});
+
+describe('CONNECT', () => {
+  it('is answered with 501 as a problem rather than a dropped connection', async () => {
+    const answer = await exchange(vault, head(['CONNECT 127.0.0.1:5432 HTTP/1.1', 'Host: 127.0.0.1:5432']));
+    expect(answer.statusLine).toMatch(/^HTTP\/1\.1 501 /);
+    expect(answer.headers['content-type']).toBe('application/problem+json; charset=utf-8');
+    expect(answer.headers.connection).toBe('close');
+    expect(JSON.parse(answer.body)).toMatchObject({ status: 501, code: 'method_not_implemented' });
+  });
+});
+
+describe('a body where the route takes none', () => {
+  it('on DELETE is refused with 400 body_not_accepted, and the subject is not erased', async () => {
+    const { id } = await createSubject(vault, account);
+    const request = head([`DELETE /v1/subjects/${id} HTTP/1.1`, 'Host: localhost', `Authorization: ${auth(account)}`, 'Content-Type: application/json', 'Content-Length: 2']) + '[]';
+    expectRefusal(await exchange(vault, request), 400, 'body_not_accepted');
+    await vault.get(`/v1/subjects/${id}`).set('Authorization', auth(account)).expect(200);
+  });
+
+  it('on GET is refused with 400 body_not_accepted', async () => {
+    const { id } = await createSubject(vault, account);
+    const request = head([`GET /v1/subjects/${id} HTTP/1.1`, 'Host: localhost', `Authorization: ${auth(account)}`, 'Content-Type: application/json', 'Content-Length: 2']) + '{}';
+    expectRefusal(await exchange(vault, request), 400, 'body_not_accepted');
+  });
+
+  it('on a POST that takes none (disabling a client) is refused with 400 body_not_accepted, and the client stays enabled', async () => {
+    const admin = await registerAdmin(vault);
+    const token = await accessToken(vault, admin, { scope: 'admin:clients' });
+    const target = await registerClient(vault);
+    const res = await vault.post(`/v1/admin/clients/${target.clientId}/disable`).set('Authorization', `Bearer ${token}`).send({ reason: 'canary' });
+    expect([res.status, res.body.code]).toEqual([400, 'body_not_accepted']);
+    expect((await vault.vault.db('clients').where({ id: target.clientId }).first()).enabled).toBe(true);
+    await vault.post(`/v1/admin/clients/${target.clientId}/disable`).set('Authorization', `Bearer ${token}`).expect(200);
+  });
+});
+
+describe('the number of header fields', () => {
+  const fillers = (n: number) => Array.from({ length: n }, (_, i) => `X-Filler-${i}: 1`);
+
+  it('past 100 is refused with 431, rather than the fields past Node\'s count being dropped unseen', async () => {
+    const { id } = await createSubject(vault, account);
+    const request = head([`GET /v1/subjects/${id} HTTP/1.1`, 'Host: localhost', `Authorization: ${auth(account)}`, ...fillers(150), 'Authorization: Bearer canary']);
+    expectRefusal(await exchange(vault, request), 431, 'headers_too_large');
+  });
+
+  it('within 100, still has a repeated Authorization refused however far apart the two are', async () => {
+    const { id } = await createSubject(vault, account);
+    const request = head([`GET /v1/subjects/${id} HTTP/1.1`, 'Host: localhost', `Authorization: ${auth(account)}`, ...fillers(90), 'Authorization: Bearer canary', 'Connection: close']);
+    const answer = await exchange(vault, request);
+    expect(answer.statusLine).toMatch(/^HTTP\/1\.1 400 /);
+    expect(JSON.parse(answer.body).code).toBe('duplicate_header');
+  });
+});
