@@ -97,15 +97,16 @@ export async function startVault(config: Config, options: StartOptions = {}): Pr
     // Every audit event goes through one writer; identity and policy report to it through their hooks.
     const audit = createAudit({ db, settings: config.audit, sealer: keys, logger, metrics, unauditedForBenchmark: options.unauditedForBenchmark });
     const identityAudit = { record: (event: Parameters<typeof auditEventOfIdentity>[0]) => audit.writer.append([auditEventOfIdentity(event)]) };
+    const policy = createPolicy({ db, settings: config.policy, audit: { record: (events) => audit.writer.append(events) } });
     const identity = createIdentity({
       db,
       settings: config.identity,
       sealer: keys,
       metrics,
       audit: identityAudit,
+      purposeInForce: async (purpose) => Object.hasOwn((await policy.catalogue.current()).document.purposes, purpose),
       onFeedError: (error) => logger.warn({ err: describeError(error) }, 'client change feed lost; token standing is read from the database until it is back'),
     });
-    const policy = createPolicy({ db, settings: config.policy, audit: { record: (events) => audit.writer.append(events) } });
     await identity.signingKeys.start().catch((error) => logger.warn({ error: describeError(error) }, 'signing key not loaded at start'));
     const domain = createVaultDomain({ db, keys, decisions: policy.decisions, trail: audit.trail, preferenceDefaults: config.policy });
     const rotation = createKeyRotation({

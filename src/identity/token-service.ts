@@ -4,7 +4,7 @@ import type { RevokedTokenStore } from '../store/revoked-tokens';
 import type { StoredClient } from '../store/clients';
 import type { IdentityAuditEvent, IdentityAuditHook } from './audit-hook';
 import type { ClientAuthenticator, ClientCredentials } from './client-authenticator';
-import { invalidRequest, OAuthError } from './oauth-error';
+import { invalidRequest, invalidScope, OAuthError } from './oauth-error';
 import type { SigningKeyRing } from './signing-keys';
 import { decideGrant } from './token-grant';
 import { issueAccessToken, type TokenResponse } from './token-issuer';
@@ -33,6 +33,8 @@ export class TokenService {
     private readonly revoked: RevokedTokenStore,
     private readonly settings: IdentitySettings,
     private readonly audit: IdentityAuditHook,
+    /** Whether the policy in force has a rule for a purpose: a token names only a purpose data can be read for. */
+    private readonly purposeInForce: (purpose: string) => Promise<boolean> = async () => true,
   ) {}
 
   /**
@@ -50,6 +52,7 @@ export class TokenService {
           throw new OAuthError('unsupported_grant_type', 400, 'Only the client_credentials grant is supported');
         }
         const grant = decideGrant(client, { scope: params.scope, purpose: params.purpose });
+        if (grant.purpose !== undefined && !(await this.purposeInForce(grant.purpose))) throw invalidScope('The policy in force has no rule for this purpose');
         const issued = await issueAccessToken(this.keys, this.settings, client, grant);
         await this.audit.record({ type: 'token.issued', clientId: client.id, jti: issued.jti, scopes: grant.scopes, purpose: grant.purpose, address, requestId });
         return issued.response;

@@ -36,6 +36,7 @@ export interface PolicyDocument {
 const LEVEL_WORDS: readonly string[] = [...REVEAL_LEVELS, 'absent'];
 const MAX_DESCRIPTION = 500;
 const MAX_CONDITIONS = 8;
+const ALWAYS_ALLOWED = 'transactional_email is always allowed (account messages cannot be unsubscribed)';
 
 /**
  * Validates a policy document and returns it normalised. Every problem is reported at once,
@@ -53,6 +54,7 @@ export function parsePolicyDocument(input: unknown): PolicyDocument {
     unknownMembers(input, ['purposes'], '', problem);
     if (!isObject(input.purposes)) problem('/purposes', 'purposes is an object of purpose name to rule');
     else {
+      if (!('transactional_email' in input.purposes)) problem('/purposes/transactional_email', ALWAYS_ALLOWED);
       for (const [name, rule] of Object.entries(input.purposes)) {
         const at = `/purposes/${escape(name)}`;
         if (!isPurpose(name)) problem(at, `Unknown purpose ${printable(name)}`);
@@ -118,14 +120,16 @@ function parsePurpose(name: string, input: unknown, at: string, problem: (pointe
 
 /**
  * What the vault promises subjects (the obligations table at the top of DESIGN.md) holds whatever the policy says:
- * account-transaction mail cannot be unsubscribed, so it carries no subscription condition; a
+ * account-transaction mail cannot be unsubscribed or withheld, so its purpose stays, with the
+ * email in plain and no condition (not even a sharing opt-in or an approval); a
  * mailing category is sent only to its subscribers; data goes to a partner only with the
  * subject's opt-in to sharing.
  */
 function checkPromises(name: string, rule: PurposeRule, at: string, problem: (pointer: string, detail: string) => void): void {
   const conditions = rule.conditions ?? [];
-  if (name === 'transactional_email' && conditions.some((c) => c.type === 'subscribed')) {
-    problem(`${at}/conditions`, 'transactional_email cannot be unsubscribed: it carries no subscribed condition');
+  if (name === 'transactional_email') {
+    if (conditions.length) problem(`${at}/conditions`, `${ALWAYS_ALLOWED}: it carries no condition`);
+    if (rule.fields.email !== 'plain') problem(`${at}/fields/email`, `${ALWAYS_ALLOWED}: it reveals the email in plain`);
   }
   if ((SUBSCRIPTION_CATEGORIES as readonly string[]).includes(name) && !conditions.some((c) => c.type === 'subscribed' && c.category === name)) {
     problem(`${at}/conditions`, `${name} is sent only to subscribers: it keeps its subscribed condition for ${name}`);

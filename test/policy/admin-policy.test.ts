@@ -1,6 +1,10 @@
 import { startTestVault, type TestVault } from '../support/test-vault';
 import { adminCaller, bearer, contextFor, dataCaller, newSubjectId, type Caller } from './support/principals';
-import { startSecondInstance } from '../identity/support/identity-helpers';
+import { registerClient, requestToken, startSecondInstance } from '../identity/support/identity-helpers';
+
+interface Policy {
+  purposes: Record<string, { fields: Record<string, string>; conditions?: Array<{ type: string }> }>;
+}
 
 let vault: TestVault;
 let admin: Caller;
@@ -92,6 +96,33 @@ describe('/v1/admin/policy', () => {
     expect((await vault.get('/v1/admin/policy').set(bearer(admin)).expect(200)).body.version).toBe(version);
     const [event] = await vault.vault.db('audit_events').where({ request_id: res.headers['x-request-id'] });
     expect(event).toMatchObject({ action: 'policy.replace', outcome: 'denied', reason: 'precondition_required' });
+  });
+
+  it.each([
+    ['held back until partner sharing is consented', (p: Policy) => (p.purposes.transactional_email!.conditions = [{ type: 'sharing_consent' }]), '/purposes/transactional_email/conditions'],
+    ['dropped', (p: Policy) => delete p.purposes.transactional_email, '/purposes/transactional_email'],
+  ])('refuses a policy under which account messages are %s, storing nothing', async (_label, change, pointer) => {
+    const { policy, version } = (await vault.get('/v1/admin/policy').set(bearer(admin)).expect(200)).body;
+    change(policy);
+    const res = await vault.put('/v1/admin/policy').set(bearer(admin)).set('If-Match', `"${version}"`).send(policy).expect(400);
+    expect(res.body.errors.map((e: { pointer: string }) => e.pointer)).toEqual([pointer]);
+    expect((await vault.get('/v1/admin/policy').set(bearer(admin)).expect(200)).body.version).toBe(version);
+  });
+
+  it('issues no token for a purpose the policy in force has dropped, and again once it is back', async () => {
+    const surveyor = await registerClient(vault, { scopes: ['emails:resolve'], purposes: ['surveys'] });
+    const ask = () => requestToken(vault, surveyor, { grant_type: 'client_credentials', scope: 'emails:resolve', purpose: 'surveys' });
+    await ask().expect(200);
+    const { policy, version } = (await vault.get('/v1/admin/policy').set(bearer(admin)).expect(200)).body;
+    const withoutSurveys = structuredClone(policy);
+    delete withoutSurveys.purposes.surveys;
+    await vault.put('/v1/admin/policy').set(bearer(admin)).set('If-Match', `"${version}"`).send(withoutSurveys).expect(200);
+
+    const refused = await ask().expect(400);
+    expect(refused.body).toMatchObject({ error: 'invalid_scope', error_description: 'The policy in force has no rule for this purpose' });
+
+    await vault.put('/v1/admin/policy').set(bearer(admin)).set('If-Match', `"${version + 1}"`).send(policy).expect(200);
+    await ask().expect(200);
   });
 
   it('answers 404 for a version that never existed', async () => {

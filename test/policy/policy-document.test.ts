@@ -1,6 +1,10 @@
 import { VaultError } from '../../src/errors/vault-error';
 import { parsePolicyDocument } from '../../src/policy/policy-document';
 
+// Every policy keeps transactional mail; the documents below are about the other purposes.
+const TRANSACTIONAL = { fields: { email: 'plain' } };
+const withTransactional = (purposes: Record<string, unknown>) => ({ purposes: { transactional_email: TRANSACTIONAL, ...purposes } });
+
 const problemsOf = (input: unknown) => {
   try {
     parsePolicyDocument(input);
@@ -14,54 +18,57 @@ const problemsOf = (input: unknown) => {
 
 describe('a policy document', () => {
   it('is accepted with known purposes, fields, levels and conditions', () => {
-    const parsed = parsePolicyDocument({
-      purposes: {
+    const parsed = parsePolicyDocument(
+      withTransactional({
         shipping: { fields: { name: 'plain', postal_address: 'plain' } },
         newsletter: { fields: { email: 'plain' }, conditions: [{ type: 'subscribed', category: 'newsletter' }] },
         analytics: { fields: { country: 'plain' }, subject_reference: 'pseudonym' },
         legal_disclosure: { fields: { email: 'plain' }, conditions: [{ type: 'approval' }] },
-      },
-    });
+      }),
+    );
     expect(parsed.purposes.analytics).toEqual({ fields: { country: 'plain' }, subject_reference: 'pseudonym' });
   });
 
   it('is refused with the path of an unknown purpose', () => {
-    expect(problemsOf({ purposes: { teleportation: { fields: {} } } })).toEqual(['/purposes/teleportation']);
+    expect(problemsOf(withTransactional({ teleportation: { fields: {} } }))).toEqual(['/purposes/teleportation']);
   });
 
   it('is refused with the path of an unknown field', () => {
-    expect(problemsOf({ purposes: { shipping: { fields: { shoe_size: 'plain' } } } })).toEqual(['/purposes/shipping/fields/shoe_size']);
+    expect(problemsOf(withTransactional({ shipping: { fields: { shoe_size: 'plain' } } }))).toEqual(['/purposes/shipping/fields/shoe_size']);
   });
 
   it('is refused with the path of an unknown reveal level', () => {
-    expect(problemsOf({ purposes: { shipping: { fields: { name: 'partly' } } } })).toEqual(['/purposes/shipping/fields/name']);
+    expect(problemsOf(withTransactional({ shipping: { fields: { name: 'partly' } } }))).toEqual(['/purposes/shipping/fields/name']);
   });
 
   it('is refused for a level the field does not have (a masked country)', () => {
-    expect(problemsOf({ purposes: { analytics: { fields: { country: 'masked' } } } })).toEqual(['/purposes/analytics/fields/country']);
+    expect(problemsOf(withTransactional({ analytics: { fields: { country: 'masked' } } }))).toEqual(['/purposes/analytics/fields/country']);
   });
 
   it('is refused with the path of an unknown condition or category', () => {
     expect(
-      problemsOf({
-        purposes: {
+      problemsOf(
+        withTransactional({
           shipping: { fields: {}, conditions: [{ type: 'moon_phase' }, { type: 'subscribed', category: 'spam' }] },
-        },
-      }),
+        }),
+      ),
     ).toEqual(['/purposes/shipping/conditions/0/type', '/purposes/shipping/conditions/1/category']);
   });
 
   it.each([
     ['transactional mail made unsubscribable', { transactional_email: { fields: { email: 'plain' }, conditions: [{ type: 'subscribed', category: 'newsletter' }] } }, '/purposes/transactional_email/conditions'],
+    ['transactional mail held back until partner sharing is consented', { transactional_email: { fields: { email: 'plain' }, conditions: [{ type: 'sharing_consent' }] } }, '/purposes/transactional_email/conditions'],
+    ['transactional mail behind an approval', { transactional_email: { fields: { email: 'plain' }, conditions: [{ type: 'approval' }] } }, '/purposes/transactional_email/conditions'],
+    ['transactional mail without the address in plain', { transactional_email: { fields: { email: 'masked' } } }, '/purposes/transactional_email/fields/email'],
     ['a newsletter sent to everyone', { newsletter: { fields: { email: 'plain' } } }, '/purposes/newsletter/conditions'],
     ['promotions gated on another category', { promotions: { fields: { email: 'plain' }, conditions: [{ type: 'subscribed', category: 'surveys' }] } }, '/purposes/promotions/conditions'],
     ['partner sharing without opt-in', { joint_promotion: { fields: { email: 'plain' } } }, '/purposes/joint_promotion/conditions'],
   ])('is refused when it breaks a promise to subjects: %s', (_label, purposes, pointer) => {
-    expect(problemsOf({ purposes })).toEqual([pointer]);
+    expect(problemsOf(withTransactional(purposes))).toEqual([pointer]);
   });
 
   it('reports every problem at once, with escaped pointers', () => {
-    expect(problemsOf({ extra: 1, purposes: { 'a/b': {}, shipping: { fields: { name: 'plain' }, colour: 'red' } } })).toEqual([
+    expect(problemsOf({ extra: 1, purposes: { transactional_email: TRANSACTIONAL, 'a/b': {}, shipping: { fields: { name: 'plain' }, colour: 'red' } } })).toEqual([
       '/extra',
       '/purposes/a~1b',
       '/purposes/shipping/colour',
@@ -69,7 +76,12 @@ describe('a policy document', () => {
   });
 
   it('keeps legal disclosure break-glass', () => {
-    expect(problemsOf({ purposes: { legal_disclosure: { fields: { email: 'plain' } } } })).toEqual(['/purposes/legal_disclosure/conditions']);
+    expect(problemsOf(withTransactional({ legal_disclosure: { fields: { email: 'plain' } } }))).toEqual(['/purposes/legal_disclosure/conditions']);
+  });
+
+  it('is refused without transactional mail, which is always allowed', () => {
+    expect(problemsOf({ purposes: {} })).toEqual(['/purposes/transactional_email']);
+    expect(problemsOf({ purposes: { shipping: { fields: { name: 'plain' } } } })).toEqual(['/purposes/transactional_email']);
   });
 
   it.each([null, [], 'policy', { purposes: [] }])('is refused when it is not an object of purposes (%j)', (input) => {
