@@ -15,6 +15,7 @@ import * as m20261201_060_subject_key_notifications from './20261201_060_subject
 import * as m20261201_070_erased_idempotency_keys from './20261201_070_erased_idempotency_keys';
 import * as m20261201_080_keyed_idempotency_requests from './20261201_080_keyed_idempotency_requests';
 import * as m20261201_090_secret_issue_index from './20261201_090_secret_issue_index';
+import * as m20261201_100_digested_idempotency_keys from './20261201_100_digested_idempotency_keys';
 
 /**
  * Migrations are listed here rather than discovered on disk, so the same list runs from the
@@ -38,6 +39,7 @@ const MIGRATIONS: ReadonlyArray<[string, Knex.Migration]> = [
   ['20261201_070_erased_idempotency_keys', m20261201_070_erased_idempotency_keys],
   ['20261201_080_keyed_idempotency_requests', m20261201_080_keyed_idempotency_requests],
   ['20261201_090_secret_issue_index', m20261201_090_secret_issue_index],
+  ['20261201_100_digested_idempotency_keys', m20261201_100_digested_idempotency_keys],
 ];
 
 export const migrationSource: Knex.MigrationSource<string> = {

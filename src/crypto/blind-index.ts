@@ -68,6 +68,18 @@ export class BlindIndex {
     return this.compute('request', canonicalRequest, await this.activeKey());
   }
 
+  /**
+   * What a client's Idempotency-Key is stored as, under the active key version: keyed, so a key
+   * that carries a personal value (an email, a card number) is not kept where it can be read,
+   * nor tested against a guess. A digest never changes once stored, so every version counts.
+   */
+  async idempotencyKey(clientId: string, key: string): Promise<{ stored: IndexValue; candidates: IndexValue[] }> {
+    const value = `${clientId}\u0000${key}`;
+    const stored = this.compute('idempotency', value, await this.activeKey());
+    const others = this.keys.filter((k) => k.version !== stored.version).map((k) => this.compute('idempotency', value, k));
+    return { stored, candidates: [stored, ...others] };
+  }
+
   /** A request's digest under the key version it was first recorded with (retired versions included). */
   async requestAt(version: number, canonicalRequest: string): Promise<IndexValue> {
     return this.compute('request', canonicalRequest, await this.keyAt(version));

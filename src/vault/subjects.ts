@@ -58,11 +58,12 @@ export class Subjects {
     const decision = await this.decide(caller, 'subjects.create', { id, preferences: input.preferences }, fieldsDecidedOn(input));
     if (hasPreferences(input.preferences)) await this.decide(caller, 'preferences.write', { id, preferences: input.preferences }, []);
 
-    if (idempotencyKey) {
-      const earlier = await this.deps.idempotency.find(caller.principal.clientId, idempotencyKey);
+    const keyRef = idempotencyKey === undefined ? undefined : { ...(await this.deps.index.idempotencyKey(caller.principal.clientId, idempotencyKey)), sent: idempotencyKey };
+    if (keyRef) {
+      const earlier = await this.deps.idempotency.find(caller.principal.clientId, keyRef);
       if (earlier) return this.replay(earlier, input, decision);
     }
-    const request = idempotencyKey ? await this.deps.index.request(canonicalJson(input)) : undefined;
+    const request = keyRef ? await this.deps.index.request(canonicalJson(input)) : undefined;
     // Everything that may need a second pooled connection happens before the transaction opens.
     const emailIndex = input.email === undefined ? undefined : await this.deps.index.email(input.email);
     const subjectKey = await this.deps.keys.prepareSubjectKey(id);
@@ -80,9 +81,9 @@ export class Subjects {
       outcome = !idempotencyKey && !hasPreferences(input.preferences)
         ? { record: await insert() }
         : await this.deps.db.transaction(async (trx) => {
-            if (idempotencyKey && request) {
+            if (keyRef && request) {
               const recorded = { requestHash: request.value, requestHashVersion: request.version, subjectId: id };
-              const winner = await this.deps.idempotency.claim(caller.principal.clientId, idempotencyKey, recorded, trx);
+              const winner = await this.deps.idempotency.claim(caller.principal.clientId, keyRef, recorded, trx);
               if (winner) return { replayOf: winner };
             }
             const record = await insert(trx);

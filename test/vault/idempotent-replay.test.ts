@@ -40,7 +40,7 @@ describe('a creation sent again with its Idempotency-Key', () => {
     expect(JSON.stringify(late.body)).not.toContain(SAMPLE.email);
     expect(await vault.vault.db('subjects').count('* as n').first()).toEqual(before);
     // The key is kept without the hash of the erased subject's values.
-    const key = await vault.vault.db('idempotency_keys').where({ client_id: account.credentials.clientId, key: 'erased-1' }).first();
+    const key = await vault.vault.db('idempotency_keys').where({ client_id: account.credentials.clientId, subject_id: first.body.id }).first();
     expect([key.subject_id, key.request_hash]).toEqual([first.body.id, null]);
     // A new key creates a new subject.
     await vault.post('/v1/subjects').set('Authorization', auth(account)).set('Idempotency-Key', 'erased-2').send(SAMPLE).expect(201);
@@ -59,9 +59,9 @@ describe('a creation sent again with its Idempotency-Key', () => {
 
   it('is recognised by a keyed digest: the table holds nothing a guess of the values can be tested against', async () => {
     const body = { email: 'keyed.digest@example.com', name: 'Keyed Digest' };
-    await vault.post('/v1/subjects').set('Authorization', auth(account)).set('Idempotency-Key', 'keyed-1').send(body).expect(201);
+    const made = await vault.post('/v1/subjects').set('Authorization', auth(account)).set('Idempotency-Key', 'keyed-1').send(body).expect(201);
 
-    const key = await vault.vault.db('idempotency_keys').where({ client_id: account.credentials.clientId, key: 'keyed-1' }).first();
+    const key = await vault.vault.db('idempotency_keys').where({ client_id: account.credentials.clientId, subject_id: made.body.id }).first();
 
     expect(key.request_hash).toHaveLength(32);
     expect(key.request_hash.equals(crypto.createHash('sha256').update(canonicalJson(body)).digest())).toBe(false);
@@ -82,13 +82,30 @@ describe('a creation sent again with its Idempotency-Key', () => {
     expect([other.status, other.body.code]).toEqual([422, 'idempotency_key_reused']);
   });
 
-  it('compares a key recorded before digests were keyed by the plain hash it was recorded with', async () => {
+  it('stores the key itself only as a keyed digest: a key holding an email or a card number is nowhere in the table', async () => {
+    for (const sent of ['signup-idem.canary@example.com', '4000056655665556']) {
+      const made = await vault.post('/v1/subjects').set('Authorization', auth(account)).set('Idempotency-Key', sent).send({ name: 'Digest Canary' }).expect(201);
+      const row = await vault.vault.db('idempotency_keys').where({ client_id: account.credentials.clientId, subject_id: made.body.id }).first();
+      expect(row.key).toMatch(/^[A-Za-z0-9_-]{43}$/);
+      expect(row.key_version).toEqual(expect.any(Number));
+      // The same key finds it again, from the same client only.
+      const again = await vault.post('/v1/subjects').set('Authorization', auth(account)).set('Idempotency-Key', sent).send({ name: 'Digest Canary' });
+      expect([again.status, again.body.id]).toEqual([200, made.body.id]);
+    }
+    const other = await accountService(vault);
+    await vault.post('/v1/subjects').set('Authorization', auth(other)).set('Idempotency-Key', '4000056655665556').send({ name: 'Digest Canary' }).expect(201);
+    const table = JSON.stringify(await vault.vault.db('idempotency_keys').select('*'));
+    expect(table).not.toContain('canary');
+    expect(table).not.toContain('4000056655665556');
+  });
+
+  it('finds a key recorded before keys were digested, as sent, and compares its request by the plain hash it was recorded with', async () => {
     const body = { email: 'legacy.digest@example.com' };
     const first = await vault.post('/v1/subjects').set('Authorization', auth(account)).set('Idempotency-Key', 'legacy-1').send(body).expect(201);
     await vault.vault
       .db('idempotency_keys')
-      .where({ client_id: account.credentials.clientId, key: 'legacy-1' })
-      .update({ request_hash: crypto.createHash('sha256').update(canonicalJson(body)).digest(), request_hash_version: null });
+      .where({ client_id: account.credentials.clientId, subject_id: first.body.id })
+      .update({ key: 'legacy-1', key_version: null, request_hash: crypto.createHash('sha256').update(canonicalJson(body)).digest(), request_hash_version: null });
 
     const again = await vault.post('/v1/subjects').set('Authorization', auth(account)).set('Idempotency-Key', 'legacy-1').send(body);
     const other = await vault.post('/v1/subjects').set('Authorization', auth(account)).set('Idempotency-Key', 'legacy-1').send({ email: 'other.legacy@example.com' });
