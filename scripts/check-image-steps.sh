@@ -34,7 +34,7 @@ mkdir -p "$work/data"
 env -i PATH="$PATH" HOME="$work" NODE_ENV=production PDVAULT_MODE=production PDVAULT_HOST=127.0.0.1 PDVAULT_PORT="$port" \
   DATABASE_URL="$DATABASE_URL" PDVAULT_TLS_CERT_FILE="$work/cert.pem" PDVAULT_TLS_KEY_FILE="$work/key.pem" \
   PDVAULT_KEY_PROVIDER=local PDVAULT_ALLOW_LOCAL_KEYRING_IN_PRODUCTION=true PDVAULT_DATA_DIR="$work/data" \
-  node --max-semi-space-size=64 dist/src/cli/main.js start > "$work/out.log" 2>&1 &
+  node --max-semi-space-size=64 --heap-growing-percent=50 dist/src/cli/main.js start > "$work/out.log" 2>&1 &
 pid=$!
 for _ in $(seq 1 60); do
   if env -i PATH="$PATH" PDVAULT_MODE=production PDVAULT_PORT="$port" DATABASE_URL=x PDVAULT_TLS_CERT_FILE=x PDVAULT_TLS_KEY_FILE=x \

@@ -108,6 +108,7 @@ function writeResults(options: HttpBenchOptions, scenarios: ScenarioResult[], me
       smallSubjects: options.smallSubjects,
       subjects: options.subjects,
       sizeDurationSeconds: options.sizeDurationSeconds,
+      sizeWarmupSeconds: options.sizeWarmupSeconds,
       database: options.databaseServerUrl ? 'DATABASE_URL server' : 'embedded PostgreSQL',
       databaseCache: options.databaseCacheMb > 0 ? `shared_buffers ${options.databaseCacheMb} MB` : 'the server default',
     },

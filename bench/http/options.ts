@@ -9,6 +9,8 @@ export interface HttpBenchOptions {
   subjects: number;
   /** Length of the read measurement on the large set (600 for the 10-minute memory check). */
   sizeDurationSeconds: number;
+  /** Reads over the large set before that window, unmeasured, so it starts with the vault's heap at its working size. */
+  sizeWarmupSeconds: number;
   /** The vault's subject-key cache size (PDVAULT_SUBJECT_KEY_CACHE_ENTRIES); 0 leaves the default. */
   subjectKeyCache: number;
   /** The embedded PostgreSQL's shared_buffers in MiB; 0 leaves its default (128). */
@@ -26,12 +28,13 @@ const NUMERIC: Record<string, keyof HttpBenchOptions> = {
   '--small-subjects': 'smallSubjects',
   '--subjects': 'subjects',
   '--size-duration': 'sizeDurationSeconds',
+  '--size-warmup': 'sizeWarmupSeconds',
   '--subject-key-cache': 'subjectKeyCache',
   '--database-cache': 'databaseCacheMb',
 };
 
 export const HTTP_FLAGS_HELP =
-  '--duration <s> (10)  --warmup <s> (2)  --connections <n> (64)  --subjects <n> (100000)  --small-subjects <n> (10000)  --size-duration <s> (= duration)  --subject-key-cache <n> (the vault default)  --database-cache <MiB> (128, the embedded default)  --cpu-prof';
+  '--duration <s> (10)  --warmup <s> (2)  --connections <n> (64)  --subjects <n> (100000)  --small-subjects <n> (10000)  --size-duration <s> (= duration)  --size-warmup <s> (half the window, at most 300)  --subject-key-cache <n> (the vault default)  --database-cache <MiB> (128, the embedded default)  --cpu-prof';
 
 export function parseHttpOptions(flags: string[], databaseServerUrl: string | undefined): HttpBenchOptions {
   const options: HttpBenchOptions = {
@@ -41,6 +44,7 @@ export function parseHttpOptions(flags: string[], databaseServerUrl: string | un
     smallSubjects: 10_000,
     subjects: 100_000,
     sizeDurationSeconds: 0,
+    sizeWarmupSeconds: 0,
     subjectKeyCache: 0,
     databaseCacheMb: 0,
     cpuProfile: false,
@@ -59,6 +63,7 @@ export function parseHttpOptions(flags: string[], databaseServerUrl: string | un
     i += 1;
   }
   options.sizeDurationSeconds ||= options.durationSeconds;
+  if (!flags.includes('--size-warmup')) options.sizeWarmupSeconds = Math.min(300, Math.round(options.sizeDurationSeconds / 2));
   if (options.subjects < options.smallSubjects) throw new Error('--subjects must be at least --small-subjects');
   if (options.databaseCacheMb > 0 && databaseServerUrl) throw new Error('--database-cache sizes the embedded PostgreSQL; a DATABASE_URL server keeps its own settings');
   return options;

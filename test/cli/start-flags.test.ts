@@ -26,6 +26,10 @@ describe('the node flags the vault runs with', () => {
     expect(startNodeFlags()).toContain('--max-semi-space-size=64');
   });
 
+  it('keep the old generation within half again of what the vault holds, so RSS settles instead of climbing under load', () => {
+    expect(startNodeFlags()).toContain('--heap-growing-percent=50');
+  });
+
   it('are the same for npm start, the image and the image check', () => {
     expect(imageCmdFlags()).toEqual(startNodeFlags());
     expect(imageCheckFlags()).toEqual(startNodeFlags());
