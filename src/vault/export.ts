@@ -5,7 +5,6 @@ import { effectivePreferences, type PreferenceDefaults } from '../policy/prefere
 import type { ConsentHistoryStore } from '../store/consent-history';
 import type { PaymentMethodStore } from '../store/payment-methods';
 import type { Caller } from './caller';
-import type { PaymentMethods } from './payment-methods';
 import { isSubjectId, subjectNotFound } from './ids';
 import { openRereadingAfterKeyChange } from './key-changes';
 import type { SubjectRenderer } from './subject-view';
@@ -20,8 +19,7 @@ const EXPORT_FIELDS = ['email', 'name', 'phone', 'postal_address', 'birth_date',
 
 /**
  * Portability: everything the vault holds about one subject, as the caller's purpose may see it,
- * with payment methods masked (and the holder name each was added with), the consent history
- * and who accessed the subject's data.
+ * with payment methods masked, the consent history and who accessed the subject's data.
  */
 export class SubjectExport {
   constructor(
@@ -32,7 +30,6 @@ export class SubjectExport {
     private readonly decisions: DecisionPoint,
     private readonly renderer: SubjectRenderer,
     private readonly defaults: PreferenceDefaults,
-    private readonly cards: Pick<PaymentMethods, 'holderNames'>,
   ) {}
 
   async export(caller: Caller, id: string) {
@@ -45,7 +42,7 @@ export class SubjectExport {
     const cardLevel = decision.fields.payment_method ?? 'absent';
     const [subject, cards, consent, accessLog] = await Promise.all([
       openRereadingAfterKeyChange(record, () => this.subjects.again(id), (read) => this.renderer.render(read, decision)),
-      cardLevel === 'absent' ? undefined : this.exportedCards(id, cardLevel === 'token'),
+      cardLevel === 'absent' ? undefined : this.paymentMethods.listForSubject(id),
       this.consent.list(id),
       this.trail.wholeAccessLog(id, { clientId: caller.principal.clientId, scopes: caller.principal.scopes, ...caller.context }),
     ]);
@@ -53,17 +50,9 @@ export class SubjectExport {
       exported_at: new Date().toISOString(),
       subject,
       preferences: effectivePreferences(record.preferences, this.defaults),
-      payment_methods: cards,
+      payment_methods: cards?.map((card) => (cardLevel === 'token' ? { token: card.token } : { token: card.token, brand: card.brand, last4: card.last4, exp_month: card.expMonth, exp_year: card.expYear })),
       consent_history: consent.map((c) => ({ preference: c.preference, value: c.value, changed_by: c.changedBy, changed_at: c.changedAt.toISOString() })),
       access_log: accessLog,
     };
-  }
-
-  /** The subject's cards masked, with the name each was added with; or only their tokens. */
-  private async exportedCards(id: string, tokensOnly: boolean) {
-    const cards = await this.paymentMethods.listForSubject(id);
-    if (tokensOnly) return cards.map((card) => ({ token: card.token }));
-    const holders = await this.cards.holderNames(cards);
-    return cards.map((card, i) => ({ token: card.token, brand: card.brand, last4: card.last4, exp_month: card.expMonth, exp_year: card.expYear, holder_name: holders[i]! }));
   }
 }

@@ -57,8 +57,7 @@ const CARD_FIELDS = ['payment_method'] as const;
 /**
  * Payment methods: a card is tokenized once per subject and then named only by its `pm_…`
  * token. Every operation decides (and so audits) before it tells whether the card exists, and
- * only a reveal hands out the sealed number, after its audit event is committed (an export
- * opens the card too, for the holder name alone).
+ * only a reveal opens the sealed number — after its audit event is committed.
  */
 export class PaymentMethods {
   constructor(private readonly deps: PaymentMethodDependencies) {}
@@ -134,7 +133,11 @@ export class PaymentMethods {
    */
   async reveal(caller: Caller, token: string): Promise<RevealedCard> {
     const { record } = await this.findAndDecide(caller, 'payment_methods.reveal', token);
-    const contents = await this.open(record);
+    const contents = await openRereadingAfterKeyChange(
+      record,
+      async () => (await this.deps.paymentMethods.find(token)) ?? Promise.reject(paymentMethodNotFound()),
+      async (read) => parseContents(await this.deps.keys.open(read.subjectId, cardField(read.token), read.card)),
+    );
     return {
       token: record.token,
       brand: maskedView(record).brand,
@@ -143,15 +146,6 @@ export class PaymentMethods {
       exp_month: record.expMonth,
       exp_year: record.expYear,
     };
-  }
-
-  /**
-   * The name each card was added with, for its subject's export (the caller decided, and so
-   * audited, the export first): the name is the subject's data too. Its card is opened for it,
-   * as only a reveal otherwise does, and nothing else of it is kept.
-   */
-  async holderNames(cards: readonly PaymentMethodRecord[]): Promise<string[]> {
-    return Promise.all(cards.map(async (card) => (await this.open(card)).holder_name));
   }
 
   async delete(caller: Caller, token: string): Promise<void> {
@@ -171,14 +165,6 @@ export class PaymentMethods {
     const decision = await this.decide(caller, action, subject ? factsOf(subject) : { missing: null }, CARD_FIELDS);
     if (!record || !subject) throw paymentMethodNotFound();
     return { record, decision };
-  }
-
-  private open(record: PaymentMethodRecord): Promise<SealedCardContents> {
-    return openRereadingAfterKeyChange(
-      record,
-      async () => (await this.deps.paymentMethods.find(record.token)) ?? Promise.reject(paymentMethodNotFound()),
-      async (read) => parseContents(await this.deps.keys.open(read.subjectId, cardField(read.token), read.card)),
-    );
   }
 
   private async decide(caller: Caller, action: DataAction, subject: SubjectLookup, fields: readonly string[]): Promise<Allowed> {

@@ -41,12 +41,11 @@ export function createVaultDomain({ db, keys, decisions, trail, preferenceDefaul
   const renderer = new SubjectRenderer(keys, index);
   const reads = new SubjectReads(keys, subjectStore);
   const subjects = new Subjects({ db, keys, index, subjects: subjectStore, reads, consent, idempotency: new IdempotencyKeyStore(db), decisions, renderer, preferenceDefaults });
-  const paymentMethods = new PaymentMethods({ db, keys, index, subjects: subjectStore, paymentMethods: paymentMethodStore, decisions });
   return {
     subjects,
     emails: new EmailResolution(keys, reads, decisions),
-    exports: new SubjectExport(reads, paymentMethodStore, consent, trail, decisions, renderer, preferenceDefaults, paymentMethods),
-    paymentMethods,
+    exports: new SubjectExport(reads, paymentMethodStore, consent, trail, decisions, renderer, preferenceDefaults),
+    paymentMethods: new PaymentMethods({ db, keys, index, subjects: subjectStore, paymentMethods: paymentMethodStore, decisions }),
     index,
   };
 }
