@@ -130,6 +130,11 @@ export async function startVault(config: Config, options: StartOptions = {}): Pr
     // Not awaited past its first attempt: until the feed listens, requests simply ask the database.
     await identity.start();
     await keyDeletions.start();
+    // Until it is done, keys stored as sent are still found as sent; a failure is tried again at the next start.
+    const digesting = domain.digestKeysStoredAsSent().then(
+      (changed) => changed > 0 && logger.info({ keys: changed }, 'Idempotency-Keys stored as sent by an earlier release are now stored as digests'),
+      (error) => logger.warn({ err: describeError(error) }, 'Idempotency-Keys stored as sent were not all turned into digests; the next start tries again'),
+    );
     return {
       url: server.url,
       port: server.port,
@@ -150,6 +155,7 @@ export async function startVault(config: Config, options: StartOptions = {}): Pr
         await keyDeletions.stop();
         // A batch in flight commits or rolls back; the job stays running for whichever instance is left.
         await rotation.runner.stop();
+        await digesting;
         // Requests have drained: commit their last events and sign the head before the pool closes.
         await audit.stop();
         keys.close();

@@ -45,6 +45,10 @@ export const unavailable = (code: string, title: string, options?: VaultErrorOpt
   new VaultError(code, 503, title, options);
 
 /** RFC 6750 §3.1: the challenge a 403 for a missing scope carries, naming the scope, wherever the refusal is made. */
+export const invalidTokenChallenge = (description: string): Record<string, string> => ({
+  'WWW-Authenticate': `Bearer realm="pdvault", error="invalid_token", error_description="${description}"`,
+});
+
 export const insufficientScopeChallenge = (scope: string): Record<string, string> => ({
   'WWW-Authenticate': `Bearer realm="pdvault", error="insufficient_scope", scope="${scope}"`,
 });

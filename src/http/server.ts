@@ -100,7 +100,8 @@ const DRAIN_SWEEP_MS = 250;
  */
 function closeGracefully(server: https.Server, graceMs: number): Promise<void> {
   return new Promise((resolve) => {
-    server.prependListener('request', (_req, res) => res.setHeader('Connection', 'close'));
+    // Requests with an Expect header arrive as these events instead of 'request'.
+    for (const event of ['request', 'checkContinue', 'checkExpectation']) server.prependListener(event, (_req: unknown, res: ServerResponse) => res.setHeader('Connection', 'close'));
     const sweep = setInterval(() => server.closeIdleConnections(), DRAIN_SWEEP_MS);
     const force = setTimeout(() => server.closeAllConnections(), graceMs);
     sweep.unref();

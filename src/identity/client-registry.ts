@@ -1,4 +1,4 @@
-import { insufficientScopeChallenge, VaultError, type FieldProblem } from '../errors/vault-error';
+import { insufficientScopeChallenge, invalidTokenChallenge, VaultError, type FieldProblem } from '../errors/vault-error';
 import { ClientStore, isUniqueViolation, type ClientKind, type StoredClient } from '../store/clients';
 import type { Argon2Gate } from './argon2-gate';
 import type { Actor, IdentityAuditHook } from './audit-hook';
@@ -194,12 +194,16 @@ const clientNotFound = () => new VaultError('client_not_found', 404, 'No such cl
 
 /**
  * An API actor as its locked row stands: enabled, unexpired, and with only the scopes its
- * token carries that the row still grants. Without admin:clients left, it is refused as the
- * request would have been had it come a moment later.
+ * token carries that the row still grants. Refused as the request would have been had it come
+ * a moment later: disabled or expired, 401 `invalid_token`; without admin:clients, 403.
  */
 function actorUnderLock(actor: Extract<Actor, { via: 'api' }>, row: StoredClient | undefined): Actor {
-  const standing = row && row.enabled && !(row.expiresAt && row.expiresAt.getTime() <= Date.now());
-  const scopes = standing ? actor.scopes.filter((scope) => row.scopes.includes(scope)) : [];
+  const gone = !row ? 'no longer exists' : !row.enabled ? 'is disabled' : row.expiresAt && row.expiresAt.getTime() <= Date.now() ? 'has expired' : undefined;
+  if (gone || !row) {
+    const description = `The client of this token ${gone}`;
+    throw new VaultError('invalid_token', 401, description, { headers: invalidTokenChallenge(description) });
+  }
+  const scopes = actor.scopes.filter((scope) => row.scopes.includes(scope));
   if (!scopes.includes('admin:clients')) {
     throw new VaultError('insufficient_scope', 403, 'The access token lacks the scope this resource requires', {
       detail: 'Requires scope admin:clients, which this client lost (or it was disabled) while the request was in flight',

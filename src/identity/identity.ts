@@ -38,8 +38,8 @@ export interface IdentityDependencies {
   sealer: SecretSealer;
   metrics?: Metrics;
   audit?: IdentityAuditHook;
-  /** Whether the policy in force has a rule for a purpose; tokens are issued only for such purposes (all, when not given). */
-  purposeInForce?(purpose: string): Promise<boolean>;
+  /** Whether the policy in force has a rule for a purpose; tokens are issued only for such purposes. */
+  purposeInForce(purpose: string): Promise<boolean>;
   /** Told when the change feed fails (it reconnects by itself). */
   onFeedError?(error: unknown): void;
 }
@@ -64,7 +64,7 @@ export function createIdentity(deps: IdentityDependencies): Identity {
   const verifier = new AccessTokenVerifier(signingKeys, standings, settings);
   return {
     clients: new ClientRegistry(clientStore, argon2, settings, audit, (clientId) => standings.changed(clientId)),
-    tokens: new TokenService(authenticator, signingKeys, verifier, new RevokedTokenStore(db), settings, audit, deps.purposeInForce),
+    tokens: new TokenService(authenticator, signingKeys, verifier, new RevokedTokenStore(db), settings, audit, (purpose) => deps.purposeInForce(purpose)),
     verifier,
     signingKeys,
     settings,

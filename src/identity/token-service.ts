@@ -34,7 +34,7 @@ export class TokenService {
     private readonly settings: IdentitySettings,
     private readonly audit: IdentityAuditHook,
     /** Whether the policy in force has a rule for a purpose: a token names only a purpose data can be read for. */
-    private readonly purposeInForce: (purpose: string) => Promise<boolean> = async () => true,
+    private readonly purposeInForce: (purpose: string) => Promise<boolean>,
   ) {}
 
   /**

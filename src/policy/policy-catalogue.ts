@@ -1,7 +1,7 @@
 import { VaultError } from '../errors/vault-error';
 import { PolicyVersionTaken, type PolicyVersionStore, type StoredPolicyVersion } from '../store/policy-versions';
 import type { AccessContext, PolicyAuditHook } from './audit-hook';
-import { parsePolicyDocument, type PolicyDocument } from './policy-document';
+import { parsePolicyDocument, parseStoredPolicyDocument, type PolicyDocument } from './policy-document';
 
 /** One version of the policy, validated. */
 export interface PolicyVersion {
@@ -117,7 +117,7 @@ export class PolicyCatalogue {
 function toPolicyVersion(stored: StoredPolicyVersion): PolicyVersion {
   let document: PolicyDocument;
   try {
-    document = parsePolicyDocument(stored.document);
+    document = parseStoredPolicyDocument(stored.document);
   } catch (error) {
     // A stored version that no longer validates was changed behind the vault's back: decide nothing with it.
     throw new VaultError('policy_unavailable', 503, 'The stored policy is not valid', { cause: error });

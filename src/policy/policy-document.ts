@@ -39,11 +39,24 @@ const MAX_CONDITIONS = 8;
 const ALWAYS_ALLOWED = 'transactional_email is always allowed (account messages cannot be unsubscribed)';
 
 /**
- * Validates a policy document and returns it normalised. Every problem is reported at once,
- * each with a JSON Pointer to the offending member, so an administrator fixes a document in
- * one round trip.
+ * Validates a policy document an administrator sends and returns it normalised. Every problem
+ * is reported at once, each with a JSON Pointer to the offending member, so an administrator
+ * fixes a document in one round trip.
  */
 export function parsePolicyDocument(input: unknown): PolicyDocument {
+  return parse(input, true);
+}
+
+/**
+ * A version read back from the store: checked as when it was stored, except for the rule that
+ * transactional mail is always allowed (checkAlwaysAllowed), which came later. A version stored
+ * before it still decides, rather than every request failing until an administrator replaces it.
+ */
+export function parseStoredPolicyDocument(input: unknown): PolicyDocument {
+  return parse(input, false);
+}
+
+function parse(input: unknown, replacement: boolean): PolicyDocument {
   const problems: FieldProblem[] = [];
   const problem = (pointer: string, detail: string) => problems.push({ pointer, detail });
   const purposes: Record<string, PurposeRule> = {};
@@ -54,7 +67,6 @@ export function parsePolicyDocument(input: unknown): PolicyDocument {
     unknownMembers(input, ['purposes'], '', problem);
     if (!isObject(input.purposes)) problem('/purposes', 'purposes is an object of purpose name to rule');
     else {
-      if (!('transactional_email' in input.purposes)) problem('/purposes/transactional_email', ALWAYS_ALLOWED);
       for (const [name, rule] of Object.entries(input.purposes)) {
         const at = `/purposes/${escape(name)}`;
         if (!isPurpose(name)) problem(at, `Unknown purpose ${printable(name)}`);
@@ -63,6 +75,7 @@ export function parsePolicyDocument(input: unknown): PolicyDocument {
           if (parsed) purposes[name] = parsed;
         }
       }
+      if (replacement) checkAlwaysAllowed(input.purposes, purposes, problem);
     }
   }
   if (problems.length) throw new VaultError('invalid_policy', 400, 'The policy is not valid', { errors: problems });
@@ -120,16 +133,14 @@ function parsePurpose(name: string, input: unknown, at: string, problem: (pointe
 
 /**
  * What the vault promises subjects (the obligations table at the top of DESIGN.md) holds whatever the policy says:
- * account-transaction mail cannot be unsubscribed or withheld, so its purpose stays, with the
- * email in plain and no condition (not even a sharing opt-in or an approval); a
+ * account-transaction mail cannot be unsubscribed, so it carries no subscription condition; a
  * mailing category is sent only to its subscribers; data goes to a partner only with the
  * subject's opt-in to sharing.
  */
 function checkPromises(name: string, rule: PurposeRule, at: string, problem: (pointer: string, detail: string) => void): void {
   const conditions = rule.conditions ?? [];
-  if (name === 'transactional_email') {
-    if (conditions.length) problem(`${at}/conditions`, `${ALWAYS_ALLOWED}: it carries no condition`);
-    if (rule.fields.email !== 'plain') problem(`${at}/fields/email`, `${ALWAYS_ALLOWED}: it reveals the email in plain`);
+  if (name === 'transactional_email' && conditions.some((c) => c.type === 'subscribed')) {
+    problem(`${at}/conditions`, 'transactional_email cannot be unsubscribed: it carries no subscribed condition');
   }
   if ((SUBSCRIPTION_CATEGORIES as readonly string[]).includes(name) && !conditions.some((c) => c.type === 'subscribed' && c.category === name)) {
     problem(`${at}/conditions`, `${name} is sent only to subscribers: it keeps its subscribed condition for ${name}`);
@@ -137,6 +148,21 @@ function checkPromises(name: string, rule: PurposeRule, at: string, problem: (po
   if (name === 'joint_promotion' && !conditions.some((c) => c.type === 'sharing_consent')) {
     problem(`${at}/conditions`, 'joint_promotion shares data with a partner: it keeps its sharing_consent condition');
   }
+}
+
+/**
+ * Account messages are always sent (DESIGN.md: `transactional_email` is always allowed): a
+ * replacement keeps the purpose, with the email in plain and no condition at all, not even a
+ * sharing opt-in or an approval, either of which would withhold them from most subjects.
+ */
+function checkAlwaysAllowed(input: Record<string, unknown>, purposes: Record<string, PurposeRule>, problem: (pointer: string, detail: string) => void): void {
+  const at = '/purposes/transactional_email';
+  if (!('transactional_email' in input)) return problem(at, ALWAYS_ALLOWED);
+  const rule = purposes.transactional_email;
+  if (!rule) return;
+  // A subscribed condition is refused by checkPromises already, in its own words.
+  if (rule.conditions?.some((c) => c.type !== 'subscribed')) problem(`${at}/conditions`, `${ALWAYS_ALLOWED}: it carries no condition`);
+  if (rule.fields.email !== 'plain') problem(`${at}/fields/email`, `${ALWAYS_ALLOWED}: it reveals the email in plain`);
 }
 
 function parseCondition(input: unknown, at: string, problem: (pointer: string, detail: string) => void): Condition | undefined {

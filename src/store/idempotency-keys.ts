@@ -31,24 +31,25 @@ export class IdempotencyKeyStore {
   constructor(private readonly db: Knex) {}
 
   /**
-   * Claims the key inside the caller's transaction. Concurrent claims of one key serialise on
-   * the primary key: the loser waits for the winner's commit, then sees its row.
+   * Claims the key inside the caller's transaction. Concurrent claims of one key queue on a
+   * transaction lock named by the key's digest under its oldest version, which every instance
+   * knows: for a while after a blind-index rotation, instances may store under different active
+   * versions, whose digests would not conflict on the primary key. Under the lock, the key is
+   * looked for under every version; the first claim's row is found by the rest once it commits.
    */
   async claim(clientId: string, key: IdempotencyKeyRef, record: IdempotencyRecord, trx: Knex.Transaction): Promise<IdempotencyRecord | undefined> {
-    const inserted = await trx('idempotency_keys')
-      .insert({
-        client_id: clientId,
-        key: key.stored.value.toString('base64url'),
-        key_version: key.stored.version,
-        request_hash: record.requestHash,
-        request_hash_version: record.requestHashVersion,
-        subject_id: record.subjectId,
-      })
-      .onConflict(['client_id', 'key'])
-      .ignore()
-      .returning('key');
-    if (inserted.length > 0) return undefined;
-    return this.find(clientId, key, trx);
+    await trx.raw('select pg_advisory_xact_lock(?::bigint)', [lockIdOf(key).toString()]);
+    const earlier = await this.find(clientId, key, trx);
+    if (earlier) return earlier;
+    await trx('idempotency_keys').insert({
+      client_id: clientId,
+      key: key.stored.value.toString('base64url'),
+      key_version: key.stored.version,
+      request_hash: record.requestHash,
+      request_hash_version: record.requestHashVersion,
+      subject_id: record.subjectId,
+    });
+    return undefined;
   }
 
   async find(clientId: string, key: IdempotencyKeyRef, trx?: Knex.Transaction): Promise<IdempotencyRecord | undefined> {
@@ -61,8 +62,30 @@ export class IdempotencyKeyStore {
       .first();
     return row ? { requestHash: row.request_hash, requestHashVersion: row.request_hash_version, subjectId: row.subject_id } : undefined;
   }
+
+  /** Keys recorded before keys were digested, stored as sent: a batch after `after`, in key order. */
+  async keysStoredAsSent(after: { clientId: string; key: string } | undefined, limit: number): Promise<Array<{ clientId: string; key: string }>> {
+    const query = this.db('idempotency_keys').select('client_id', 'key').whereNull('key_version').orderBy(['client_id', 'key']).limit(limit);
+    if (after) query.whereRaw('(client_id, key) > (?, ?)', [after.clientId, after.key]);
+    return (await query).map((row: { client_id: string; key: string }) => ({ clientId: row.client_id, key: row.key }));
+  }
+
+  /** Replaces a key stored as sent by its digest; left as it is if another instance did so first. */
+  async storeDigestOf(clientId: string, sent: string, stored: { version: number; value: Buffer }): Promise<void> {
+    await this.db('idempotency_keys')
+      .where({ client_id: clientId, key: sent })
+      .whereNull('key_version')
+      .update({ key: stored.value.toString('base64url'), key_version: stored.version });
+  }
+
   /** The subject was erased: its keys stay (a late retry must not create it again), their request hashes go. */
   async forgetRequestsOf(subjectId: string, trx: Knex.Transaction): Promise<void> {
     await trx('idempotency_keys').where({ subject_id: subjectId }).update({ request_hash: null });
   }
+}
+
+/** A transaction lock id for one key: 64 bits of its digest under the oldest version. */
+function lockIdOf(key: IdempotencyKeyRef): bigint {
+  const oldest = key.candidates.reduce((a, b) => (b.version < a.version ? b : a));
+  return oldest.value.readBigInt64BE(0);
 }

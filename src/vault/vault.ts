@@ -7,6 +7,7 @@ import { BlindIndexKeyStore } from '../store/blind-index-keys';
 import { ConsentHistoryStore } from '../store/consent-history';
 import type { Database } from '../store/database';
 import { IdempotencyKeyStore } from '../store/idempotency-keys';
+import { digestKeysStoredAsSent } from './idempotency-key-digests';
 import { PaymentMethodStore } from '../store/payment-methods';
 import { SubjectStore } from '../store/subjects';
 import { EmailResolution } from './emails';
@@ -23,6 +24,8 @@ export interface VaultDomain {
   exports: SubjectExport;
   paymentMethods: PaymentMethods;
   index: BlindIndex;
+  /** Idempotency-Keys an earlier release stored as sent become digests; how many changed. */
+  digestKeysStoredAsSent(): Promise<number>;
 }
 
 export interface VaultDomainDependencies {
@@ -40,12 +43,14 @@ export function createVaultDomain({ db, keys, decisions, trail, preferenceDefaul
   const paymentMethodStore = new PaymentMethodStore(db);
   const renderer = new SubjectRenderer(keys, index);
   const reads = new SubjectReads(keys, subjectStore);
-  const subjects = new Subjects({ db, keys, index, subjects: subjectStore, reads, consent, idempotency: new IdempotencyKeyStore(db), decisions, renderer, preferenceDefaults });
+  const idempotency = new IdempotencyKeyStore(db);
+  const subjects = new Subjects({ db, keys, index, subjects: subjectStore, reads, consent, idempotency, decisions, renderer, preferenceDefaults });
   return {
     subjects,
     emails: new EmailResolution(keys, reads, decisions),
     exports: new SubjectExport(reads, paymentMethodStore, consent, trail, decisions, renderer, preferenceDefaults),
     paymentMethods: new PaymentMethods({ db, keys, index, subjects: subjectStore, paymentMethods: paymentMethodStore, decisions }),
     index,
+    digestKeysStoredAsSent: () => digestKeysStoredAsSent(idempotency, index),
   };
 }

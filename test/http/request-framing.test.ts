@@ -1,6 +1,6 @@
 import tls from 'node:tls';
 import { accessToken, registerAdmin, registerClient } from '../identity/support/identity-helpers';
-import { exchange, parseAnswer, type RawAnswer } from '../support/raw-https';
+import { exchange, exchangeText, parseAnswer, type RawAnswer } from '../support/raw-https';
 import { startTestVault, type TestVault } from '../support/test-vault';
 import { accountService, auth, createSubject, type Caller } from '../vault/support/data-callers';
 
@@ -74,6 +74,21 @@ describe('Expect', () => {
     expect(await vault.vault.db('subjects').where({ id }).first()).toBeDefined();
   });
 
+  it('is ignored from an HTTP/1.0 client, whose body follows at once (RFC 9110 §10.1.1)', async () => {
+    const body = JSON.stringify({ name: 'Old Client' });
+    const text = await exchangeText(
+      vault,
+      head(['POST /v1/subjects HTTP/1.0', 'Host: localhost', `Authorization: ${auth(account)}`, 'Expect: 100-continue', 'Content-Type: application/json', `Content-Length: ${body.length}`]) + body,
+    );
+    expect(text).not.toContain('100 Continue');
+    expect(parseAnswer(text).statusLine).toMatch(/^HTTP\/1\.1 201 /);
+  });
+
+  it('100-continue on a request without a body keeps the connection for the next request', async () => {
+    const text = await exchangeText(vault, head(['GET /healthz HTTP/1.1', 'Host: localhost', 'Expect: 100-continue']) + head(['GET /healthz HTTP/1.1', 'Host: localhost', 'Connection: close']));
+    expect(text.match(/HTTP\/1\.1 200 /g)).toHaveLength(2);
+  });
+
   it('of anything else is refused with 417 as a problem, and nothing is created', async () => {
     const before = await vault.vault.db('subjects').count('* as n').first();
     const body = JSON.stringify({ name: 'canary' });
@@ -112,6 +127,25 @@ describe('a body where the route takes none', () => {
     const request = head([`DELETE /v1/subjects/${id} HTTP/1.1`, 'Host: localhost', `Authorization: ${auth(account)}`, 'Content-Type: application/json', 'Content-Length: 2']) + '[]';
     expectRefusal(await exchange(vault, request), 400, 'body_not_accepted');
     await vault.get(`/v1/subjects/${id}`).set('Authorization', auth(account)).expect(200);
+  });
+
+  it('on DELETE, chunked, is refused with 400 body_not_accepted once read, and the subject is not erased', async () => {
+    const { id } = await createSubject(vault, account);
+    const request = head([`DELETE /v1/subjects/${id} HTTP/1.1`, 'Host: localhost', `Authorization: ${auth(account)}`, 'Content-Type: application/json', 'Transfer-Encoding: chunked', 'Connection: close']) + '2\r\n[]\r\n0\r\n\r\n';
+    const answer = await exchange(vault, request);
+    expect([answer.statusLine.split(' ')[1], JSON.parse(answer.body).code]).toEqual(['400', 'body_not_accepted']);
+    await vault.get(`/v1/subjects/${id}`).set('Authorization', auth(account)).expect(200);
+  });
+
+  it.each([
+    ['Content-Length: 0', ['Content-Length: 0'], ''],
+    ['an empty chunked body', ['Content-Type: application/json', 'Transfer-Encoding: chunked'], '0\r\n\r\n'],
+  ])('is not found in %s: a DELETE carrying it erases, a GET carrying it reads', async (_label, framing, body) => {
+    const { id } = await createSubject(vault, account);
+    const read = await exchange(vault, head([`GET /v1/subjects/${id} HTTP/1.1`, 'Host: localhost', `Authorization: ${auth(account)}`, ...framing, 'Connection: close']) + body);
+    expect(read.statusLine).toMatch(/^HTTP\/1\.1 200 /);
+    const erased = await exchange(vault, head([`DELETE /v1/subjects/${id} HTTP/1.1`, 'Host: localhost', `Authorization: ${auth(account)}`, ...framing, 'Connection: close']) + body);
+    expect(erased.statusLine).toMatch(/^HTTP\/1\.1 204 /);
   });
 
   it('on GET is refused with 400 body_not_accepted', async () => {

@@ -187,9 +187,9 @@ describe('/v1/admin/clients', () => {
 
 describe('two administrators changing each other at the same moment', () => {
   it.each([
-    ['take admin:clients from', (target: string, t: string) => vault.patch(`/v1/admin/clients/${target}`).set(as(t)).send({ scopes: ['audit:read'] })],
-    ['disable', (target: string, t: string) => vault.post(`/v1/admin/clients/${target}/disable`).set(as(t))],
-  ])('leave one of them administering clients when each tries to %s the other', async (_label, change) => {
+    ['take admin:clients from', (target: string, t: string) => vault.patch(`/v1/admin/clients/${target}`).set(as(t)).send({ scopes: ['audit:read'] }), [403, 'insufficient_scope']],
+    ['disable', (target: string, t: string) => vault.post(`/v1/admin/clients/${target}/disable`).set(as(t)), [401, 'invalid_token']],
+  ])('leave one of them administering clients when each tries to %s the other', async (_label, change, [status, code]) => {
     const x = await registerAdmin(vault);
     const y = await registerAdmin(vault);
     const xToken = await accessToken(vault, x, { scope: 'admin:clients audit:read' });
@@ -206,8 +206,8 @@ describe('two administrators changing each other at the same moment', () => {
       await lock.release().catch(() => undefined);
       throw error;
     }
-    expect(answers.map((a) => a.status).sort()).toEqual([200, 403]);
-    expect(answers.find((a) => a.status === 403)!.body.code).toBe('insufficient_scope');
+    const refused = answers.filter((a) => a.status !== 200);
+    expect(refused.map((a) => [a.status, a.body.code])).toEqual([[status, code]]);
     const rows = await vault.vault.db('clients').whereIn('id', [x.clientId, y.clientId]);
     expect(rows.filter((row) => row.enabled && row.scopes.includes('admin:clients'))).toHaveLength(1);
   });

@@ -109,6 +109,22 @@ describe('/v1/admin/policy', () => {
     expect((await vault.get('/v1/admin/policy').set(bearer(admin)).expect(200)).body.version).toBe(version);
   });
 
+  it('still decides with a version stored before transactional mail had to stay unconditional', async () => {
+    const { policy, version } = (await vault.get('/v1/admin/policy').set(bearer(admin)).expect(200)).body;
+    const older = structuredClone(policy);
+    older.purposes.transactional_email.conditions = [{ type: 'sharing_consent' }];
+    // As a vault of the earlier release stored it (its check let this through).
+    await vault.vault.db('policy_versions').insert({ version: version + 1, document: JSON.stringify(older), created_by: 'earlier-release' });
+
+    const read = await vault.get('/v1/admin/policy').set(bearer(admin)).expect(200);
+    expect(read.body.policy.purposes.transactional_email.conditions).toEqual([{ type: 'sharing_consent' }]);
+    const mailer = await dataCaller(vault, 'emails:resolve', 'transactional_email');
+    const decision = await vault.vault.policy.decisions.decide(mailer.principal, 'emails.resolve', { id: newSubjectId(), preferences: { share_with_partners: false } }, ['email'], contextFor('stored'));
+    expect(decision).toMatchObject({ allowed: false, reason: 'sharing_not_consented' });
+
+    await vault.put('/v1/admin/policy').set(bearer(admin)).set('If-Match', `"${version + 1}"`).send(policy).expect(200);
+  });
+
   it('issues no token for a purpose the policy in force has dropped, and again once it is back', async () => {
     const surveyor = await registerClient(vault, { scopes: ['emails:resolve'], purposes: ['surveys'] });
     const ask = () => requestToken(vault, surveyor, { grant_type: 'client_credentials', scope: 'emails:resolve', purpose: 'surveys' });

@@ -8,13 +8,18 @@ export interface RawAnswer {
 }
 
 /** Sends `request` as raw bytes over TLS and reads the answer until the vault closes the connection. */
-export function exchange(vault: TestVault, request: string): Promise<RawAnswer> {
+export async function exchange(vault: TestVault, request: string): Promise<RawAnswer> {
+  return parseAnswer(await exchangeText(vault, request));
+}
+
+/** Everything the vault sends back for `request`, as text, until it closes the connection. */
+export function exchangeText(vault: TestVault, request: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     const socket = tls.connect({ host: '127.0.0.1', servername: 'localhost', port: vault.vault.port, ca: vault.ca }, () => socket.write(request));
     socket.on('data', (chunk: Buffer) => chunks.push(chunk));
     socket.on('error', reject);
-    socket.on('close', () => resolve(parseAnswer(Buffer.concat(chunks).toString('latin1'))));
+    socket.on('close', () => resolve(Buffer.concat(chunks).toString('latin1')));
   });
 }
 

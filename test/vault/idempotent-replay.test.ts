@@ -113,4 +113,19 @@ describe('a creation sent again with its Idempotency-Key', () => {
     expect([again.status, again.body.id]).toEqual([200, first.body.id]);
     expect([other.status, other.body.code]).toEqual([422, 'idempotency_key_reused']);
   });
+
+  it('has a key stored as sent by an earlier release turned into its digest, and found by it afterwards', async () => {
+    const body = { email: 'sent.as.is@example.com' };
+    const first = await vault.post('/v1/subjects').set('Authorization', auth(account)).set('Idempotency-Key', 'signup-sent.as.is@example.com').send(body).expect(201);
+    const row = () => vault.vault.db('idempotency_keys').where({ client_id: account.credentials.clientId, subject_id: first.body.id }).first();
+    const digest = (await row()).key;
+    await vault.vault.db('idempotency_keys').where({ client_id: account.credentials.clientId, subject_id: first.body.id }).update({ key: 'signup-sent.as.is@example.com', key_version: null });
+
+    expect(await vault.vault.domain.digestKeysStoredAsSent()).toBeGreaterThanOrEqual(1);
+
+    expect((await row()).key).toBe(digest);
+    expect(await vault.vault.db('idempotency_keys').whereNull('key_version')).toEqual([]);
+    const again = await vault.post('/v1/subjects').set('Authorization', auth(account)).set('Idempotency-Key', 'signup-sent.as.is@example.com').send(body);
+    expect([again.status, again.body.id]).toEqual([200, first.body.id]);
+  });
 });

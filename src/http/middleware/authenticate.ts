@@ -1,6 +1,6 @@
 import '../principal-context';
 import type { Request, RequestHandler } from 'express';
-import { insufficientScopeChallenge, VaultError } from '../../errors/vault-error';
+import { insufficientScopeChallenge, invalidTokenChallenge, VaultError } from '../../errors/vault-error';
 import type { Principal } from '../../identity/access-token';
 import { InvalidTokenError, type AccessTokenVerifier } from '../../identity/token-verifier';
 
@@ -23,9 +23,7 @@ export function authenticate(verifier: AccessTokenVerifier): RequestHandler {
       req.principal = await verifier.verify(token);
     } catch (error) {
       if (!(error instanceof InvalidTokenError)) throw error;
-      throw new VaultError('invalid_token', 401, error.message, {
-        headers: { 'WWW-Authenticate': `Bearer ${REALM}, error="invalid_token", error_description="${error.message}"` },
-      });
+      throw new VaultError('invalid_token', 401, error.message, { headers: invalidTokenChallenge(error.message) });
     }
     next();
   };

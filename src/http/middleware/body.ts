@@ -2,7 +2,7 @@ import { isUtf8 } from 'node:buffer';
 import { parse as parseContentType } from 'content-type';
 import express, { type RequestHandler } from 'express';
 import { badRequest, VaultError } from '../../errors/vault-error';
-import { framingRefusal, inviteBody, refuseUnread } from './framing';
+import { bodyRefusedByMethod, framingRefusal, inviteBody, refuseUnread } from './framing';
 import { MAX_DEPTH, nestingTooDeep } from './input-hygiene';
 import { walkNames } from './repeated-names';
 
@@ -48,7 +48,10 @@ export function bodyParser(limitBytes: number): RequestHandler {
   return (req, res, next) => {
     const framing = framingRefusal(req, limitBytes);
     if (framing) return next(refuseUnread(res, framing));
-    if (!hasBody(req)) return next();
+    if (!hasBody(req)) {
+      inviteBody(req, res);
+      return next();
+    }
     // Routing is case-sensitive (app.ts), so this test and the route that serves the path agree.
     const oauth = req.path.startsWith('/oauth/');
     const expected = oauth ? [FORM_TYPE] : JSON_TYPES;
@@ -66,6 +69,8 @@ export function bodyParser(limitBytes: number): RequestHandler {
       const refusal = refusals.get(req);
       if (refusal) return next(refusal);
       if (empty.has(req)) req.body = undefined;
+      // A chunked body on GET or DELETE is read before it is refused: an empty one is no body.
+      if (req.body !== undefined) return next(bodyRefusedByMethod(req));
       next();
     };
     if (oauth) return form(req, res, refuseRecorded);

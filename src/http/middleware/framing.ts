@@ -16,8 +16,9 @@ const BODILESS_METHODS = new Set(['GET', 'HEAD', 'DELETE']);
  *   `gzip, chunked` as chunked and would hand on compressed bytes as the body);
  * - a declared length over the limit (413 at once: the body parser says so only after the
  *   whole declared body has arrived, or the request timeout has passed);
- * - a body on GET, HEAD or DELETE (400: ignored, `DELETE` with a body would erase a subject
- *   whatever the body said).
+ * - a body declared on GET, HEAD or DELETE (400: ignored, `DELETE` with a body would erase a
+ *   subject whatever the body said). A chunked one is read first, as it may be empty
+ *   (bodyRefusedByMethod then refuses one that is not).
  */
 export function framingRefusal(req: Request, limitBytes: number): VaultError | undefined {
   if (req.rawHeaders.length > 2 * MAX_HEADER_FIELDS) {
@@ -37,10 +38,14 @@ export function framingRefusal(req: Request, limitBytes: number): VaultError | u
   if (length !== undefined && Number(length) > limitBytes) {
     return new VaultError('body_too_large', 413, 'The request body is larger than the vault accepts', { detail: `At most ${limitBytes} bytes` });
   }
-  if (BODILESS_METHODS.has(req.method) && (coding !== undefined || (length !== undefined && length !== '0'))) {
-    return new VaultError('body_not_accepted', 400, `A ${req.method} request carries no body`, { detail: 'Send the request without one' });
-  }
+  if (length !== undefined && Number(length) > 0) return bodyRefusedByMethod(req);
   return undefined;
+}
+
+/** 400 `body_not_accepted` for a body on a method that takes none; undefined for any other method. */
+export function bodyRefusedByMethod(req: Request): VaultError | undefined {
+  if (!BODILESS_METHODS.has(req.method)) return undefined;
+  return new VaultError('body_not_accepted', 400, `A ${req.method} request carries no body`, { detail: 'Send the request without one' });
 }
 
 /** The body of a refused request is never read: the connection closes after the answer rather than wait for it. */
@@ -49,7 +54,11 @@ export function refuseUnread(res: Response, refusal: VaultError): VaultError {
   return refusal;
 }
 
-/** A client waiting for `100 Continue` is told to send its body only once the vault means to read it. */
+/**
+ * A client waiting for `100 Continue` is told to send its body only once the vault means to read
+ * it (or at once, when it announced none: unanswered, Node would close the connection after the
+ * response). RFC 9110 §10.1.1: an HTTP/1.0 client's expectation is ignored.
+ */
 export function inviteBody(req: Request, res: Response): void {
-  if (req.headers.expect !== undefined) res.writeContinue();
+  if (req.headers.expect !== undefined && req.httpVersion === '1.1') res.writeContinue();
 }
