@@ -13,11 +13,14 @@ export async function up(knex: Knex): Promise<void> {
   await knex.schema.alterTable('idempotency_keys', (t) => {
     t.integer('key_version').nullable();
   });
+  // Each start looks for keys stored as sent; once none is left, this index is empty.
+  await knex.raw('create index idempotency_keys_stored_as_sent on idempotency_keys (client_id, key) where key_version is null');
 }
 
 export async function down(knex: Knex): Promise<void> {
   // The older code would compare a digest with the key as sent and never match: those keys are forgotten, not misread.
   await knex('idempotency_keys').whereNotNull('key_version').delete();
+  await knex.raw('drop index if exists idempotency_keys_stored_as_sent');
   await knex.schema.alterTable('idempotency_keys', (t) => {
     t.dropColumn('key_version');
   });

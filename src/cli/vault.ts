@@ -10,6 +10,7 @@ import { createLogger, type Logger } from '../observability/logger';
 import { createMetrics, type Metrics } from '../observability/metrics';
 import { createPolicy, type Policy } from '../policy/policy';
 import { createVaultDomain, type VaultDomain } from '../vault/vault';
+import { digestUntilDone } from '../vault/idempotency-key-digests';
 import { createKeyRotation, type KeyRotation } from '../vault/rotation/rotation';
 import { describeError } from '../observability/logger';
 import type { KeyHierarchy } from '../crypto/key-hierarchy';
@@ -130,11 +131,16 @@ export async function startVault(config: Config, options: StartOptions = {}): Pr
     // Not awaited past its first attempt: until the feed listens, requests simply ask the database.
     await identity.start();
     await keyDeletions.start();
-    // Until it is done, keys stored as sent are still found as sent; a failure is tried again at the next start.
-    const digesting = domain.digestKeysStoredAsSent().then(
-      (changed) => changed > 0 && logger.info({ keys: changed }, 'Idempotency-Keys stored as sent by an earlier release are now stored as digests'),
-      (error) => logger.warn({ err: describeError(error) }, 'Idempotency-Keys stored as sent were not all turned into digests; the next start tries again'),
-    );
+    // Until it is done, keys stored as sent are still found as sent.
+    const stopDigesting = new AbortController();
+    const digesting = digestUntilDone((() => domain.digestKeysStoredAsSent(stopDigesting.signal)), stopDigesting.signal, {
+      done: ({ changed, kept }) => {
+        if (changed > 0) logger.info({ keys: changed }, 'Idempotency-Keys stored as sent by an earlier release are now stored as digests');
+        if (kept > 0) logger.warn({ keys: kept }, 'Idempotency-Keys stored as sent were kept beside a digest of the same key');
+      },
+      // Only the error's kind: the message of a failed query may quote its parameters, keys as sent among them.
+      failed: (error) => logger.warn({ err: { name: (error as Error)?.name, code: (error as { code?: unknown })?.code } }, 'Idempotency-Keys stored as sent were not all turned into digests; trying again in a minute'),
+    });
     return {
       url: server.url,
       port: server.port,
@@ -150,6 +156,7 @@ export async function startVault(config: Config, options: StartOptions = {}): Pr
       rotation,
       async stop() {
         stopping = true;
+        stopDigesting.abort();
         await server.close();
         await identity.stop();
         await keyDeletions.stop();

@@ -71,9 +71,11 @@ export class BlindIndex {
   /**
    * What a client's Idempotency-Key is stored as, under the active key version: keyed, so a key
    * that carries a personal value (an email, a card number) is not kept where it can be read,
-   * nor tested against a guess. A digest never changes once stored, so every version counts.
+   * nor tested against a guess. A digest never changes once stored, so every version counts;
+   * `atLeastVersion`, a version another instance may have written under, is loaded if unknown.
    */
-  async idempotencyKey(clientId: string, key: string): Promise<{ stored: IndexValue; candidates: IndexValue[] }> {
+  async idempotencyKey(clientId: string, key: string, atLeastVersion?: number): Promise<{ stored: IndexValue; candidates: IndexValue[] }> {
+    if (atLeastVersion !== undefined && !this.keys.some((k) => k.version >= atLeastVersion)) await this.refresh();
     const value = `${clientId}\u0000${key}`;
     const stored = this.compute('idempotency', value, await this.activeKey());
     const others = this.keys.filter((k) => k.version !== stored.version).map((k) => this.compute('idempotency', value, k));

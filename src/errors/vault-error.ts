@@ -44,11 +44,15 @@ export const badRequest = (code: string, title: string, options?: VaultErrorOpti
 export const unavailable = (code: string, title: string, options?: VaultErrorOptions) =>
   new VaultError(code, 503, title, options);
 
-/** RFC 6750 §3.1: the challenge a 403 for a missing scope carries, naming the scope, wherever the refusal is made. */
+/** RFC 6750 §3: the bearer challenge of every 401 and 403, wherever the refusal is made. */
+export const BEARER_CHALLENGE = 'Bearer realm="pdvault"';
+
+/** RFC 6750 §3.1: the challenge a 401 for a token the vault does not accept carries. */
 export const invalidTokenChallenge = (description: string): Record<string, string> => ({
-  'WWW-Authenticate': `Bearer realm="pdvault", error="invalid_token", error_description="${description}"`,
+  'WWW-Authenticate': `${BEARER_CHALLENGE}, error="invalid_token", error_description="${description}"`,
 });
 
+/** RFC 6750 §3.1: the challenge a 403 for a missing scope carries, naming the scope. */
 export const insufficientScopeChallenge = (scope: string): Record<string, string> => ({
-  'WWW-Authenticate': `Bearer realm="pdvault", error="insufficient_scope", scope="${scope}"`,
+  'WWW-Authenticate': `${BEARER_CHALLENGE}, error="insufficient_scope", scope="${scope}"`,
 });

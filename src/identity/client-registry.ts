@@ -4,6 +4,7 @@ import type { Argon2Gate } from './argon2-gate';
 import type { Actor, IdentityAuditHook } from './audit-hook';
 import { generateSecret } from './client-secret';
 import { CLIENT_ID_PATTERN, newClientId } from './ids';
+import { clientLapsed } from './token-verifier';
 import { isPurpose } from './purposes';
 import { ADMIN_SCOPES, isAdminScope, isDataScope, isScope } from './scopes';
 
@@ -198,15 +199,12 @@ const clientNotFound = () => new VaultError('client_not_found', 404, 'No such cl
  * a moment later: disabled or expired, 401 `invalid_token`; without admin:clients, 403.
  */
 function actorUnderLock(actor: Extract<Actor, { via: 'api' }>, row: StoredClient | undefined): Actor {
-  const gone = !row ? 'no longer exists' : !row.enabled ? 'is disabled' : row.expiresAt && row.expiresAt.getTime() <= Date.now() ? 'has expired' : undefined;
-  if (gone || !row) {
-    const description = `The client of this token ${gone}`;
-    throw new VaultError('invalid_token', 401, description, { headers: invalidTokenChallenge(description) });
-  }
+  const lapsed = clientLapsed(row);
+  if (lapsed || !row) throw new VaultError('invalid_token', 401, lapsed!, { headers: invalidTokenChallenge(lapsed!) });
   const scopes = actor.scopes.filter((scope) => row.scopes.includes(scope));
   if (!scopes.includes('admin:clients')) {
     throw new VaultError('insufficient_scope', 403, 'The access token lacks the scope this resource requires', {
-      detail: 'Requires scope admin:clients, which this client lost (or it was disabled) while the request was in flight',
+      detail: 'Requires scope admin:clients, which this client lost while the request was in flight',
       headers: insufficientScopeChallenge('admin:clients'),
     });
   }

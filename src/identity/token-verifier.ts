@@ -94,12 +94,19 @@ export class AccessTokenVerifier {
 
   private async assertStanding(principal: Principal): Promise<ClientStanding> {
     const standing = await this.standings.standing(principal.clientId, principal.jti);
-    if (!standing) throw new InvalidTokenError('The client of this token no longer exists');
-    if (standing.revoked) throw new InvalidTokenError('The access token has been revoked');
-    if (!standing.enabled) throw new InvalidTokenError('The client of this token is disabled');
-    if (standing.expiresAt && standing.expiresAt.getTime() <= Date.now()) throw new InvalidTokenError('The client of this token has expired');
+    if (standing?.revoked) throw new InvalidTokenError('The access token has been revoked');
+    const lapsed = clientLapsed(standing);
+    if (lapsed || !standing) throw new InvalidTokenError(lapsed!);
     return standing;
   }
+}
+
+/** Why a token's client no longer stands (gone, disabled or expired), or undefined while it does. */
+export function clientLapsed(client: { enabled: boolean; expiresAt: Date | null } | undefined): string | undefined {
+  if (!client) return 'The client of this token no longer exists';
+  if (!client.enabled) return 'The client of this token is disabled';
+  if (client.expiresAt && client.expiresAt.getTime() <= Date.now()) return 'The client of this token has expired';
+  return undefined;
 }
 
 interface CheckedHeader {

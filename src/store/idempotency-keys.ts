@@ -31,20 +31,30 @@ export class IdempotencyKeyStore {
   constructor(private readonly db: Knex) {}
 
   /**
-   * Claims the key inside the caller's transaction. Concurrent claims of one key queue on a
-   * transaction lock named by the key's digest under its oldest version, which every instance
-   * knows: for a while after a blind-index rotation, instances may store under different active
-   * versions, whose digests would not conflict on the primary key. Under the lock, the key is
-   * looked for under every version; the first claim's row is found by the rest once it commits.
+   * Claims the key inside the caller's transaction. For up to a key refresh after a blind-index
+   * rotation, instances store under different active versions, whose digests do not conflict on
+   * the primary key. So concurrent claims of one key queue on a transaction lock named by its
+   * digest under the oldest version, which every instance knows; under the lock, a version this
+   * instance has not loaded yet is loaded (`upTo`), and the key is looked for under every one.
+   * The first claim's row is found by the rest once it commits.
    */
-  async claim(clientId: string, key: IdempotencyKeyRef, record: IdempotencyRecord, trx: Knex.Transaction): Promise<IdempotencyRecord | undefined> {
+  async claim(
+    clientId: string,
+    key: IdempotencyKeyRef,
+    record: IdempotencyRecord,
+    trx: Knex.Transaction,
+    upTo: (version: number) => Promise<IdempotencyKeyRef>,
+  ): Promise<IdempotencyRecord | undefined> {
     await trx.raw('select pg_advisory_xact_lock(?::bigint)', [lockIdOf(key).toString()]);
-    const earlier = await this.find(clientId, key, trx);
+    const newest = await trx('blind_index_keys').max<{ version: number | null }>('version as version').first();
+    const known = Math.max(...key.candidates.map((candidate) => candidate.version));
+    const ref = newest?.version && newest.version > known ? await upTo(newest.version) : key;
+    const earlier = await this.find(clientId, ref, trx);
     if (earlier) return earlier;
     await trx('idempotency_keys').insert({
       client_id: clientId,
-      key: key.stored.value.toString('base64url'),
-      key_version: key.stored.version,
+      key: ref.stored.value.toString('base64url'),
+      key_version: ref.stored.version,
       request_hash: record.requestHash,
       request_hash_version: record.requestHashVersion,
       subject_id: record.subjectId,
@@ -70,9 +80,9 @@ export class IdempotencyKeyStore {
     return (await query).map((row: { client_id: string; key: string }) => ({ clientId: row.client_id, key: row.key }));
   }
 
-  /** Replaces a key stored as sent by its digest; left as it is if another instance did so first. */
-  async storeDigestOf(clientId: string, sent: string, stored: { version: number; value: Buffer }): Promise<void> {
-    await this.db('idempotency_keys')
+  /** Replaces a key stored as sent by its digest: 1, or 0 if another instance did so first. */
+  async storeDigestOf(clientId: string, sent: string, stored: { version: number; value: Buffer }): Promise<number> {
+    return this.db('idempotency_keys')
       .where({ client_id: clientId, key: sent })
       .whereNull('key_version')
       .update({ key: stored.value.toString('base64url'), key_version: stored.version });

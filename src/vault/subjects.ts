@@ -83,7 +83,8 @@ export class Subjects {
         : await this.deps.db.transaction(async (trx) => {
             if (keyRef && request) {
               const recorded = { requestHash: request.value, requestHashVersion: request.version, subjectId: id };
-              const winner = await this.deps.idempotency.claim(caller.principal.clientId, keyRef, recorded, trx);
+              const upTo = async (version: number) => ({ ...(await this.deps.index.idempotencyKey(caller.principal.clientId, keyRef.sent, version)), sent: keyRef.sent });
+              const winner = await this.deps.idempotency.claim(caller.principal.clientId, keyRef, recorded, trx, upTo);
               if (winner) return { replayOf: winner };
             }
             const record = await insert(trx);

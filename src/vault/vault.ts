@@ -7,7 +7,7 @@ import { BlindIndexKeyStore } from '../store/blind-index-keys';
 import { ConsentHistoryStore } from '../store/consent-history';
 import type { Database } from '../store/database';
 import { IdempotencyKeyStore } from '../store/idempotency-keys';
-import { digestKeysStoredAsSent } from './idempotency-key-digests';
+import { digestKeysStoredAsSent, type DigestOutcome } from './idempotency-key-digests';
 import { PaymentMethodStore } from '../store/payment-methods';
 import { SubjectStore } from '../store/subjects';
 import { EmailResolution } from './emails';
@@ -24,8 +24,8 @@ export interface VaultDomain {
   exports: SubjectExport;
   paymentMethods: PaymentMethods;
   index: BlindIndex;
-  /** Idempotency-Keys an earlier release stored as sent become digests; how many changed. */
-  digestKeysStoredAsSent(): Promise<number>;
+  /** Idempotency-Keys an earlier release stored as sent become digests (until `signal` is aborted). */
+  digestKeysStoredAsSent(signal?: AbortSignal): Promise<DigestOutcome>;
 }
 
 export interface VaultDomainDependencies {
@@ -51,6 +51,6 @@ export function createVaultDomain({ db, keys, decisions, trail, preferenceDefaul
     exports: new SubjectExport(reads, paymentMethodStore, consent, trail, decisions, renderer, preferenceDefaults),
     paymentMethods: new PaymentMethods({ db, keys, index, subjects: subjectStore, paymentMethods: paymentMethodStore, decisions }),
     index,
-    digestKeysStoredAsSent: () => digestKeysStoredAsSent(idempotency, index),
+    digestKeysStoredAsSent: (signal) => digestKeysStoredAsSent(idempotency, index, signal),
   };
 }

@@ -3,6 +3,7 @@ import { canonicalJson } from '../../src/audit/chain';
 import { startTestVault, type TestVault } from '../support/test-vault';
 import { callerWith } from '../policy/support/principals';
 import { keyAdmin, waitForJob } from '../rotation/support/rotation-helpers';
+import { startSecondInstance } from '../identity/support/identity-helpers';
 import { accountService, auth, SAMPLE, type Caller } from './support/data-callers';
 
 let vault: TestVault;
@@ -99,6 +100,30 @@ describe('a creation sent again with its Idempotency-Key', () => {
     expect(table).not.toContain('4000056655665556');
   });
 
+  it('is found by an instance that has not yet loaded the blind-index version it was stored under', async () => {
+    const second = await startSecondInstance(vault);
+    try {
+      const create = (on: 'first' | 'second', key: string, body: object) =>
+        (on === 'first' ? vault.post('/v1/subjects') : second.call('post', '/v1/subjects')).set('Authorization', auth(account)).set('Idempotency-Key', key).send(body);
+      // The second instance loads the blind-index keys as they are now, and keeps them for its refresh interval.
+      await create('second', 'stale-warm', { name: 'Warm Up' }).expect(201);
+      const admin = await keyAdmin(vault);
+      const job = await vault.post('/v1/admin/keys/rotations').set('Authorization', auth(admin)).send({ kind: 'blind_index' }).expect(202);
+      expect((await waitForJob(vault, admin, job.body.job_id)).state).toBe('succeeded');
+      const keysOf = async () => Number((await vault.vault.db('idempotency_keys').where({ client_id: account.credentials.clientId }).count('* as n').first())!.n);
+
+      const body = { name: 'Across Versions' };
+      const first = await create('first', 'stale-1', body).expect(201);
+      const before = await keysOf();
+      const retried = await create('second', 'stale-1', body);
+
+      expect([retried.status, retried.body.id]).toEqual([200, first.body.id]);
+      expect(await keysOf()).toBe(before);
+    } finally {
+      await second.stop();
+    }
+  });
+
   it('finds a key recorded before keys were digested, as sent, and compares its request by the plain hash it was recorded with', async () => {
     const body = { email: 'legacy.digest@example.com' };
     const first = await vault.post('/v1/subjects').set('Authorization', auth(account)).set('Idempotency-Key', 'legacy-1').send(body).expect(201);
@@ -121,7 +146,7 @@ describe('a creation sent again with its Idempotency-Key', () => {
     const digest = (await row()).key;
     await vault.vault.db('idempotency_keys').where({ client_id: account.credentials.clientId, subject_id: first.body.id }).update({ key: 'signup-sent.as.is@example.com', key_version: null });
 
-    expect(await vault.vault.domain.digestKeysStoredAsSent()).toBeGreaterThanOrEqual(1);
+    expect((await vault.vault.domain.digestKeysStoredAsSent()).changed).toBeGreaterThanOrEqual(1);
 
     expect((await row()).key).toBe(digest);
     expect(await vault.vault.db('idempotency_keys').whereNull('key_version')).toEqual([]);

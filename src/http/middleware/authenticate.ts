@@ -1,10 +1,9 @@
 import '../principal-context';
 import type { Request, RequestHandler } from 'express';
-import { insufficientScopeChallenge, invalidTokenChallenge, VaultError } from '../../errors/vault-error';
+import { BEARER_CHALLENGE, insufficientScopeChallenge, invalidTokenChallenge, VaultError } from '../../errors/vault-error';
 import type { Principal } from '../../identity/access-token';
 import { InvalidTokenError, type AccessTokenVerifier } from '../../identity/token-verifier';
 
-const REALM = 'realm="pdvault"';
 const BEARER = /^Bearer +([A-Za-z0-9._~+/-]+=*) *$/i;
 
 /**
@@ -15,7 +14,7 @@ export function authenticate(verifier: AccessTokenVerifier): RequestHandler {
   return async (req, _res, next) => {
     const header = req.get('authorization');
     if (header === undefined || !/^bearer(\s|$)/i.test(header)) {
-      throw new VaultError('unauthenticated', 401, 'An access token is required', { headers: { 'WWW-Authenticate': `Bearer ${REALM}` } });
+      throw new VaultError('unauthenticated', 401, 'An access token is required', { headers: { 'WWW-Authenticate': BEARER_CHALLENGE } });
     }
     const token = BEARER.exec(header)?.[1];
     try {

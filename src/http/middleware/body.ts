@@ -52,6 +52,8 @@ export function bodyParser(limitBytes: number): RequestHandler {
       inviteBody(req, res);
       return next();
     }
+    const bodiless = bodyRefusedByMethod(req);
+    if (bodiless) return expectNothing(req, res, bodiless, next);
     // Routing is case-sensitive (app.ts), so this test and the route that serves the path agree.
     const oauth = req.path.startsWith('/oauth/');
     const expected = oauth ? [FORM_TYPE] : JSON_TYPES;
@@ -69,13 +71,33 @@ export function bodyParser(limitBytes: number): RequestHandler {
       const refusal = refusals.get(req);
       if (refusal) return next(refusal);
       if (empty.has(req)) req.body = undefined;
-      // A chunked body on GET or DELETE is read before it is refused: an empty one is no body.
-      if (req.body !== undefined) return next(bodyRefusedByMethod(req));
       next();
     };
     if (oauth) return form(req, res, refuseRecorded);
     json(req, res, refuseRecorded);
   };
+}
+
+/**
+ * A chunked body on a method that takes none (GET, DELETE), whatever its type: an empty one is
+ * no body, the first byte of one is refused (and nothing more read).
+ */
+function expectNothing(req: Parameters<RequestHandler>[0], res: Parameters<RequestHandler>[1], refusal: VaultError, next: Parameters<RequestHandler>[2]): void {
+  inviteBody(req, res);
+  const done = (error?: unknown) => {
+    req.off('data', onData);
+    req.off('end', done);
+    req.off('error', done);
+    next(error);
+  };
+  const onData = (chunk: Buffer) => {
+    if (chunk.length === 0) return;
+    req.pause();
+    done(refuseUnread(res, refusal));
+  };
+  req.on('data', onData);
+  req.once('end', done);
+  req.once('error', done);
 }
 
 function hasBody(req: Parameters<RequestHandler>[0]): boolean {

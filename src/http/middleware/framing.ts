@@ -17,15 +17,16 @@ const BODILESS_METHODS = new Set(['GET', 'HEAD', 'DELETE']);
  * - a declared length over the limit (413 at once: the body parser says so only after the
  *   whole declared body has arrived, or the request timeout has passed);
  * - a body declared on GET, HEAD or DELETE (400: ignored, `DELETE` with a body would erase a
- *   subject whatever the body said). A chunked one is read first, as it may be empty
- *   (bodyRefusedByMethod then refuses one that is not).
+ *   subject whatever the body said). A chunked one may be empty: the body parser reads it up to
+ *   its first byte.
  */
 export function framingRefusal(req: Request, limitBytes: number): VaultError | undefined {
   if (req.rawHeaders.length > 2 * MAX_HEADER_FIELDS) {
     return new VaultError('headers_too_large', 431, 'The request has more header fields than the vault accepts', { detail: `At most ${MAX_HEADER_FIELDS}` });
   }
   const expect = req.headers.expect;
-  if (expect !== undefined && expect.toLowerCase() !== '100-continue') {
+  // RFC 9110 §10.1.1: an HTTP/1.0 client's expectation is ignored.
+  if (expect !== undefined && req.httpVersion === '1.1' && expect.toLowerCase() !== '100-continue') {
     return new VaultError('expectation_failed', 417, 'The vault meets no expectation but 100-continue');
   }
   const coding = req.headers['transfer-encoding'];
