@@ -14,7 +14,7 @@ afterAll(() => vault.stop());
 
 const head = (lines: string[]) => `${lines.join('\r\n')}\r\n\r\n`;
 
-/** An answer the app made: problem+json with its request id, and the connection closed after it (the body was never read). */
+/** An answer the app made: problem+json with its request id (the requests ask for the connection to close after it). */
 function expectRefusal(answer: RawAnswer, status: number, code: string): void {
   expect(answer.statusLine).toMatch(new RegExp(`^HTTP/1\\.1 ${status} `));
   expect(answer.headers['content-type']).toMatch(/^application\/problem\+json/);
@@ -50,8 +50,20 @@ function sendWhenInvited(headLines: string[], body: string): Promise<{ invited: 
 describe('a declared body over the limit', () => {
   it('is refused with 413 at once, before the body that was announced arrives', async () => {
     // Two bytes of the 99,999,999 announced: waiting for the rest would end in 408 after the request timeout.
-    const request = head(['POST /v1/subjects/search HTTP/1.1', 'Host: localhost', `Authorization: ${auth(account)}`, 'Content-Type: application/json', 'Content-Length: 99999999']) + '{}';
+    const request = head(['POST /v1/subjects/search HTTP/1.1', 'Host: localhost', `Authorization: ${auth(account)}`, 'Content-Type: application/json', 'Content-Length: 99999999', 'Connection: close']) + '{}';
     expectRefusal(await exchange(vault, request), 413, 'body_too_large');
+  });
+
+  it('sent whole before the client reads is answered 413, and the connection then serves the next request', async () => {
+    const body = JSON.stringify({ name: 'canary'.repeat(200_000) });
+    const text = await exchangeText(
+      vault,
+      head(['POST /v1/subjects HTTP/1.1', 'Host: localhost', `Authorization: ${auth(account)}`, 'Content-Type: application/json', `Content-Length: ${body.length}`]) +
+        body +
+        head(['GET /healthz HTTP/1.1', 'Host: localhost', 'Connection: close']),
+    );
+    expect(text.match(/HTTP\/1\.1 \d{3}/g)).toEqual(['HTTP/1.1 413', 'HTTP/1.1 200']);
+    expect(text).not.toContain('canary');
   });
 
   it('is not invited with 100 Continue: the answer is 413 and the body is never sent', async () => {
@@ -93,7 +105,7 @@ describe('Expect', () => {
     const before = await vault.vault.db('subjects').count('* as n').first();
     const body = JSON.stringify({ name: 'canary' });
     const request =
-      head(['POST /v1/subjects HTTP/1.1', 'Host: localhost', `Authorization: ${auth(account)}`, 'Expect: canary-bogus', 'Content-Type: application/json', `Content-Length: ${body.length}`]) + body;
+      head(['POST /v1/subjects HTTP/1.1', 'Host: localhost', `Authorization: ${auth(account)}`, 'Expect: canary-bogus', 'Content-Type: application/json', `Content-Length: ${body.length}`, 'Connection: close']) + body;
     expectRefusal(await exchange(vault, request), 417, 'expectation_failed');
     expect(await vault.vault.db('subjects').count('* as n').first()).toEqual(before);
   });
@@ -105,7 +117,7 @@ describe('Transfer-Encoding', () => {
     const body = JSON.stringify({ name: 'canary' });
     const chunked = `${body.length.toString(16)}\r\n${body}\r\n0\r\n\r\n`;
     const request =
-      head(['POST /v1/subjects HTTP/1.1', 'Host: localhost', `Authorization: ${auth(account)}`, 'Content-Type: application/json', 'Transfer-Encoding: gzip, chunked']) + chunked;
+      head(['POST /v1/subjects HTTP/1.1', 'Host: localhost', `Authorization: ${auth(account)}`, 'Content-Type: application/json', 'Transfer-Encoding: gzip, chunked', 'Connection: close']) + chunked;
     expectRefusal(await exchange(vault, request), 501, 'transfer_coding_not_implemented');
     expect(await vault.vault.db('subjects').count('* as n').first()).toEqual(before);
   });
@@ -124,7 +136,7 @@ describe('CONNECT', () => {
 describe('a body where the route takes none', () => {
   it('on DELETE is refused with 400 body_not_accepted, and the subject is not erased', async () => {
     const { id } = await createSubject(vault, account);
-    const request = head([`DELETE /v1/subjects/${id} HTTP/1.1`, 'Host: localhost', `Authorization: ${auth(account)}`, 'Content-Type: application/json', 'Content-Length: 2']) + '[]';
+    const request = head([`DELETE /v1/subjects/${id} HTTP/1.1`, 'Host: localhost', `Authorization: ${auth(account)}`, 'Content-Type: application/json', 'Content-Length: 2', 'Connection: close']) + '[]';
     expectRefusal(await exchange(vault, request), 400, 'body_not_accepted');
     await vault.get(`/v1/subjects/${id}`).set('Authorization', auth(account)).expect(200);
   });
@@ -134,7 +146,7 @@ describe('a body where the route takes none', () => {
     ['of no declared type', []],
   ])('on DELETE, chunked %s, is refused with 400 body_not_accepted, and the subject is not erased', async (_label, type) => {
     const { id } = await createSubject(vault, account);
-    const request = head([`DELETE /v1/subjects/${id} HTTP/1.1`, 'Host: localhost', `Authorization: ${auth(account)}`, ...type, 'Transfer-Encoding: chunked']) + '2\r\n[]\r\n0\r\n\r\n';
+    const request = head([`DELETE /v1/subjects/${id} HTTP/1.1`, 'Host: localhost', `Authorization: ${auth(account)}`, ...type, 'Transfer-Encoding: chunked', 'Connection: close']) + '2\r\n[]\r\n0\r\n\r\n';
     expectRefusal(await exchange(vault, request), 400, 'body_not_accepted');
     await vault.get(`/v1/subjects/${id}`).set('Authorization', auth(account)).expect(200);
   });
@@ -153,7 +165,7 @@ describe('a body where the route takes none', () => {
 
   it('on GET is refused with 400 body_not_accepted', async () => {
     const { id } = await createSubject(vault, account);
-    const request = head([`GET /v1/subjects/${id} HTTP/1.1`, 'Host: localhost', `Authorization: ${auth(account)}`, 'Content-Type: application/json', 'Content-Length: 2']) + '{}';
+    const request = head([`GET /v1/subjects/${id} HTTP/1.1`, 'Host: localhost', `Authorization: ${auth(account)}`, 'Content-Type: application/json', 'Content-Length: 2', 'Connection: close']) + '{}';
     expectRefusal(await exchange(vault, request), 400, 'body_not_accepted');
   });
 
@@ -173,7 +185,7 @@ describe('the number of header fields', () => {
 
   it('past 100 is refused with 431, rather than the fields past Node\'s count being dropped unseen', async () => {
     const { id } = await createSubject(vault, account);
-    const request = head([`GET /v1/subjects/${id} HTTP/1.1`, 'Host: localhost', `Authorization: ${auth(account)}`, ...fillers(150), 'Authorization: Bearer canary']);
+    const request = head([`GET /v1/subjects/${id} HTTP/1.1`, 'Host: localhost', `Authorization: ${auth(account)}`, ...fillers(150), 'Authorization: Bearer canary', 'Connection: close']);
     expectRefusal(await exchange(vault, request), 431, 'headers_too_large');
   });
 

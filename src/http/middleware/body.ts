@@ -2,7 +2,7 @@ import { isUtf8 } from 'node:buffer';
 import { parse as parseContentType } from 'content-type';
 import express, { type RequestHandler } from 'express';
 import { badRequest, VaultError } from '../../errors/vault-error';
-import { bodyRefusedByMethod, framingRefusal, inviteBody, refuseUnread } from './framing';
+import { bodyRefusedByMethod, framingRefusal, inviteBody } from './framing';
 import { MAX_DEPTH, nestingTooDeep } from './input-hygiene';
 import { walkNames } from './repeated-names';
 
@@ -47,7 +47,9 @@ export function bodyParser(limitBytes: number): RequestHandler {
   });
   return (req, res, next) => {
     const framing = framingRefusal(req, limitBytes);
-    if (framing) return next(refuseUnread(res, framing));
+    // A refused body is answered at once, not read: Node discards what arrives of it afterwards,
+    // so a client that sends its whole body before it reads (most do) gets the answer, not a reset.
+    if (framing) return next(framing);
     if (!hasBody(req)) {
       inviteBody(req, res);
       return next();
@@ -58,12 +60,12 @@ export function bodyParser(limitBytes: number): RequestHandler {
     const oauth = req.path.startsWith('/oauth/');
     const expected = oauth ? [FORM_TYPE] : JSON_TYPES;
     if (!req.is(expected)) {
-      return next(refuseUnread(res, new VaultError('unsupported_media_type', 415, 'The request body must be ' + expected[0])));
+      return next(new VaultError('unsupported_media_type', 415, 'The request body must be ' + expected[0]));
     }
     // RFC 8259 §8.1: JSON between systems is UTF-8. body-parser would decode UTF-7 or UTF-16, which a filter in front of the vault reads differently.
     const parameters = mediaTypeParameters(req.headers['content-type'] ?? '');
     if (!parameters || (parameters.charset !== undefined && parameters.charset.toLowerCase() !== 'utf-8')) {
-      return next(refuseUnread(res, new VaultError('unsupported_media_type', 415, 'The request body must be encoded as UTF-8')));
+      return next(new VaultError('unsupported_media_type', 415, 'The request body must be encoded as UTF-8'));
     }
     inviteBody(req, res);
     const refuseRecorded = (error?: unknown) => {
@@ -80,7 +82,7 @@ export function bodyParser(limitBytes: number): RequestHandler {
 
 /**
  * A chunked body on a method that takes none (GET, DELETE), whatever its type: an empty one is
- * no body, the first byte of one is refused (and nothing more read).
+ * no body, the first byte of one is refused (and the rest discarded).
  */
 function expectNothing(req: Parameters<RequestHandler>[0], res: Parameters<RequestHandler>[1], refusal: VaultError, next: Parameters<RequestHandler>[2]): void {
   inviteBody(req, res);
@@ -92,8 +94,9 @@ function expectNothing(req: Parameters<RequestHandler>[0], res: Parameters<Reque
   };
   const onData = (chunk: Buffer) => {
     if (chunk.length === 0) return;
-    req.pause();
-    done(refuseUnread(res, refusal));
+    done(refusal);
+    // The rest is read and discarded, as Node does with a body nobody reads.
+    req.resume();
   };
   req.on('data', onData);
   req.once('end', done);

@@ -49,12 +49,6 @@ export function bodyRefusedByMethod(req: Request): VaultError | undefined {
   return new VaultError('body_not_accepted', 400, `A ${req.method} request carries no body`, { detail: 'Send the request without one' });
 }
 
-/** The body of a refused request is never read: the connection closes after the answer rather than wait for it. */
-export function refuseUnread(res: Response, refusal: VaultError): VaultError {
-  res.setHeader('Connection', 'close');
-  return refusal;
-}
-
 /**
  * A client waiting for `100 Continue` is told to send its body only once the vault means to read
  * it (or at once, when it announced none: unanswered, Node would close the connection after the
