@@ -133,7 +133,7 @@ export async function startVault(config: Config, options: StartOptions = {}): Pr
     await keyDeletions.start();
     // Until it is done, keys stored as sent are still found as sent.
     const stopDigesting = new AbortController();
-    const digesting = digestUntilDone((() => domain.digestKeysStoredAsSent(stopDigesting.signal)), stopDigesting.signal, {
+    const digesting = digestUntilDone(() => domain.digestKeysStoredAsSent(stopDigesting.signal), stopDigesting.signal, {
       done: ({ changed, kept }) => {
         if (changed > 0) logger.info({ keys: changed }, 'Idempotency-Keys stored as sent by an earlier release are now stored as digests');
         if (kept > 0) logger.warn({ keys: kept }, 'Idempotency-Keys stored as sent were kept beside a digest of the same key');

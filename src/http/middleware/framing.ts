@@ -35,12 +35,12 @@ export function framingRefusal(req: Request, limitBytes: number): VaultError | u
       detail: 'Send the body with Content-Length or chunked alone; a compressed body goes with Content-Encoding',
     });
   }
-  const length = req.headers['content-length'];
-  if (length !== undefined && Number(length) > limitBytes) {
+  // Node's parser has checked that a Content-Length is digits.
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (declared > limitBytes) {
     return new VaultError('body_too_large', 413, 'The request body is larger than the vault accepts', { detail: `At most ${limitBytes} bytes` });
   }
-  if (length !== undefined && Number(length) > 0) return bodyRefusedByMethod(req);
-  return undefined;
+  return declared > 0 ? bodyRefusedByMethod(req) : undefined;
 }
 
 /** 400 `body_not_accepted` for a body on a method that takes none; undefined for any other method. */
