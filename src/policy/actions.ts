@@ -1,4 +1,5 @@
 import type { DataScope } from '../identity/scopes';
+import type { Field, RevealLevel } from './vocabulary';
 
 /**
  * How an action uses the fields it names:
@@ -6,9 +7,11 @@ import type { DataScope } from '../identity/scopes';
  *   and a read that would show none of the fields asked for is refused;
  * - `reveal`: every field must be `plain` (an address to send to, a card to charge);
  * - `write`: the caller supplies the values; it may touch only fields it may see (masked or plain);
+ * - `owner`: no field is read or written, but the action is the record's owner's: the caller
+ *   names every personal field and the purpose must see each in plain;
  * - `none`: no personal field is read or written.
  */
-export type FieldMode = 'read' | 'reveal' | 'write' | 'none';
+export type FieldMode = 'read' | 'reveal' | 'write' | 'owner' | 'none';
 
 export interface ActionRule {
   scope: DataScope;
@@ -20,26 +23,36 @@ export interface ActionRule {
   alongside?: readonly string[];
   /** How a `write` action uses its fields, for a refusal's detail ("writes" when unset). */
   uses?: string;
+  /**
+   * The most the action shows of a field whatever the purpose's level (a card listing shows it
+   * masked even to a purpose that may reveal it): the decision and its audit event say so.
+   */
+  shownAtMost?: Partial<Record<Field, RevealLevel>>;
 }
+
+// Only a reveal opens a card; every other action that shows one shows it masked at most.
+const CARD_MASKED = { payment_method: 'masked' } as const;
 
 /** Every data action the vault performs, with the scope it needs. Data routes name one of these. */
 export const DATA_ACTIONS = {
   'subjects.create': { scope: 'subjects:write', fieldMode: 'write' },
   'subjects.read': { scope: 'subjects:read', fieldMode: 'read' },
-  'subjects.update': { scope: 'subjects:write', fieldMode: 'write' },
+  'subjects.update': { scope: 'subjects:write', fieldMode: 'write', uses: 'writes (every one of them, to set external_id)' },
   // Erasure destroys everything held, irreversibly: only a purpose that sees every field in plain (the record's owner) may erase.
   'subjects.erase': { scope: 'subjects:write', fieldMode: 'reveal' },
   'subjects.search': { scope: 'subjects:search', fieldMode: 'write', uses: 'searches by' },
   // Portability hands over everything held, so only a purpose that sees every field in plain may export.
   // Cards go with it at the purpose's level for them (masked at most): a purpose need not see them to export.
-  'subjects.export': { scope: 'subjects:read', fieldMode: 'reveal', alongside: ['payment_method'] },
-  'preferences.write': { scope: 'preferences:write', fieldMode: 'none' },
-  // The caller that keeps a subject's choices (the account service) reads them with the same scope.
-  'preferences.read': { scope: 'preferences:write', fieldMode: 'none' },
+  'subjects.export': { scope: 'subjects:read', fieldMode: 'reveal', alongside: ['payment_method'], shownAtMost: CARD_MASKED },
+  // Consent is the subject's own choice, recorded by the record's owner (the account service):
+  // a contractor or a partner purpose never opts a subject in, not even with the scope.
+  'preferences.write': { scope: 'preferences:write', fieldMode: 'owner' },
+  // The caller that keeps a subject's choices reads them with the same scope.
+  'preferences.read': { scope: 'preferences:write', fieldMode: 'owner' },
   'emails.resolve': { scope: 'emails:resolve', fieldMode: 'reveal' },
   'payment_methods.create': { scope: 'payment_methods:write', fieldMode: 'write' },
-  'payment_methods.list': { scope: 'payment_methods:read', fieldMode: 'read' },
-  'payment_methods.read': { scope: 'payment_methods:read', fieldMode: 'read' },
+  'payment_methods.list': { scope: 'payment_methods:read', fieldMode: 'read', shownAtMost: CARD_MASKED },
+  'payment_methods.read': { scope: 'payment_methods:read', fieldMode: 'read', shownAtMost: CARD_MASKED },
   // A purpose that may add a card (sees payment methods at least masked) may remove one; no other.
   'payment_methods.delete': { scope: 'payment_methods:write', fieldMode: 'write' },
   'payment_methods.reveal': { scope: 'payment_methods:reveal', fieldMode: 'reveal' },

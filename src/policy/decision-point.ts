@@ -3,7 +3,7 @@ import type { ClientStore } from '../store/clients';
 import type { DataAction } from './actions';
 import type { ApprovalService } from './approvals';
 import type { AccessContext, PolicyAuditEvent, PolicyAuditHook } from './audit-hook';
-import type { Decision, SubjectLookup } from './decision';
+import type { Allowed, Decision, SubjectLookup } from './decision';
 import { evaluate, type CurrentGrants } from './evaluate';
 import type { PolicyCatalogue } from './policy-catalogue';
 import type { PreferenceDefaults } from './preferences';
@@ -68,6 +68,22 @@ export class DecisionPoint {
     }
     await this.audit.record(decisions.map((decision, i) => auditEventOf(decision, subjects[i]!, principal, context)));
     return decisions;
+  }
+
+  /**
+   * An allowed action that then did not happen, refused for a reason of the vault's own (a stale
+   * ETag, a taken external id): recorded after its decision as denied with that reason, so the
+   * trail, and the subject's access log, do not show it as done.
+   */
+  async recordNotDone(principal: Principal, decisions: readonly Allowed[], reason: string, context: AccessContext): Promise<void> {
+    const events = decisions.map((decision) => {
+      const event = auditEventOf(decision, decision.subjectId === undefined ? null : { id: decision.subjectId }, principal, context);
+      event.outcome = 'denied';
+      event.reason = reason;
+      event.target = undefined;
+      return event;
+    });
+    await this.audit.record(events);
   }
 
   private async grantsOf(clientId: string): Promise<CurrentGrants | undefined> {

@@ -75,8 +75,16 @@ export function denialError(decision: Denied): VaultError {
 function fieldsShortOf(decision: Denied): string {
   const rule: ActionRule = DATA_ACTIONS[decision.action];
   const decided = Object.entries(decision.fields).filter(([field]) => !rule.alongside?.includes(field));
-  const short = decided.filter(([, level]) => (rule.fieldMode === 'reveal' ? level !== 'plain' : rule.fieldMode === 'write' ? level === 'absent' : true));
-  const needs = rule.fieldMode === 'reveal' ? 'each field in plain' : rule.fieldMode === 'write' ? `to see each field it ${rule.uses ?? 'writes'}, masked or plain` : 'to see at least one of them';
+  const inPlain = rule.fieldMode === 'reveal' || rule.fieldMode === 'owner';
+  const short = decided.filter(([, level]) => (inPlain ? level !== 'plain' : rule.fieldMode === 'write' ? level === 'absent' : true));
+  const needs =
+    rule.fieldMode === 'owner'
+      ? "the record's owner, a purpose that sees each personal field in plain"
+      : rule.fieldMode === 'reveal'
+        ? 'each field in plain'
+        : rule.fieldMode === 'write'
+          ? `to see each field it ${rule.uses ?? 'writes'}, masked or plain`
+          : 'to see at least one of them';
   return `The purpose ${decision.purpose ?? '(none)'} sees ${short.map(([field, level]) => `${field} ${level}`).join(', ')}; ${decision.action} needs ${needs}`;
 }
 

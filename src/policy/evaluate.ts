@@ -3,7 +3,7 @@ import { DATA_ACTIONS, type ActionRule, type DataAction } from './actions';
 import type { Decision, SubjectFacts } from './decision';
 import type { PolicyDocument } from './policy-document';
 import { effectivePreferences, type PreferenceDefaults } from './preferences';
-import { atLeast, isField, type DenialReason, type FieldLevel } from './vocabulary';
+import { atLeast, atMost, isField, type DenialReason, type Field, type FieldLevel } from './vocabulary';
 
 /** The client's grants as they stand now (they may have changed since the token was issued). */
 export interface CurrentGrants {
@@ -50,15 +50,19 @@ export function evaluate(input: Evaluation): { decision: Decision; needsApproval
   if (!grants || !grants.enabled || purpose === undefined || !grants.purposes.includes(purpose) || !purposeRule) return deny('purpose_not_granted');
   if (grants.expiresAt && grants.expiresAt.getTime() <= now.getTime()) return deny('grant_expired');
 
+  // A creation answers with the new subject's id (and its Location): a purpose that knows
+  // subjects only by pseudonym never learns ids, and could not address what it made, whatever
+  // fields it would have written.
+  if (action === 'subjects.create' && purposeRule.subject_reference === 'pseudonym') return deny('pseudonymous_purpose');
+
   const alongside = (rule as ActionRule).alongside;
   const levels = alongside ? Object.keys(fields).filter((field) => !alongside.includes(field)).map((field) => fields[field]!) : Object.values(fields);
-  if (rule.fieldMode === 'reveal' && !levels.every((level) => level === 'plain')) return deny('field_not_allowed');
+  if ((rule.fieldMode === 'reveal' || rule.fieldMode === 'owner') && !levels.every((level) => level === 'plain')) return deny('field_not_allowed');
   if (rule.fieldMode === 'write' && !levels.every((level) => atLeast(level, 'masked'))) return deny('field_not_allowed');
   if (rule.fieldMode === 'read' && levels.length > 0 && levels.every((level) => level === 'absent')) return deny('field_not_allowed');
-
-  // A creation answers with the new subject's id (and its Location): a purpose that knows
-  // subjects only by pseudonym never learns ids, and could not address what it made.
-  if (action === 'subjects.create' && purposeRule.subject_reference === 'pseudonym') return deny('pseudonymous_purpose');
+  // What the action shows of a field, and so what its decision and audit event record, is capped where the action itself masks it.
+  const shownAtMost = (rule as ActionRule).shownAtMost;
+  if (shownAtMost) for (const field of Object.keys(fields) as Field[]) fields[field] = atMost(fields[field]!, shownAtMost[field]);
 
   // Subscriptions and sharing consent limit what is disclosed, not what the subject asks to change.
   const discloses = rule.fieldMode === 'read' || rule.fieldMode === 'reveal';
@@ -72,5 +76,7 @@ export function evaluate(input: Evaluation): { decision: Decision; needsApproval
   }
   // An approval is for a disclosure about one subject: nothing else (a search, a write) uses one up.
   if (needsApproval && (!subject || !discloses)) return deny('approval_required');
-  return { decision: { action, purpose, policyVersion, subjectId, fields, allowed: true, subjectReference: purposeRule.subject_reference ?? 'id' }, needsApproval };
+  // An owner's action shows no field: its event records none.
+  const shown = rule.fieldMode === 'owner' ? {} : fields;
+  return { decision: { action, purpose, policyVersion, subjectId, fields: shown, allowed: true, subjectReference: purposeRule.subject_reference ?? 'id' }, needsApproval };
 }

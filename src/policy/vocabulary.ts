@@ -28,6 +28,8 @@ export const LEVELS_BY_FIELD: Record<Field, readonly RevealLevel[]> = {
 /** Ordered from least to most revealing, so a requirement can say "at least masked". */
 const RANK: Record<FieldLevel, number> = { absent: 0, token: 1, masked: 2, plain: 3 };
 export const atLeast = (level: FieldLevel, minimum: FieldLevel) => RANK[level] >= RANK[minimum];
+/** `level`, lowered to `cap` when it reveals more; unchanged without a cap. */
+export const atMost = (level: FieldLevel, cap: FieldLevel | undefined): FieldLevel => (cap !== undefined && RANK[level] > RANK[cap] ? cap : level);
 
 /** Mailing categories a subject can unsubscribe from (transactional mail is not one). */
 export const SUBSCRIPTION_CATEGORIES = ['newsletter', 'promotions', 'surveys', 'partner_offers'] as const;

@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import type { Knex } from 'knex';
 import { canonicalJson } from '../audit/chain';
-import type { BlindIndex } from '../crypto/blind-index';
+import type { BlindIndex, IndexValue } from '../crypto/blind-index';
 import type { KeyHierarchy } from '../crypto/key-hierarchy';
 import type { Sealed } from '../crypto/sealed';
 import { VaultError } from '../errors/vault-error';
@@ -56,7 +56,7 @@ export class Subjects {
     // The id is chosen first so the creation's audit event names the subject it made.
     const id = newSubjectId();
     const decision = await this.decide(caller, 'subjects.create', { id, preferences: input.preferences }, fieldsDecidedOn(input));
-    if (hasPreferences(input.preferences)) await this.decide(caller, 'preferences.write', { id, preferences: input.preferences }, []);
+    if (hasPreferences(input.preferences)) await this.decide(caller, 'preferences.write', { id, preferences: input.preferences }, PERSONAL_FIELDS);
 
     const keyRef = idempotencyKey === undefined ? undefined : { ...(await this.deps.index.idempotencyKey(caller.principal.clientId, idempotencyKey)), sent: idempotencyKey };
     if (keyRef) {
@@ -123,37 +123,15 @@ export class Subjects {
     // connection while writers queue on its lock would exhaust the pool.
     const before = isSubjectId(id) ? await this.deps.subjects.find(id) : undefined;
     // The answer shows the fields the write changed, whatever else the decision was about.
-    const decision = showingOnly(await this.decide(caller, 'subjects.update', factsOrMissing(id, before), fieldsDecidedOn(patch)), patch);
+    const allowed = await this.decide(caller, 'subjects.update', factsOrMissing(id, before), fieldsDecidedOn(patch));
+    const decision = showingOnly(allowed, patch);
     if (!before) throw subjectNotFound();
-    // Consent is changed by a client entitled to record it, whichever route carries it.
-    if (hasPreferences(patch.preferences)) await this.decide(caller, 'preferences.write', factsOf(before), []);
-    const emailIndex = patch.email ? await this.deps.index.email(patch.email) : patch.email === null ? null : undefined;
-    const { updated, written } = await writeOnceMoreAfterRekey(async () => {
-      const { sealed, written } = await this.seal(patch, (field, text) => this.deps.keys.seal(id, field, text));
-      const updated = await this.deps.db.transaction(async (trx) => {
-        const record = await this.deps.subjects.findForUpdate(id, trx);
-        if (!record) throw subjectNotFound();
-        // Checked under the row lock: of concurrent writers holding one ETag, exactly one wins.
-        if (!etagMatches(ifMatch, record)) {
-          throw new VaultError('precondition_failed', 412, 'The subject has changed since that ETag', {
-            headers: { ETag: etagOf(record) },
-            // RFC 9110 §13.1.1: If-Match compares strongly, so a weak tag never matches.
-            ...(ifMatch.split(',').some((tag) => tag.trim() === `W/${etagOf(record)}`)
-              ? { detail: 'A weak entity tag (W/…) never matches If-Match; send the ETag as the vault gave it' }
-              : {}),
-          });
-        }
-        const values = Object.values(sealed).filter((value): value is Sealed => value !== null);
-        if (values.length && !(await this.deps.keys.sealedUnderCurrentKey(id, values, trx))) throw new SealedUnderRetiredKey({ ETag: etagOf(record) });
-        const changes: SubjectChanges = { sealed };
-        if (patch.external_id !== undefined) changes.externalId = patch.external_id;
-        if (emailIndex !== undefined) changes.emailIndex = emailIndex;
-        if (patch.preferences) changes.preferences = { ...record.preferences, ...patch.preferences };
-        const row = await this.deps.subjects.update(id, changes, trx).catch(translateWriteError);
-        await this.recordConsent(id, changedPreferences(record.preferences, patch.preferences), caller, trx);
-        return row;
-      });
-      return { updated, written };
+    const decided = [allowed];
+    const { updated, written } = await this.recordedIfRefused(caller, decided, async () => {
+      // Consent is changed by a client entitled to record it, whichever route carries it.
+      if (hasPreferences(patch.preferences)) decided.push(await this.decide(caller, 'preferences.write', factsOf(before), PERSONAL_FIELDS));
+      const emailIndex = patch.email ? await this.deps.index.email(patch.email) : patch.email === null ? null : undefined;
+      return writeOnceMoreAfterRekey(() => this.writePatch(caller, id, patch, ifMatch, emailIndex));
     });
     // Answered with what this write may show (the fields it changed), like a create: a writer
     // without read access is not refused after its change has landed.
@@ -163,6 +141,33 @@ export class Subjects {
       view: await this.deps.renderer.render(read, decision, read === updated ? written : {}),
       etag: etagOf(read),
     }));
+  }
+
+  /** Seals the patch and writes it under the subject's row lock, if the subject is still at the version If-Match names. */
+  private async writePatch(caller: Caller, id: string, patch: SubjectPatch, ifMatch: string, emailIndex: IndexValue | null | undefined) {
+    const { sealed, written } = await this.seal(patch, (field, text) => this.deps.keys.seal(id, field, text));
+    const updated = await this.deps.db.transaction(async (trx) => {
+      const record = await this.deps.subjects.findForUpdate(id, trx);
+      if (!record) throw subjectNotFound();
+      // Checked under the row lock: of concurrent writers holding one ETag, exactly one wins.
+      if (!etagMatches(ifMatch, record)) {
+        throw new VaultError('precondition_failed', 412, 'The subject has changed since that ETag', {
+          headers: { ETag: etagOf(record) },
+          // RFC 9110 §13.1.1: If-Match compares strongly, so a weak tag never matches.
+          ...(listElements(ifMatch).includes(`W/${etagOf(record)}`) ? { detail: 'A weak entity tag (W/…) never matches If-Match; send the ETag as the vault gave it' } : {}),
+        });
+      }
+      const values = Object.values(sealed).filter((value): value is Sealed => value !== null);
+      if (values.length && !(await this.deps.keys.sealedUnderCurrentKey(id, values, trx))) throw new SealedUnderRetiredKey({ ETag: etagOf(record) });
+      const changes: SubjectChanges = { sealed };
+      if (patch.external_id !== undefined) changes.externalId = patch.external_id;
+      if (emailIndex !== undefined) changes.emailIndex = emailIndex;
+      if (patch.preferences) changes.preferences = { ...record.preferences, ...patch.preferences };
+      const row = await this.deps.subjects.update(id, changes, trx).catch(translateWriteError);
+      await this.recordConsent(id, changedPreferences(record.preferences, patch.preferences), caller, trx);
+      return row;
+    });
+    return { updated, written };
   }
 
   /** Erasure is crypto-shredding: the subject key goes, so every ciphertext of the subject is unreadable at once. */
@@ -192,24 +197,28 @@ export class Subjects {
   }
 
   /** The subject's choices in force (defaults where it made none), audited as a read. */
-  async preferences(caller: Caller, id: string): Promise<{ subject_id: string; preferences: Preferences }> {
-    const record = await this.decideOnCurrent(caller, 'preferences.read', id);
-    return { subject_id: id, preferences: effectivePreferences(record.preferences, this.deps.preferenceDefaults) };
+  async preferences(caller: Caller, id: string): Promise<{ view: { subject_id: string; preferences: Preferences }; etag: string }> {
+    const record = await this.decideOnCurrent(caller, 'preferences.read', id, PERSONAL_FIELDS);
+    return { view: { subject_id: id, preferences: effectivePreferences(record.preferences, this.deps.preferenceDefaults) }, etag: etagOf(record) };
   }
 
-  async setPreferences(caller: Caller, id: string, preferences: PreferencesInput): Promise<{ subject_id: string; preferences: Preferences }> {
-    await this.decideOnCurrent(caller, 'preferences.write', id);
-    return this.deps.db.transaction(async (trx) => {
-      const record = await this.deps.subjects.findForUpdate(id, trx);
-      if (!record) throw subjectNotFound();
-      const merged = { ...record.preferences, ...preferences };
-      const changes = changedPreferences(record.preferences, preferences);
-      // Choices already stored change nothing: no new version (the caller's ETag stays good), no history.
-      if (Object.keys(changes).length === 0) return { subject_id: id, preferences: effectivePreferences(merged, this.deps.preferenceDefaults) };
-      await this.deps.subjects.update(id, { preferences: merged }, trx);
-      await this.recordConsent(id, changes, caller, trx);
-      return { subject_id: id, preferences: effectivePreferences(merged, this.deps.preferenceDefaults) };
-    });
+  /** The subject's choices, with the ETag of the subject as it stands after them (a change is a new version). */
+  async setPreferences(caller: Caller, id: string, preferences: PreferencesInput): Promise<{ view: { subject_id: string; preferences: Preferences }; etag: string }> {
+    const { record, decision } = await this.decidedOnCurrent(caller, 'preferences.write', id, PERSONAL_FIELDS);
+    return this.recordedIfRefused(caller, [decision], () =>
+      this.deps.db.transaction(async (trx) => {
+        const current = await this.deps.subjects.findForUpdate(id, trx);
+        if (!current) throw subjectNotFound();
+        const merged = { ...current.preferences, ...preferences };
+        const changes = changedPreferences(current.preferences, preferences);
+        const view = { subject_id: record.id, preferences: effectivePreferences(merged, this.deps.preferenceDefaults) };
+        // Choices already stored change nothing: no new version (the caller's ETag stays good), no history.
+        if (Object.keys(changes).length === 0) return { view, etag: etagOf(current) };
+        const updated = await this.deps.subjects.update(id, { preferences: merged }, trx);
+        await this.recordConsent(id, changes, caller, trx);
+        return { view, etag: etagOf(updated) };
+      }),
+    );
   }
 
   /**
@@ -243,10 +252,28 @@ export class Subjects {
 
   /** Decides (and audits) on the subject as it stands, outside any transaction, and returns it; 404 when it does not exist. */
   private async decideOnCurrent(caller: Caller, action: DataAction, id: string, fields: readonly string[] = []): Promise<SubjectRecord> {
+    return (await this.decidedOnCurrent(caller, action, id, fields)).record;
+  }
+
+  private async decidedOnCurrent(caller: Caller, action: DataAction, id: string, fields: readonly string[] = []): Promise<{ record: SubjectRecord; decision: Allowed }> {
     const record = isSubjectId(id) ? await this.deps.subjects.find(id) : undefined;
-    await this.decide(caller, action, factsOrMissing(id, record), fields);
+    const decision = await this.decide(caller, action, factsOrMissing(id, record), fields);
     if (!record) throw subjectNotFound();
-    return record;
+    return { record, decision };
+  }
+
+  /**
+   * Runs a write its decision allowed; when the write is then refused (a stale ETag, a taken
+   * external id, the subject erased meanwhile), the refusal is recorded after the decision, so
+   * the subject's access log does not show a change that did not happen.
+   */
+  private async recordedIfRefused<T>(caller: Caller, decided: readonly Allowed[], write: () => Promise<T>): Promise<T> {
+    try {
+      return await write();
+    } catch (error) {
+      if (error instanceof VaultError && error.status < 500) await this.deps.decisions.recordNotDone(caller.principal, decided, error.code, caller.context);
+      throw error;
+    }
   }
 
   private async decide(caller: Caller, action: DataAction, subject: SubjectLookup, fields: readonly string[]): Promise<Allowed> {
@@ -303,12 +330,16 @@ function fieldsDecidedOn(input: Partial<Record<PersonalField | 'external_id', un
 
 /** RFC 9110 §8.8.3: `#entity-tag`, each `[W/]"…"` with no quote, space or control character inside. */
 function isEntityTagList(header: string): boolean {
-  return header.split(',').every((tag) => /^\s*(W\/)?"[\x21\x23-\x7e\x80-\xff]*"\s*$/.test(tag));
+  const tags = listElements(header);
+  return tags.length > 0 && tags.every((tag) => /^(W\/)?"[\x21\x23-\x7e\x80-\xff]*"$/.test(tag));
 }
+
+// RFC 9110 §5.6.1.2: a recipient ignores empty list elements (`"3",` or `"3",,"4"`).
+const listElements = (header: string): string[] => header.split(',').map((tag) => tag.trim()).filter((tag) => tag !== '');
 
 /** RFC 9110 §13.1.1: If-Match compares strongly, so a weak tag (`W/"3"`) never matches. */
 function etagMatches(ifMatch: string, record: SubjectRecord): boolean {
-  return ifMatch.split(',').some((tag) => tag.trim() === etagOf(record));
+  return listElements(ifMatch).includes(etagOf(record));
 }
 
 function subjectErased(): VaultError {

@@ -215,6 +215,18 @@ describe('billing reading payment methods', () => {
     expect(res.body).toEqual({ token: visa.token, brand: 'visa', last4: '4242', exp_month: 12, exp_year: YEAR, fingerprint: visa.fingerprint });
   });
 
+  it('shows payment processing the cards masked too, and records them as shown masked, not as revealed', async () => {
+    const listed = await vault.get(`/v1/subjects/${subjectId}/payment-methods`).set('Authorization', `Bearer ${processing}`).expect(200);
+    const read = await vault.get(`/v1/payment-methods/${visa.token}`).set('Authorization', `Bearer ${processing}`).expect(200);
+
+    expect(listed.text).not.toContain(VISA.number);
+    expect(read.body).toEqual({ token: visa.token, brand: 'visa', last4: '4242', exp_month: 12, exp_year: YEAR, fingerprint: visa.fingerprint });
+    for (const res of [listed, read]) {
+      const events = await vault.vault.db('audit_events').where({ request_id: res.headers['x-request-id'] });
+      expect(events.map((e) => [e.action, e.outcome, e.fields])).toEqual([[expect.stringMatching(/^payment_methods\.(list|read)$/), 'allowed', { payment_method: 'masked' }]]);
+    }
+  });
+
   it('answers an empty list for a subject without payment methods', async () => {
     const { id } = await createSubject(vault, account);
     const res = await vault.get(`/v1/subjects/${id}/payment-methods`).set('Authorization', auth(billing)).expect(200);

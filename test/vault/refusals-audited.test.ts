@@ -54,10 +54,48 @@ describe('a caller refused for a missing scope on the subject and email routes',
 
     expect([res.status, res.body.code]).toEqual([403, 'insufficient_scope']);
     expect(res.headers['www-authenticate']).toBe('Bearer realm="pdvault", error="insufficient_scope", scope="preferences:write"');
-    // The write was decided first; the consent in it is what was refused. Not recorded a second time as subjects.access.
+    // The write was decided first; the consent in it is what was refused, and so the write did not
+    // happen: the trail says so after it. Not recorded a second time as subjects.access.
     expect(await eventsOf(res)).toEqual([
       ['subjects.update', 'allowed', null],
       ['preferences.write', 'denied', 'insufficient_scope'],
+      ['subjects.update', 'denied', 'insufficient_scope'],
     ]);
+  });
+});
+
+describe('a write its decision allowed and the vault then refused', () => {
+  it('is recorded as not done, so the access log does not show a change that did not happen', async () => {
+    const { id, etag } = await createSubject(vault, account, { email: 'stale.writer@example.com', name: 'First Name' });
+    await vault.patch(`/v1/subjects/${id}`).set('Authorization', auth(account)).set('If-Match', etag).send({ name: 'Second Name' }).expect(200);
+
+    const stale = await vault.patch(`/v1/subjects/${id}`).set('Authorization', auth(account)).set('If-Match', etag).send({ name: 'Lost Name', preferences: { surveys: false } });
+
+    expect([stale.status, stale.body.code]).toEqual([412, 'precondition_failed']);
+    expect(await eventsOf(stale)).toEqual([
+      ['subjects.update', 'allowed', null],
+      ['preferences.write', 'allowed', null],
+      ['subjects.update', 'denied', 'precondition_failed'],
+      ['preferences.write', 'denied', 'precondition_failed'],
+    ]);
+    expect(await vault.vault.db('subjects').where({ id }).first()).toMatchObject({ version: 2 });
+    const log = await vault.get(`/v1/subjects/${id}/export`).set('Authorization', auth(account)).expect(200);
+    const updates = log.body.access_log.filter((entry: { action: string }) => entry.action === 'subjects.update').map((entry: { outcome: string; reason: string | null }) => [entry.outcome, entry.reason]);
+    // Newest first: the refusal, the stale writer's decision, the change that landed.
+    expect(updates).toEqual([
+      ['denied', 'precondition_failed'],
+      ['allowed', null],
+      ['allowed', null],
+    ]);
+  });
+
+  it('records a taken external_id as not done too', async () => {
+    await createSubject(vault, account, { email: 'holder@example.com', external_id: 'acct-taken-1' });
+    const { id, etag } = await createSubject(vault, account, { email: 'taker@example.com' });
+
+    const res = await vault.patch(`/v1/subjects/${id}`).set('Authorization', auth(account)).set('If-Match', etag).send({ external_id: 'acct-taken-1' });
+
+    expect([res.status, res.body.code]).toEqual([409, 'external_id_taken']);
+    expect((await eventsOf(res)).at(-1)).toEqual(['subjects.update', 'denied', 'external_id_taken']);
   });
 });

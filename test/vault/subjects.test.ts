@@ -20,6 +20,9 @@ describe('creating a subject', () => {
     const res = await vault.post('/v1/subjects').set('Authorization', auth(analytics)).send({}).expect(403);
     expect(res.body.code).toBe('pseudonymous_purpose');
     expect(res.headers.location).toBeUndefined();
+    // The same reason whatever fields it would have written (analytics sees no name).
+    const named = await vault.post('/v1/subjects').set('Authorization', auth(analytics)).send({ name: 'Cy Dee' }).expect(403);
+    expect(named.body.code).toBe('pseudonymous_purpose');
     expect(await countSubjects()).toBe(before);
   });
 
@@ -203,6 +206,15 @@ describe('updating a subject', () => {
     await vault.patch(`/v1/subjects/${id}`).set('Authorization', auth(account)).set('If-Match', 'W/"1", "7", "1"').send({ name: 'Listed' }).expect(200);
   });
 
+  it('ignores empty elements of the If-Match list, as RFC 9110 asks, and still refuses a list of nothing', async () => {
+    const { id } = await createSubject(vault, account);
+    await vault.patch(`/v1/subjects/${id}`).set('Authorization', auth(account)).set('If-Match', '"1",').send({ name: 'Trailing Comma' }).expect(200);
+    await vault.patch(`/v1/subjects/${id}`).set('Authorization', auth(account)).set('If-Match', ', "9",,"2"').send({ name: 'Empty Elements' }).expect(200);
+    const none = await vault.patch(`/v1/subjects/${id}`).set('Authorization', auth(account)).set('If-Match', ' , ,').send({ name: 'Nothing Listed' });
+    expect([none.status, none.body.code]).toEqual([400, 'invalid_if_match']);
+    expect(await vault.vault.db('subjects').where({ id }).first()).toMatchObject({ version: 3 });
+  });
+
   it('lets 20 concurrent writers each land exactly once, never mixing their fields', async () => {
     const { id } = await createSubject(vault, account);
     const writer = async (n: number) => {
@@ -267,5 +279,33 @@ describe('search', () => {
     expect(await eventsOf(found)).toEqual([['subjects.search', 'allowed', null, id, { email: 'plain' }]]);
     expect(await eventsOf(none)).toEqual([['subjects.search', 'allowed', 'not_found', null, {}]]);
     expect(JSON.stringify(await vault.vault.db('audit_events').where({ request_id: none.headers['x-request-id'] }))).not.toContain('searched.nobody');
+  });
+});
+
+describe('preferences', () => {
+  it('answers a change with the subject\'s new ETag, which a following PATCH may use', async () => {
+    const { id, etag } = await createSubject(vault, account);
+    const read = await vault.get(`/v1/subjects/${id}/preferences`).set('Authorization', auth(account)).expect(200);
+    expect(read.headers.etag).toBe(etag);
+
+    const changed = await vault.put(`/v1/subjects/${id}/preferences`).set('Authorization', auth(account)).send({ surveys: false }).expect(200);
+    expect(changed.headers.etag).toBe('"2"');
+    // The same choice again changes nothing, and says so with the same ETag.
+    const again = await vault.put(`/v1/subjects/${id}/preferences`).set('Authorization', auth(account)).send({ surveys: false }).expect(200);
+    expect(again.headers.etag).toBe('"2"');
+    await vault.patch(`/v1/subjects/${id}`).set('Authorization', auth(account)).set('If-Match', changed.headers.etag).send({ name: 'After Surveys' }).expect(200);
+  });
+
+  it('refuses transactional messages under either name and either value, and records nothing', async () => {
+    const { id } = await createSubject(vault, account);
+    for (const body of [{ transactional_email: false }, { transactional_email: true }, { transactional: false }, { newsletter: true, transactional_email: false }]) {
+      const res = await vault.put(`/v1/subjects/${id}/preferences`).set('Authorization', auth(account)).send(body);
+      const name = Object.keys(body).find((key) => key.startsWith('transactional'));
+      expect([res.status, res.body.code, res.body.errors]).toEqual([422, 'transactional_cannot_be_disabled', [{ pointer: `/${name}`, detail: expect.stringContaining('leave this property out') }]]);
+    }
+    const created = await vault.post('/v1/subjects').set('Authorization', auth(account)).send({ email: 'tx.name@example.com', preferences: { transactional_email: false } });
+    expect([created.status, created.body.code, created.body.errors[0].pointer]).toEqual([422, 'transactional_cannot_be_disabled', '/preferences/transactional_email']);
+    expect(await vault.vault.db('subjects').where({ id }).first()).toMatchObject({ version: 1 });
+    expect(await vault.vault.db('consent_history').where({ subject_id: id })).toEqual([]);
   });
 });

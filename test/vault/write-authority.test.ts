@@ -41,6 +41,38 @@ describe('consent is changed only by a client entitled to record it', () => {
   });
 });
 
+describe("consent is the subject's choice, recorded only by the record's owner", () => {
+  it('refuses a consent change from a purpose that does not own the record, even with preferences:write, and sharing stays refused', async () => {
+    const { id, etag } = await createSubject(vault, account, { ...SAMPLE, preferences: { share_with_partners: false } });
+    const partnerMailer = await clientWith(['emails:resolve'], 'joint_promotion');
+
+    for (const purpose of ['shipping', 'customer_support', 'joint_promotion', 'analytics']) {
+      const contractor = await clientWith(['preferences:write', 'subjects:write'], purpose);
+      const put = await vault.put(`/v1/subjects/${id}/preferences`).set('Authorization', auth(contractor)).send({ share_with_partners: true, newsletter: true });
+      const read = await vault.get(`/v1/subjects/${id}/preferences`).set('Authorization', auth(contractor));
+      expect([purpose, put.status, put.body.code, read.status]).toEqual([purpose, 403, 'field_not_allowed', 403]);
+      expect(put.body.detail).toContain("the record's owner");
+      if (purpose !== 'analytics') {
+        const patched = await vault.patch(`/v1/subjects/${id}`).set('Authorization', auth(contractor)).set('If-Match', etag).send({ preferences: { share_with_partners: true } });
+        expect([purpose, patched.status, patched.body.code]).toEqual([purpose, 403, 'field_not_allowed']);
+      }
+    }
+
+    const row = await vault.vault.db('subjects').where({ id }).first();
+    expect([row.version, row.preferences]).toEqual([1, { share_with_partners: false }]);
+    expect(await vault.vault.db('consent_history').where({ subject_id: id }).whereNot({ changed_by: account.credentials.clientId })).toEqual([]);
+    const email = await vault.get(`/v1/subjects/${id}/email`).set('Authorization', auth(partnerMailer));
+    expect([email.status, email.body.code]).toEqual([403, 'sharing_not_consented']);
+  });
+
+  it("lets the account service record consent, and the partner purpose then resolves the address", async () => {
+    const { id } = await createSubject(vault, account, { ...SAMPLE, preferences: { share_with_partners: false } });
+    const partnerMailer = await clientWith(['emails:resolve'], 'joint_promotion');
+    await vault.put(`/v1/subjects/${id}/preferences`).set('Authorization', auth(account)).send({ share_with_partners: true }).expect(200);
+    await vault.get(`/v1/subjects/${id}/email`).set('Authorization', auth(partnerMailer)).expect(200);
+  });
+});
+
 describe('external_id ties a record to an account: only its owner sets it', () => {
   it('refuses it from a purpose that does not see the whole record, on a write and on a creation, and changes nothing', async () => {
     const shipping = await clientWith(['subjects:write', 'subjects:read'], 'shipping');

@@ -52,14 +52,17 @@ export function subjectRoutes(routes: SecuredRoutes, vault: VaultDomain, audit: 
     },
   });
   routes.add(router, '/v1/subjects/:id/preferences', 'preferences:write', {
+    // The subject's ETag comes with its preferences: a change of them is a new version of the subject.
     get: async (req, res) => {
-      res.json(await vault.subjects.preferences(callerOf(req), idOf(req)));
+      const result = await vault.subjects.preferences(callerOf(req), idOf(req));
+      res.setHeader('ETag', result.etag).json(result.view);
     },
     put: async (req, res) => {
       refuseTransactional(req.body);
       const body = parseInput(preferences, req.body, 'set of preferences');
       if (Object.keys(body).length === 0) throw new VaultError('validation_failed', 422, 'The preferences are not valid', { errors: [{ pointer: '/', detail: 'name at least one preference' }] });
-      res.json(await vault.subjects.setPreferences(callerOf(req), idOf(req), body));
+      const result = await vault.subjects.setPreferences(callerOf(req), idOf(req), body);
+      res.setHeader('ETag', result.etag).json(result.view);
     },
   });
   routes.add(router, '/v1/subjects/:id/export', 'subjects:read', {
@@ -81,11 +84,18 @@ function idempotencyKeyOf(req: Request): string | undefined {
   return key;
 }
 
-/** The same refusal wherever preferences are set (PUT .../preferences, or `preferences` in a create or a PATCH). */
+// Names a caller may reach for when it tries to set transactional messages (the purpose's own name among them).
+const TRANSACTIONAL_NAMES = ['transactional', 'transactional_email'];
+
+/**
+ * The same refusal wherever preferences are set (PUT .../preferences, or `preferences` in a
+ * create or a PATCH): transactional messages are not a preference, whichever value is sent.
+ */
 function refuseTransactional(preferences: unknown, at = ''): void {
-  if (preferences && typeof preferences === 'object' && Object.hasOwn(preferences, 'transactional')) {
-    throw new VaultError('transactional_cannot_be_disabled', 422, 'Account and transaction messages cannot be switched off', {
-      errors: [{ pointer: `${at}/transactional`, detail: 'transactional messages are always sent' }],
+  const named = preferences && typeof preferences === 'object' ? TRANSACTIONAL_NAMES.find((name) => Object.hasOwn(preferences, name)) : undefined;
+  if (named) {
+    throw new VaultError('transactional_cannot_be_disabled', 422, 'Account and transaction messages are always sent: they are not a preference', {
+      errors: [{ pointer: `${at}/${named}`, detail: 'transactional messages cannot be switched off or on; leave this property out' }],
     });
   }
 }
