@@ -14,7 +14,7 @@ const run = <A extends unknown[]>(action: (...args: A) => Promise<void>) => asyn
     if (error instanceof ConfigError) {
       process.stderr.write(`pdvault: ${error.message}\n`);
     } else if (error instanceof VaultError) {
-      const details = (error.errors ?? []).map((e) => `\n  ${e.pointer}: ${e.detail}`).join('');
+      const details = (error.errors ?? []).map((e) => `\n  ${optionFor(e.pointer)}: ${e.detail}`).join('');
       process.stderr.write(`pdvault: ${error.message}${error.detail ? ` (${error.detail})` : ''}${details}\n`);
     } else {
       // Something may reject with no reason at all: never print "undefined" as the reason.
@@ -24,6 +24,10 @@ const run = <A extends unknown[]>(action: (...args: A) => Promise<void>) => asyn
     process.exit(1);
   }
 };
+
+// The command line's options for the members of a client registration its errors point at.
+const OPTIONS: Record<string, string> = { '/name': '--name', '/kind': '--kind', '/scopes': '--scopes', '/purposes': '--purposes', '/expires_at': '--expires' };
+const optionFor = (pointer: string) => OPTIONS[pointer] ?? pointer;
 
 /** Prints one JSON document on stdout (the only place a client secret is ever shown). */
 const printJson = (value: unknown) => {

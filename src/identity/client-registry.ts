@@ -256,7 +256,8 @@ function checkRegistration(registration: ClientRegistration): void {
   purposes.filter((p) => !isPurpose(p)).forEach((p) => problem('/purposes', `Unknown purpose ${printable(p)}`));
   if (kind === 'contractor' && scopes.some(isAdminScope)) problem('/scopes', 'A contractor is never granted an admin or audit scope');
   if (scopes.some(isDataScope) && purposes.length === 0) problem('/purposes', 'A client granted a data scope is granted at least one purpose');
-  if (!scopes.some(isDataScope) && purposes.length > 0) problem('/purposes', 'Purposes are granted only with a data scope');
+  // Said only when every scope was understood: a misspelt data scope is the one problem then.
+  if (!scopes.some(isDataScope) && scopes.every(isScope) && purposes.length > 0) problem('/purposes', 'Purposes are granted only with a data scope');
   if (expiresAt && expiresAt.getTime() <= Date.now()) problem('/expires_at', 'The expiry must be in the future');
   // DESIGN.md: a contractor uses the data only for the service it was engaged for, and its grant expires.
   if (kind === 'contractor' && !expiresAt) problem('/expires_at', 'A contractor\'s grant has an expiry (the end of its contract)');

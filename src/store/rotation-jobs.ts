@@ -96,7 +96,11 @@ export class RotationJobStore {
 
   /** Adds a committed batch to the job's progress, inside the batch's own transaction. */
   async addProgress(trx: Knex.Transaction, id: string, count: number): Promise<void> {
-    await trx('rotation_jobs').where({ id }).update({ done: trx.raw('done + ?', [count]), updated_at: trx.fn.now() });
+    // Rows written while the job runs (under a key the job then replaces) are work it was not
+    // counted for at its start: the total grows with them, so done never exceeds it.
+    await trx('rotation_jobs')
+      .where({ id })
+      .update({ done: trx.raw('done + ?', [count]), total: trx.raw('greatest(total, done + ?)', [count]), updated_at: trx.fn.now() });
   }
 
   async setTotal(id: string, total: number, db: Knex = this.db): Promise<void> {

@@ -68,4 +68,16 @@ describe('pdvault clients', () => {
       stderr: expect.stringContaining('A client granted a data scope is granted at least one purpose'),
     });
   });
+
+  it('names the option to fix, and says a misspelt scope once rather than what follows from it', async () => {
+    await expect(pdvault('clients', 'create', '--name', 'courier', '--scopes', 'subjects:read', '--purposes', 'shipping', '--kind', 'contractor')).rejects.toMatchObject({
+      code: 1,
+      stderr: "pdvault: The client registration is not valid\n  --expires: A contractor's grant has an expiry (the end of its contract)\n",
+    });
+    await expect(pdvault('clients', 'create', '--name', 'typo', '--scopes', 'subjects:reed', '--purposes', 'shipping')).rejects.toMatchObject({
+      code: 1,
+      stderr: 'pdvault: The client registration is not valid\n  --scopes: Unknown scope "subjects:reed"\n',
+    });
+    expect(await vault.vault.db('clients').whereIn('name', ['courier', 'typo'])).toEqual([]);
+  });
 });

@@ -61,4 +61,11 @@ describe('card input', () => {
   ])('refuses %p at its field', (body, pointer) => {
     expect(refusal(body).errors?.map((e) => e.pointer)).toContain(pointer);
   });
+
+  it('says a member left out is required, and names the years it takes', () => {
+    const { holder_name: _left, ...withoutHolder } = valid;
+    expect(refusal(withoutHolder).errors).toEqual([{ pointer: '/holder_name', detail: 'holder_name is required' }]);
+    expect(refusal({ ...valid, holder_name: 7 }).errors).toEqual([{ pointer: '/holder_name', detail: 'holder_name must be a string' }]);
+    expect(refusal({ ...valid, exp_year: 2101 }).errors?.[0]?.detail).toBe('exp_year must be a four-digit year from 2000 to 2100');
+  });
 });

@@ -180,4 +180,19 @@ describe('subject patch', () => {
   it('refuses a birth date that makes the subject a child', () => {
     expect(refusal(() => parseSubjectPatch({ birth_date: yearsAgo(5) })).code).toBe('subject_under_minimum_age');
   });
+
+  it('says once what is wrong with an email, in words that name the rule', () => {
+    const details = (email: string) => refusal(() => parseSubjectInput({ email })).errors?.map((e) => e.detail);
+    expect(details(' bob@example.com ')).toEqual(['email must not start or end with white space']);
+    expect(details(`${'a'.repeat(60)}@${'b'.repeat(190)}.com`)).toEqual(['email must be at most 254 characters']);
+    expect(details(`jo@${'c'.repeat(64)}.example`)).toEqual([expect.stringContaining('labels must be at most 63 octets')]);
+    // An internationalised label is counted in its xn-- form: 25 different ideographs make one of more than 63.
+    const ideographs = Array.from({ length: 25 }, (_, i) => String.fromCodePoint(0x4e00 + i * 331)).join('');
+    expect(details(`jo@${ideographs}.example`)).toEqual([expect.stringContaining('labels must be at most 63 octets')]);
+  });
+
+  it('says a member of the postal address left out is required', () => {
+    const error = refusal(() => parseSubjectInput({ postal_address: { line1: '1 Main St', country: 'US' } }));
+    expect(error.errors).toEqual(expect.arrayContaining([{ pointer: '/postal_address/city', detail: 'city is required' }]));
+  });
 });

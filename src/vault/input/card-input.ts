@@ -22,7 +22,7 @@ const cardSchema = z.strictObject(
     // A string only: a 19-digit number sent as a JSON number has already lost digits.
     number: z.string({ error: 'number must be a string of digits' }).regex(/^\d{12,19}$/, 'number must be 12 to 19 digits, without spaces'),
     exp_month: z.number({ error: 'exp_month must be a number' }).int('exp_month must be a whole number').min(1, 'exp_month must be 1–12').max(12, 'exp_month must be 1–12'),
-    exp_year: z.number({ error: 'exp_year must be a number' }).int('exp_year must be a whole number').min(2000, 'exp_year must be a four-digit year').max(2100, 'exp_year must be a four-digit year'),
+    exp_year: z.number({ error: 'exp_year must be a number' }).int('exp_year must be a whole number').min(2000, 'exp_year must be a four-digit year from 2000 to 2100').max(2100, 'exp_year must be a four-digit year from 2000 to 2100'),
     holder_name: text(100, 'holder_name'),
   },
   { error: (issue) => (issue.code === 'unrecognized_keys' ? 'unknown property' : 'the card must be a JSON object') },

@@ -3,11 +3,13 @@ import countries from 'i18n-iso-countries';
 import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
 import isEmail from 'validator/lib/isEmail';
 import { z } from 'zod';
-import { text } from './text-rules';
+import { hasForbiddenCharacters, text } from './text-rules';
 
 // RFC 5321 §4.5.3.1: 64 octets of local part, 254 of path in practice (256 minus the brackets).
 const MAX_LOCAL_OCTETS = 64;
 const MAX_ADDRESS_OCTETS = 254;
+// RFC 1035 §2.3.4: a label of a domain name.
+const MAX_LABEL_OCTETS = 63;
 
 /**
  * An email address: RFC 5321 lengths counted in octets, syntax checked by validator.js
@@ -15,6 +17,8 @@ const MAX_ADDRESS_OCTETS = 254;
  * domains accepted when they convert to a valid A-label form.
  */
 export const email = text(MAX_ADDRESS_OCTETS, 'email').superRefine((value, ctx) => {
+  // What text() refused already (its length, white space around it, control characters) is said once.
+  if (value.length > MAX_ADDRESS_OCTETS || value !== value.trim() || hasForbiddenCharacters(value)) return;
   const problem = emailProblem(value);
   if (problem) ctx.addIssue({ code: 'custom', message: problem });
 });
@@ -28,6 +32,7 @@ function emailProblem(value: string): string | undefined {
   const asciiDomain = domainToASCII(domain);
   if (Buffer.byteLength(`${local}@${asciiDomain}`) > MAX_ADDRESS_OCTETS) return `email must be at most ${MAX_ADDRESS_OCTETS} octets`;
   if (!asciiDomain) return 'email domain is not a valid domain name';
+  if (asciiDomain.split('.').some((label) => label.length > MAX_LABEL_OCTETS)) return `email domain labels must be at most ${MAX_LABEL_OCTETS} octets (an internationalised label counted in its xn-- form)`;
   if (!isCanonicalDomain(domain, asciiDomain)) return 'email domain must be written as it resolves (no percent-escapes, invisible characters or full-width dots)';
   if (!isEmail(`${local}@${asciiDomain}`, { allow_utf8_local_part: true, require_tld: true, allow_ip_domain: false })) return 'email is not a valid address';
   return undefined;

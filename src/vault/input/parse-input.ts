@@ -14,9 +14,20 @@ export function parseInput<S extends z.ZodType>(schema: S, input: unknown, what:
   const errors: FieldProblem[] = result.error.issues.flatMap((issue) =>
     issue.code === 'unrecognized_keys'
       ? issue.keys.map((key) => ({ pointer: pointerOf([...issue.path, key]), detail: 'unknown property' }))
-      : [{ pointer: pointerOf(issue.path), detail: issue.message }],
+      : [{ pointer: pointerOf(issue.path), detail: isMissing(input, issue) ? `${String(issue.path.at(-1))} is required` : issue.message }],
   );
   throw invalid(what, errors);
+}
+
+/** A member the schema requires and the object leaves out: "is required" tells the caller more than "must be a string". */
+function isMissing(input: unknown, issue: z.core.$ZodIssue): boolean {
+  if (issue.code !== 'invalid_type' || issue.path.length === 0) return false;
+  let parent = input;
+  for (const key of issue.path.slice(0, -1)) {
+    if (parent === null || typeof parent !== 'object' || !Object.hasOwn(parent, key)) return false;
+    parent = (parent as Record<PropertyKey, unknown>)[key];
+  }
+  return parent !== null && typeof parent === 'object' && !Array.isArray(parent) && !Object.hasOwn(parent, issue.path.at(-1)!);
 }
 
 export function invalid(what: string, errors: FieldProblem[]): VaultError {
