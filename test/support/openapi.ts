@@ -11,10 +11,26 @@ interface Operation {
 type PathItem = Record<string, Operation>;
 interface Spec {
   paths: Record<string, PathItem>;
-  components: { responses: Record<string, { content?: Record<string, { schema?: unknown }> }> };
+  components: {
+    responses: Record<string, { content?: Record<string, { schema?: unknown }> }>;
+    schemas: { Problem: { properties: { code: { 'x-problem-codes': Record<string, Record<string, string>> } } } };
+  };
 }
 
 export const spec: Spec = YAML.parse(fs.readFileSync(path.resolve(__dirname, '../../openapi.yaml'), 'utf8'));
+/** Every problem code the vault answers with, by status, as openapi.yaml catalogues them. */
+export const problemCodes: Record<string, Record<string, string>> = spec.components.schemas.Problem.properties.code['x-problem-codes'];
+
+/** Fails unless a problem's code is catalogued under its status, so a client can rely on the list. */
+function expectCatalogued(res: Response): void {
+  const mediaType = String(res.headers['content-type'] ?? '').split(';')[0]!.trim();
+  if (mediaType !== 'application/problem+json') return;
+  const code = (JSON.parse(res.text) as { code?: unknown }).code;
+  if (typeof code !== 'string' || !Object.hasOwn(problemCodes[String(res.status)] ?? {}, code)) {
+    throw new Error(`openapi.yaml catalogues no problem code ${String(code)} for status ${res.status} (x-problem-codes)`);
+  }
+}
+
 const ajv = new Ajv2020({ strict: false, validateSchema: false, allErrors: true });
 addFormats(ajv);
 ajv.addSchema(spec as object, 'openapi');
@@ -39,6 +55,7 @@ export function expectMatchesSpec(res: Response): void {
   const method = req.method.toLowerCase();
   const template = specPathFor(req.path);
   const operation = template ? spec.paths[template]![method] : undefined;
+  if (res.text && method !== 'head') expectCatalogued(res);
   if (!template || !operation) {
     // A path or method the vault does not serve: the answer must still be a problem document.
     expectProblem(res, [404, 405, 400, 413, 415]);
