@@ -51,6 +51,8 @@ export interface AccessLogEntry {
   fields: Record<string, string>;
   outcome: 'allowed' | 'denied';
   reason: string | null;
+  /** The vault's own id of the request: an allowed change and its `not_done:…` refusal share it. */
+  request_id: string | null;
 }
 
 export interface Page<T> {
@@ -167,4 +169,5 @@ const accessLogEntryOf = (row: AuditRow): AccessLogEntry => ({
   fields: row.fields,
   outcome: row.outcome,
   reason: row.reason,
+  request_id: row.requestId,
 });

@@ -56,6 +56,10 @@ export function createApp(deps: AppDependencies): VaultApp {
   app.set('case sensitive routing', true);
   app.set('strict routing', true);
   app.set('etag', false);
+  // Never 304: every answer is no-store, so no client holds a copy a 304 could stand for, and a
+  // subject's ETag names its version, not what one purpose sees of it. If-None-Match and
+  // If-Modified-Since are ignored (express would otherwise answer 304 to a matching ETag).
+  Object.defineProperty(app.request, 'fresh', { get: () => false });
   app.set('query parser', 'simple');
   // Off unless configured: X-Forwarded-For is the client's to write, and would choose whose failures the throttle counts.
   app.set('trust proxy', deps.config.http.trustedProxies.length > 0 ? deps.config.http.trustedProxies : false);

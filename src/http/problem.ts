@@ -92,8 +92,10 @@ function toVaultError(error: unknown): VaultError {
     return new VaultError('database_unavailable', 503, 'The database is unavailable; retry shortly', { headers: { 'Retry-After': '1' } });
   }
   if (error instanceof URIError) return new VaultError('invalid_characters', 400, 'The request URL is not valid UTF-8');
+  // A library's own refusal the vault does not name more precisely: the caller's request, as 400
+  // `bad_request` (the one status openapi.yaml catalogues that code under).
   if (typeof status === 'number' && status >= 400 && status < 500) {
-    return new VaultError('bad_request', status, 'The request could not be processed');
+    return new VaultError('bad_request', 400, 'The request could not be processed');
   }
   return new VaultError('internal_error', 500, 'The vault could not complete the request');
 }

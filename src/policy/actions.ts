@@ -7,11 +7,10 @@ import type { Field, RevealLevel } from './vocabulary';
  *   and a read that would show none of the fields asked for is refused;
  * - `reveal`: every field must be `plain` (an address to send to, a card to charge);
  * - `write`: the caller supplies the values; it may touch only fields it may see (masked or plain);
- * - `owner`: no field is read or written, but the action is the record's owner's: the caller
- *   names every personal field and the purpose must see each in plain;
- * - `none`: no personal field is read or written.
+ * - `owner`: no field is read or written, but the action is the record's owner's: the purpose
+ *   must see every field of the record (RECORD_FIELDS) in plain, whatever fields the caller names.
  */
-export type FieldMode = 'read' | 'reveal' | 'write' | 'owner' | 'none';
+export type FieldMode = 'read' | 'reveal' | 'write' | 'owner';
 
 export interface ActionRule {
   scope: DataScope;
@@ -35,9 +34,9 @@ const CARD_MASKED = { payment_method: 'masked' } as const;
 
 /** Every data action the vault performs, with the scope it needs. Data routes name one of these. */
 export const DATA_ACTIONS = {
-  'subjects.create': { scope: 'subjects:write', fieldMode: 'write' },
+  'subjects.create': { scope: 'subjects:write', fieldMode: 'write', uses: 'writes (all of them when it sets external_id)' },
   'subjects.read': { scope: 'subjects:read', fieldMode: 'read' },
-  'subjects.update': { scope: 'subjects:write', fieldMode: 'write', uses: 'writes (every one of them, to set external_id)' },
+  'subjects.update': { scope: 'subjects:write', fieldMode: 'write', uses: 'writes (all of them when it sets external_id)' },
   // Erasure destroys everything held, irreversibly: only a purpose that sees every field in plain (the record's owner) may erase.
   'subjects.erase': { scope: 'subjects:write', fieldMode: 'reveal' },
   'subjects.search': { scope: 'subjects:search', fieldMode: 'write', uses: 'searches by' },
@@ -50,11 +49,11 @@ export const DATA_ACTIONS = {
   // The caller that keeps a subject's choices reads them with the same scope.
   'preferences.read': { scope: 'preferences:write', fieldMode: 'owner' },
   'emails.resolve': { scope: 'emails:resolve', fieldMode: 'reveal' },
-  'payment_methods.create': { scope: 'payment_methods:write', fieldMode: 'write' },
+  'payment_methods.create': { scope: 'payment_methods:write', fieldMode: 'write', shownAtMost: CARD_MASKED },
   'payment_methods.list': { scope: 'payment_methods:read', fieldMode: 'read', shownAtMost: CARD_MASKED },
   'payment_methods.read': { scope: 'payment_methods:read', fieldMode: 'read', shownAtMost: CARD_MASKED },
   // A purpose that may add a card (sees payment methods at least masked) may remove one; no other.
-  'payment_methods.delete': { scope: 'payment_methods:write', fieldMode: 'write' },
+  'payment_methods.delete': { scope: 'payment_methods:write', fieldMode: 'write', shownAtMost: CARD_MASKED },
   'payment_methods.reveal': { scope: 'payment_methods:reveal', fieldMode: 'reveal' },
 } as const satisfies Record<string, ActionRule>;
 

@@ -71,9 +71,9 @@ export class DecisionPoint {
   }
 
   /**
-   * An allowed action that then did not happen, refused for a reason of the vault's own (a stale
-   * ETag, a taken external id): recorded after its decision as denied with that reason, so the
-   * trail, and the subject's access log, do not show it as done.
+   * Allowed actions that then did not happen, refused for a reason of the vault's own (a stale
+   * ETag, a taken external id): each recorded after its decision as denied with `reason`
+   * (`not_done:<code>`), in the same request, so the trail does not leave it looking done.
    */
   async recordNotDone(principal: Principal, decisions: readonly Allowed[], reason: string, context: AccessContext): Promise<void> {
     const events = decisions.map((decision) => {

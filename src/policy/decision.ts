@@ -1,5 +1,5 @@
 import { insufficientScopeChallenge, VaultError } from '../errors/vault-error';
-import { DATA_ACTIONS, type ActionRule, type DataAction } from './actions';
+import { DATA_ACTIONS, type ActionRule, type DataAction, type FieldMode } from './actions';
 import type { DenialReason, FieldLevel, SubjectReference } from './vocabulary';
 
 /** The subject as the decision needs it: its id and the preferences stored with it. */
@@ -77,15 +77,13 @@ function fieldsShortOf(decision: Denied): string {
   const decided = Object.entries(decision.fields).filter(([field]) => !rule.alongside?.includes(field));
   const inPlain = rule.fieldMode === 'reveal' || rule.fieldMode === 'owner';
   const short = decided.filter(([, level]) => (inPlain ? level !== 'plain' : rule.fieldMode === 'write' ? level === 'absent' : true));
-  const needs =
-    rule.fieldMode === 'owner'
-      ? "the record's owner, a purpose that sees each personal field in plain"
-      : rule.fieldMode === 'reveal'
-        ? 'each field in plain'
-        : rule.fieldMode === 'write'
-          ? `to see each field it ${rule.uses ?? 'writes'}, masked or plain`
-          : 'to see at least one of them';
-  return `The purpose ${decision.purpose ?? '(none)'} sees ${short.map(([field, level]) => `${field} ${level}`).join(', ')}; ${decision.action} needs ${needs}`;
+  const needs: Record<FieldMode, string> = {
+    owner: "the record's owner, a purpose that sees each field of the record in plain",
+    reveal: 'each field in plain',
+    write: `to see each field it ${rule.uses ?? 'writes'}, masked or plain`,
+    read: 'to see at least one of them',
+  };
+  return `The purpose ${decision.purpose ?? '(none)'} sees ${short.map(([field, level]) => `${field} ${level}`).join(', ')}; ${decision.action} needs ${needs[rule.fieldMode]}`;
 }
 
 /** Returns the decision when allowed; throws its 403 otherwise. */

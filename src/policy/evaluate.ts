@@ -3,7 +3,7 @@ import { DATA_ACTIONS, type ActionRule, type DataAction } from './actions';
 import type { Decision, SubjectFacts } from './decision';
 import type { PolicyDocument } from './policy-document';
 import { effectivePreferences, type PreferenceDefaults } from './preferences';
-import { atLeast, atMost, isField, type DenialReason, type Field, type FieldLevel } from './vocabulary';
+import { atLeast, atMost, isField, RECORD_FIELDS, type DenialReason, type Field, type FieldLevel } from './vocabulary';
 
 /** The client's grants as they stand now (they may have changed since the token was issued). */
 export interface CurrentGrants {
@@ -37,7 +37,8 @@ export function evaluate(input: Evaluation): { decision: Decision; needsApproval
   const purpose = principal.purpose;
   const purposeRule = purpose !== undefined && Object.hasOwn(policy.purposes, purpose) ? policy.purposes[purpose] : undefined;
   const fields: Record<string, FieldLevel> = {};
-  for (const field of input.fields) {
+  // An owner's action is decided on the whole record, whatever fields the caller names.
+  for (const field of rule.fieldMode === 'owner' ? RECORD_FIELDS : input.fields) {
     if (!isField(field)) throw new Error(`decide() was asked about an unknown field: ${field}`);
     fields[field] = purposeRule?.fields[field] ?? 'absent';
   }
@@ -60,9 +61,6 @@ export function evaluate(input: Evaluation): { decision: Decision; needsApproval
   if ((rule.fieldMode === 'reveal' || rule.fieldMode === 'owner') && !levels.every((level) => level === 'plain')) return deny('field_not_allowed');
   if (rule.fieldMode === 'write' && !levels.every((level) => atLeast(level, 'masked'))) return deny('field_not_allowed');
   if (rule.fieldMode === 'read' && levels.length > 0 && levels.every((level) => level === 'absent')) return deny('field_not_allowed');
-  // What the action shows of a field, and so what its decision and audit event record, is capped where the action itself masks it.
-  const shownAtMost = (rule as ActionRule).shownAtMost;
-  if (shownAtMost) for (const field of Object.keys(fields) as Field[]) fields[field] = atMost(fields[field]!, shownAtMost[field]);
 
   // Subscriptions and sharing consent limit what is disclosed, not what the subject asks to change.
   const discloses = rule.fieldMode === 'read' || rule.fieldMode === 'reveal';
@@ -76,7 +74,19 @@ export function evaluate(input: Evaluation): { decision: Decision; needsApproval
   }
   // An approval is for a disclosure about one subject: nothing else (a search, a write) uses one up.
   if (needsApproval && (!subject || !discloses)) return deny('approval_required');
-  // An owner's action shows no field: its event records none.
-  const shown = rule.fieldMode === 'owner' ? {} : fields;
-  return { decision: { action, purpose, policyVersion, subjectId, fields: shown, allowed: true, subjectReference: purposeRule.subject_reference ?? 'id' }, needsApproval };
+  return { decision: { action, purpose, policyVersion, subjectId, fields: shownBy(rule, fields), allowed: true, subjectReference: purposeRule.subject_reference ?? 'id' }, needsApproval };
+}
+
+/**
+ * What an allowed action shows of each field, and so what its decision and audit event record:
+ * nothing for an owner's action, and no more than the action itself shows where it masks a
+ * field (a card listing shows it masked even to a purpose that may reveal it).
+ */
+function shownBy(rule: ActionRule, fields: Record<string, FieldLevel>): Record<string, FieldLevel> {
+  if (rule.fieldMode === 'owner') return {};
+  const cap = rule.shownAtMost;
+  if (!cap) return fields;
+  const shown: Record<string, FieldLevel> = {};
+  for (const field of Object.keys(fields)) shown[field] = atMost(fields[field]!, cap[field as Field]);
+  return shown;
 }

@@ -8,6 +8,9 @@ export const FIELDS = ['email', 'name', 'phone', 'postal_address', 'country', 'b
 export type Field = (typeof FIELDS)[number];
 export const isField = (value: string): value is Field => (FIELDS as readonly string[]).includes(value);
 
+/** The fields of a subject's record as it is kept: its owner is a purpose that sees each in plain. */
+export const RECORD_FIELDS: readonly Field[] = ['email', 'name', 'phone', 'postal_address', 'birth_date'];
+
 /** How much of a field a purpose sees: all of it, a masked form, an opaque reference only. */
 export const REVEAL_LEVELS = ['plain', 'masked', 'token'] as const;
 export type RevealLevel = (typeof REVEAL_LEVELS)[number];

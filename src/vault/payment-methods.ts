@@ -20,6 +20,7 @@ import {
   type RevealedCard,
   type SealedCardContents,
 } from './payment-method-view';
+import { DecidedWrite } from './decided-write';
 import { openRereadingAfterKeyChange, SealedUnderRetiredKey, writeOnceMoreAfterRekey } from './key-changes';
 import { factsOf, factsOrMissing } from './subjects';
 
@@ -68,9 +69,13 @@ export class PaymentMethods {
    */
   async add(caller: Caller, subjectId: string, card: CardInput): Promise<{ view: MaskedPaymentMethod; created: boolean }> {
     const subject = isSubjectId(subjectId) ? await this.deps.subjects.find(subjectId) : undefined;
-    await this.decide(caller, 'payment_methods.create', factsOrMissing(subjectId, subject), CARD_FIELDS);
+    const write = new DecidedWrite(this.deps.decisions, caller);
+    write.restsOn(await this.decide(caller, 'payment_methods.create', factsOrMissing(subjectId, subject), CARD_FIELDS));
     if (!subject) throw subjectNotFound();
+    return write.run(() => this.addDecided(subjectId, card));
+  }
 
+  private async addDecided(subjectId: string, card: CardInput): Promise<{ view: MaskedPaymentMethod; created: boolean }> {
     const [fingerprint, candidates] = await Promise.all([this.deps.index.cardFingerprint(card.number), this.deps.index.cardCandidates(card.number)]);
     const added: CardToStore = { subjectId, card, token: newPaymentMethodToken(), fingerprint, candidates };
     let known = (await this.deps.paymentMethods.findByFingerprint(subjectId, candidates))?.token;
@@ -149,9 +154,13 @@ export class PaymentMethods {
   }
 
   async delete(caller: Caller, token: string): Promise<void> {
-    const { record } = await this.findAndDecide(caller, 'payment_methods.delete', token);
-    // A concurrent delete or erasure may have taken it since it was read.
-    if (!(await this.deps.paymentMethods.delete(record.token))) throw paymentMethodNotFound();
+    const { record, decision } = await this.findAndDecide(caller, 'payment_methods.delete', token);
+    const write = new DecidedWrite(this.deps.decisions, caller);
+    write.restsOn(decision);
+    // A concurrent delete or erasure may have taken it since it was read: this delete did not happen.
+    await write.run(async () => {
+      if (!(await this.deps.paymentMethods.delete(record.token))) throw paymentMethodNotFound();
+    });
   }
 
   /**

@@ -16,6 +16,7 @@ import { ExternalIdTaken, type SealedSubjectField, type SubjectChanges, type Sub
 import type { Caller } from './caller';
 import { isSubjectId, newSubjectId, subjectNotFound } from './ids';
 import { PERSONAL_FIELDS, type PersonalField, type PreferencesInput, type SubjectInput, type SubjectPatch } from './input/subject-input';
+import { DecidedWrite } from './decided-write';
 import { openRereadingAfterKeyChange, SealedUnderRetiredKey, writeOnceMoreAfterRekey } from './key-changes';
 import type { SubjectReads } from './subject-reads';
 import { SUBJECT_READ_FIELDS, type SubjectRenderer, type SubjectView, type WrittenFields } from './subject-view';
@@ -55,13 +56,20 @@ export class Subjects {
   async create(caller: Caller, input: SubjectInput, idempotencyKey?: string): Promise<SubjectResult & { created: boolean }> {
     // The id is chosen first so the creation's audit event names the subject it made.
     const id = newSubjectId();
-    const decision = await this.decide(caller, 'subjects.create', { id, preferences: input.preferences }, fieldsDecidedOn(input));
-    if (hasPreferences(input.preferences)) await this.decide(caller, 'preferences.write', { id, preferences: input.preferences }, PERSONAL_FIELDS);
+    const write = new DecidedWrite(this.deps.decisions, caller);
+    const decision = write.restsOn(await this.decide(caller, 'subjects.create', { id, preferences: input.preferences }, fieldsDecidedOn(input)));
+    return write.run(async () => {
+      if (hasPreferences(input.preferences)) write.restsOn(await this.decide(caller, 'preferences.write', { id, preferences: input.preferences }, []));
+      return this.createDecided(caller, id, input, decision, write, idempotencyKey);
+    });
+  }
 
+  /** The creation its decisions allowed: a new subject, or the one an earlier request with the same Idempotency-Key made. */
+  private async createDecided(caller: Caller, id: string, input: SubjectInput, decision: Allowed, write: DecidedWrite, idempotencyKey: string | undefined) {
     const keyRef = idempotencyKey === undefined ? undefined : { ...(await this.deps.index.idempotencyKey(caller.principal.clientId, idempotencyKey)), sent: idempotencyKey };
     if (keyRef) {
       const earlier = await this.deps.idempotency.find(caller.principal.clientId, keyRef);
-      if (earlier) return this.replay(earlier, input, decision);
+      if (earlier) return this.replay(caller, earlier, input, write);
     }
     const request = keyRef ? await this.deps.index.request(canonicalJson(input)) : undefined;
     // Everything that may need a second pooled connection happens before the transaction opens.
@@ -96,7 +104,7 @@ export class Subjects {
       throw error;
     }
     this.deps.keys.settlePreparedKey(subjectKey, 'record' in outcome);
-    if ('replayOf' in outcome) return this.replay(outcome.replayOf, input, decision);
+    if ('replayOf' in outcome) return this.replay(caller, outcome.replayOf, input, write);
     return { view: await this.deps.renderer.render(outcome.record, decision, written), etag: etagOf(outcome.record), created: true };
   }
 
@@ -123,13 +131,12 @@ export class Subjects {
     // connection while writers queue on its lock would exhaust the pool.
     const before = isSubjectId(id) ? await this.deps.subjects.find(id) : undefined;
     // The answer shows the fields the write changed, whatever else the decision was about.
-    const allowed = await this.decide(caller, 'subjects.update', factsOrMissing(id, before), fieldsDecidedOn(patch));
-    const decision = showingOnly(allowed, patch);
+    const write = new DecidedWrite(this.deps.decisions, caller);
+    const decision = showingOnly(write.restsOn(await this.decide(caller, 'subjects.update', factsOrMissing(id, before), fieldsDecidedOn(patch))), patch);
     if (!before) throw subjectNotFound();
-    const decided = [allowed];
-    const { updated, written } = await this.recordedIfRefused(caller, decided, async () => {
+    const { updated, written } = await write.run(async () => {
       // Consent is changed by a client entitled to record it, whichever route carries it.
-      if (hasPreferences(patch.preferences)) decided.push(await this.decide(caller, 'preferences.write', factsOf(before), PERSONAL_FIELDS));
+      if (hasPreferences(patch.preferences)) write.restsOn(await this.decide(caller, 'preferences.write', factsOf(before), []));
       const emailIndex = patch.email ? await this.deps.index.email(patch.email) : patch.email === null ? null : undefined;
       return writeOnceMoreAfterRekey(() => this.writePatch(caller, id, patch, ifMatch, emailIndex));
     });
@@ -172,14 +179,16 @@ export class Subjects {
 
   /** Erasure is crypto-shredding: the subject key goes, so every ciphertext of the subject is unreadable at once. */
   async erase(caller: Caller, id: string): Promise<void> {
-    await this.decideOnCurrent(caller, 'subjects.erase', id, PERSONAL_FIELDS);
-    await this.deps.db.transaction(async (trx) => {
+    const write = new DecidedWrite(this.deps.decisions, caller);
+    write.restsOn((await this.decidedOnCurrent(caller, 'subjects.erase', id, PERSONAL_FIELDS)).decision);
+    // Erased by another request since it was read: this erasure did not happen, that one did.
+    await write.run(() => this.deps.db.transaction(async (trx) => {
       if (!(await this.deps.subjects.findForUpdate(id, trx))) throw subjectNotFound();
       await this.deps.keys.destroySubjectKey(id, trx);
       await this.deps.idempotency.forgetRequestsOf(id, trx);
       // Payment methods and consent history go with the row (ON DELETE CASCADE); the blind index is a column of it.
       await this.deps.subjects.delete(id, trx);
-    });
+    }));
   }
 
   /**
@@ -198,14 +207,16 @@ export class Subjects {
 
   /** The subject's choices in force (defaults where it made none), audited as a read. */
   async preferences(caller: Caller, id: string): Promise<{ view: { subject_id: string; preferences: Preferences }; etag: string }> {
-    const record = await this.decideOnCurrent(caller, 'preferences.read', id, PERSONAL_FIELDS);
+    const record = await this.decideOnCurrent(caller, 'preferences.read', id);
     return { view: { subject_id: id, preferences: effectivePreferences(record.preferences, this.deps.preferenceDefaults) }, etag: etagOf(record) };
   }
 
   /** The subject's choices, with the ETag of the subject as it stands after them (a change is a new version). */
   async setPreferences(caller: Caller, id: string, preferences: PreferencesInput): Promise<{ view: { subject_id: string; preferences: Preferences }; etag: string }> {
-    const { record, decision } = await this.decidedOnCurrent(caller, 'preferences.write', id, PERSONAL_FIELDS);
-    return this.recordedIfRefused(caller, [decision], () =>
+    const write = new DecidedWrite(this.deps.decisions, caller);
+    const { record, decision } = await this.decidedOnCurrent(caller, 'preferences.write', id);
+    write.restsOn(decision);
+    return write.run(() =>
       this.deps.db.transaction(async (trx) => {
         const current = await this.deps.subjects.findForUpdate(id, trx);
         if (!current) throw subjectNotFound();
@@ -223,16 +234,19 @@ export class Subjects {
 
   /**
    * The answer to a creation sent again with its Idempotency-Key: the subject it made, as it is
-   * now, shown as this creation's decision allows (a writer without read access sees what its
-   * first answer showed, not a 403).
+   * now, shown as a creation's decision allows (a writer without read access sees what its
+   * first answer showed, not a 403). The subject this request would have made is not made, and
+   * the trail says so; the one it answers with is decided on, so its access log shows the answer.
    */
-  private async replay(earlier: IdempotencyRecord, input: SubjectInput, decision: Allowed) {
+  private async replay(caller: Caller, earlier: IdempotencyRecord, input: SubjectInput, write: DecidedWrite) {
     if (earlier.requestHash === null) throw subjectErased();
     if (!(await this.sameRequest(earlier.requestHash, earlier.requestHashVersion, input))) {
       throw new VaultError('idempotency_key_reused', 422, 'This Idempotency-Key was used for a different request');
     }
+    await write.notDone('idempotent_replay');
     try {
       const record = await this.deps.reads.again(earlier.subjectId);
+      const decision = await this.decide(caller, 'subjects.create', factsOf(record), fieldsDecidedOn(input));
       const view = await openRereadingAfterKeyChange(record, () => this.deps.reads.again(record.id), (read) => this.deps.renderer.render(read, decision));
       return { view, etag: etagOf(record), created: false };
     } catch (error) {
@@ -260,20 +274,6 @@ export class Subjects {
     const decision = await this.decide(caller, action, factsOrMissing(id, record), fields);
     if (!record) throw subjectNotFound();
     return { record, decision };
-  }
-
-  /**
-   * Runs a write its decision allowed; when the write is then refused (a stale ETag, a taken
-   * external id, the subject erased meanwhile), the refusal is recorded after the decision, so
-   * the subject's access log does not show a change that did not happen.
-   */
-  private async recordedIfRefused<T>(caller: Caller, decided: readonly Allowed[], write: () => Promise<T>): Promise<T> {
-    try {
-      return await write();
-    } catch (error) {
-      if (error instanceof VaultError && error.status < 500) await this.deps.decisions.recordNotDone(caller.principal, decided, error.code, caller.context);
-      throw error;
-    }
   }
 
   private async decide(caller: Caller, action: DataAction, subject: SubjectLookup, fields: readonly string[]): Promise<Allowed> {

@@ -120,9 +120,15 @@ describe('the decision point', () => {
     expect((await decide(analytics, 'subjects.read', { id: newSubjectId() }, ['email', 'phone'])).decision).toMatchObject({ allowed: false, reason: 'field_not_allowed' });
   });
 
-  it('lets an unsubscribed subject change their preferences through a mailing purpose', async () => {
+  it("leaves consent to the record's owner: a mailing purpose may not change it, whatever fields it names", async () => {
     const unsubscribe = await dataCaller(vault, 'preferences:write', 'newsletter');
-    expect((await decide(unsubscribe, 'preferences.write', { id: newSubjectId(), preferences: { newsletter: false } }, [])).decision.allowed).toBe(true);
+    const { decision } = await decide(unsubscribe, 'preferences.write', { id: newSubjectId(), preferences: { newsletter: false } }, []);
+    expect(decision).toMatchObject({ allowed: false, reason: 'field_not_allowed', fields: { email: 'plain', name: 'plain', phone: 'absent', postal_address: 'absent', birth_date: 'absent' } });
+  });
+
+  it("lets the record's owner change consent, and records no field for it", async () => {
+    const owner = await dataCaller(vault, 'preferences:write', 'account_management');
+    expect((await decide(owner, 'preferences.write', { id: newSubjectId(), preferences: { newsletter: false } }, [])).decision).toMatchObject({ allowed: true, fields: {} });
   });
 
   it('turns a denial into a 403 whose code is the reason', async () => {

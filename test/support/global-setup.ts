@@ -1,3 +1,4 @@
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -22,7 +23,8 @@ export default async function globalSetup(): Promise<void> {
     process.env[EMBEDDED_DIR_ENV] = dir;
     (globalThis as { embeddedCluster?: unknown }).embeddedCluster = cluster;
   }
-  const template = `pdvault_template_${process.pid}`;
+  // Named for this run alone: runs sharing a server (two CI jobs) never touch each other's databases.
+  const template = `pdvault_template_${crypto.randomBytes(4).toString('hex')}`;
   const admin = new Client({ connectionString: adminUrl });
   await admin.connect();
   await admin.query(`drop database if exists ${template}`);

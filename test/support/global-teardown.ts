@@ -6,13 +6,11 @@ export default async function globalTeardown(): Promise<void> {
   const cluster = (globalThis as { embeddedCluster?: { stop(): Promise<void> } }).embeddedCluster;
   const adminUrl = process.env[ADMIN_URL_ENV];
   if (adminUrl && !cluster) {
-    // A shared server: remove what this run created there.
+    // A shared server: remove what this run created there (its template and the databases named
+    // after it), and nothing of another run's. Not LIKE: `_` is a wildcard there.
     const admin = new Client({ connectionString: adminUrl });
     await admin.connect();
-    const { rows } = await admin.query<{ datname: string }>(
-      "select datname from pg_database where datname like 'pdvault_t_%' or datname = $1",
-      [process.env[TEMPLATE_ENV]],
-    );
+    const { rows } = await admin.query<{ datname: string }>('select datname from pg_database where starts_with(datname, $1)', [process.env[TEMPLATE_ENV]]);
     for (const { datname } of rows) await admin.query(`drop database if exists "${datname}" with (force)`);
     await admin.end();
   }

@@ -18,7 +18,8 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   const adminUrl = process.env[ADMIN_URL_ENV];
   const template = process.env[TEMPLATE_ENV];
   if (!adminUrl || !template) throw new Error('test database not set up: run the tests through jest');
-  const name = `pdvault_t_${crypto.randomBytes(6).toString('hex')}`;
+  // Named after the run's template, so the run's teardown finds it and no other run's.
+  const name = `${template}_${crypto.randomBytes(6).toString('hex')}`;
   await withAdmin(adminUrl, (admin) => admin.query(`create database ${name} template ${template}`));
   const url = new URL(adminUrl);
   url.pathname = `/${name}`;

@@ -1,5 +1,6 @@
 import { startTestVault, type TestVault } from '../support/test-vault';
 import { callerWith } from '../policy/support/principals';
+import { holdRowLocks } from '../support/row-lock';
 import { accountService, auth, createSubject, mailer, SAMPLE, type Caller } from './support/data-callers';
 
 let vault: TestVault;
@@ -59,7 +60,7 @@ describe('a caller refused for a missing scope on the subject and email routes',
     expect(await eventsOf(res)).toEqual([
       ['subjects.update', 'allowed', null],
       ['preferences.write', 'denied', 'insufficient_scope'],
-      ['subjects.update', 'denied', 'insufficient_scope'],
+      ['subjects.update', 'denied', 'not_done:insufficient_scope'],
     ]);
   });
 });
@@ -75,17 +76,19 @@ describe('a write its decision allowed and the vault then refused', () => {
     expect(await eventsOf(stale)).toEqual([
       ['subjects.update', 'allowed', null],
       ['preferences.write', 'allowed', null],
-      ['subjects.update', 'denied', 'precondition_failed'],
-      ['preferences.write', 'denied', 'precondition_failed'],
+      ['subjects.update', 'denied', 'not_done:precondition_failed'],
+      ['preferences.write', 'denied', 'not_done:precondition_failed'],
     ]);
     expect(await vault.vault.db('subjects').where({ id }).first()).toMatchObject({ version: 2 });
     const log = await vault.get(`/v1/subjects/${id}/export`).set('Authorization', auth(account)).expect(200);
-    const updates = log.body.access_log.filter((entry: { action: string }) => entry.action === 'subjects.update').map((entry: { outcome: string; reason: string | null }) => [entry.outcome, entry.reason]);
-    // Newest first: the refusal, the stale writer's decision, the change that landed.
+    type Entry = { action: string; outcome: string; reason: string | null; request_id: string };
+    const updates = (log.body.access_log as Entry[]).filter((entry) => entry.action === 'subjects.update').map((entry) => [entry.outcome, entry.reason, entry.request_id]);
+    // Newest first: the refusal and the stale writer's decision, paired by request, then the change that landed.
+    const staleRequest = stale.headers['x-request-id'];
     expect(updates).toEqual([
-      ['denied', 'precondition_failed'],
-      ['allowed', null],
-      ['allowed', null],
+      ['denied', 'not_done:precondition_failed', staleRequest],
+      ['allowed', null, staleRequest],
+      ['allowed', null, expect.not.stringMatching(staleRequest!)],
     ]);
   });
 
@@ -96,6 +99,44 @@ describe('a write its decision allowed and the vault then refused', () => {
     const res = await vault.patch(`/v1/subjects/${id}`).set('Authorization', auth(account)).set('If-Match', etag).send({ external_id: 'acct-taken-1' });
 
     expect([res.status, res.body.code]).toEqual([409, 'external_id_taken']);
-    expect((await eventsOf(res)).at(-1)).toEqual(['subjects.update', 'denied', 'external_id_taken']);
+    expect(await eventsOf(res)).toEqual([
+      ['subjects.update', 'allowed', null],
+      ['subjects.update', 'denied', 'not_done:external_id_taken'],
+    ]);
+  });
+
+  it('records a creation retried with its Idempotency-Key as made of the subject it answers with', async () => {
+    const body = { email: 'retried@example.com' };
+    const first = await vault.post('/v1/subjects').set('Authorization', auth(account)).set('Idempotency-Key', 'retry-audit-1').send(body).expect(201);
+    const retry = await vault.post('/v1/subjects').set('Authorization', auth(account)).set('Idempotency-Key', 'retry-audit-1').send(body).expect(200);
+
+    const events = await vault.vault.db('audit_events').where({ request_id: retry.headers['x-request-id'] }).orderBy('seq');
+    const madeUp = events[0].subject_id;
+    expect(events.map((e) => [e.action, e.outcome, e.reason, e.subject_id])).toEqual([
+      ['subjects.create', 'allowed', null, madeUp],
+      ['subjects.create', 'denied', 'not_done:idempotent_replay', madeUp],
+      ['subjects.create', 'allowed', null, first.body.id],
+    ]);
+    expect(madeUp).not.toBe(first.body.id);
+    expect(await vault.vault.db('subjects').where({ id: madeUp })).toEqual([]);
+  });
+
+  it('records a card removal that found the card gone meanwhile as not done', async () => {
+    const { id } = await createSubject(vault, account, { email: 'card.race@example.com' });
+    const card = { number: '4242424242424242', exp_month: 12, exp_year: new Date().getUTCFullYear() + 2, holder_name: 'Card Race' };
+    const token = (await vault.post(`/v1/subjects/${id}/payment-methods`).set('Authorization', auth(account)).send(card).expect(201)).body.token;
+    // Another session removes the card and holds its transaction open: this delete's lookup still
+    // sees the card, decides, then waits on the row; the other removal commits first.
+    const removal = await holdRowLocks(vault.database.url, 'delete from payment_methods where token = $1', [token]);
+    const pending = vault.delete(`/v1/payment-methods/${token}`).set('Authorization', auth(account)).then((r) => r);
+    await removal.waitForWaiters(1);
+    await removal.release();
+    const res = await pending;
+
+    expect([res.status, res.body.code]).toEqual([404, 'payment_method_not_found']);
+    expect(await eventsOf(res)).toEqual([
+      ['payment_methods.delete', 'allowed', null],
+      ['payment_methods.delete', 'denied', 'not_done:payment_method_not_found'],
+    ]);
   });
 });

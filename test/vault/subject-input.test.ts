@@ -184,6 +184,8 @@ describe('subject patch', () => {
   it('says once what is wrong with an email, in words that name the rule', () => {
     const details = (email: string) => refusal(() => parseSubjectInput({ email })).errors?.map((e) => e.detail);
     expect(details(' bob@example.com ')).toEqual(['email must not start or end with white space']);
+    expect(details('')).toEqual(['email must not be empty']);
+    expect(details('\u2800')).toEqual(['email must contain a visible character and not start with a combining mark']);
     expect(details(`${'a'.repeat(60)}@${'b'.repeat(190)}.com`)).toEqual(['email must be at most 254 characters']);
     expect(details(`jo@${'c'.repeat(64)}.example`)).toEqual([expect.stringContaining('labels must be at most 63 octets')]);
     // An internationalised label is counted in its xn-- form: 25 different ideographs make one of more than 63.

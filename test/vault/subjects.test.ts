@@ -282,6 +282,16 @@ describe('search', () => {
   });
 });
 
+describe('conditional reads', () => {
+  it('answers a GET with If-None-Match naming the current ETag in full, never 304: nothing is stored by the client to stand for', async () => {
+    const { id, etag } = await createSubject(vault, account);
+    const subject = await vault.get(`/v1/subjects/${id}`).set('Authorization', auth(account)).set('If-None-Match', etag).expect(200);
+    expect(subject.body.id).toBe(id);
+    const preferences = await vault.get(`/v1/subjects/${id}/preferences`).set('Authorization', auth(account)).set('If-None-Match', etag).set('If-Modified-Since', new Date().toUTCString()).expect(200);
+    expect(preferences.body.subject_id).toBe(id);
+  });
+});
+
 describe('preferences', () => {
   it('answers a change with the subject\'s new ETag, which a following PATCH may use', async () => {
     const { id, etag } = await createSubject(vault, account);

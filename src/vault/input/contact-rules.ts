@@ -3,7 +3,7 @@ import countries from 'i18n-iso-countries';
 import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
 import isEmail from 'validator/lib/isEmail';
 import { z } from 'zod';
-import { hasForbiddenCharacters, text } from './text-rules';
+import { breaksTextRules, text } from './text-rules';
 
 // RFC 5321 §4.5.3.1: 64 octets of local part, 254 of path in practice (256 minus the brackets).
 const MAX_LOCAL_OCTETS = 64;
@@ -17,8 +17,8 @@ const MAX_LABEL_OCTETS = 63;
  * domains accepted when they convert to a valid A-label form.
  */
 export const email = text(MAX_ADDRESS_OCTETS, 'email').superRefine((value, ctx) => {
-  // What text() refused already (its length, white space around it, control characters) is said once.
-  if (value.length > MAX_ADDRESS_OCTETS || value !== value.trim() || hasForbiddenCharacters(value)) return;
+  // What text() refused already (empty, too long, white space around it, control characters) is said once.
+  if (breaksTextRules(value, MAX_ADDRESS_OCTETS)) return;
   const problem = emailProblem(value);
   if (problem) ctx.addIssue({ code: 'custom', message: problem });
 });

@@ -26,9 +26,17 @@ export function text(maxLength: number, label: string) {
         .min(1, `${label} must not be empty`)
         .max(maxLength, `${label} must be at most ${maxLength} characters`)
         .refine((value) => !FORBIDDEN_CHARACTERS.test(value), `${label} must not contain control or invisible formatting characters`)
-        .refine((value) => value === value.trim(), `${label} must not start or end with white space`)
-        .refine((value) => !/^\p{M}/u.test(value) && VISIBLE.test(value), `${label} must contain a visible character and not start with a combining mark`),
+        .refine(isTrimmed, `${label} must not start or end with white space`)
+        // An empty string is told it is empty, once.
+        .refine((value) => value.length === 0 || isVisible(value), `${label} must contain a visible character and not start with a combining mark`),
     );
 }
+
+const isTrimmed = (value: string) => value === value.trim();
+const isVisible = (value: string) => !/^\p{M}/u.test(value) && VISIBLE.test(value);
+
+/** Whether `text(maxLength, …)` refuses the (normalised) value: a rule built on it then says nothing more. */
+export const breaksTextRules = (value: string, maxLength: number) =>
+  value.length === 0 || value.length > maxLength || FORBIDDEN_CHARACTERS.test(value) || !isTrimmed(value) || !isVisible(value);
 
 export const hasForbiddenCharacters = (value: string) => FORBIDDEN_CHARACTERS.test(value);

@@ -1,0 +1,50 @@
+import { VaultError } from '../errors/vault-error';
+import type { Allowed } from '../policy/decision';
+import type { DecisionPoint } from '../policy/decision-point';
+import type { Caller } from './caller';
+
+/**
+ * A change and the decisions of its request that allowed it. Those are in the trail before the
+ * change is tried; when the vault then refuses the change (a stale ETag, a taken external id, a
+ * card changed meanwhile), each is followed by a `not_done:<code>` event, so an access log never
+ * shows an allowed change without saying that it did not happen.
+ */
+export class DecidedWrite {
+  private readonly decided: Allowed[] = [];
+  private recorded = false;
+
+  constructor(
+    private readonly decisions: DecisionPoint,
+    private readonly caller: Caller,
+  ) {}
+
+  /** Counts `decision` among those the change rests on, and hands it back. */
+  restsOn(decision: Allowed): Allowed {
+    this.decided.push(decision);
+    return decision;
+  }
+
+  async run<T>(change: () => Promise<T>): Promise<T> {
+    try {
+      return await change();
+    } catch (error) {
+      // Only a refusal says for certain that nothing changed: a 5xx may come from a commit whose
+      // outcome is unknown (the connection dropped at COMMIT), and the trail then keeps the
+      // allowed decisions alone rather than claim the change did not happen.
+      if (error instanceof VaultError && error.status < 500) await this.notDone(error.code);
+      throw error;
+    }
+  }
+
+  /** Records, once, that the change the decisions allowed did not happen, and why. */
+  async notDone(code: string): Promise<void> {
+    if (this.recorded) return;
+    this.recorded = true;
+    try {
+      await this.decisions.recordNotDone(this.caller.principal, this.decided, `not_done:${code}`, this.caller.context);
+    } catch {
+      // The caller's answer (the refusal, with its ETag) matters more than this note, which
+      // discloses and changes nothing; a trail that cannot be written refuses the next decision.
+    }
+  }
+}
