@@ -7,8 +7,8 @@ import type { Field, RevealLevel } from './vocabulary';
  *   and a read that would show none of the fields asked for is refused;
  * - `reveal`: every field must be `plain` (an address to send to, a card to charge);
  * - `write`: the caller supplies the values; it may touch only fields it may see (masked or plain);
- * - `owner`: no field is read or written, but the action is the record's owner's: the purpose
- *   must see every field of the record (RECORD_FIELDS) in plain, whatever fields the caller names.
+ * - `owner`: the action is the record's owner's (ownsRecord: every field of the record in plain,
+ *   on no condition), whatever fields the caller names; its event records none.
  */
 export type FieldMode = 'read' | 'reveal' | 'write' | 'owner';
 
@@ -37,8 +37,9 @@ export const DATA_ACTIONS = {
   'subjects.create': { scope: 'subjects:write', fieldMode: 'write', uses: 'writes (all of them when it sets external_id)' },
   'subjects.read': { scope: 'subjects:read', fieldMode: 'read' },
   'subjects.update': { scope: 'subjects:write', fieldMode: 'write', uses: 'writes (all of them when it sets external_id)' },
-  // Erasure destroys everything held, irreversibly: only a purpose that sees every field in plain (the record's owner) may erase.
-  'subjects.erase': { scope: 'subjects:write', fieldMode: 'reveal' },
+  // Erasure destroys everything held, irreversibly: only the record's owner may erase (not a
+  // break-glass purpose, whose approval is for a disclosure).
+  'subjects.erase': { scope: 'subjects:write', fieldMode: 'owner' },
   'subjects.search': { scope: 'subjects:search', fieldMode: 'write', uses: 'searches by' },
   // Portability hands over everything held, so only a purpose that sees every field in plain may export.
   // Cards go with it at the purpose's level for them (masked at most): a purpose need not see them to export.

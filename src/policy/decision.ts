@@ -1,6 +1,6 @@
 import { insufficientScopeChallenge, VaultError } from '../errors/vault-error';
 import { DATA_ACTIONS, type ActionRule, type DataAction, type FieldMode } from './actions';
-import type { DenialReason, FieldLevel, SubjectReference } from './vocabulary';
+import { RECORD_FIELDS, type DenialReason, type FieldLevel, type SubjectReference } from './vocabulary';
 
 /** The subject as the decision needs it: its id and the preferences stored with it. */
 export interface SubjectFacts {
@@ -54,6 +54,7 @@ const TITLES: Record<DenialReason, string> = {
   sharing_not_consented: 'The subject has not consented to sharing with partners',
   approval_required: 'This purpose requires an approved break-glass approval for the subject',
   pseudonymous_purpose: 'The purpose of the access token knows subjects only by pseudonym and cannot create one',
+  not_record_owner: "Only the record's owner may do this",
 };
 
 /** A 403 the decision point made, and so already recorded in the audit trail. */
@@ -62,6 +63,11 @@ export class PolicyDenial extends VaultError {}
 /** The 403 a denied decision becomes; its `code` is the stable reason. */
 export function denialError(decision: Denied): VaultError {
   if (decision.reason === 'field_not_allowed') return new PolicyDenial(decision.reason, 403, TITLES[decision.reason], { detail: fieldsShortOf(decision) });
+  if (decision.reason === 'not_record_owner') {
+    return new PolicyDenial(decision.reason, 403, TITLES[decision.reason], {
+      detail: `${decision.action} is for the record's owner, a purpose that sees ${RECORD_FIELDS.join(', ')} in plain on no condition; ${decision.purpose ?? '(no purpose)'} is not`,
+    });
+  }
   if (decision.reason !== 'insufficient_scope') return new PolicyDenial(decision.reason, 403, TITLES[decision.reason]);
   // As the route-level scope check answers (RFC 6750 §3.1): the challenge names the scope.
   const scope = DATA_ACTIONS[decision.action].scope;
@@ -75,10 +81,10 @@ export function denialError(decision: Denied): VaultError {
 function fieldsShortOf(decision: Denied): string {
   const rule: ActionRule = DATA_ACTIONS[decision.action];
   const decided = Object.entries(decision.fields).filter(([field]) => !rule.alongside?.includes(field));
-  const inPlain = rule.fieldMode === 'reveal' || rule.fieldMode === 'owner';
+  const inPlain = rule.fieldMode === 'reveal';
   const short = decided.filter(([, level]) => (inPlain ? level !== 'plain' : rule.fieldMode === 'write' ? level === 'absent' : true));
   const needs: Record<FieldMode, string> = {
-    owner: "the record's owner, a purpose that sees each field of the record in plain",
+    owner: "the record's owner",
     reveal: 'each field in plain',
     write: `to see each field it ${rule.uses ?? 'writes'}, masked or plain`,
     read: 'to see at least one of them',

@@ -1,7 +1,7 @@
 import type { Principal } from '../identity/access-token';
 import { DATA_ACTIONS, type ActionRule, type DataAction } from './actions';
 import type { Decision, SubjectFacts } from './decision';
-import type { PolicyDocument } from './policy-document';
+import { ownsRecord, type PolicyDocument } from './policy-document';
 import { effectivePreferences, type PreferenceDefaults } from './preferences';
 import { atLeast, atMost, isField, RECORD_FIELDS, type DenialReason, type Field, type FieldLevel } from './vocabulary';
 
@@ -58,7 +58,8 @@ export function evaluate(input: Evaluation): { decision: Decision; needsApproval
 
   const alongside = (rule as ActionRule).alongside;
   const levels = alongside ? Object.keys(fields).filter((field) => !alongside.includes(field)).map((field) => fields[field]!) : Object.values(fields);
-  if ((rule.fieldMode === 'reveal' || rule.fieldMode === 'owner') && !levels.every((level) => level === 'plain')) return deny('field_not_allowed');
+  if (rule.fieldMode === 'owner' && !ownsRecord(purposeRule)) return deny('not_record_owner');
+  if (rule.fieldMode === 'reveal' && !levels.every((level) => level === 'plain')) return deny('field_not_allowed');
   if (rule.fieldMode === 'write' && !levels.every((level) => atLeast(level, 'masked'))) return deny('field_not_allowed');
   if (rule.fieldMode === 'read' && levels.length > 0 && levels.every((level) => level === 'absent')) return deny('field_not_allowed');
 

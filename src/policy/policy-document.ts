@@ -3,6 +3,7 @@ import { isPurpose } from '../identity/purposes';
 import {
   isField,
   LEVELS_BY_FIELD,
+  RECORD_FIELDS,
   REVEAL_LEVELS,
   SUBJECT_REFERENCES,
   SUBSCRIPTION_CATEGORIES,
@@ -76,6 +77,7 @@ function parse(input: unknown, replacement: boolean): PolicyDocument {
         }
       }
       if (replacement) checkAlwaysAllowed(input.purposes, purposes, problem);
+      if (replacement) checkRecordOwned(purposes, problem);
     }
   }
   if (problems.length) throw new VaultError('invalid_policy', 400, 'The policy is not valid', { errors: problems });
@@ -163,6 +165,22 @@ function checkAlwaysAllowed(input: Record<string, unknown>, purposes: Record<str
   // A subscribed condition is refused by checkPromises already, in its own words.
   if (rule.conditions?.some((c) => c.type !== 'subscribed')) problem(`${at}/conditions`, `${ALWAYS_ALLOWED}: it carries no condition`);
   if (rule.fields.email !== 'plain') problem(`${at}/fields/email`, `${ALWAYS_ALLOWED}: it reveals the email in plain`);
+}
+
+/**
+ * Whether a purpose owns the record: it sees every field of it in plain, on no condition. A
+ * conditional purpose (a partner's, which the subject's consent opens, or a break-glass one)
+ * never does, so it can neither erase the record nor open itself up by recording consent.
+ */
+export function ownsRecord(rule: PurposeRule): boolean {
+  return RECORD_FIELDS.every((field) => rule.fields[field] === 'plain') && (rule.conditions ?? []).length === 0;
+}
+
+/** Erasure and consent need an owner: a replacement keeps a purpose that owns the record. */
+function checkRecordOwned(purposes: Record<string, PurposeRule>, problem: (pointer: string, detail: string) => void): void {
+  if (!Object.values(purposes).some(ownsRecord)) {
+    problem('/purposes', `A policy keeps a purpose that owns the record, seeing ${RECORD_FIELDS.join(', ')} in plain on no condition: only it may erase a subject or record consent`);
+  }
 }
 
 function parseCondition(input: unknown, at: string, problem: (pointer: string, detail: string) => void): Condition | undefined {

@@ -8,7 +8,10 @@ export const FIELDS = ['email', 'name', 'phone', 'postal_address', 'country', 'b
 export type Field = (typeof FIELDS)[number];
 export const isField = (value: string): value is Field => (FIELDS as readonly string[]).includes(value);
 
-/** The fields of a subject's record as it is kept: its owner is a purpose that sees each in plain. */
+/**
+ * The fields of a subject's record as it is kept. Its owner (the account service's purpose) sees
+ * each in plain, on no condition: only the owner erases the record, and records and reads consent.
+ */
 export const RECORD_FIELDS: readonly Field[] = ['email', 'name', 'phone', 'postal_address', 'birth_date'];
 
 /** How much of a field a purpose sees: all of it, a masked form, an opaque reference only. */
@@ -52,5 +55,6 @@ export const DENIAL_REASONS = [
   'sharing_not_consented',
   'approval_required',
   'pseudonymous_purpose',
+  'not_record_owner',
 ] as const;
 export type DenialReason = (typeof DENIAL_REASONS)[number];

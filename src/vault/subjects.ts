@@ -180,7 +180,7 @@ export class Subjects {
   /** Erasure is crypto-shredding: the subject key goes, so every ciphertext of the subject is unreadable at once. */
   async erase(caller: Caller, id: string): Promise<void> {
     const write = new DecidedWrite(this.deps.decisions, caller);
-    write.restsOn((await this.decidedOnCurrent(caller, 'subjects.erase', id, PERSONAL_FIELDS)).decision);
+    write.restsOn((await this.decidedOnCurrent(caller, 'subjects.erase', id)).decision);
     // Erased by another request since it was read: this erasure did not happen, that one did.
     await write.run(() => this.deps.db.transaction(async (trx) => {
       if (!(await this.deps.subjects.findForUpdate(id, trx))) throw subjectNotFound();

@@ -81,6 +81,9 @@ describe('/v1/admin/clients', () => {
     expect(bad.body.errors.map((e: { pointer: string }) => e.pointer)).toEqual(expect.arrayContaining(['/scopes', '/purposes']));
     expect((await vault.post('/v1/admin/clients').set(as(token)).send({ name: 'x2', scopes: ['subjects:read'] }).expect(400)).body.code).toBe('invalid_client_grant');
     expect((await vault.post('/v1/admin/clients').set(as(token)).send({ name: 'x3', scopes: 'subjects:read' }).expect(400)).body.code).toBe('invalid_body');
+    // A member left out is said to be required, in the words of the data routes.
+    const empty = await vault.post('/v1/admin/clients').set(as(token)).send({}).expect(400);
+    expect(empty.body.errors).toEqual(expect.arrayContaining([{ pointer: '/name', detail: 'name is required' }]));
     await vault.post('/v1/admin/clients').set(as(token)).send({ name: 'twice', scopes: ['audit:read'] }).expect(201);
     expect((await vault.post('/v1/admin/clients').set(as(token)).send({ name: 'twice', scopes: ['audit:read'] }).expect(409)).body.code).toBe('client_name_taken');
   });

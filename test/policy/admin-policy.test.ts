@@ -109,6 +109,29 @@ describe('/v1/admin/policy', () => {
     expect((await vault.get('/v1/admin/policy').set(bearer(admin)).expect(200)).body.version).toBe(version);
   });
 
+  it('refuses a policy under which no purpose owns the record, storing nothing: erasure and consent need one', async () => {
+    const { policy, version } = (await vault.get('/v1/admin/policy').set(bearer(admin)).expect(200)).body;
+    policy.purposes.account_management.fields.birth_date = 'token';
+    const res = await vault.put('/v1/admin/policy').set(bearer(admin)).set('If-Match', `"${version}"`).send(policy).expect(400);
+    expect(res.body.errors).toEqual([{ pointer: '/purposes', detail: expect.stringContaining('owns the record') }]);
+    expect((await vault.get('/v1/admin/policy').set(bearer(admin)).expect(200)).body.version).toBe(version);
+  });
+
+  it('never makes a conditional purpose the owner: a partner purpose shown the whole record still cannot record its own consent', async () => {
+    const { policy, version } = (await vault.get('/v1/admin/policy').set(bearer(admin)).expect(200)).body;
+    const original = structuredClone(policy);
+    for (const field of ['email', 'name', 'phone', 'postal_address', 'birth_date']) policy.purposes.joint_promotion.fields[field] = 'plain';
+    await vault.put('/v1/admin/policy').set(bearer(admin)).set('If-Match', `"${version}"`).send(policy).expect(200);
+    try {
+      const partner = await dataCaller(vault, 'preferences:write', 'joint_promotion');
+      const subject = { id: newSubjectId(), preferences: { share_with_partners: false } };
+      const decision = await vault.vault.policy.decisions.decide(partner.principal, 'preferences.write', subject, [], contextFor('opt-in'));
+      expect(decision).toMatchObject({ allowed: false, reason: 'not_record_owner' });
+    } finally {
+      await vault.put('/v1/admin/policy').set(bearer(admin)).set('If-Match', `"${version + 1}"`).send(original).expect(200);
+    }
+  });
+
   it('still decides with a version stored before transactional mail had to stay unconditional', async () => {
     const { policy, version } = (await vault.get('/v1/admin/policy').set(bearer(admin)).expect(200)).body;
     const older = structuredClone(policy);

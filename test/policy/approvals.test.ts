@@ -131,6 +131,19 @@ describe('break-glass legal disclosure', () => {
     expect((await vault.get(`/v1/admin/approvals/${approvalId}`).set(bearer(first)).expect(200)).body.state).toBe('approved');
   });
 
+  it('does not erase: erasure is the record owner\'s, the subject stays and the approval is not used up', async () => {
+    const eraser = await callerWith(vault, { scopes: ['subjects:read', 'subjects:write'], purposes: ['legal_disclosure'] }, 'subjects:write', 'legal_disclosure');
+    const { id } = await createSubject(vault, account, { email: 'kept.under.approval@example.com' });
+    const approvalId = await requestApproval(id, first, eraser);
+    await vault.post(`/v1/admin/approvals/${approvalId}/approve`).set(bearer(second)).expect(200);
+
+    const res = await vault.delete(`/v1/subjects/${id}`).set(bearer(eraser));
+
+    expect([res.status, res.body.code]).toEqual([403, 'not_record_owner']);
+    expect(await vault.vault.db('subject_keys').where({ subject_id: id }).first()).toBeDefined();
+    expect((await vault.get(`/v1/admin/approvals/${approvalId}`).set(bearer(first)).expect(200)).body.state).toBe('approved');
+  });
+
   it('lists approvals newest first', async () => {
     const approvalId = await requestApproval(await aSubject());
     const res = await vault.get('/v1/admin/approvals').set(bearer(second)).expect(200);

@@ -123,7 +123,7 @@ describe('the decision point', () => {
   it("leaves consent to the record's owner: a mailing purpose may not change it, whatever fields it names", async () => {
     const unsubscribe = await dataCaller(vault, 'preferences:write', 'newsletter');
     const { decision } = await decide(unsubscribe, 'preferences.write', { id: newSubjectId(), preferences: { newsletter: false } }, []);
-    expect(decision).toMatchObject({ allowed: false, reason: 'field_not_allowed', fields: { email: 'plain', name: 'plain', phone: 'absent', postal_address: 'absent', birth_date: 'absent' } });
+    expect(decision).toMatchObject({ allowed: false, reason: 'not_record_owner', fields: { email: 'plain', name: 'plain', phone: 'absent', postal_address: 'absent', birth_date: 'absent' } });
   });
 
   it("lets the record's owner change consent, and records no field for it", async () => {

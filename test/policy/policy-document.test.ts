@@ -1,9 +1,10 @@
 import { VaultError } from '../../src/errors/vault-error';
 import { parsePolicyDocument } from '../../src/policy/policy-document';
 
-// Every policy keeps transactional mail; the documents below are about the other purposes.
+// Every policy keeps transactional mail and a purpose that owns the record; the documents below are about the other purposes.
 const TRANSACTIONAL = { fields: { email: 'plain' } };
-const withTransactional = (purposes: Record<string, unknown>) => ({ purposes: { transactional_email: TRANSACTIONAL, ...purposes } });
+const OWNER = { fields: { email: 'plain', name: 'plain', phone: 'plain', postal_address: 'plain', birth_date: 'plain' } };
+const withTransactional = (purposes: Record<string, unknown>) => ({ purposes: { transactional_email: TRANSACTIONAL, account_management: OWNER, ...purposes } });
 
 const problemsOf = (input: unknown) => {
   try {
@@ -68,7 +69,7 @@ describe('a policy document', () => {
   });
 
   it('reports every problem at once, with escaped pointers', () => {
-    expect(problemsOf({ extra: 1, purposes: { transactional_email: TRANSACTIONAL, 'a/b': {}, shipping: { fields: { name: 'plain' }, colour: 'red' } } })).toEqual([
+    expect(problemsOf({ extra: 1, purposes: { transactional_email: TRANSACTIONAL, account_management: OWNER, 'a/b': {}, shipping: { fields: { name: 'plain' }, colour: 'red' } } })).toEqual([
       '/extra',
       '/purposes/a~1b',
       '/purposes/shipping/colour',
@@ -80,8 +81,16 @@ describe('a policy document', () => {
   });
 
   it('is refused without transactional mail, which is always allowed', () => {
-    expect(problemsOf({ purposes: {} })).toEqual(['/purposes/transactional_email']);
-    expect(problemsOf({ purposes: { shipping: { fields: { name: 'plain' } } } })).toEqual(['/purposes/transactional_email']);
+    expect(problemsOf({ purposes: { account_management: OWNER } })).toEqual(['/purposes/transactional_email']);
+    expect(problemsOf({ purposes: { account_management: OWNER, shipping: { fields: { name: 'plain' } } } })).toEqual(['/purposes/transactional_email']);
+  });
+
+  it('is refused without a purpose that owns the record: one seeing every field of it in plain, on no condition', () => {
+    expect(problemsOf({ purposes: { transactional_email: TRANSACTIONAL } })).toEqual(['/purposes']);
+    const conditional = { ...OWNER, conditions: [{ type: 'sharing_consent' }] };
+    expect(problemsOf({ purposes: { transactional_email: TRANSACTIONAL, joint_promotion: conditional } })).toEqual(['/purposes']);
+    const masked = { fields: { ...OWNER.fields, birth_date: 'token' } };
+    expect(problemsOf({ purposes: { transactional_email: TRANSACTIONAL, account_management: masked } })).toEqual(['/purposes']);
   });
 
   it.each([null, [], 'policy', { purposes: [] }])('is refused when it is not an object of purposes (%j)', (input) => {

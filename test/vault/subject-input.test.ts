@@ -185,6 +185,8 @@ describe('subject patch', () => {
     const details = (email: string) => refusal(() => parseSubjectInput({ email })).errors?.map((e) => e.detail);
     expect(details(' bob@example.com ')).toEqual(['email must not start or end with white space']);
     expect(details('')).toEqual(['email must not be empty']);
+    expect(details(' ')).toEqual(['email must not start or end with white space']);
+    expect(details('jo@example.com\n')).toEqual(['email must not contain control or invisible formatting characters']);
     expect(details('\u2800')).toEqual(['email must contain a visible character and not start with a combining mark']);
     expect(details(`${'a'.repeat(60)}@${'b'.repeat(190)}.com`)).toEqual(['email must be at most 254 characters']);
     expect(details(`jo@${'c'.repeat(64)}.example`)).toEqual([expect.stringContaining('labels must be at most 63 octets')]);

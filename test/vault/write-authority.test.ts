@@ -50,10 +50,10 @@ describe("consent is the subject's choice, recorded only by the record's owner",
       const contractor = await clientWith(['preferences:write', 'subjects:write'], purpose);
       const put = await vault.put(`/v1/subjects/${id}/preferences`).set('Authorization', auth(contractor)).send({ share_with_partners: true, newsletter: true });
       const read = await vault.get(`/v1/subjects/${id}/preferences`).set('Authorization', auth(contractor));
-      expect([purpose, put.status, put.body.code, read.status]).toEqual([purpose, 403, 'field_not_allowed', 403]);
-      expect(put.body.detail).toContain("the record's owner");
+      expect([purpose, put.status, put.body.code, read.status]).toEqual([purpose, 403, 'not_record_owner', 403]);
+      expect(put.body.detail).toContain("is for the record's owner");
       const patched = await vault.patch(`/v1/subjects/${id}`).set('Authorization', auth(contractor)).set('If-Match', etag).send({ preferences: { share_with_partners: true } });
-      expect([purpose, patched.status, patched.body.code]).toEqual([purpose, 403, 'field_not_allowed']);
+      expect([purpose, patched.status, patched.body.code]).toEqual([purpose, 403, 'not_record_owner']);
     }
 
     const row = await vault.vault.db('subjects').where({ id }).first();

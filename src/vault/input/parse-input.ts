@@ -11,13 +11,21 @@ const pointerOf = (path: readonly PropertyKey[]) => (path.length ? '/' + path.ma
 export function parseInput<S extends z.ZodType>(schema: S, input: unknown, what: string): z.output<S> {
   const result = schema.safeParse(input);
   if (result.success) return result.data;
-  const errors: FieldProblem[] = result.error.issues.flatMap((issue) =>
+  throw invalid(what, fieldProblems(input, result.error.issues));
+}
+
+/** Each issue as a field problem: by JSON Pointer, unknown properties one by one, a member left out as required. */
+export function fieldProblems(input: unknown, issues: readonly z.core.$ZodIssue[]): FieldProblem[] {
+  return issues.flatMap((issue) =>
     issue.code === 'unrecognized_keys'
       ? issue.keys.map((key) => ({ pointer: pointerOf([...issue.path, key]), detail: 'unknown property' }))
-      : [{ pointer: pointerOf(issue.path), detail: isMissing(input, issue) ? `${String(issue.path.at(-1))} is required` : issue.message }],
+      : [{ pointer: pointerOf(issue.path), detail: detailOf(input, issue) }],
   );
-  throw invalid(what, errors);
 }
+
+// A schema that says itself what a missing member needs ("… is required for kind subject") keeps its words.
+const detailOf = (input: unknown, issue: z.core.$ZodIssue) =>
+  isMissing(input, issue) && !issue.message.includes('required') ? `${String(issue.path.at(-1))} is required` : issue.message;
 
 /** A member the schema requires and the object leaves out: "is required" tells the caller more than "must be a string". */
 function isMissing(input: unknown, issue: z.core.$ZodIssue): boolean {

@@ -14,29 +14,28 @@ const VISIBLE = /(?!\u2800)[\p{L}\p{N}\p{P}\p{S}]/u;
 /**
  * A bounded, printable, NFC-normalised string. Leading or trailing white space is refused
  * rather than trimmed, so what the caller sent is what is stored; the length limit holds for
- * the normalised form, which is what is stored.
+ * the normalised form, which is what is stored. Of the rules it breaks, the first is said.
  */
 export function text(maxLength: number, label: string) {
   return z
     .string({ error: `${label} must be a string` })
     .transform((value) => value.normalize('NFC'))
-    .pipe(
-      z
-        .string()
-        .min(1, `${label} must not be empty`)
-        .max(maxLength, `${label} must be at most ${maxLength} characters`)
-        .refine((value) => !FORBIDDEN_CHARACTERS.test(value), `${label} must not contain control or invisible formatting characters`)
-        .refine(isTrimmed, `${label} must not start or end with white space`)
-        // An empty string is told it is empty, once.
-        .refine((value) => value.length === 0 || isVisible(value), `${label} must contain a visible character and not start with a combining mark`),
-    );
+    .superRefine((value, ctx) => {
+      const problem = textProblem(value, maxLength);
+      if (problem) ctx.addIssue({ code: 'custom', message: `${label} ${problem}` });
+    });
 }
 
-const isTrimmed = (value: string) => value === value.trim();
-const isVisible = (value: string) => !/^\p{M}/u.test(value) && VISIBLE.test(value);
+function textProblem(value: string, maxLength: number): string | undefined {
+  if (value.length === 0) return 'must not be empty';
+  if (value.length > maxLength) return `must be at most ${maxLength} characters`;
+  if (FORBIDDEN_CHARACTERS.test(value)) return 'must not contain control or invisible formatting characters';
+  if (value !== value.trim()) return 'must not start or end with white space';
+  if (/^\p{M}/u.test(value) || !VISIBLE.test(value)) return 'must contain a visible character and not start with a combining mark';
+  return undefined;
+}
 
 /** Whether `text(maxLength, …)` refuses the (normalised) value: a rule built on it then says nothing more. */
-export const breaksTextRules = (value: string, maxLength: number) =>
-  value.length === 0 || value.length > maxLength || FORBIDDEN_CHARACTERS.test(value) || !isTrimmed(value) || !isVisible(value);
+export const breaksTextRules = (value: string, maxLength: number) => textProblem(value, maxLength) !== undefined;
 
 export const hasForbiddenCharacters = (value: string) => FORBIDDEN_CHARACTERS.test(value);
