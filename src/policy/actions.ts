@@ -35,6 +35,9 @@ const CARD_MASKED = { payment_method: 'masked' } as const;
 /** Every data action the vault performs, with the scope it needs. Data routes name one of these. */
 export const DATA_ACTIONS = {
   'subjects.create': { scope: 'subjects:write', fieldMode: 'write', uses: 'writes (all of them when it sets external_id)' },
+  // A creation retried with its Idempotency-Key, answered with the subject the first one made:
+  // decided on that subject as its creation was, and recorded as such in its access log.
+  'subjects.replay': { scope: 'subjects:write', fieldMode: 'write', uses: 'writes (all of them when it sets external_id)' },
   'subjects.read': { scope: 'subjects:read', fieldMode: 'read' },
   'subjects.update': { scope: 'subjects:write', fieldMode: 'write', uses: 'writes (all of them when it sets external_id)' },
   // Erasure destroys everything held, irreversibly: only the record's owner may erase (not a

@@ -54,7 +54,7 @@ export function evaluate(input: Evaluation): { decision: Decision; needsApproval
   // A creation answers with the new subject's id (and its Location): a purpose that knows
   // subjects only by pseudonym never learns ids, and could not address what it made, whatever
   // fields it would have written.
-  if (action === 'subjects.create' && purposeRule.subject_reference === 'pseudonym') return deny('pseudonymous_purpose');
+  if ((action === 'subjects.create' || action === 'subjects.replay') && purposeRule.subject_reference === 'pseudonym') return deny('pseudonymous_purpose');
 
   const alongside = (rule as ActionRule).alongside;
   const levels = alongside ? Object.keys(fields).filter((field) => !alongside.includes(field)).map((field) => fields[field]!) : Object.values(fields);

@@ -36,15 +36,14 @@ export class DecidedWrite {
     }
   }
 
-  /** Records, once, that the change the decisions allowed did not happen, and why. */
+  /**
+   * Records, once, that the change the decisions allowed did not happen, and why. Like every
+   * audit write it is not given up on quietly: a trail that cannot take it answers 503
+   * `audit_unavailable` in place of the refusal.
+   */
   async notDone(code: string): Promise<void> {
     if (this.recorded) return;
     this.recorded = true;
-    try {
-      await this.decisions.recordNotDone(this.caller.principal, this.decided, `not_done:${code}`, this.caller.context);
-    } catch {
-      // The caller's answer (the refusal, with its ETag) matters more than this note, which
-      // discloses and changes nothing; a trail that cannot be written refuses the next decision.
-    }
+    await this.decisions.recordNotDone(this.caller.principal, this.decided, `not_done:${code}`, this.caller.context);
   }
 }

@@ -9,6 +9,7 @@ import type { Database } from '../store/database';
 import type { PaymentMethodRecord, PaymentMethodStore } from '../store/payment-methods';
 import type { SubjectRecord, SubjectStore } from '../store/subjects';
 import type { Caller } from './caller';
+import { DecidedWrite } from './decided-write';
 import { isPaymentMethodToken, isSubjectId, newPaymentMethodToken, paymentMethodNotFound, subjectNotFound } from './ids';
 import type { CardInput } from './input/card-input';
 import {
@@ -20,7 +21,6 @@ import {
   type RevealedCard,
   type SealedCardContents,
 } from './payment-method-view';
-import { DecidedWrite } from './decided-write';
 import { openRereadingAfterKeyChange, SealedUnderRetiredKey, writeOnceMoreAfterRekey } from './key-changes';
 import { factsOf, factsOrMissing } from './subjects';
 

@@ -14,9 +14,9 @@ import type { Database } from '../store/database';
 import type { IdempotencyKeyStore, IdempotencyRecord } from '../store/idempotency-keys';
 import { ExternalIdTaken, type SealedSubjectField, type SubjectChanges, type SubjectRecord, type SubjectStore } from '../store/subjects';
 import type { Caller } from './caller';
+import { DecidedWrite } from './decided-write';
 import { isSubjectId, newSubjectId, subjectNotFound } from './ids';
 import { PERSONAL_FIELDS, type PersonalField, type PreferencesInput, type SubjectInput, type SubjectPatch } from './input/subject-input';
-import { DecidedWrite } from './decided-write';
 import { openRereadingAfterKeyChange, SealedUnderRetiredKey, writeOnceMoreAfterRekey } from './key-changes';
 import type { SubjectReads } from './subject-reads';
 import { SUBJECT_READ_FIELDS, type SubjectRenderer, type SubjectView, type WrittenFields } from './subject-view';
@@ -235,19 +235,21 @@ export class Subjects {
   /**
    * The answer to a creation sent again with its Idempotency-Key: the subject it made, as it is
    * now, shown as a creation's decision allows (a writer without read access sees what its
-   * first answer showed, not a 403). The subject this request would have made is not made, and
-   * the trail says so; the one it answers with is decided on, so its access log shows the answer.
+   * first answer showed, not a 403). The one it answers with is decided on as a replay
+   * (`subjects.replay`), so its access log shows the answer; once that answer is ready, the trail
+   * says the subject this request would have made was not made.
    */
   private async replay(caller: Caller, earlier: IdempotencyRecord, input: SubjectInput, write: DecidedWrite) {
     if (earlier.requestHash === null) throw subjectErased();
     if (!(await this.sameRequest(earlier.requestHash, earlier.requestHashVersion, input))) {
       throw new VaultError('idempotency_key_reused', 422, 'This Idempotency-Key was used for a different request');
     }
-    await write.notDone('idempotent_replay');
     try {
       const record = await this.deps.reads.again(earlier.subjectId);
-      const decision = await this.decide(caller, 'subjects.create', factsOf(record), fieldsDecidedOn(input));
-      const view = await openRereadingAfterKeyChange(record, () => this.deps.reads.again(record.id), (read) => this.deps.renderer.render(read, decision));
+      const answer = new DecidedWrite(this.deps.decisions, caller);
+      const decision = answer.restsOn(await this.decide(caller, 'subjects.replay', factsOf(record), fieldsDecidedOn(input)));
+      const view = await answer.run(() => openRereadingAfterKeyChange(record, () => this.deps.reads.again(record.id), (read) => this.deps.renderer.render(read, decision)));
+      await write.notDone('idempotent_replay');
       return { view, etag: etagOf(record), created: false };
     } catch (error) {
       // Erased after its key was looked up: the same answer as a retry that came after the erasure.
@@ -321,8 +323,8 @@ function showingOnly(decision: Allowed, input: Partial<Record<PersonalField, unk
 /**
  * The fields a write is decided on: those it sets, or every personal field when it sets
  * external_id. That id ties the record to an account, so only a purpose that may see all of
- * the record (its owner) may set it; a write naming no personal field would otherwise pass
- * for any purpose with subjects:write.
+ * the record (masked at least) may set it; a write naming no personal field would otherwise
+ * pass for any purpose with subjects:write.
  */
 function fieldsDecidedOn(input: Partial<Record<PersonalField | 'external_id', unknown>>): PersonalField[] {
   return input.external_id !== undefined ? [...PERSONAL_FIELDS] : PERSONAL_FIELDS.filter((field) => input[field] !== undefined);

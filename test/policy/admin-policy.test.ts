@@ -1,6 +1,7 @@
 import { startTestVault, type TestVault } from '../support/test-vault';
 import { adminCaller, bearer, contextFor, dataCaller, newSubjectId, type Caller } from './support/principals';
 import { registerClient, requestToken, startSecondInstance } from '../identity/support/identity-helpers';
+import { accountService } from '../vault/support/data-callers';
 
 interface Policy {
   purposes: Record<string, { fields: Record<string, string>; conditions?: Array<{ type: string }> }>;
@@ -123,10 +124,12 @@ describe('/v1/admin/policy', () => {
     for (const field of ['email', 'name', 'phone', 'postal_address', 'birth_date']) policy.purposes.joint_promotion.fields[field] = 'plain';
     await vault.put('/v1/admin/policy').set(bearer(admin)).set('If-Match', `"${version}"`).send(policy).expect(200);
     try {
+      const account = await accountService(vault);
+      const subject = (await vault.post('/v1/subjects').set(bearer(account)).send({ email: 'not.opted.in@example.com', preferences: { share_with_partners: false } }).expect(201)).body.id;
       const partner = await dataCaller(vault, 'preferences:write', 'joint_promotion');
-      const subject = { id: newSubjectId(), preferences: { share_with_partners: false } };
-      const decision = await vault.vault.policy.decisions.decide(partner.principal, 'preferences.write', subject, [], contextFor('opt-in'));
-      expect(decision).toMatchObject({ allowed: false, reason: 'not_record_owner' });
+      const res = await vault.put(`/v1/subjects/${subject}/preferences`).set(bearer(partner)).send({ share_with_partners: true });
+      expect([res.status, res.body.code]).toEqual([403, 'not_record_owner']);
+      expect((await vault.vault.db('subjects').where({ id: subject }).first()).preferences).toEqual({ share_with_partners: false });
     } finally {
       await vault.put('/v1/admin/policy').set(bearer(admin)).set('If-Match', `"${version + 1}"`).send(original).expect(200);
     }

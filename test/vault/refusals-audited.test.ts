@@ -114,11 +114,32 @@ describe('a write its decision allowed and the vault then refused', () => {
     const madeUp = events[0].subject_id;
     expect(events.map((e) => [e.action, e.outcome, e.reason, e.subject_id])).toEqual([
       ['subjects.create', 'allowed', null, madeUp],
+      ['subjects.replay', 'allowed', null, first.body.id],
       ['subjects.create', 'denied', 'not_done:idempotent_replay', madeUp],
-      ['subjects.create', 'allowed', null, first.body.id],
     ]);
     expect(madeUp).not.toBe(first.body.id);
     expect(await vault.vault.db('subjects').where({ id: madeUp })).toEqual([]);
+    // The subject's own log tells its creation from the retry's answer.
+    const log = await vault.get(`/v1/subjects/${first.body.id}/export`).set('Authorization', auth(account)).expect(200);
+    const made = (log.body.access_log as Array<{ action: string }>).map((entry) => entry.action).filter((action) => action.startsWith('subjects.'));
+    expect(made).toEqual(expect.arrayContaining(['subjects.create', 'subjects.replay']));
+  });
+
+  it('records the second of two erasures at once as not done: the first took the subject', async () => {
+    const { id } = await createSubject(vault, account, { email: 'erased.twice@example.com' });
+    // Both decide, then queue on the subject's row; the one that gets it second finds nothing.
+    const lock = await holdRowLocks(vault.database.url, 'select 1 from subjects where id = $1 for update', [id]);
+    const both = [0, 1].map(() => vault.delete(`/v1/subjects/${id}`).set('Authorization', auth(account)).then((r) => r));
+    await lock.waitForWaiters(2);
+    await lock.release();
+    const answers = await Promise.all(both);
+
+    expect(answers.map((r) => r.status).sort()).toEqual([204, 404]);
+    const late = answers.find((r) => r.status === 404)!;
+    expect(await eventsOf(late)).toEqual([
+      ['subjects.erase', 'allowed', null],
+      ['subjects.erase', 'denied', 'not_done:subject_not_found'],
+    ]);
   });
 
   it('records a card removal that found the card gone meanwhile as not done', async () => {

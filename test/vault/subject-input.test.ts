@@ -1,5 +1,6 @@
 import { VaultError } from '../../src/errors/vault-error';
-import { ageInYears, parseSubjectInput, parseSubjectPatch } from '../../src/vault/input/subject-input';
+import { RECORD_FIELDS } from '../../src/policy/vocabulary';
+import { ageInYears, parseSubjectInput, parseSubjectPatch, PERSONAL_FIELDS } from '../../src/vault/input/subject-input';
 
 function refusal(action: () => unknown): VaultError {
   try {
@@ -198,5 +199,9 @@ describe('subject patch', () => {
   it('says a member of the postal address left out is required', () => {
     const error = refusal(() => parseSubjectInput({ postal_address: { line1: '1 Main St', country: 'US' } }));
     expect(error.errors).toEqual(expect.arrayContaining([{ pointer: '/postal_address/city', detail: 'city is required' }]));
+  });
+
+  it("holds exactly the policy's fields of the record, so the owner rule covers every personal field", () => {
+    expect([...PERSONAL_FIELDS].sort()).toEqual([...RECORD_FIELDS].sort());
   });
 });

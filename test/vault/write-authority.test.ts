@@ -98,12 +98,12 @@ describe('external_id ties a record to an account: only its owner sets it', () =
 });
 
 describe('erasure and card removal need a purpose entitled to the data they destroy', () => {
-  it('refuses erasure for a purpose that does not see every field in plain, and keeps the subject', async () => {
+  it('refuses erasure for a purpose that does not own the record, and keeps the subject', async () => {
     const { id } = await createSubject(vault, account, SAMPLE);
     for (const purpose of ['shipping', 'customer_support', 'debt_collection']) {
       const writer = await clientWith(['subjects:write'], purpose);
       const res = await vault.delete(`/v1/subjects/${id}`).set('Authorization', auth(writer));
-      expect([purpose, res.status]).toEqual([purpose, 403]);
+      expect([purpose, res.status, res.body.code]).toEqual([purpose, 403, 'not_record_owner']);
     }
     expect(await vault.vault.db('subject_keys').where({ subject_id: id }).first()).toBeDefined();
     await vault.delete(`/v1/subjects/${id}`).set('Authorization', auth(account)).expect(204);

@@ -1,6 +1,9 @@
 import type { z } from 'zod';
 import { VaultError, type FieldProblem } from '../../errors/vault-error';
 
+/** Most field problems one answer lists: a body naming thousands of unknown members gets a bounded answer. */
+export const MAX_PROBLEMS = 50;
+
 const escape = (key: PropertyKey) => String(key).replace(/~/g, '~0').replace(/\//g, '~1');
 const pointerOf = (path: readonly PropertyKey[]) => (path.length ? '/' + path.map(escape).join('/') : '/');
 
@@ -39,5 +42,5 @@ function isMissing(input: unknown, issue: z.core.$ZodIssue): boolean {
 }
 
 export function invalid(what: string, errors: FieldProblem[]): VaultError {
-  return new VaultError('validation_failed', 422, `The ${what} is not valid`, { errors: errors.slice(0, 50) });
+  return new VaultError('validation_failed', 422, `The ${what} is not valid`, { errors: errors.slice(0, MAX_PROBLEMS) });
 }
