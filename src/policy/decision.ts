@@ -81,9 +81,9 @@ export function denialError(decision: Denied): VaultError {
 function fieldsShortOf(decision: Denied): string {
   const rule: ActionRule = DATA_ACTIONS[decision.action];
   const decided = Object.entries(decision.fields).filter(([field]) => !rule.alongside?.includes(field));
-  const inPlain = rule.fieldMode === 'reveal';
-  const short = decided.filter(([, level]) => (inPlain ? level !== 'plain' : rule.fieldMode === 'write' ? level === 'absent' : true));
+  const short = decided.filter(([, level]) => (rule.fieldMode === 'reveal' ? level !== 'plain' : rule.fieldMode === 'write' ? level === 'absent' : true));
   const needs: Record<FieldMode, string> = {
+    // Not reached: an owner's action refused is not_record_owner, with its own detail.
     owner: "the record's owner",
     reveal: 'each field in plain',
     write: `to see each field it ${rule.uses ?? 'writes'}, masked or plain`,

@@ -180,7 +180,7 @@ export class Subjects {
   /** Erasure is crypto-shredding: the subject key goes, so every ciphertext of the subject is unreadable at once. */
   async erase(caller: Caller, id: string): Promise<void> {
     const write = new DecidedWrite(this.deps.decisions, caller);
-    write.restsOn((await this.decidedOnCurrent(caller, 'subjects.erase', id)).decision);
+    write.restsOn((await this.decideOnCurrent(caller, 'subjects.erase', id)).decision);
     // Erased by another request since it was read: this erasure did not happen, that one did.
     await write.run(() => this.deps.db.transaction(async (trx) => {
       if (!(await this.deps.subjects.findForUpdate(id, trx))) throw subjectNotFound();
@@ -207,22 +207,21 @@ export class Subjects {
 
   /** The subject's choices in force (defaults where it made none), audited as a read. */
   async preferences(caller: Caller, id: string): Promise<{ view: { subject_id: string; preferences: Preferences }; etag: string }> {
-    const record = await this.decideOnCurrent(caller, 'preferences.read', id);
+    const { record } = await this.decideOnCurrent(caller, 'preferences.read', id);
     return { view: { subject_id: id, preferences: effectivePreferences(record.preferences, this.deps.preferenceDefaults) }, etag: etagOf(record) };
   }
 
   /** The subject's choices, with the ETag of the subject as it stands after them (a change is a new version). */
   async setPreferences(caller: Caller, id: string, preferences: PreferencesInput): Promise<{ view: { subject_id: string; preferences: Preferences }; etag: string }> {
     const write = new DecidedWrite(this.deps.decisions, caller);
-    const { record, decision } = await this.decidedOnCurrent(caller, 'preferences.write', id);
-    write.restsOn(decision);
+    write.restsOn((await this.decideOnCurrent(caller, 'preferences.write', id)).decision);
     return write.run(() =>
       this.deps.db.transaction(async (trx) => {
         const current = await this.deps.subjects.findForUpdate(id, trx);
         if (!current) throw subjectNotFound();
         const merged = { ...current.preferences, ...preferences };
         const changes = changedPreferences(current.preferences, preferences);
-        const view = { subject_id: record.id, preferences: effectivePreferences(merged, this.deps.preferenceDefaults) };
+        const view = { subject_id: id, preferences: effectivePreferences(merged, this.deps.preferenceDefaults) };
         // Choices already stored change nothing: no new version (the caller's ETag stays good), no history.
         if (Object.keys(changes).length === 0) return { view, etag: etagOf(current) };
         const updated = await this.deps.subjects.update(id, { preferences: merged }, trx);
@@ -266,14 +265,13 @@ export class Subjects {
     return digest.length === recorded.length && crypto.timingSafeEqual(digest, recorded);
   }
 
-  /** Decides (and audits) on the subject as it stands, outside any transaction, and returns it; 404 when it does not exist. */
-  private async decideOnCurrent(caller: Caller, action: DataAction, id: string, fields: readonly string[] = []): Promise<SubjectRecord> {
-    return (await this.decidedOnCurrent(caller, action, id, fields)).record;
-  }
-
-  private async decidedOnCurrent(caller: Caller, action: DataAction, id: string, fields: readonly string[] = []): Promise<{ record: SubjectRecord; decision: Allowed }> {
+  /**
+   * Decides (and audits) an owner's action on the subject as it stands, outside any transaction;
+   * the subject and the decision, or 404 when it does not exist.
+   */
+  private async decideOnCurrent(caller: Caller, action: DataAction, id: string): Promise<{ record: SubjectRecord; decision: Allowed }> {
     const record = isSubjectId(id) ? await this.deps.subjects.find(id) : undefined;
-    const decision = await this.decide(caller, action, factsOrMissing(id, record), fields);
+    const decision = await this.decide(caller, action, factsOrMissing(id, record), []);
     if (!record) throw subjectNotFound();
     return { record, decision };
   }

@@ -2,7 +2,7 @@ import type { z } from 'zod';
 import { VaultError, type FieldProblem } from '../../errors/vault-error';
 
 /** Most field problems one answer lists: a body naming thousands of unknown members gets a bounded answer. */
-export const MAX_PROBLEMS = 50;
+const MAX_PROBLEMS = 50;
 
 const escape = (key: PropertyKey) => String(key).replace(/~/g, '~0').replace(/\//g, '~1');
 const pointerOf = (path: readonly PropertyKey[]) => (path.length ? '/' + path.map(escape).join('/') : '/');
@@ -17,13 +17,18 @@ export function parseInput<S extends z.ZodType>(schema: S, input: unknown, what:
   throw invalid(what, fieldProblems(input, result.error.issues));
 }
 
-/** Each issue as a field problem: by JSON Pointer, unknown properties one by one, a member left out as required. */
+/**
+ * Each issue as a field problem, at most MAX_PROBLEMS of them: by JSON Pointer, unknown
+ * properties one by one, a member left out as required.
+ */
 export function fieldProblems(input: unknown, issues: readonly z.core.$ZodIssue[]): FieldProblem[] {
-  return issues.flatMap((issue) =>
-    issue.code === 'unrecognized_keys'
-      ? issue.keys.map((key) => ({ pointer: pointerOf([...issue.path, key]), detail: 'unknown property' }))
-      : [{ pointer: pointerOf(issue.path), detail: detailOf(input, issue) }],
-  );
+  return issues
+    .flatMap((issue) =>
+      issue.code === 'unrecognized_keys'
+        ? issue.keys.map((key) => ({ pointer: pointerOf([...issue.path, key]), detail: 'unknown property' }))
+        : [{ pointer: pointerOf(issue.path), detail: detailOf(input, issue) }],
+    )
+    .slice(0, MAX_PROBLEMS);
 }
 
 // A schema that says itself what a missing member needs ("… is required for kind subject") keeps its words.
@@ -42,5 +47,5 @@ function isMissing(input: unknown, issue: z.core.$ZodIssue): boolean {
 }
 
 export function invalid(what: string, errors: FieldProblem[]): VaultError {
-  return new VaultError('validation_failed', 422, `The ${what} is not valid`, { errors: errors.slice(0, MAX_PROBLEMS) });
+  return new VaultError('validation_failed', 422, `The ${what} is not valid`, { errors });
 }
