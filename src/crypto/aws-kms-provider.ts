@@ -1,3 +1,4 @@
+import { ConfiguredRetryStrategy } from '@smithy/util-retry';
 import {
   DecryptCommand,
   DescribeKeyCommand,
@@ -24,6 +25,20 @@ export interface AwsKmsSettings {
   credentials?: KMSClientConfig['credentials'];
 }
 
+// First wait between attempts before jitter; it doubles each time, up to the cap backoffWithin sets.
+const BACKOFF_BASE_MS = 100;
+
+/**
+ * The wait before retry number `retry` (1 for the first), with full jitter. The SDK's own waits for a
+ * throttled call start at a second and double, so a retry could still be waiting when the
+ * deadline aborts the operation; here all the waits together take at most half the deadline,
+ * leaving the other half for the attempts themselves.
+ */
+export function backoffWithin(settings: Pick<AwsKmsSettings, 'deadlineMs' | 'maxAttempts'>, retry: number): number {
+  const cap = settings.deadlineMs / 2 / Math.max(1, settings.maxAttempts - 1);
+  return Math.floor(Math.random() * Math.min(cap, BACKOFF_BASE_MS * 2 ** Math.max(0, retry - 1)));
+}
+
 // The provider said no: retrying will not help, and cached keys must stop being used.
 const DENIED = new Set(['AccessDeniedException', 'DisabledException', 'KMSInvalidStateException', 'NotFoundException', 'InvalidKeyUsageException', 'UnrecognizedClientException']);
 const INVALID_CIPHERTEXT = new Set(['InvalidCiphertextException', 'IncorrectKeyException']);
@@ -41,7 +56,7 @@ export class AwsKmsProvider implements KeyProvider {
       ...(settings.region ? { region: settings.region } : {}),
       ...(settings.endpoint ? { endpoint: settings.endpoint } : {}),
       ...(settings.credentials ? { credentials: settings.credentials } : {}),
-      maxAttempts: settings.maxAttempts,
+      retryStrategy: new ConfiguredRetryStrategy(settings.maxAttempts, (retry) => backoffWithin(settings, retry)),
       // Per-attempt socket bounds; the abort signal below bounds the whole operation.
       requestHandler: { connectionTimeout: Math.min(settings.deadlineMs, 2000), requestTimeout: settings.deadlineMs },
     });

@@ -1,4 +1,4 @@
-import { AwsKmsProvider } from '../../src/crypto/aws-kms-provider';
+import { AwsKmsProvider, backoffWithin } from '../../src/crypto/aws-kms-provider';
 import { kekContext } from '../../src/crypto/kek-generations';
 import { KeyProviderError } from '../../src/crypto/key-provider';
 import { KmsServer, TEST_AWS_CREDENTIALS, TEST_KMS_REGION } from '../support/kms-server';
@@ -74,6 +74,28 @@ describe('the AWS KMS provider, through the real SDK', () => {
     expect(dataKey.plaintext).toHaveLength(32);
     expect(kms.calls.slice(-3).map((c) => c.outcome)).toEqual(['ThrottlingException', 'ThrottlingException', 'ok']);
     expect(kms.count('GenerateDataKey') - before).toBe(3);
+  });
+
+  it('fits its retries of throttled calls inside the deadline: twice throttled under a 1-second deadline, it still succeeds', async () => {
+    // The SDK's own waits after a throttle start at up to a second and double: they would outlast it.
+    const provider = awsProvider({ deadlineMs: 1000, maxAttempts: 3 });
+    kms.throttle(2);
+    const dataKey = await provider.generateDataKey(kekContext(1));
+    expect(dataKey.plaintext).toHaveLength(32);
+    expect(kms.calls.slice(-3).map((c) => c.outcome)).toEqual(['ThrottlingException', 'ThrottlingException', 'ok']);
+  });
+
+  it('waits between attempts at most half the deadline in all, whatever the jitter draws', () => {
+    const random = jest.spyOn(Math, 'random').mockReturnValue(0.999999);
+    try {
+      for (const settings of [{ deadlineMs: 1000, maxAttempts: 3 }, { deadlineMs: 3000, maxAttempts: 5 }, { deadlineMs: 200, maxAttempts: 2 }]) {
+        const waits = Array.from({ length: settings.maxAttempts - 1 }, (_, i) => backoffWithin(settings, i + 1));
+        expect(waits.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(settings.deadlineMs / 2);
+        expect(waits[0]).toBeGreaterThan(0);
+      }
+    } finally {
+      random.mockRestore();
+    }
   });
 
   it('gives up after its attempt limit when throttling goes on, as unavailable', async () => {
