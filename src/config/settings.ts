@@ -149,7 +149,7 @@ export const SETTINGS = [
     env: 'PDVAULT_DB_STATEMENT_TIMEOUT_MS',
     schema: positiveInt(600_000),
     devDefault: '5000',
-    doc: 'PostgreSQL `statement_timeout` for the vault\'s sessions: a stuck query fails instead of holding a connection. The vault also gives up on its own 2 s later (the server cannot answer when the network drops packets) and answers 503 `database_unavailable`; that session is closed, not reused.',
+    doc: 'PostgreSQL `statement_timeout` for the vault\'s sessions: a stuck query fails instead of holding a connection (503 `database_busy`). The vault also gives up on its own 2 s later (the server cannot answer when the network drops packets) and answers 503 `database_unavailable`; that session is closed, not reused.',
   },
   {
     env: 'PDVAULT_DB_APPLICATION_NAME',

@@ -92,6 +92,9 @@ function toVaultError(error: unknown): VaultError {
   if (isDatabaseUnavailable(error)) {
     return new VaultError('database_unavailable', 503, 'The database is unavailable; retry shortly', { headers: { 'Retry-After': '1' } });
   }
+  if (isDatabaseBusy(error)) {
+    return new VaultError('database_busy', 503, 'The database could not serve the request in time; retry shortly', { headers: { 'Retry-After': '1' } });
+  }
   if (error instanceof URIError) return new VaultError('invalid_characters', 400, 'The request URL is not valid UTF-8');
   // A library's own refusal the vault does not name more precisely: the caller's request, as 400
   // `bad_request` (the one status openapi.yaml catalogues that code under).
@@ -112,4 +115,15 @@ function isDatabaseUnavailable(error: unknown): boolean {
   const { code, name, message } = error as Error & { code?: unknown };
   if (typeof code === 'string' && (DATABASE_DOWN_CODES.has(code) || code.startsWith('08'))) return true;
   return name === 'KnexTimeoutError' || /Connection terminated|connection error and is not queryable|Query read timeout/.test(message);
+}
+
+// The database is up but could not serve this request in time: a statement past the statement
+// timeout (a row lock held by a long rotation batch, say), a lock not available, a deadlock or a
+// serialization failure. The statement's transaction rolled back, so nothing changed and a retry
+// may pass: the caller's to retry, not a vault fault.
+const DATABASE_BUSY_CODES = new Set(['57014', '55P03', '40P01', '40001']);
+
+function isDatabaseBusy(error: unknown): boolean {
+  const { code, severity } = (error ?? {}) as { code?: unknown; severity?: unknown };
+  return typeof severity === 'string' && typeof code === 'string' && DATABASE_BUSY_CODES.has(code);
 }

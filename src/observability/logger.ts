@@ -56,5 +56,31 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
 export function describeError(error: unknown): Record<string, unknown> {
   if (!(error instanceof Error) && !types.isNativeError(error)) return { kind: typeof error };
   const withCode = error as Error & { code?: unknown };
+  if (isDatabaseError(error)) {
+    // PostgreSQL's messages quote the values they refuse ("invalid input syntax for type …: "…""),
+    // and the stack's first line repeats the message: the SQLSTATE and where it arose say enough.
+    const { severity, routine, constraint, table, column } = error;
+    return { name: error.name, code: withCode.code, severity, routine, constraint, table, column, stack: framesOf(error.stack) };
+  }
   return { name: error.name, code: withCode.code, message: error.message, stack: error.stack };
+}
+
+interface DatabaseError extends Error {
+  code: string;
+  severity: string;
+  routine?: string;
+  constraint?: string;
+  table?: string;
+  column?: string;
+}
+
+/** An error PostgreSQL reported (pg's DatabaseError): a severity and a five-character SQLSTATE. */
+function isDatabaseError(error: Error): error is DatabaseError {
+  const { code, severity } = error as Partial<DatabaseError>;
+  return typeof severity === 'string' && typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code);
+}
+
+/** A stack without its first line (the error's message): the frames alone. */
+function framesOf(stack: string | undefined): string | undefined {
+  return stack?.split('\n').filter((line) => line.startsWith('    at ')).join('\n');
 }

@@ -23,6 +23,9 @@ export function openDatabase(settings: Config['database'], url: string, log?: Da
     // knex and its pool otherwise print connection trouble to stdout, outside the JSON log.
     ...(log ? { log: { warn: log.warn, error: log.error, deprecate: log.warn, debug: () => undefined } } : {}),
     client: 'pg',
+    // A failed query's error message gets its SQL prepended; with this, the SQL with placeholders,
+    // not with the values bound to them (personal values, Idempotency-Keys), which the log would keep.
+    compileSqlOnError: false,
     connection: {
       connectionString: url,
       application_name: settings.applicationName,

@@ -2,9 +2,11 @@ import request from 'supertest';
 import { startVault } from '../../src/cli/vault';
 import { openDatabase } from '../../src/store/database';
 import { expectMatchesSpec } from '../support/openapi';
+import { describeError } from '../../src/observability/logger';
+import { holdRowLocks } from '../support/row-lock';
 import { startStallingProxy } from '../support/tcp-proxy';
 import { startTestVault, type TestVault } from '../support/test-vault';
-import { accountService, createSubject } from '../vault/support/data-callers';
+import { accountService, auth, createSubject } from '../vault/support/data-callers';
 
 let vault: TestVault;
 beforeAll(async () => {
@@ -19,6 +21,30 @@ it('opens database sessions with the configured statement timeout and applicatio
 
 it('cancels a statement that runs past the statement timeout', async () => {
   await expect(vault.vault.db.raw('select pg_sleep(3)')).rejects.toThrow(/statement timeout/);
+});
+
+it('logs a failed query without the values bound to it or quoted back by PostgreSQL', async () => {
+  const failed = await vault.vault.db.raw('select ?::int as n', ['canary-jo@example.com']).catch((error: unknown) => error);
+  const described = describeError(failed);
+  expect(described).toMatchObject({ code: '22P02', routine: expect.any(String) });
+  expect(String(described.stack)).toMatch(/^ {4}at /);
+  expect(JSON.stringify(described)).not.toContain('canary');
+});
+
+it('answers 503 database_busy, and changes nothing, when a write waits on a row lock past the statement timeout', async () => {
+  const account = await accountService(vault);
+  const { id, etag } = await createSubject(vault, account, { email: 'busy@example.com', name: 'Before' });
+  const lock = await holdRowLocks(vault.config.database.url!, 'select 1 from subjects where id = $1 for update', [id]);
+  try {
+    const busy = await vault.patch(`/v1/subjects/${id}`).set('Authorization', auth(account)).set('If-Match', etag).send({ name: 'After' }).expect(expectMatchesSpec).expect(503);
+    expect(busy.body).toMatchObject({ code: 'database_busy' });
+    expect(busy.headers['retry-after']).toBe('1');
+  } finally {
+    await lock.release();
+  }
+  const after = await vault.get(`/v1/subjects/${id}`).set('Authorization', auth(account)).expect(200);
+  expect(after.body).toMatchObject({ name: 'Before', version: 1 });
+  expect(vault.logs.join('\n')).not.toContain('busy@example.com');
 });
 
 describe('a database that stops answering (packets dropped, no reset)', () => {
