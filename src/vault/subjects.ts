@@ -15,6 +15,7 @@ import type { IdempotencyKeyStore, IdempotencyRecord } from '../store/idempotenc
 import { ExternalIdTaken, type SealedSubjectField, type SubjectChanges, type SubjectRecord, type SubjectStore } from '../store/subjects';
 import type { Caller } from './caller';
 import { DecidedWrite } from './decided-write';
+import { assertIfMatch, etagOf, type IfMatch } from './if-match';
 import { isSubjectId, newSubjectId, subjectNotFound } from './ids';
 import { PERSONAL_FIELDS, type PersonalField, type PreferencesInput, type SubjectInput, type SubjectPatch } from './input/subject-input';
 import { openRereadingAfterKeyChange, SealedUnderRetiredKey, writeOnceMoreAfterRekey } from './key-changes';
@@ -39,7 +40,6 @@ export interface SubjectDependencies {
   preferenceDefaults: PreferenceDefaults;
 }
 
-export const etagOf = (record: Pick<SubjectRecord, 'version'>) => `"${record.version}"`;
 export const factsOf = (record: Pick<SubjectRecord, 'id' | 'preferences'>): SubjectFacts => ({ id: record.id, preferences: record.preferences });
 
 /** What a lookup by `id` decides on: the subject's facts, or a lookup that found nothing (audited as such). */
@@ -117,16 +117,7 @@ export class Subjects {
     return { view, etag: etagOf(record) };
   }
 
-  async update(caller: Caller, id: string, patch: SubjectPatch, ifMatch: string | undefined): Promise<SubjectResult> {
-    // `*` matches whatever version is current: a blind write, which is what If-Match is here to prevent.
-    if (!ifMatch || ifMatch.trim() === '*') {
-      const detail = ifMatch ? 'If-Match: * names no version; send the ETag of the subject the change is based on' : undefined;
-      throw new VaultError('precondition_required', 428, 'PATCH needs If-Match with the subject\'s ETag', { detail });
-    }
-    // An unquoted `3` is a mistake, not a stale tag: 412 would send the caller re-reading a subject that has not changed.
-    if (!isEntityTagList(ifMatch)) {
-      throw new VaultError('invalid_if_match', 400, 'If-Match lists entity tags in double quotes, as the ETag header gives them, e.g. "3"');
-    }
+  async update(caller: Caller, id: string, patch: SubjectPatch, ifMatch: IfMatch): Promise<SubjectResult> {
     // Decided and sealed before the row is locked: a transaction that waits for a second pooled
     // connection while writers queue on its lock would exhaust the pool.
     const before = isSubjectId(id) ? await this.deps.subjects.find(id) : undefined;
@@ -151,19 +142,12 @@ export class Subjects {
   }
 
   /** Seals the patch and writes it under the subject's row lock, if the subject is still at the version If-Match names. */
-  private async writePatch(caller: Caller, id: string, patch: SubjectPatch, ifMatch: string, emailIndex: IndexValue | null | undefined) {
+  private async writePatch(caller: Caller, id: string, patch: SubjectPatch, ifMatch: IfMatch, emailIndex: IndexValue | null | undefined) {
     const { sealed, written } = await this.seal(patch, (field, text) => this.deps.keys.seal(id, field, text));
     const updated = await this.deps.db.transaction(async (trx) => {
       const record = await this.deps.subjects.findForUpdate(id, trx);
       if (!record) throw subjectNotFound();
-      // Checked under the row lock: of concurrent writers holding one ETag, exactly one wins.
-      if (!etagMatches(ifMatch, record)) {
-        throw new VaultError('precondition_failed', 412, 'The subject has changed since that ETag', {
-          headers: { ETag: etagOf(record) },
-          // RFC 9110 §13.1.1: If-Match compares strongly, so a weak tag never matches.
-          ...(listElements(ifMatch).includes(`W/${etagOf(record)}`) ? { detail: 'A weak entity tag (W/…) never matches If-Match; send the ETag as the vault gave it' } : {}),
-        });
-      }
+      assertIfMatch(ifMatch, record);
       const values = Object.values(sealed).filter((value): value is Sealed => value !== null);
       if (values.length && !(await this.deps.keys.sealedUnderCurrentKey(id, values, trx))) throw new SealedUnderRetiredKey({ ETag: etagOf(record) });
       const changes: SubjectChanges = { sealed };
@@ -178,12 +162,14 @@ export class Subjects {
   }
 
   /** Erasure is crypto-shredding: the subject key goes, so every ciphertext of the subject is unreadable at once. */
-  async erase(caller: Caller, id: string): Promise<void> {
+  async erase(caller: Caller, id: string, ifMatch?: IfMatch): Promise<void> {
     const write = new DecidedWrite(this.deps.decisions, caller);
     write.restsOn((await this.decideOnCurrent(caller, 'subjects.erase', id)).decision);
     // Erased by another request since it was read: this erasure did not happen, that one did.
     await write.run(() => this.deps.db.transaction(async (trx) => {
-      if (!(await this.deps.subjects.findForUpdate(id, trx))) throw subjectNotFound();
+      const current = await this.deps.subjects.findForUpdate(id, trx);
+      if (!current) throw subjectNotFound();
+      assertIfMatch(ifMatch, current);
       await this.deps.keys.destroySubjectKey(id, trx);
       await this.deps.idempotency.forgetRequestsOf(id, trx);
       // Payment methods and consent history go with the row (ON DELETE CASCADE); the blind index is a column of it.
@@ -212,13 +198,14 @@ export class Subjects {
   }
 
   /** The subject's choices, with the ETag of the subject as it stands after them (a change is a new version). */
-  async setPreferences(caller: Caller, id: string, preferences: PreferencesInput): Promise<{ view: { subject_id: string; preferences: Preferences }; etag: string }> {
+  async setPreferences(caller: Caller, id: string, preferences: PreferencesInput, ifMatch?: IfMatch): Promise<{ view: { subject_id: string; preferences: Preferences }; etag: string }> {
     const write = new DecidedWrite(this.deps.decisions, caller);
     write.restsOn((await this.decideOnCurrent(caller, 'preferences.write', id)).decision);
     return write.run(() =>
       this.deps.db.transaction(async (trx) => {
         const current = await this.deps.subjects.findForUpdate(id, trx);
         if (!current) throw subjectNotFound();
+        assertIfMatch(ifMatch, current);
         const merged = { ...current.preferences, ...preferences };
         const changes = changedPreferences(current.preferences, preferences);
         const view = { subject_id: id, preferences: effectivePreferences(merged, this.deps.preferenceDefaults) };
@@ -326,20 +313,6 @@ function showingOnly(decision: Allowed, input: Partial<Record<PersonalField, unk
  */
 function fieldsDecidedOn(input: Partial<Record<PersonalField | 'external_id', unknown>>): PersonalField[] {
   return input.external_id !== undefined ? [...PERSONAL_FIELDS] : PERSONAL_FIELDS.filter((field) => input[field] !== undefined);
-}
-
-/** RFC 9110 §8.8.3: `#entity-tag`, each `[W/]"…"` with no quote, space or control character inside. */
-function isEntityTagList(header: string): boolean {
-  const tags = listElements(header);
-  return tags.length > 0 && tags.every((tag) => /^(W\/)?"[\x21\x23-\x7e\x80-\xff]*"$/.test(tag));
-}
-
-// RFC 9110 §5.6.1.2: a recipient ignores empty list elements (`"3",` or `"3",,"4"`).
-const listElements = (header: string): string[] => header.split(',').map((tag) => tag.trim()).filter((tag) => tag !== '');
-
-/** RFC 9110 §13.1.1: If-Match compares strongly, so a weak tag (`W/"3"`) never matches. */
-function etagMatches(ifMatch: string, record: SubjectRecord): boolean {
-  return listElements(ifMatch).includes(etagOf(record));
 }
 
 function subjectErased(): VaultError {

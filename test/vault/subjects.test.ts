@@ -319,3 +319,43 @@ describe('preferences', () => {
     expect(await vault.vault.db('consent_history').where({ subject_id: id })).toEqual([]);
   });
 });
+
+describe('If-Match on an erasure or a consent change (optional, honoured when sent)', () => {
+  const consentOf = async (id: string) => vault.vault.db('consent_history').where({ subject_id: id });
+
+  it('refuses an erasure naming an old ETag with 412 and the current one, and erases nothing; the current ETag or * erase', async () => {
+    const { id, etag } = await createSubject(vault, account);
+    await vault.patch(`/v1/subjects/${id}`).set('Authorization', auth(account)).set('If-Match', etag).send({ name: 'Changed Since' }).expect(200);
+    const stale = await vault.delete(`/v1/subjects/${id}`).set('Authorization', auth(account)).set('If-Match', etag).expect(412);
+    expect([stale.body.code, stale.headers.etag]).toEqual(['precondition_failed', '"2"']);
+    await vault.get(`/v1/subjects/${id}`).set('Authorization', auth(account)).expect(200);
+    expect(await vault.vault.db('subject_keys').where({ subject_id: id }).first()).toBeDefined();
+
+    await vault.delete(`/v1/subjects/${id}`).set('Authorization', auth(account)).set('If-Match', '"2"').expect(204);
+    await vault.get(`/v1/subjects/${id}`).set('Authorization', auth(account)).expect(404);
+    const other = await createSubject(vault, account);
+    await vault.delete(`/v1/subjects/${other.id}`).set('Authorization', auth(account)).set('If-Match', '*').expect(204);
+  });
+
+  it('refuses a malformed If-Match on an erasure with 400 invalid_if_match, and erases nothing', async () => {
+    const { id } = await createSubject(vault, account);
+    const res = await vault.delete(`/v1/subjects/${id}`).set('Authorization', auth(account)).set('If-Match', '1').expect(400);
+    expect(res.body.code).toBe('invalid_if_match');
+    await vault.get(`/v1/subjects/${id}`).set('Authorization', auth(account)).expect(200);
+  });
+
+  it('refuses a consent change naming an old ETag with 412, recording no change and no history; the current ETag changes it', async () => {
+    const { id, etag } = await createSubject(vault, account);
+    await vault.patch(`/v1/subjects/${id}`).set('Authorization', auth(account)).set('If-Match', etag).send({ name: 'Changed Since' }).expect(200);
+    const subscribed = (await vault.get(`/v1/subjects/${id}/preferences`).set('Authorization', auth(account)).expect(200)).body.preferences.newsletter;
+    const stale = await vault.put(`/v1/subjects/${id}/preferences`).set('Authorization', auth(account)).set('If-Match', etag).send({ newsletter: !subscribed }).expect(412);
+    expect([stale.body.code, stale.headers.etag]).toEqual(['precondition_failed', '"2"']);
+    expect(await consentOf(id)).toEqual([]);
+    const read = await vault.get(`/v1/subjects/${id}/preferences`).set('Authorization', auth(account)).expect(200);
+    expect([read.body.preferences.newsletter, read.headers.etag]).toEqual([subscribed, '"2"']);
+
+    const changed = await vault.put(`/v1/subjects/${id}/preferences`).set('Authorization', auth(account)).set('If-Match', '"2"').send({ newsletter: !subscribed }).expect(200);
+    expect([changed.body.preferences.newsletter, changed.headers.etag]).toEqual([!subscribed, '"3"']);
+    expect(await consentOf(id)).toHaveLength(1);
+  });
+});

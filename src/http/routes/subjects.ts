@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { parseInput } from '../../vault/input/parse-input';
 import { email } from '../../vault/input/contact-rules';
 import { parseSubjectInput, parseSubjectPatch, preferences } from '../../vault/input/subject-input';
+import { optionalIfMatch, requiredIfMatch } from '../../vault/if-match';
 import type { VaultDomain } from '../../vault/vault';
 import { VaultError } from '../../errors/vault-error';
 import { accessContextOf } from '../access-context';
@@ -42,12 +43,13 @@ export function subjectRoutes(routes: SecuredRoutes, vault: VaultDomain, audit: 
     },
     patch: async (req, res) => {
       refuseTransactional(preferencesIn(req.body), '/preferences');
+      const ifMatch = requiredIfMatch(req.get('if-match'));
       const patch = parseSubjectPatch(req.body);
-      const result = await vault.subjects.update(callerOf(req), idOf(req), patch, req.get('if-match'));
+      const result = await vault.subjects.update(callerOf(req), idOf(req), patch, ifMatch);
       res.setHeader('ETag', result.etag).json(result.view);
     },
     delete: async (req, res) => {
-      await vault.subjects.erase(callerOf(req), idOf(req));
+      await vault.subjects.erase(callerOf(req), idOf(req), optionalIfMatch(req.get('if-match')));
       res.status(204).end();
     },
   });
@@ -58,10 +60,11 @@ export function subjectRoutes(routes: SecuredRoutes, vault: VaultDomain, audit: 
       res.setHeader('ETag', result.etag).json(result.view);
     },
     put: async (req, res) => {
+      const ifMatch = optionalIfMatch(req.get('if-match'));
       refuseTransactional(req.body);
       const body = parseInput(preferences, req.body, 'set of preferences');
       if (Object.keys(body).length === 0) throw new VaultError('validation_failed', 422, 'The preferences are not valid', { errors: [{ pointer: '/', detail: 'name at least one preference' }] });
-      const result = await vault.subjects.setPreferences(callerOf(req), idOf(req), body);
+      const result = await vault.subjects.setPreferences(callerOf(req), idOf(req), body, ifMatch);
       res.setHeader('ETag', result.etag).json(result.view);
     },
   });
