@@ -170,6 +170,21 @@ describe('subject patch', () => {
     expect(parseSubjectInput({ external_id: 'tenant:acct-42.eu_1' }).external_id).toBe('tenant:acct-42.eu_1');
   });
 
+  it.each(['4111111111111111', '4111-1111-1111-1111', 'acct4111111111111111', 'card:5555.5555.5555.4444', '378282246310005'])(
+    'refuses an external_id holding a card number (%s), which would be kept and shown unsealed',
+    (externalId) => {
+      expect(refusal(() => parseSubjectInput({ external_id: externalId })).errors).toEqual([{ pointer: '/external_id', detail: expect.stringMatching(/holds a card number/) }]);
+      expect(refusal(() => parseSubjectPatch({ external_id: externalId })).errors?.[0]?.pointer).toBe('/external_id');
+    },
+  );
+
+  it.each(['4111111111111112', '1234567890123456789', '100000000000000000000000000042', 'order-20261201-000042', '14155552671'])(
+    'takes an external_id whose digits are no card number (%s): a failed check digit, no issuer, too long, a short run',
+    (externalId) => {
+      expect(parseSubjectInput({ external_id: externalId }).external_id).toBe(externalId);
+    },
+  );
+
   it('refuses an empty patch', () => {
     expect(refusal(() => parseSubjectPatch({})).errors?.[0]?.detail).toBe('the patch changes nothing');
   });

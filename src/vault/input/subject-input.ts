@@ -1,3 +1,4 @@
+import cardValidator from 'card-validator';
 import { z } from 'zod';
 import { VaultError } from '../../errors/vault-error';
 import { PREFERENCE_NAMES, type PreferenceName } from '../../policy/preferences';
@@ -35,6 +36,17 @@ const personalFields = {
   birth_date: birthDate,
 };
 
+/**
+ * A card number written as an id, alone or with separators (`4111-1111-1111-1111`) or a prefix
+ * (`acct4111111111111111`): a run of 12 to 19 digits, as written or with the separators taken
+ * out, that passes the check digit and an issuer range. Only whole runs: a long numeric id holds
+ * some window of digits that passes, and is not refused for it.
+ */
+function holdsCardNumber(id: string): boolean {
+  const runs = [id, id.replace(/[._:-]/g, '')].flatMap((form) => form.match(/\d+/g) ?? []);
+  return runs.some((run) => run.length >= 12 && run.length <= 19 && cardValidator.number(run, { luhnValidateUnionPay: true }).isValid);
+}
+
 // The account's id in the caller's own terms: kept unsealed (it finds the record) and shown to
 // every purpose that names subjects by id. So no `@`: an account keyed by its email address
 // would put the address in clear, past every purpose's masking.
@@ -44,7 +56,11 @@ const externalId = z
     error: 'external_id is an opaque account id, not an email address: it is stored unsealed and shown to every purpose that sees subject ids',
     abort: true,
   })
-  .regex(/^[A-Za-z0-9._:-]{1,128}$/, 'external_id must be 1–128 characters of letters, digits and . _ : -');
+  .regex(/^[A-Za-z0-9._:-]{1,128}$/, 'external_id must be 1–128 characters of letters, digits and . _ : -')
+  // Nor a card number: one sent as the account's id would be kept and shown in clear.
+  .refine((value) => !holdsCardNumber(value), {
+    error: 'external_id holds a card number (digits that pass the check digit and an issuer range): it is stored unsealed; use an opaque account id',
+  });
 
 const createSchema = z.strictObject(
   {
