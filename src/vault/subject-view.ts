@@ -66,14 +66,15 @@ export class SubjectRenderer {
       const value = await this.field(record, field, levels[field] ?? 'absent', written);
       if (value !== undefined) out[field] = value;
     }
-    if (levels.country === 'plain' && levels.postal_address !== 'plain' && record.sealed.postal_address) {
+    if (levels.country === 'plain' && levels.postal_address !== 'plain' && (written.postal_address !== undefined || record.sealed.postal_address)) {
       view.country = countryOf(JSON.parse(written.postal_address ?? (await this.open(record, 'postal_address'))) as PostalAddress);
     }
     return view;
   }
 
   private async field(record: SubjectRecord, field: SealedSubjectField, level: FieldLevel, written: WrittenFields): Promise<unknown> {
-    if (level === 'absent' || !record.sealed[field]) return undefined;
+    // A field is there if it is stored, or if this very answer is made from what a request wrote.
+    if (level === 'absent' || (written[field] === undefined && !record.sealed[field])) return undefined;
     if (level === 'token') return this.index.reference('tok', record.id, field);
     const plaintext = written[field] ?? (await this.open(record, field));
     if (level === 'masked') {

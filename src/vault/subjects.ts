@@ -219,11 +219,13 @@ export class Subjects {
   }
 
   /**
-   * The answer to a creation sent again with its Idempotency-Key: the subject it made, as it is
-   * now, shown as a creation's decision allows (a writer without read access sees what its
-   * first answer showed, not a 403). The one it answers with is decided on as a replay
-   * (`subjects.replay`), so its access log shows the answer; once that answer is ready, the trail
-   * says the subject this request would have made was not made.
+   * The answer to a creation sent again with its Idempotency-Key: the first answer again, made
+   * from what this request sent (the same values, or it is refused), as version 1 with ETag "1"
+   * and at the creation's levels. Nothing stored is opened: the subject as it stands now is a
+   * read's to show, decided with the read's conditions (a consent withdrawn since, a scope the
+   * writer lacks), and a PATCH with that ETag after a later change is 412. The subject is decided
+   * on as a replay (`subjects.replay`), so its access log shows the answer; once that answer is
+   * ready, the trail says the subject this request would have made was not made.
    */
   private async replay(caller: Caller, earlier: IdempotencyRecord, input: SubjectInput, write: DecidedWrite) {
     if (earlier.requestHash === null) throw subjectErased();
@@ -232,11 +234,11 @@ export class Subjects {
     }
     try {
       const record = await this.deps.reads.again(earlier.subjectId);
-      const answer = new DecidedWrite(this.deps.decisions, caller);
-      const decision = answer.restsOn(await this.decide(caller, 'subjects.replay', factsOf(record), fieldsDecidedOn(input)));
-      const view = await answer.run(() => openRereadingAfterKeyChange(record, () => this.deps.reads.again(record.id), (read) => this.deps.renderer.render(read, decision)));
+      const decision = await this.decide(caller, 'subjects.replay', factsOf(record), fieldsDecidedOn(input));
+      const asFirstAnswered: SubjectRecord = { ...record, externalId: input.external_id ?? null, sealed: {}, version: 1, updatedAt: record.createdAt };
+      const view = await this.deps.renderer.render(asFirstAnswered, decision, textsOf(input));
       await write.notDone('idempotent_replay');
-      return { view, etag: etagOf(record), created: false };
+      return { view, etag: etagOf(asFirstAnswered), created: false };
     } catch (error) {
       // Erased after its key was looked up: the same answer as a retry that came after the erasure.
       if (error instanceof VaultError && error.code === 'subject_not_found') throw subjectErased();
@@ -277,18 +279,9 @@ export class Subjects {
     sealOne: (field: PersonalField, text: string) => Sealed | Promise<Sealed>,
   ): Promise<{ sealed: Partial<Record<SealedSubjectField, Sealed | null>>; written: WrittenFields }> {
     const sealed: Partial<Record<SealedSubjectField, Sealed | null>> = {};
-    const written: Partial<Record<SealedSubjectField, string>> = {};
-    for (const field of PERSONAL_FIELDS) {
-      const value = input[field];
-      if (value === undefined) continue;
-      if (value === null) {
-        sealed[field] = null;
-        continue;
-      }
-      const text = typeof value === 'string' ? value : JSON.stringify(value);
-      sealed[field] = await sealOne(field, text);
-      written[field] = text;
-    }
+    for (const field of PERSONAL_FIELDS) if (input[field] === null) sealed[field] = null;
+    const written = textsOf(input);
+    for (const [field, text] of Object.entries(written) as Array<[PersonalField, string]>) sealed[field] = await sealOne(field, text);
     return { sealed, written };
   }
 
@@ -296,6 +289,16 @@ export class Subjects {
     const changes = Object.entries(preferences ?? {}).map(([preference, value]) => ({ preference, value: value as boolean }));
     return this.deps.consent.append(id, changes, caller.principal.clientId, trx);
   }
+}
+
+/** The text each personal field the input sets is sealed as (an address as its JSON). */
+function textsOf(input: Partial<Record<PersonalField, unknown>>): WrittenFields {
+  const texts: Partial<Record<SealedSubjectField, string>> = {};
+  for (const field of PERSONAL_FIELDS) {
+    const value = input[field];
+    if (value !== undefined && value !== null) texts[field] = typeof value === 'string' ? value : JSON.stringify(value);
+  }
+  return texts;
 }
 
 const hasPreferences = (preferences: PreferencesInput | undefined): boolean => Object.keys(preferences ?? {}).length > 0;

@@ -30,6 +30,22 @@ describe('a creation sent again with its Idempotency-Key', () => {
     expect(reads).toEqual([]);
   });
 
+  it('answers with what the first answer showed, not the subject as changed since: a writer without read access learns nothing new', async () => {
+    const writer = await callerWith(vault, { scopes: ['subjects:write'], purposes: ['account_management'] }, 'subjects:write', 'account_management');
+    const body = { email: 'before.change@example.com', name: 'Before Change' };
+    const first = await vault.post('/v1/subjects').set('Authorization', auth(writer)).set('Idempotency-Key', 'changed-since-1').send(body).expect(201);
+    const changed = await vault.patch(`/v1/subjects/${first.body.id}`).set('Authorization', auth(account)).set('If-Match', first.headers.etag).send({ email: 'after.change@example.com', name: null }).expect(200);
+
+    const again = await vault.post('/v1/subjects').set('Authorization', auth(writer)).set('Idempotency-Key', 'changed-since-1').send(body).expect(200);
+
+    expect(again.body).toEqual(first.body);
+    expect(again.headers.etag).toBe('"1"');
+    expect(JSON.stringify(again.body)).not.toContain('after.change');
+    // The ETag of the first answer: a change based on it is refused, and the subject must be read.
+    await vault.patch(`/v1/subjects/${first.body.id}`).set('Authorization', auth(writer)).set('If-Match', again.headers.etag).send({ name: 'Blind' }).expect(412);
+    expect(changed.headers.etag).toBe('"2"');
+  });
+
   it('does not create an erased subject again: 409 subject_erased, nothing stored', async () => {
     const first = await vault.post('/v1/subjects').set('Authorization', auth(account)).set('Idempotency-Key', 'erased-1').send(SAMPLE).expect(201);
     await vault.delete(`/v1/subjects/${first.body.id}`).set('Authorization', auth(account)).expect(204);
