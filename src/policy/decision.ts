@@ -92,6 +92,14 @@ function fieldsShortOf(decision: Denied): string {
   return `The purpose ${decision.purpose ?? '(none)'} sees ${short.map(([field, level]) => `${field} ${level}`).join(', ')}; ${decision.action} needs ${needs[rule.fieldMode]}`;
 }
 
+/**
+ * Refused because of the subject's own choices (an opt-out, no sharing consent), not because of
+ * who asks: where an action spans many subjects (a search, a batch), that subject is left out or
+ * answered on its own, and the others are not refused with it.
+ */
+export const refusedBySubject = (decision: Decision): boolean =>
+  !decision.allowed && (decision.reason === 'subject_opted_out' || decision.reason === 'sharing_not_consented');
+
 /** Returns the decision when allowed; throws its 403 otherwise. */
 export function assertAllowed(decision: Decision): Allowed {
   if (!decision.allowed) throw denialError(decision);

@@ -63,13 +63,16 @@ export function evaluate(input: Evaluation): { decision: Decision; needsApproval
   if (rule.fieldMode === 'write' && !levels.every((level) => atLeast(level, 'masked'))) return deny('field_not_allowed');
   if (rule.fieldMode === 'read' && levels.length > 0 && levels.every((level) => level === 'absent')) return deny('field_not_allowed');
 
-  // Subscriptions and sharing consent limit what is disclosed, not what the subject asks to change.
+  // Subscriptions and sharing consent hold for every use a purpose makes of a subject: one the
+  // subject opted out of neither reads it, nor finds it by email, nor changes it (a partner
+  // purpose that could write the email could redirect the account's own mail). The owner's
+  // actions carry no conditions (ownsRecord), so the subject's own changes are never refused so.
   const discloses = rule.fieldMode === 'read' || rule.fieldMode === 'reveal';
   const preferences = effectivePreferences(subject?.preferences, input.defaults);
   let needsApproval = false;
   for (const condition of purposeRule.conditions ?? []) {
     if (condition.type === 'approval') needsApproval = true;
-    else if (!discloses || !subject) continue;
+    else if (!subject) continue;
     else if (condition.type === 'subscribed' && !preferences[condition.category]) return deny('subject_opted_out');
     else if (condition.type === 'sharing_consent' && !preferences.share_with_partners) return deny('sharing_not_consented');
   }

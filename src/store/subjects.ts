@@ -60,6 +60,9 @@ const INSERTABLE_COLUMNS = ['preferences', 'external_id', ...SEALED_SUBJECT_FIEL
 /** What a disclosure decides on besides the sealed fields: whom, and what they chose. */
 const FIELDS_COLUMNS = ['id', 'preferences'] as const;
 
+/** Most subjects one email search answers: an address shared by more is a household's, or a mistake. */
+export const SEARCH_LIMIT = 20;
+
 interface KeyColumns {
   key_versions: number[] | null;
   key_generations: number[] | null;
@@ -270,19 +273,22 @@ export class SubjectStore {
     return (await trx('subjects').where({ id }).delete()) > 0;
   }
 
-  /** Subjects whose email blind index matches one of the given (version, index) pairs. */
-  async findByEmailIndex(candidates: ReadonlyArray<{ version: number; value: Buffer }>): Promise<string[]> {
+  /**
+   * The subjects whose email blind index matches one of the (version, index) pairs, the first
+   * SEARCH_LIMIT created, with their choices (which decide who may find them).
+   */
+  async findByEmailIndex(candidates: ReadonlyArray<{ version: number; value: Buffer }>): Promise<Array<Pick<SubjectRecord, 'id' | 'preferences'>>> {
     if (candidates.length === 0) return [];
     const rows = await this.db<Row>('subjects')
-      .select('id')
+      .select('id', 'preferences')
       .where((query) => {
         for (const candidate of candidates) {
           query.orWhere((q) => q.where('email_index', candidate.value).andWhere('email_index_version', candidate.version));
         }
       })
       .orderBy('created_at')
-      .limit(20);
-    return rows.map((row) => row.id);
+      .limit(SEARCH_LIMIT);
+    return rows.map((row) => ({ id: row.id, preferences: row.preferences }));
   }
 }
 

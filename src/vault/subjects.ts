@@ -6,7 +6,7 @@ import type { KeyHierarchy } from '../crypto/key-hierarchy';
 import type { Sealed } from '../crypto/sealed';
 import { VaultError } from '../errors/vault-error';
 import type { DataAction } from '../policy/actions';
-import { assertAllowed, type Allowed, type SubjectFacts, type SubjectLookup } from '../policy/decision';
+import { assertAllowed, refusedBySubject, type Allowed, type SubjectFacts, type SubjectLookup } from '../policy/decision';
 import type { DecisionPoint } from '../policy/decision-point';
 import { effectivePreferences, type PreferenceDefaults, type Preferences } from '../policy/preferences';
 import type { ConsentHistoryStore } from '../store/consent-history';
@@ -180,15 +180,23 @@ export class Subjects {
   /**
    * Looked up before the decision so that the trail names each subject a search finds (one event
    * each; tying an address to an id is an access to that subject), or records one that found none.
+   * A subject whose choices keep it from the purpose (an opt-out, no sharing consent) is left out,
+   * its refusal recorded: the search must not tell that purpose the address is a customer's.
    */
   async search(caller: Caller, email: string): Promise<{ subjects: Array<{ id: string } | { pseudonym: string }> }> {
-    const ids = await this.deps.subjects.findByEmailIndex(await this.deps.index.emailCandidates(email));
-    const lookups: SubjectLookup[] = ids.length > 0 ? ids.map((id) => ({ id })) : [{ missing: null }];
-    // Every decision is the same but for the subject it names: the caller's scope, purpose and grant.
-    const decisions = (await this.deps.decisions.decideEach(caller.principal, 'subjects.search', lookups, ['email'], caller.context)).map(assertAllowed);
+    const records = await this.deps.subjects.findByEmailIndex(await this.deps.index.emailCandidates(email));
+    const lookups: SubjectLookup[] = records.length > 0 ? records.map(factsOf) : [{ missing: null }];
+    const decisions = await this.deps.decisions.decideEach(caller.principal, 'subjects.search', lookups, ['email'], caller.context);
+    // A refusal of the caller itself (scope, purpose, grant) is the same for every subject: the search is refused.
+    const callerRefused = decisions.find((decision) => !decision.allowed && !refusedBySubject(decision));
+    if (callerRefused) assertAllowed(callerRefused);
     // Each subject named as the purpose names it when it reads: a pseudonymous purpose never learns an id.
-    const subjects = ids.map(async (id, i) => (decisions[i]!.subjectReference === 'id' ? { id } : { pseudonym: await this.deps.index.reference('psn', id) }));
-    return { subjects: await Promise.all(subjects) };
+    const found = records.flatMap((record, i) => {
+      const decision = decisions[i]!;
+      if (!decision.allowed) return [];
+      return [decision.subjectReference === 'id' ? { id: record.id } : this.deps.index.reference('psn', record.id).then((pseudonym) => ({ pseudonym }))];
+    });
+    return { subjects: await Promise.all(found) };
   }
 
   /** The subject's choices in force (defaults where it made none), audited as a read. */

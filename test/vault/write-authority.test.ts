@@ -53,7 +53,8 @@ describe("consent is the subject's choice, recorded only by the record's owner",
       expect([purpose, put.status, put.body.code, read.status]).toEqual([purpose, 403, 'not_record_owner', 403]);
       expect(put.body.detail).toContain("is for the record's owner");
       const patched = await vault.patch(`/v1/subjects/${id}`).set('Authorization', auth(contractor)).set('If-Match', etag).send({ preferences: { share_with_partners: true } });
-      expect([purpose, patched.status, patched.body.code]).toEqual([purpose, 403, 'not_record_owner']);
+      // joint_promotion is refused first for the subject's own refusal to share: it may not change the record at all.
+      expect([purpose, patched.status, patched.body.code]).toEqual([purpose, 403, purpose === 'joint_promotion' ? 'sharing_not_consented' : 'not_record_owner']);
     }
 
     const row = await vault.vault.db('subjects').where({ id }).first();
@@ -120,5 +121,28 @@ describe('erasure and card removal need a purpose entitled to the data they dest
     expect(await vault.vault.db('payment_methods').where({ token }).first()).toBeDefined();
     const billing = await clientWith(['payment_methods:write'], 'billing');
     await vault.delete(`/v1/payment-methods/${token}`).set('Authorization', auth(billing)).expect(204);
+  });
+});
+
+describe('a purpose the subject opted out of', () => {
+  it('may not change the record (its email, so the account\'s own mail) nor find it by email, while the owner still may', async () => {
+    const { id, etag } = await createSubject(vault, account, { ...SAMPLE, email: 'no.sharing@example.com', preferences: { share_with_partners: false, surveys: false } });
+    for (const purpose of ['joint_promotion', 'surveys']) {
+      const writer = await clientWith(['subjects:write', 'subjects:search'], purpose);
+      const patched = await vault.patch(`/v1/subjects/${id}`).set('Authorization', auth(writer)).set('If-Match', etag).send({ email: 'attacker@example.net' });
+      expect([purpose, patched.status, patched.body.code]).toEqual([purpose, 403, purpose === 'surveys' ? 'subject_opted_out' : 'sharing_not_consented']);
+      const removed = await vault.patch(`/v1/subjects/${id}`).set('Authorization', auth(writer)).set('If-Match', etag).send({ email: null });
+      expect([purpose, removed.status]).toEqual([purpose, 403]);
+      const found = await vault.post('/v1/subjects/search').set('Authorization', auth(writer)).send({ email: 'no.sharing@example.com' }).expect(200);
+      expect([purpose, found.body.subjects]).toEqual([purpose, []]);
+    }
+    const row = await vault.vault.db('subjects').where({ id }).first();
+    expect(row.version).toBe(1);
+    const owner = await vault.post('/v1/subjects/search').set('Authorization', auth(account)).send({ email: 'no.sharing@example.com' }).expect(200);
+    expect(owner.body.subjects).toEqual([{ id }]);
+    await vault.put(`/v1/subjects/${id}/preferences`).set('Authorization', auth(account)).send({ share_with_partners: true }).expect(200);
+    const partner = await clientWith(['subjects:search'], 'joint_promotion');
+    const afterConsent = await vault.post('/v1/subjects/search').set('Authorization', auth(partner)).send({ email: 'no.sharing@example.com' }).expect(200);
+    expect(afterConsent.body.subjects).toEqual([{ id }]);
   });
 });
