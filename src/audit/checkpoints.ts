@@ -71,7 +71,9 @@ export class CheckpointSigner {
     return this.db.transaction(
       async (trx) => {
         const head = await this.events.head(trx);
-        const [latest] = await this.checkpoints.newest(1);
+        // Every statement on the transaction's own session: one on the pool beside it would wait
+        // for a second connection (forever, with a pool of one) and would not see its snapshot.
+        const [latest] = await this.checkpoints.newest(1, trx);
         if (head.seq === 0 || latest?.seq === head.seq) return undefined;
         if (!(await this.linksUp(trx, latest, head.seq))) {
           this.logger.error({ head_seq: head.seq }, 'audit chain does not link up since the latest checkpoint; not signing it');
@@ -79,7 +81,7 @@ export class CheckpointSigner {
         }
         const unsigned = { seq: head.seq, hash: head.hash, signedAt: new Date(), kid: key.kid };
         const checkpoint = { ...unsigned, signature: crypto.sign(null, checkpointPayload(unsigned), key.privateKey) };
-        await this.checkpoints.insert(checkpoint);
+        await this.checkpoints.insert(checkpoint, trx);
         return { id: 0, ...checkpoint };
       },
       { isolationLevel: 'repeatable read' },

@@ -59,8 +59,8 @@ export class AuditCheckpointStore {
     });
   }
 
-  async insert(checkpoint: Omit<StoredCheckpoint, 'id'>): Promise<void> {
-    await this.db('audit_checkpoints').insert({
+  async insert(checkpoint: Omit<StoredCheckpoint, 'id'>, trx?: Database): Promise<void> {
+    await (trx ?? this.db)('audit_checkpoints').insert({
       seq: checkpoint.seq,
       hash: checkpoint.hash,
       signed_at: checkpoint.signedAt,
@@ -70,8 +70,8 @@ export class AuditCheckpointStore {
   }
 
   /** Newest (highest sequence number) first. */
-  async newest(limit: number): Promise<StoredCheckpoint[]> {
-    const rows = await this.db<CheckpointRow>('audit_checkpoints').orderBy('seq', 'desc').orderBy('id', 'desc').limit(limit);
+  async newest(limit: number, trx?: Database): Promise<StoredCheckpoint[]> {
+    const rows = await (trx ?? this.db)<CheckpointRow>('audit_checkpoints').orderBy('seq', 'desc').orderBy('id', 'desc').limit(limit);
     return rows.map(toCheckpoint);
   }
 }

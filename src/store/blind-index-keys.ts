@@ -29,3 +29,21 @@ export class BlindIndexKeyStore {
     return inserted.length > 0;
   }
 }
+
+/**
+ * The database holds a blind-index key version newer than those a write computed its indexes
+ * with (another instance rotated the keys since this one loaded them). Thrown inside the write's
+ * transaction, which rolls back: the caller loads the keys outside it, where loading them takes
+ * no second pooled connection while this one is held, and writes again.
+ */
+export class BlindIndexKeysBehind extends Error {
+  constructor(readonly version: number) {
+    super(`blind-index key version ${version} is newer than those loaded`);
+  }
+}
+
+/** Inside a write's transaction, after the rows it compares with were read: throws BlindIndexKeysBehind if `known` is not the newest version. */
+export async function assertBlindIndexCurrent(trx: Knex.Transaction, known: number): Promise<void> {
+  const newest = await trx('blind_index_keys').max<{ version: number | null }>('version as version').first();
+  if (newest?.version && newest.version > known) throw new BlindIndexKeysBehind(newest.version);
+}

@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { assertBlindIndexCurrent } from './blind-index-keys';
 
 export interface IdempotencyRecord {
   /** Null once the subject was erased: the digest is derived from its personal values. */
@@ -24,8 +25,8 @@ export interface IdempotencyKeyRef {
 
 /**
  * The `idempotency_keys` table. It keeps, per client, a keyed digest of the key, the subject it
- * created and a keyed digest of the request, never the response: a replay is answered by
- * reading the subject again, so no personal value is stored here in clear.
+ * created and a keyed digest of the request, never the response: a replay is answered from the
+ * request sent again (which must match the digest), so no personal value is stored here in clear.
  */
 export class IdempotencyKeyStore {
   constructor(private readonly db: Knex) {}
@@ -35,7 +36,8 @@ export class IdempotencyKeyStore {
    * rotation, instances store under different active versions, whose digests do not conflict on
    * the primary key. So concurrent claims of one key queue on a transaction lock named by its
    * digest under the oldest version, which every instance knows; under the lock, a version this
-   * instance has not loaded yet is loaded (`upTo`), and the key is looked for under every one.
+   * instance has not loaded yet refuses the claim (BlindIndexKeysBehind: the caller loads it
+   * outside the transaction and claims again), and the key is looked for under every one.
    * The first claim's row is found by the rest once it commits.
    */
   async claim(
@@ -43,18 +45,16 @@ export class IdempotencyKeyStore {
     key: IdempotencyKeyRef,
     record: IdempotencyRecord,
     trx: Knex.Transaction,
-    upTo: (version: number) => Promise<IdempotencyKeyRef>,
   ): Promise<IdempotencyRecord | undefined> {
     await trx.raw('select pg_advisory_xact_lock(?::bigint)', [lockIdOf(key).toString()]);
-    const newest = await trx('blind_index_keys').max<{ version: number | null }>('version as version').first();
-    const known = Math.max(...key.candidates.map((candidate) => candidate.version));
-    const ref = newest?.version && newest.version > known ? await upTo(newest.version) : key;
-    const earlier = await this.find(clientId, ref, trx);
+    // Under the lock: another instance may have stored this key under a version this one has not loaded.
+    await assertBlindIndexCurrent(trx, Math.max(...key.candidates.map((candidate) => candidate.version)));
+    const earlier = await this.find(clientId, key, trx);
     if (earlier) return earlier;
     await trx('idempotency_keys').insert({
       client_id: clientId,
-      key: ref.stored.value.toString('base64url'),
-      key_version: ref.stored.version,
+      key: key.stored.value.toString('base64url'),
+      key_version: key.stored.version,
       request_hash: record.requestHash,
       request_hash_version: record.requestHashVersion,
       subject_id: record.subjectId,

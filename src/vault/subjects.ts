@@ -11,7 +11,8 @@ import type { DecisionPoint } from '../policy/decision-point';
 import { effectivePreferences, type PreferenceDefaults, type Preferences } from '../policy/preferences';
 import type { ConsentHistoryStore } from '../store/consent-history';
 import type { Database } from '../store/database';
-import type { IdempotencyKeyStore, IdempotencyRecord } from '../store/idempotency-keys';
+import { BlindIndexKeysBehind } from '../store/blind-index-keys';
+import type { IdempotencyKeyRef, IdempotencyKeyStore, IdempotencyRecord } from '../store/idempotency-keys';
 import { ExternalIdTaken, type SealedSubjectField, type SubjectChanges, type SubjectRecord, type SubjectStore } from '../store/subjects';
 import type { Caller } from './caller';
 import { DecidedWrite } from './decided-write';
@@ -83,22 +84,23 @@ export class Subjects {
       preferences: input.preferences ?? {},
     };
     const insert = (trx?: Knex.Transaction) => this.deps.subjects.insertWithKey(id, changes, this.deps.keys.subjectKeyRowOf(subjectKey), trx).catch(translateWriteError);
+    const insertWithConsent = (claim?: (trx: Knex.Transaction) => Promise<IdempotencyRecord | undefined>) =>
+      this.deps.db.transaction(async (trx): Promise<{ record: SubjectRecord } | { replayOf: IdempotencyRecord }> => {
+        const winner = await claim?.(trx);
+        if (winner) return { replayOf: winner };
+        const record = await insert(trx);
+        await this.recordConsent(id, input.preferences, caller, trx);
+        return { record };
+      });
     let outcome: { record: SubjectRecord } | { replayOf: IdempotencyRecord };
     try {
       // The subject and its key are one statement; a transaction only when more must land with them.
-      outcome = !idempotencyKey && !hasPreferences(input.preferences)
-        ? { record: await insert() }
-        : await this.deps.db.transaction(async (trx) => {
-            if (keyRef && request) {
-              const recorded = { requestHash: request.value, requestHashVersion: request.version, subjectId: id };
-              const upTo = async (version: number) => ({ ...(await this.deps.index.idempotencyKey(caller.principal.clientId, keyRef.sent, version)), sent: keyRef.sent });
-              const winner = await this.deps.idempotency.claim(caller.principal.clientId, keyRef, recorded, trx, upTo);
-              if (winner) return { replayOf: winner };
-            }
-            const record = await insert(trx);
-            await this.recordConsent(id, input.preferences, caller, trx);
-            return { record };
-          });
+      if (keyRef && request) {
+        const recorded = { requestHash: request.value, requestHashVersion: request.version, subjectId: id };
+        outcome = await this.withCurrentKeyDigests(caller.principal.clientId, keyRef, (ref) => insertWithConsent((trx) => this.deps.idempotency.claim(caller.principal.clientId, ref, recorded, trx)));
+      } else {
+        outcome = hasPreferences(input.preferences) ? await insertWithConsent() : { record: await insert() };
+      }
     } catch (error) {
       this.deps.keys.settlePreparedKey(subjectKey, false);
       throw error;
@@ -106,6 +108,23 @@ export class Subjects {
     this.deps.keys.settlePreparedKey(subjectKey, 'record' in outcome);
     if ('replayOf' in outcome) return this.replay(caller, outcome.replayOf, input, write);
     return { view: await this.deps.renderer.render(outcome.record, decision, written), etag: etagOf(outcome.record), created: true };
+  }
+
+  /**
+   * Runs a claim of the Idempotency-Key with its digests under every blind-index version; when
+   * another instance added one this instance has not loaded, the claim's transaction is rolled
+   * back, the version is loaded outside it, and the claim runs again.
+   */
+  private async withCurrentKeyDigests<T>(clientId: string, keyRef: IdempotencyKeyRef, claim: (ref: IdempotencyKeyRef) => Promise<T>): Promise<T> {
+    for (let ref = keyRef, attempt = 1; ; attempt++) {
+      try {
+        return await claim(ref);
+      } catch (error) {
+        // Only a rotation after every reload: three in one request do not happen.
+        if (!(error instanceof BlindIndexKeysBehind) || attempt === 3) throw error;
+        ref = { ...(await this.deps.index.idempotencyKey(clientId, ref.sent, error.version)), sent: ref.sent };
+      }
+    }
   }
 
   async get(caller: Caller, id: string): Promise<SubjectResult> {

@@ -2,6 +2,7 @@ import { chainHash } from '../../src/audit/chain';
 import type { Database } from '../../src/store/database';
 import { startTestVault, type TestVault } from '../support/test-vault';
 import { adminCaller, bearer, type Caller } from '../policy/support/principals';
+import { startSecondInstance } from '../identity/support/identity-helpers';
 
 let vault: TestVault;
 let auditor: Caller;
@@ -141,5 +142,22 @@ describe('checkpoints', () => {
     const result = await verify();
     expect(result).toMatchObject({ ok: true, latest_checkpoint: { seq: checkpoint!.seq, kid: checkpoint!.kid } });
     expect(result.unsigned_events).toBe(result.events_verified - checkpoint!.seq);
+  });
+});
+
+describe('a checkpoint signed on a pool of one session', () => {
+  it('is signed: every statement of the signing runs on its transaction\'s own session', async () => {
+    const second = await startSecondInstance(vault, (config) => {
+      config.database.poolMax = 1;
+    });
+    try {
+      await vault.vault.audit.writer.append([{ action: 'subjects.read', outcome: 'allowed', requestId: 'req_pool_of_one' }]);
+      // With a statement on the pool beside the transaction, it waits out the pool's acquire timeout and fails.
+      await expect(second.vault.audit.checkpoints.signNow()).resolves.toMatchObject({ seq: await seqOf('req_pool_of_one') });
+      const [latest] = await vault.vault.db('audit_checkpoints').orderBy('id', 'desc').limit(1);
+      expect(Number(latest.seq)).toBe(await seqOf('req_pool_of_one'));
+    } finally {
+      await second.stop();
+    }
   });
 });

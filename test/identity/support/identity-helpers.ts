@@ -48,10 +48,14 @@ export async function accessToken(vault: TestVault, c: Credentials, params: Reco
 export const decode = (token: string) => ({ header: decodeProtectedHeader(token), claims: decodeJwt(token) });
 
 /** A second instance of the vault on the same database, as behind a load balancer. */
-export async function startSecondInstance(first: TestVault): Promise<{ vault: RunningVault; call: (method: 'get' | 'post', path: string) => request.Test; stop(): Promise<void> }> {
+export async function startSecondInstance(
+  first: TestVault,
+  adjust: (config: TestVault['config']) => void = () => undefined,
+): Promise<{ vault: RunningVault; call: (method: 'get' | 'post', path: string) => request.Test; stop(): Promise<void> }> {
   // The same settings (database, keys, issuer), its own listener: as behind one load balancer.
   const config = structuredClone(first.config);
   config.http.port = 0;
+  adjust(config);
   const vault = await startVault(config, { logDestination: { write: () => true } as never });
   const url = `https://localhost:${vault.port}`;
   return {
