@@ -277,8 +277,8 @@ export const SETTINGS = [
   {
     env: 'PDVAULT_BLIND_INDEX_RETIRE_GRACE_MS',
     schema: wholeNumber(0, 3_600_000),
-    devDefault: '30000',
-    doc: 'A `blind_index` rotation retires the old index key no sooner than this after the new key became active: every instance reloads its index keys within 30 s, so none still writes under the old one. Lower only with a single instance.',
+    devDefault: '60000',
+    doc: 'A `blind_index` rotation retires the old index key no sooner than this after the new key became active: every instance reloads its index keys within 30 s, and a write it computed before then commits well within the 30 s more. A row written under the old key later than the count before retirement is re-indexed before the job ends. Lower only with a single instance.',
   },
   {
     env: 'PDVAULT_ISSUER',

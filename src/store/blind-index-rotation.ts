@@ -29,8 +29,8 @@ export class BlindIndexRotationStore {
   }
 
   /** Lookups stop consulting every version older than `version`. */
-  async retireBelow(version: number): Promise<void> {
-    await this.db('blind_index_keys').where('version', '<', version).whereNot({ status: 'retired' }).update({ status: 'retired' });
+  async retireBelow(version: number, trx: Knex.Transaction): Promise<void> {
+    await trx('blind_index_keys').where('version', '<', version).whereNot({ status: 'retired' }).update({ status: 'retired' });
   }
 
   async claimSubjects(trx: Knex.Transaction, version: number, limit: number): Promise<IndexedSubjectRow[]> {

@@ -5,6 +5,7 @@ import { VaultError } from '../errors/vault-error';
 import type { DataAction } from '../policy/actions';
 import { assertAllowed, type Allowed, type SubjectLookup } from '../policy/decision';
 import type { DecisionPoint } from '../policy/decision-point';
+import { assertBlindIndexCurrent, BlindIndexKeysBehind } from '../store/blind-index-keys';
 import type { Database } from '../store/database';
 import type { PaymentMethodRecord, PaymentMethodStore } from '../store/payment-methods';
 import type { SubjectRecord, SubjectStore } from '../store/subjects';
@@ -76,14 +77,21 @@ export class PaymentMethods {
   }
 
   private async addDecided(subjectId: string, card: CardInput): Promise<{ view: MaskedPaymentMethod; created: boolean }> {
-    const [fingerprint, candidates] = await Promise.all([this.deps.index.cardFingerprint(card.number), this.deps.index.cardCandidates(card.number)]);
-    const added: CardToStore = { subjectId, card, token: newPaymentMethodToken(), fingerprint, candidates };
-    let known = (await this.deps.paymentMethods.findByFingerprint(subjectId, candidates))?.token;
+    let added = await this.fingerprinted(subjectId, card);
+    let known = (await this.deps.paymentMethods.findByFingerprint(subjectId, added.candidates))?.token;
     for (let attempt = 1; ; attempt++) {
       try {
         const outcome = await writeOnceMoreAfterRekey(() => this.store(added, known));
         return { view: maskedView(outcome.record), created: outcome.created };
       } catch (error) {
+        if (error instanceof BlindIndexKeysBehind && attempt < STORE_ATTEMPTS) {
+          // Another instance rotated the index keys: with this one's, the stored card (re-indexed
+          // under the new key) would not be found, and the subject would hold the card twice.
+          await this.deps.index.refresh();
+          added = await this.fingerprinted(subjectId, card);
+          known = (await this.deps.paymentMethods.findByFingerprint(subjectId, added.candidates))?.token;
+          continue;
+        }
         if (!(error instanceof CardStoredMeanwhile)) throw error;
         // Removed and added again by others over and over: this add is answered, never dropped.
         if (attempt === STORE_ATTEMPTS) {
@@ -92,6 +100,12 @@ export class PaymentMethods {
         known = error.token;
       }
     }
+  }
+
+  /** The card with a new token, its fingerprint under the active index key, and those it may be stored under. */
+  private async fingerprinted(subjectId: string, card: CardInput): Promise<CardToStore> {
+    const [fingerprint, candidates] = await Promise.all([this.deps.index.cardFingerprint(card.number), this.deps.index.cardCandidates(card.number)]);
+    return { subjectId, card, token: newPaymentMethodToken(), fingerprint, candidates };
   }
 
   /**
@@ -110,6 +124,8 @@ export class PaymentMethods {
       // The subject's row lock orders this add against an erasure, a re-key and a concurrent add of the same card.
       if (!(await this.deps.subjects.findForUpdate(subjectId, trx))) throw subjectNotFound();
       const stored = await this.deps.paymentMethods.findByFingerprint(subjectId, candidates, trx);
+      // After the lookup: a re-index that moved the stored card past these candidates added its key version first.
+      await assertBlindIndexCurrent(trx, Math.max(...candidates.map((candidate) => candidate.version)));
       if (stored && stored.token !== known) throw new CardStoredMeanwhile(stored.token);
       const written = resealed ? [sealed, resealed.card] : [sealed];
       if (!(await this.deps.keys.sealedUnderCurrentKey(subjectId, written, trx))) throw new SealedUnderRetiredKey();

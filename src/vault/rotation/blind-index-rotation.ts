@@ -68,13 +68,19 @@ export class BlindIndexRotation implements RotationKindHandler {
     });
   }
 
-  async complete(job: RotationJobRow): Promise<boolean> {
+  async complete(job: RotationJobRow, trx: Knex.Transaction): Promise<boolean> {
     const version = Number(job.params.index_version);
     // Until every instance has reloaded its keys, one may still write under the old key: wait, then sweep again.
     if (Date.now() < Number(job.params.retire_after)) return false;
-    if ((await this.store.remaining(version)) > 0) return false;
-    await this.store.retireBelow(version);
+    if ((await this.store.remaining(version, trx)) > 0) return false;
+    await this.store.retireBelow(version, trx);
+    // A write that computed its index under the old key before its instance reloaded, committed
+    // since the count: the job goes on (the retirement commits with this transaction) and its
+    // next batch re-indexes that row, which needs no old key; it ends once none is left.
+    return (await this.store.remaining(version, trx)) === 0;
+  }
+
+  async afterComplete(): Promise<void> {
     await this.index.refresh();
-    return true;
   }
 }

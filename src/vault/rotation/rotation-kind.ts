@@ -23,4 +23,6 @@ export interface RotationKindHandler {
   afterStart?(params: JobParams): Promise<void>;
   step?(job: RotationJobRow, batchSize: number): Promise<number>;
   complete(job: RotationJobRow, trx: Knex.Transaction): Promise<boolean>;
+  /** After the transaction that finished the job committed, on the instance that finished it. */
+  afterComplete?(): Promise<void>;
 }

@@ -117,7 +117,9 @@ export class RotationRunner {
       if (!(await this.jobs.handler(locked.kind).complete(locked, trx))) return undefined;
       return (await this.store.finish(locked.id, 'succeeded', trx)) ? locked : undefined;
     });
-    if (finished) await this.jobs.recordEnd(finished, 'succeeded');
+    if (!finished) return;
+    await this.jobs.handler(finished.kind).afterComplete?.();
+    await this.jobs.recordEnd(finished, 'succeeded');
   }
 
   private async onFailure(job: RotationJobRow, error: unknown): Promise<void> {
