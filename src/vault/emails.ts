@@ -1,6 +1,6 @@
 import type { KeyHierarchy } from '../crypto/key-hierarchy';
 import { VaultError } from '../errors/vault-error';
-import { assertAllowed, type Decision } from '../policy/decision';
+import { assertAllowed, type Allowed, type Decision } from '../policy/decision';
 import type { DecisionPoint } from '../policy/decision-point';
 import type { SubjectFields } from '../store/subjects';
 import { openRereadingAfterKeyChange } from './key-changes';
@@ -27,9 +27,15 @@ export class EmailResolution {
 
   async resolveOne(caller: Caller, id: string): Promise<{ subject_id: string; email: string }> {
     const record = isSubjectId(id) ? (await this.subjects.findFields([id], ['email'])).get(id) : undefined;
-    assertAllowed(await this.decisions.decide(caller.principal, 'emails.resolve', factsOrMissing(id, record), ['email'], caller.context));
+    const decision = assertAllowed(await this.decisions.decide(caller.principal, 'emails.resolve', factsOrMissing(id, record), ['email'], caller.context));
     if (!record) throw subjectNotFound();
-    return { subject_id: id, email: await this.openEmail(id, record) };
+    try {
+      return { subject_id: id, email: await this.openEmail(id, record) };
+    } catch (error) {
+      // No address to give (none on file, or erased since): the allowed disclosure did not happen.
+      if (error instanceof VaultError && error.status === 404) await this.notGiven(caller, [decision], error.code);
+      throw error;
+    }
   }
 
   async resolveBatch(caller: Caller, ids: readonly string[]): Promise<Resolution[]> {
@@ -41,23 +47,30 @@ export class EmailResolution {
     const first = decisions[0];
     if (first && !first.allowed && ['insufficient_scope', 'purpose_not_granted', 'grant_expired', 'field_not_allowed'].includes(first.reason)) assertAllowed(first);
 
-    return Promise.all(
+    // Allowed, yet no address given (none on file, or erased since): recorded as not done, by why.
+    const notGiven = new Map<string, Allowed[]>();
+    const resolutions = await Promise.all(
       ids.map(async (id): Promise<Resolution> => {
         const record = records.get(id);
         const decision = decided.get(id);
         if (!record || !decision) return { subject_id: id, error: 'not_found' };
         if (!decision.allowed) return { subject_id: id, error: decision.reason };
-        if (!record.sealed.email) return { subject_id: id, error: 'email_not_on_file' };
         try {
           return { subject_id: id, email: await this.openEmail(id, record) };
         } catch (error) {
           // Erased, or its email removed, since the batch read it: that subject's answer, not the batch's.
-          if (error instanceof VaultError && error.code === 'subject_not_found') return { subject_id: id, error: 'not_found' };
-          if (error instanceof VaultError && error.code === 'email_not_on_file') return { subject_id: id, error: 'email_not_on_file' };
-          throw error;
+          if (!(error instanceof VaultError) || error.status !== 404) throw error;
+          notGiven.set(error.code, [...(notGiven.get(error.code) ?? []), decision]);
+          return { subject_id: id, error: error.code === 'subject_not_found' ? 'not_found' : error.code };
         }
       }),
     );
+    for (const [code, decisions] of notGiven) await this.notGiven(caller, decisions, code);
+    return resolutions;
+  }
+
+  private notGiven(caller: Caller, decisions: readonly Allowed[], code: string): Promise<void> {
+    return this.decisions.recordNotDone(caller.principal, decisions, `not_done:${code}`, caller.context);
   }
 
   private openEmail(id: string, record: SubjectFields): Promise<string> {

@@ -161,3 +161,26 @@ describe('a write its decision allowed and the vault then refused', () => {
     ]);
   });
 });
+
+describe('an email resolution allowed for a subject with no address on file', () => {
+  it('is followed in the trail by not_done:email_not_on_file, alone or in a batch, and the subject with an address is not', async () => {
+    const mail = await mailer(vault, 'transactional_email');
+    const { id: without } = await createSubject(vault, account, { name: 'No Address' });
+
+    const one = await vault.get(`/v1/subjects/${without}/email`).set('Authorization', auth(mail)).expect(404);
+    expect(one.body.code).toBe('email_not_on_file');
+    expect(await eventsOf(one)).toEqual([
+      ['emails.resolve', 'allowed', null],
+      ['emails.resolve', 'denied', 'not_done:email_not_on_file'],
+    ]);
+
+    const batch = await vault.post('/v1/emails/resolve').set('Authorization', auth(mail)).send({ subject_ids: [subjectId, without] }).expect(200);
+    expect(batch.body.results).toEqual([{ subject_id: subjectId, email: SAMPLE.email }, { subject_id: without, error: 'email_not_on_file' }]);
+    const events = await vault.vault.db('audit_events').where({ request_id: batch.headers['x-request-id'] }).orderBy('seq');
+    expect(events.map((e) => [e.subject_id, e.outcome, e.reason])).toEqual([
+      [subjectId, 'allowed', null],
+      [without, 'allowed', null],
+      [without, 'denied', 'not_done:email_not_on_file'],
+    ]);
+  });
+});
