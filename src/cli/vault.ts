@@ -78,7 +78,7 @@ export async function startVault(config: Config, options: StartOptions = {}): Pr
     const keys = keyHierarchyFromConfig(config, { db, logger, metrics: keyMetrics(metrics) });
     metrics.gauge('pdvault_subject_keys_cached', 'Subjects whose unwrapped keys this instance holds in memory (at most PDVAULT_SUBJECT_KEY_CACHE_ENTRIES).', () => keys.cachedSubjects);
     const keyDeletions = followSubjectKeyDeletions(db, keys, (error) =>
-      logger.warn({ err: describeError(error) }, 'subject key feed lost; cached subject keys are dropped when it is back'),
+      logger.warn({ err: describeError(error) }, 'subject key feed lost; no subject key is kept in memory past its use until it is back'),
     );
     // A provider outage at start is not fatal: /readyz reports it and reads recover with it.
     await keys.warmUp().catch((error) => logger.warn({ error: describeError(error) }, 'key provider not usable at start'));

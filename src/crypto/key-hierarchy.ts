@@ -168,10 +168,14 @@ export class KeyHierarchy {
     this.subjectKeys.delete(subjectId);
   }
 
-  /** Deletes may have gone unannounced (the change feed was lost): every cached subject key leaves memory. */
-  forgetAllSubjectKeys(): void {
+  /**
+   * Whether this instance hears of every subject key destroyed anywhere (the change feed is up).
+   * Either way what it holds leaves memory (deletes may have gone unannounced); while it does not,
+   * it keeps no subject key past its use, so an erasure elsewhere is not outlived here.
+   */
+  hearsSubjectKeyDeletions(listening: boolean): void {
     this.destroyEpoch += 1;
-    this.subjectKeys.clear();
+    this.subjectKeys.hold(listening);
   }
 
   /** Subjects whose unwrapped keys this instance holds in memory. */

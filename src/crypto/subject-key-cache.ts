@@ -15,6 +15,7 @@ export interface SubjectKeys {
  */
 export class SubjectKeyCache {
   private readonly lru: LRUCache<string, SubjectKeys>;
+  private holding = true;
 
   constructor(maxEntries: number) {
     this.lru = new LRUCache<string, SubjectKeys>({
@@ -28,7 +29,18 @@ export class SubjectKeyCache {
   }
 
   set(subjectId: string, entry: SubjectKeys): void {
-    this.lru.set(subjectId, entry);
+    if (this.holding) this.lru.set(subjectId, entry);
+    else zeroEntrySoon(entry);
+  }
+
+  /**
+   * Whether keys are kept once used. Off while nothing would announce that a key was destroyed
+   * elsewhere (the change feed is down): everything held is dropped, and each key is then
+   * unwrapped for its one use and zeroed, rather than outlive an erasure on another instance.
+   */
+  hold(holding: boolean): void {
+    this.holding = holding;
+    this.lru.clear();
   }
 
   delete(subjectId: string): void {

@@ -7,9 +7,10 @@ export const SUBJECT_KEYS_CHANNEL = 'pdvault_subject_keys';
 
 /**
  * Follows deletions of subject keys on every instance: an erasure or a re-key anywhere takes
- * the subject's unwrapped keys out of this instance's memory. Whenever the feed (re)connects,
- * deletions may have gone unannounced, so every cached subject key is dropped and reloaded on
- * use. Writes do not depend on the feed: they check the key version under the row lock.
+ * the subject's unwrapped keys out of this instance's memory. Whenever the feed goes down or
+ * (re)connects, deletions may have gone unannounced, so every cached subject key is dropped; while
+ * it is down none is kept past its use. Writes do not depend on the feed: they check the key
+ * version under the row lock.
  */
 export function followSubjectKeyDeletions(db: Database, keys: KeyHierarchy, onError: (error: unknown) => void): ChangeListener {
   return new ChangeListener(
@@ -17,9 +18,7 @@ export function followSubjectKeyDeletions(db: Database, keys: KeyHierarchy, onEr
     SUBJECT_KEYS_CHANNEL,
     {
       changed: (subjectId) => keys.forgetSubjectKeys(subjectId),
-      listening: (up) => {
-        if (up) keys.forgetAllSubjectKeys();
-      },
+      listening: (up) => keys.hearsSubjectKeyDeletions(up),
     },
     { onError },
   );

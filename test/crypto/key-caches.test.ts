@@ -107,4 +107,21 @@ describe('the key hierarchy under a small subject-key cache', () => {
     // One GenerateDataKey for the generation; no Decrypt, the KEK stayed cached.
     expect(text).not.toMatch(/operation="decrypt"/);
   });
+
+  it('keeps no subject key past its use while it hears of no deletions (the change feed is down), and keeps them again once it does', async () => {
+    const keys = bed.hierarchy({ settings: { subjectKeyCacheSize: 10 } });
+    await keys.createSubjectKey('sub_deaf');
+    const sealed = await keys.seal('sub_deaf', 'email', 'deaf@example.com');
+    expect(keys.cachedSubjects).toBe(1);
+
+    keys.hearsSubjectKeyDeletions(false);
+    expect(keys.cachedSubjects).toBe(0);
+    expect((await keys.open('sub_deaf', 'email', sealed)).toString()).toBe('deaf@example.com');
+    await keys.seal('sub_deaf', 'name', 'Deaf');
+    expect(keys.cachedSubjects).toBe(0);
+
+    keys.hearsSubjectKeyDeletions(true);
+    expect((await keys.open('sub_deaf', 'email', sealed)).toString()).toBe('deaf@example.com');
+    expect(keys.cachedSubjects).toBe(1);
+  });
 });
