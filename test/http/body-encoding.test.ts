@@ -34,6 +34,13 @@ describe('a JSON body means one thing, whatever its encoding', () => {
     expect(await subjectCount()).toBe(before);
   });
 
+  it('refuses a body that is a byte order mark alone with 400 malformed_json, creating nothing', async () => {
+    const before = await subjectCount();
+    const res = await postSubject(BOM).expect(400);
+    expect(res.body.code).toBe('malformed_json');
+    expect(await subjectCount()).toBe(before);
+  });
+
   it.each([
     ['a charset hidden in a quoted parameter before the real one', 'application/json; foo="a;charset=utf-8"; charset=utf-16le'],
     ['a second charset parameter after a UTF-8 one', 'application/json; charset=utf-8; charset=utf-16le'],

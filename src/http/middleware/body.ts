@@ -143,6 +143,8 @@ function jsonRefusal(raw: Buffer): VaultError | undefined {
   if (!isUtf8(raw)) return notUtf8();
   // body-parser strips one byte order mark before it parses; the walk must read the same text.
   const text = raw.toString('utf8').replace(/^\uFEFF/, '');
+  // A mark with nothing after it: body-parser would take it for `{}`, a body that was never sent.
+  if (text.trim() === '' && raw.length > 0) return new VaultError('malformed_json', 400, 'The request body is not valid JSON');
   const walk = walkNames(text, MAX_DEPTH);
   switch (walk.outcome) {
     case 'repeated':
