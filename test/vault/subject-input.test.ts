@@ -153,6 +153,11 @@ describe('subject input', () => {
     expect(parseSubjectInput({ name: 'e\u0301'.repeat(150) }).name).toBe('\u00E9'.repeat(150));
   });
 
+  it('counts characters as openapi.yaml\'s maxLength does, by code point: 200 emoji are a name, 201 are too long', () => {
+    expect(parseSubjectInput({ name: '\u{1F600}'.repeat(200) }).name).toBe('\u{1F600}'.repeat(200));
+    expect(refusal(() => parseSubjectInput({ name: '\u{1F600}'.repeat(201) })).errors).toEqual([{ pointer: '/name', detail: 'name must be at most 200 characters' }]);
+  });
+
   it.each([[null], [[]], ['text'], [7]])('refuses a body that is not an object: %p', (body) => {
     expect(refusal(() => parseSubjectInput(body)).code).toBe('validation_failed');
   });

@@ -28,11 +28,18 @@ export function text(maxLength: number, label: string) {
 
 function textProblem(value: string, maxLength: number): string | undefined {
   if (value.length === 0) return 'must not be empty';
-  if (value.length > maxLength) return `must be at most ${maxLength} characters`;
+  // Characters as openapi.yaml's maxLength counts them (code points): an emoji is one, not two UTF-16 units.
+  if (value.length > maxLength && codePoints(value) > maxLength) return `must be at most ${maxLength} characters`;
   if (FORBIDDEN_CHARACTERS.test(value)) return 'must not contain control or invisible formatting characters';
   if (value !== value.trim()) return 'must not start or end with white space';
   if (/^\p{M}/u.test(value) || !VISIBLE.test(value)) return 'must contain a visible character and not start with a combining mark';
   return undefined;
+}
+
+function codePoints(value: string): number {
+  let count = 0;
+  for (const _ of value) count++;
+  return count;
 }
 
 /** Whether `text(maxLength, …)` refuses the (normalised) value: a rule built on it then says nothing more. */
