@@ -70,6 +70,13 @@ describe('GET /v1/admin/audit', () => {
     await vault.get(`/v1/admin/audit?limit=1000&cursor=${issued}`).set(bearer(auditor)).expect(200);
   });
 
+  it('refuses a parameter given twice, naming it, on the trail and on an access log', async () => {
+    for (const path of ['/v1/admin/audit?limit=1&limit=2', `/v1/subjects/${subject}/access-log?limit=1&limit=2`]) {
+      const res = await vault.get(path).set(bearer(auditor)).expect(400);
+      expect([res.body.code, res.body.errors]).toEqual(['invalid_query', [{ pointer: '/limit', detail: 'limit must be given once, as plain text' }]]);
+    }
+  });
+
   it('audits the read itself', async () => {
     const read = await vault.get(`/v1/admin/audit?subject_id=${subject}`).set(bearer(auditor)).expect(200);
     const [event] = await vault.vault.db('audit_events').where({ request_id: read.headers['x-request-id'] });

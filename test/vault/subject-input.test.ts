@@ -107,9 +107,9 @@ describe('subject input', () => {
   });
 
   it('refuses read-only properties as mass assignment', () => {
-    const error = refusal(() => parseSubjectInput({ id: 'sub_x', version: 9, email: 'a@example.com' }));
+    const error = refusal(() => parseSubjectInput({ id: 'sub_x', version: 9, pseudonym: 'psn_x', email: 'a@example.com' }));
     expect(error.code).toBe('read_only_property');
-    expect(error.errors?.map((e) => e.pointer)).toEqual(['/id', '/version']);
+    expect(error.errors?.map((e) => e.pointer)).toEqual(['/id', '/pseudonym', '/version']);
   });
 
   it.each([

@@ -64,6 +64,13 @@ export function readerOf(req: Request): AuditReader {
 
 /** Query parameters against `schema`; each problem names its parameter. */
 export function parseQuery<T extends z.ZodType>(schema: T, query: unknown): z.infer<T> {
+  // A parameter given twice (`limit=1&limit=2`) arrives as a list: which one was meant is not the vault's guess.
+  const repeated = Object.entries((query ?? {}) as Record<string, unknown>).filter(([, value]) => typeof value !== 'string').map(([name]) => name);
+  if (repeated.length) {
+    throw new VaultError('invalid_query', 400, 'The query parameters are not valid', {
+      errors: repeated.map((name) => ({ pointer: `/${name}`, detail: `${name} must be given once, as plain text` })),
+    });
+  }
   const parsed = schema.safeParse(query ?? {});
   if (parsed.success) return parsed.data;
   throw new VaultError('invalid_query', 400, 'The query parameters are not valid', {

@@ -6,11 +6,11 @@ import { invalid, parseInput } from './parse-input';
 import { text } from './text-rules';
 
 /**
- * Names under which callers send a card security code, compared in lower case without
- * separators (`securityCode`, `security-code` and `security_code` alike); the vault never
- * accepts or stores one. A name holding one of the abbreviations (`card_cvv`, `cvv_code`) is one too.
+ * Names under which callers send a card security code, or the PIN (sensitive authentication
+ * data alike), compared in lower case without separators (`securityCode`, `security-code` and
+ * `security_code` alike); the vault never accepts or stores one. A name holding one of the abbreviations (`card_cvv`, `cvv_code`) is one too.
  */
-const SECURITY_CODE_NAMES = new Set(['cid', 'csc', 'cav2', 'securitycode', 'cardcode', 'verificationcode', 'cardverificationcode']);
+const SECURITY_CODE_NAMES = new Set(['cid', 'csc', 'cav2', 'securitycode', 'cardcode', 'verificationcode', 'cardverificationcode', 'verificationvalue', 'cardverificationvalue', 'pin', 'pinblock']);
 const SECURITY_CODE_ABBREVIATIONS = /cvv|cvc|cvn|cvd|cvk/;
 const isSecurityCodeName = (key: string) => {
   const name = key.toLowerCase().replace(/[-_.\s]/g, '');

@@ -10,7 +10,7 @@ import { text } from './text-rules';
 export const MINIMUM_AGE_YEARS = 13;
 
 /** Properties the vault sets; a caller sending one is trying to assign what it may not. */
-const READ_ONLY = ['id', 'created_at', 'updated_at', 'version', 'etag', 'erased', 'subject_key'];
+const READ_ONLY = ['id', 'pseudonym', 'created_at', 'updated_at', 'version', 'etag', 'erased', 'subject_key'];
 
 export type PreferencesInput = Partial<Record<PreferenceName, boolean>>;
 
