@@ -12,7 +12,7 @@ export type IdentityEvent =
   | { type: 'token.revoked'; clientId: string; jti: string; address?: string; requestId?: string }
   | { type: 'token.revoke_refused'; clientId?: string; jti?: string; reason: string; address?: string; requestId?: string };
 
-export type IdentityActor = { via: 'api'; clientId: string } | { via: 'cli' } | { via: 'bootstrap' };
+export type IdentityActor = { via: 'api'; clientId: string; requestId?: string; address?: string } | { via: 'cli' } | { via: 'bootstrap' };
 
 // A client id someone typed at the token endpoint may be anything, a personal value included:
 // only the vault's own id form goes into the trail.
@@ -40,8 +40,9 @@ export function auditEventOfIdentity(event: IdentityEvent, requestId?: string): 
       return { action: 'token.revoke', outcome: 'denied', ...refusal(event), target: event.jti, requestId: event.requestId ?? requestId };
     default: {
       // An operator at the command line has no client id; the trail names how they acted.
-      const actor = event.actor.via === 'api' ? event.actor.clientId : `operator:${event.actor.via}`;
-      return { action: event.type, outcome: 'allowed', clientId: actor, target: event.clientId, requestId };
+      if (event.actor.via !== 'api') return { action: event.type, outcome: 'allowed', clientId: `operator:${event.actor.via}`, target: event.clientId, requestId };
+      const { clientId, address } = event.actor;
+      return { action: event.type, outcome: 'allowed', clientId, target: event.clientId, sourceAddress: address, requestId: event.actor.requestId ?? requestId };
     }
   }
 }

@@ -1,8 +1,7 @@
 /**
  * THE place where auditing (issue 5) plugs into identity. Every client administration action
  * and every token decision is passed to `record` and awaited, so the audit writer can fail the
- * operation closed. Until issue 5 lands, nothing is recorded. Events carry ids, never secrets
- * or tokens.
+ * operation closed. Events carry ids, never secrets or tokens.
  */
 export interface IdentityAuditHook {
   record(event: IdentityAuditEvent): Promise<void>;
@@ -15,7 +14,10 @@ export type IdentityAuditEvent =
   | { type: 'token.revoked'; clientId: string; jti: string; address?: string; requestId?: string }
   | { type: 'token.revoke_refused'; clientId?: string; jti?: string; reason: string; address?: string; requestId?: string };
 
-/** Who changes a client: an admin client over the API (with the scopes it holds now), or an operator. */
-export type Actor = { via: 'api'; clientId: string; scopes: readonly string[] } | { via: 'cli' } | { via: 'bootstrap' };
+/**
+ * Who changes a client: an admin client over the API (with the scopes it holds now, and the
+ * request and address it came from, as every admin event records them), or an operator.
+ */
+export type Actor = { via: 'api'; clientId: string; scopes: readonly string[]; requestId?: string; address?: string } | { via: 'cli' } | { via: 'bootstrap' };
 
 export const NO_IDENTITY_AUDIT: IdentityAuditHook = { record: async () => undefined };

@@ -15,6 +15,21 @@ afterAll(() => vault.stop());
 const as = (t: string) => ({ Authorization: `Bearer ${t}` });
 
 describe('/v1/admin/clients', () => {
+  it('records each change with the request it came in and the address it came from, as every admin event', async () => {
+    const made = await vault.post('/v1/admin/clients').set(as(token)).send({ name: 'traced', scopes: ['subjects:read'], purposes: ['shipping'] }).expect(201);
+    const id = made.body.client_id;
+    const changes = [
+      made,
+      await vault.patch(`/v1/admin/clients/${id}`).set(as(token)).send({ purposes: ['billing'] }).expect(200),
+      await vault.post(`/v1/admin/clients/${id}/rotate-secret`).set(as(token)).expect(200),
+      await vault.post(`/v1/admin/clients/${id}/disable`).set(as(token)).expect(200),
+    ];
+    const events = await vault.vault.db('audit_events').where({ target: id }).orderBy('seq');
+    expect(events.map((e) => [e.action, e.client_id, e.request_id, e.source_address])).toEqual(
+      ['client.registered', 'client.grants_changed', 'client.secret_rotated', 'client.disabled'].map((action, i) => [action, admin.clientId, changes[i]!.headers['x-request-id'], expect.stringMatching(/127\.0\.0\.1/)]),
+    );
+  });
+
   it('registers a client whose secret is shown once and works at the token endpoint', async () => {
     const res = await vault
       .post('/v1/admin/clients')

@@ -4,6 +4,7 @@ import type { Actor } from '../../identity/audit-hook';
 import { parseExpiry } from '../../identity/expiry';
 import type { AuditSink } from '../../audit/writer';
 import type { Identity } from '../../identity/identity';
+import { accessContextOf } from '../access-context';
 import { principalOf } from '../middleware/authenticate';
 import { parseBody } from '../parse-body';
 import type { SecuredRoutes } from '../secured-routes';
@@ -76,5 +77,6 @@ const actorOf = (req: Request): Actor => {
   const principal = principalOf(req);
   // What the caller holds now: its token's scopes its client still has.
   const scopes = principal.scopes.filter((scope) => principal.currentGrants?.scopes.includes(scope));
-  return { via: 'api', clientId: principal.clientId, scopes };
+  const { requestId, sourceAddress } = accessContextOf(req);
+  return { via: 'api', clientId: principal.clientId, scopes, requestId, address: sourceAddress };
 };
