@@ -13,6 +13,9 @@ export function oauthSource(req: Request): OAuthSource {
 
 /** Reads an OAuth endpoint request: form parameters and client credentials (one method only). */
 export function readOAuthRequest(req: Request): OAuthRequest {
+  // Taken from the URL, a secret would be in every log and history on the way; ignored, a grant
+  // sent there would be answered as one never asked for. Like every route that takes no query, refused.
+  if (Object.keys(req.query as object).length > 0) throw invalidRequest('Send the parameters in the request body, not in the URL query');
   const params = formParameters(req.body);
   const credentials = clientCredentials(req.get('authorization'), params);
   delete params.client_secret;

@@ -60,6 +60,18 @@ describe('POST /oauth/token', () => {
     expect(res.body.error).toBe('invalid_request');
   });
 
+  it.each(['/oauth/token', '/oauth/revoke'])('refuses parameters in the URL query at %s with invalid_request, issuing and revoking nothing', async (path) => {
+    const issued = Number((await vault.vault.db('audit_events').where({ action: 'token.issue', outcome: 'allowed' }).count('* as n').first())!.n);
+    const res = await vault
+      .post(`${path}?client_secret=${encodeURIComponent(billing.clientSecret)}`)
+      .set('Authorization', basic(billing))
+      .type('form')
+      .send(path === '/oauth/token' ? grant : { token: 'not-a-token' })
+      .expect(400);
+    expect(res.body).toEqual({ error: 'invalid_request', error_description: 'Send the parameters in the request body, not in the URL query' });
+    expect(Number((await vault.vault.db('audit_events').where({ action: 'token.issue', outcome: 'allowed' }).count('* as n').first())!.n)).toBe(issued);
+  });
+
   it('refuses a wrong secret with 401 invalid_client and a WWW-Authenticate challenge', async () => {
     const res = await requestToken(vault, { ...billing, clientSecret: billing.clientSecret.slice(0, -2) + 'xx' }, grant).expect(401);
     expect(res.body).toEqual({ error: 'invalid_client', error_description: expect.any(String) });
