@@ -51,9 +51,10 @@ export class BlindIndex {
   }
 
   /**
-   * A stable opaque reference (`tok_…`) for a value the caller may know exists but not see,
-   * and the pseudonym (`psn_…`) analytics sees instead of a subject id. Neither can be turned
-   * back into what it stands for without the key.
+   * An opaque reference (`tok_…`) for a value the caller may know exists but not see, and the
+   * pseudonym (`psn_…`) analytics sees instead of a subject id, under the active key: the same
+   * until a blind-index rotation, which gives new ones (unlinkable to the old without the vault).
+   * Neither can be turned back into what it stands for without the key.
    */
   async reference(prefix: 'tok' | 'psn', ...parts: string[]): Promise<string> {
     const mac = this.compute(`reference:${prefix}`, parts.join('\u0000'), await this.activeKey());
