@@ -39,9 +39,9 @@ export function disableClient(config: Config, clientId: string): Promise<ClientD
   return withAuditedRegistry(config, (registry) => registry.disable(clientId, CLI));
 }
 
-export function rotateClientSecret(config: Config, clientId: string): Promise<{ client_id: string; client_secret: string; previous_secret_expires_at: string | null }> {
+export function rotateClientSecret(config: Config, clientId: string, endPrevious = false): Promise<{ client_id: string; client_secret: string; previous_secret_expires_at: string | null }> {
   return withAuditedRegistry(config, async (registry) => {
-    const issued = await registry.rotateSecret(clientId, CLI);
+    const issued = await registry.rotateSecret(clientId, CLI, { endPrevious });
     return { ...credentialsOf(issued), previous_secret_expires_at: issued.client.previous_secret_expires_at };
   });
 }

@@ -61,7 +61,8 @@ clients
   .command('rotate-secret')
   .description('issue a new secret; the previous one works for the configured overlap')
   .argument('<client_id>')
-  .action(run(async (clientId: string) => printJson(await rotateClientSecret(loadConfig(), clientId))));
+  .option('--end-previous', 'the previous secret stops working at once (it leaked)')
+  .action(run(async (clientId: string, options: { endPrevious?: boolean }) => printJson(await rotateClientSecret(loadConfig(), clientId, options.endPrevious === true))));
 
 const keys = program.command('keys').description('rotate keys online (the same jobs as POST /v1/admin/keys/rotations)');
 keys

@@ -146,11 +146,15 @@ export class ClientRegistry {
   }
 
   /** A new secret; the previous one keeps working for the configured overlap. */
-  async rotateSecret(clientId: string, actor: Actor): Promise<IssuedCredentials> {
+  /**
+   * A new secret; the previous one works for the configured overlap, so the client can be
+   * redeployed without an outage, or not at all with `endPrevious` (a secret that leaked).
+   */
+  async rotateSecret(clientId: string, actor: Actor, { endPrevious = false }: { endPrevious?: boolean } = {}): Promise<IssuedCredentials> {
     checkAuthorityOver(actor, await this.existing(clientId));
     const { secretId, secret } = generateSecret();
     const secretHash = await this.argon2.hash(secret);
-    const previousExpiresAt = new Date(Date.now() + this.settings.secretRotationOverlapSeconds * 1000);
+    const previousExpiresAt = new Date(Date.now() + (endPrevious ? 0 : this.settings.secretRotationOverlapSeconds * 1000));
     const updated = await this.changeClient(clientId, actor, async (store, target, now) => {
       checkAuthorityOver(now, target);
       return store.replaceSecret(clientId, secretId, secretHash, previousExpiresAt);

@@ -123,6 +123,25 @@ describe('/v1/admin/clients', () => {
     }
   });
 
+  it('rotates a leaked secret with end_previous: the previous one is refused at once, the new one works', async () => {
+    const created = await vault.post('/v1/admin/clients').set(as(token)).send({ name: 'leaked', scopes: ['audit:read'] }).expect(201);
+    const rotated = await vault.post(`/v1/admin/clients/${created.body.client_id}/rotate-secret`).set(as(token)).send({ end_previous: true }).expect(200);
+    expect(Date.parse(rotated.body.client.previous_secret_expires_at)).toBeLessThanOrEqual(Date.now());
+    const as_ = (clientSecret: string) => requestToken(vault, { clientId: created.body.client_id, clientSecret }, { grant_type: 'client_credentials', scope: 'audit:read' });
+    expect((await as_(created.body.client_secret).expect(401)).body.error).toBe('invalid_client');
+    await as_(rotated.body.client_secret).expect(200);
+  });
+
+  it('refuses a rotation whose end_previous is not a boolean, and keeps the secret', async () => {
+    const created = await vault.post('/v1/admin/clients').set(as(token)).send({ name: 'kept-secret', scopes: ['audit:read'] }).expect(201);
+    for (const body of [{ end_previous: 'yes' }, { end_previous: true, extra: 1 }]) {
+      const res = await vault.post(`/v1/admin/clients/${created.body.client_id}/rotate-secret`).set(as(token)).send(body).expect(400);
+      expect(res.body.code).toBe('invalid_body');
+    }
+    await requestToken(vault, { clientId: created.body.client_id, clientSecret: created.body.client_secret }, { grant_type: 'client_credentials', scope: 'audit:read' }).expect(200);
+    expect((await vault.vault.db('clients').where({ id: created.body.client_id }).first()).previous_secret_expires_at).toBeNull();
+  });
+
   it('disables a client, whose existing token stops working at once', async () => {
     const created = await vault.post('/v1/admin/clients').set(as(token)).send({ name: 'leaver', scopes: ['admin:clients'] }).expect(201);
     const leaverToken = await accessToken(vault, { clientId: created.body.client_id, clientSecret: created.body.client_secret }, { scope: 'admin:clients' });

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { productionEnv, startTestVault, type TestVault } from '../support/test-vault';
-import { accessToken, decode, registerAdmin } from './support/identity-helpers';
+import { accessToken, decode, registerAdmin, requestToken } from './support/identity-helpers';
 
 const run = promisify(execFile);
 const ROOT = path.resolve(__dirname, '../..');
@@ -44,7 +44,11 @@ describe('pdvault clients', () => {
     expect(listed).toContainEqual(expect.objectContaining({ client_id: billing.clientId, name: 'billing', kind: 'contractor', expires_at: '2099-07-01T00:00:00.000Z' }));
     expect(JSON.stringify(listed)).not.toContain(billing.clientSecret);
 
-    const rotated = JSON.parse((await pdvault('clients', 'rotate-secret', billing.clientId)).stdout);
+    const overlapping = JSON.parse((await pdvault('clients', 'rotate-secret', billing.clientId)).stdout);
+    await accessToken(vault, { clientId: billing.clientId, clientSecret: overlapping.client_secret }, { scope: 'payment_methods:read', purpose: 'billing' });
+    // A secret that leaked: the previous one (the overlapping one here) ends at once.
+    const rotated = JSON.parse((await pdvault('clients', 'rotate-secret', '--end-previous', billing.clientId)).stdout);
+    await requestToken(vault, { clientId: billing.clientId, clientSecret: overlapping.client_secret }, { grant_type: 'client_credentials', scope: 'payment_methods:read', purpose: 'billing' }).expect(401);
     await accessToken(vault, { clientId: billing.clientId, clientSecret: rotated.client_secret }, { scope: 'payment_methods:read', purpose: 'billing' });
 
     const disabled = JSON.parse((await pdvault('clients', 'disable', billing.clientId)).stdout);
@@ -55,6 +59,7 @@ describe('pdvault clients', () => {
     const events = await vault.vault.db('audit_events').where({ target: billing.clientId, client_id: 'operator:cli' }).orderBy('seq');
     expect(events.map((e) => [e.action, e.outcome])).toEqual([
       ['client.registered', 'allowed'],
+      ['client.secret_rotated', 'allowed'],
       ['client.secret_rotated', 'allowed'],
       ['client.disabled', 'allowed'],
     ]);

@@ -24,6 +24,10 @@ const Registration = z.strictObject({
   expires_at: expiry.nullable().optional(),
 });
 
+const SecretRotation = z.strictObject({
+  end_previous: z.boolean({ error: 'end_previous must be true or false' }).default(false),
+});
+
 const GrantChange = z.strictObject({
   scopes: names.optional(),
   purposes: names.optional(),
@@ -65,9 +69,10 @@ export function adminClientRoutes(routes: SecuredRoutes, identity: Identity, aud
   }, { body: 'none' });
   routes.add(router, '/v1/admin/clients/:id/rotate-secret', scope, {
     post: async (req, res) => {
-      res.json(await clients.rotateSecret(idOf(req), actorOf(req)));
+      const body = parseBody(SecretRotation, req.body);
+      res.json(await clients.rotateSecret(idOf(req), actorOf(req), { endPrevious: body.end_previous }));
     },
-  }, { body: 'none' });
+  });
   router.use('/v1/admin/clients', auditRefusals(audit, 'clients.access'));
   return router;
 }
