@@ -53,7 +53,8 @@ export class ChainVerifier {
 
   private async verifyIn(trx: Database): Promise<ChainVerification> {
     const head = await this.events.head(trx);
-    const signed = await this.signedCheckpoints();
+    // In the same snapshot as the events: a checkpoint signed after it began would name events it cannot see.
+    const signed = await this.signedCheckpoints(trx);
     const wanted = new Set(signed.valid.map((checkpoint) => checkpoint.seq));
     const hashesAt = new Map<number, Buffer>();
 
@@ -109,11 +110,11 @@ export class ChainVerifier {
     };
   }
 
-  private async signedCheckpoints(): Promise<{ valid: StoredCheckpoint[]; forged?: StoredCheckpoint }> {
-    const keys = new Map((await this.checkpoints.keys()).map((key) => [key.kid, key]));
+  private async signedCheckpoints(trx: Database): Promise<{ valid: StoredCheckpoint[]; forged?: StoredCheckpoint }> {
+    const keys = new Map((await this.checkpoints.keys(trx)).map((key) => [key.kid, key]));
     const valid: StoredCheckpoint[] = [];
     let forged: StoredCheckpoint | undefined;
-    for (const checkpoint of await this.checkpoints.newest(CHECKPOINTS_CHECKED)) {
+    for (const checkpoint of await this.checkpoints.newest(CHECKPOINTS_CHECKED, trx)) {
       if (checkpointSignatureValid(checkpoint, keys.get(checkpoint.kid))) valid.push(checkpoint);
       else forged ??= checkpoint;
     }

@@ -46,8 +46,8 @@ export class AuditCheckpointStore {
     return row && toKey(row);
   }
 
-  async keys(): Promise<StoredCheckpointKey[]> {
-    return (await this.db<KeyRow>('audit_checkpoint_keys').orderBy('created_at')).map(toKey);
+  async keys(trx?: Database): Promise<StoredCheckpointKey[]> {
+    return (await (trx ?? this.db)<KeyRow>('audit_checkpoint_keys').orderBy('created_at')).map(toKey);
   }
 
   async insertKey(key: Omit<StoredCheckpointKey, 'createdAt'>): Promise<void> {

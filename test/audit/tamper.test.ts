@@ -145,6 +145,22 @@ describe('checkpoints', () => {
   });
 });
 
+describe('a verification on a pool of one session', () => {
+  it('reads the checkpoints in the snapshot it walks the events in, on its own session', async () => {
+    await vault.vault.audit.checkpoints.signNow();
+    const second = await startSecondInstance(vault, (config) => {
+      config.database.poolMax = 1;
+    });
+    try {
+      // With the checkpoints read on the pool beside its transaction, it waits out the pool's acquire timeout: 503.
+      const res = await second.call('get', '/v1/admin/audit/verify').set(bearer(auditor)).expect(200);
+      expect(res.body).toMatchObject({ ok: true, latest_checkpoint: expect.objectContaining({ kid: expect.any(String) }) });
+    } finally {
+      await second.stop();
+    }
+  });
+});
+
 describe('a checkpoint signed on a pool of one session', () => {
   it('is signed: every statement of the signing runs on its transaction\'s own session', async () => {
     const second = await startSecondInstance(vault, (config) => {
