@@ -88,6 +88,24 @@ export class IdempotencyKeyStore {
       .update({ key: stored.value.toString('base64url'), key_version: stored.version });
   }
 
+  /** The subject's keys an earlier release recorded as sent (not yet turned into digests). */
+  async keysOfSubjectStoredAsSent(subjectId: string): Promise<Array<{ clientId: string; key: string }>> {
+    const rows = await this.db('idempotency_keys').select('client_id', 'key').where({ subject_id: subjectId }).whereNull('key_version');
+    return rows.map((row: { client_id: string; key: string }) => ({ clientId: row.client_id, key: row.key }));
+  }
+
+  /**
+   * At the subject's erasure, a key stored as sent gives way to its digest (a row of it beside
+   * it already, if two releases claimed the key at once), so nothing of it stays readable.
+   */
+  async replaceStoredAsSent(clientId: string, sent: string, stored: { version: number; value: Buffer }, subjectId: string, trx: Knex.Transaction): Promise<void> {
+    await trx('idempotency_keys')
+      .insert({ client_id: clientId, key: stored.value.toString('base64url'), key_version: stored.version, request_hash: null, request_hash_version: null, subject_id: subjectId })
+      .onConflict(['client_id', 'key'])
+      .ignore();
+    await trx('idempotency_keys').where({ client_id: clientId, key: sent }).whereNull('key_version').delete();
+  }
+
   /** The subject was erased: its keys stay (a late retry must not create it again), their request hashes go. */
   async forgetRequestsOf(subjectId: string, trx: Knex.Transaction): Promise<void> {
     await trx('idempotency_keys').where({ subject_id: subjectId }).update({ request_hash: null });

@@ -184,12 +184,18 @@ export class Subjects {
   async erase(caller: Caller, id: string, ifMatch?: IfMatch): Promise<void> {
     const write = new DecidedWrite(this.deps.decisions, caller);
     write.restsOn((await this.decideOnCurrent(caller, 'subjects.erase', id)).decision);
+    // Keys an earlier release stored as sent (an email, perhaps) are digested with the erasure;
+    // their digests are computed first, since that may load index keys on another session.
+    const storedAsSent = await Promise.all(
+      (await this.deps.idempotency.keysOfSubjectStoredAsSent(id)).map(async (sent) => ({ ...sent, stored: (await this.deps.index.idempotencyKey(sent.clientId, sent.key)).stored })),
+    );
     // Erased by another request since it was read: this erasure did not happen, that one did.
     await write.run(() => this.deps.db.transaction(async (trx) => {
       const current = await this.deps.subjects.findForUpdate(id, trx);
       if (!current) throw subjectNotFound();
       assertIfMatch(ifMatch, current);
       await this.deps.keys.destroySubjectKey(id, trx);
+      for (const { clientId, key, stored } of storedAsSent) await this.deps.idempotency.replaceStoredAsSent(clientId, key, stored, id, trx);
       await this.deps.idempotency.forgetRequestsOf(id, trx);
       // Payment methods and consent history go with the row (ON DELETE CASCADE); the blind index is a column of it.
       await this.deps.subjects.delete(id, trx);

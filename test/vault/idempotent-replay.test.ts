@@ -143,6 +143,24 @@ describe('a creation sent again with its Idempotency-Key', () => {
     }
   });
 
+  it('does not keep a key recorded as sent readable past its subject\'s erasure: its digest answers the retry with 409', async () => {
+    const body = { email: 'legacy.erased@example.com' };
+    const first = await vault.post('/v1/subjects').set('Authorization', auth(account)).set('Idempotency-Key', 'signup-legacy.erased@example.com').send(body).expect(201);
+    await vault.vault
+      .db('idempotency_keys')
+      .where({ client_id: account.credentials.clientId, subject_id: first.body.id })
+      .update({ key: 'signup-legacy.erased@example.com', key_version: null, request_hash: crypto.createHash('sha256').update(canonicalJson(body)).digest(), request_hash_version: null });
+
+    await vault.delete(`/v1/subjects/${first.body.id}`).set('Authorization', auth(account)).expect(204);
+
+    const rows = await vault.vault.db('idempotency_keys').where({ subject_id: first.body.id });
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({ key_version: expect.any(Number), request_hash: null });
+    expect(JSON.stringify(rows)).not.toContain('legacy.erased');
+    const retried = await vault.post('/v1/subjects').set('Authorization', auth(account)).set('Idempotency-Key', 'signup-legacy.erased@example.com').send(body).expect(409);
+    expect(retried.body.code).toBe('subject_erased');
+  });
+
   it('finds a key recorded before keys were digested, as sent, and compares its request by the plain hash it was recorded with', async () => {
     const body = { email: 'legacy.digest@example.com' };
     const first = await vault.post('/v1/subjects').set('Authorization', auth(account)).set('Idempotency-Key', 'legacy-1').send(body).expect(201);
