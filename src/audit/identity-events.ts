@@ -6,7 +6,7 @@ import type { AuditEventInput } from './events';
  * the other and the compiler checks that the shapes still agree.
  */
 export type IdentityEvent =
-  | { type: 'client.registered' | 'client.disabled' | 'client.grants_changed' | 'client.secret_rotated'; clientId: string; actor: IdentityActor }
+  | { type: 'client.registered' | 'client.disabled' | 'client.grants_changed' | 'client.secret_rotated'; clientId: string; actor: IdentityActor; endedPrevious?: boolean }
   | { type: 'token.issued'; clientId: string; jti: string; scopes: string[]; purpose?: string; address?: string; requestId?: string }
   | { type: 'token.refused'; clientId?: string; reason: string; address?: string; requestId?: string }
   | { type: 'token.revoked'; clientId: string; jti: string; address?: string; requestId?: string }
@@ -40,9 +40,11 @@ export function auditEventOfIdentity(event: IdentityEvent, requestId?: string): 
       return { action: 'token.revoke', outcome: 'denied', ...refusal(event), target: event.jti, requestId: event.requestId ?? requestId };
     default: {
       // An operator at the command line has no client id; the trail names how they acted.
-      if (event.actor.via !== 'api') return { action: event.type, outcome: 'allowed', clientId: `operator:${event.actor.via}`, target: event.clientId, requestId };
+      // A rotation that ended the previous secret at once (it leaked) says so.
+      const reason = event.endedPrevious ? 'previous_secret_ended' : undefined;
+      if (event.actor.via !== 'api') return { action: event.type, outcome: 'allowed', reason, clientId: `operator:${event.actor.via}`, target: event.clientId, requestId };
       const { clientId, address } = event.actor;
-      return { action: event.type, outcome: 'allowed', clientId, target: event.clientId, sourceAddress: address, requestId: event.actor.requestId ?? requestId };
+      return { action: event.type, outcome: 'allowed', reason, clientId, target: event.clientId, sourceAddress: address, requestId: event.actor.requestId ?? requestId };
     }
   }
 }

@@ -119,8 +119,8 @@ function isDatabaseUnavailable(error: unknown): boolean {
 
 // The database is up but could not serve this request in time: a statement past the statement
 // timeout (a row lock held by a long rotation batch, say), a lock not available, a deadlock or a
-// serialization failure. The statement's transaction rolled back, so nothing changed and a retry
-// may pass: the caller's to retry, not a vault fault.
+// serialization failure. The statement's transaction rolled back and a retry may pass: the
+// caller's to retry, not a vault fault. Like any 5xx, it does not say what else the request did.
 const DATABASE_BUSY_CODES = new Set(['57014', '55P03', '40P01', '40001']);
 
 function isDatabaseBusy(error: unknown): boolean {

@@ -159,7 +159,7 @@ export class ClientRegistry {
       checkAuthorityOver(now, target);
       return store.replaceSecret(clientId, secretId, secretHash, previousExpiresAt);
     });
-    await this.audit.record({ type: 'client.secret_rotated', clientId, actor });
+    await this.audit.record({ type: 'client.secret_rotated', clientId, actor, endedPrevious: endPrevious });
     return { client_id: clientId, client_secret: secret, client: describeClient(updated!) };
   }
 

@@ -93,7 +93,8 @@ function parsePurpose(name: string, input: unknown, at: string, problem: (pointe
   const rule: PurposeRule = { fields: {} };
 
   if (input.description !== undefined) {
-    if (typeof input.description !== 'string' || input.description.length > MAX_DESCRIPTION) {
+    // Characters by code point, as openapi's maxLength counts them.
+    if (typeof input.description !== 'string' || [...input.description].length > MAX_DESCRIPTION) {
       problem(`${at}/description`, `A description is a string of at most ${MAX_DESCRIPTION} characters`);
     } else rule.description = input.description;
   }

@@ -44,3 +44,8 @@ export async function writeOnceMoreAfterRekey<T>(write: () => Promise<T>): Promi
     return write();
   }
 }
+
+/** The blind-index keys changed again each time a write reloaded them: rotations one after another. */
+export function indexKeysKeptChanging(): VaultError {
+  return new VaultError('key_contention', 503, 'The lookup keys changed while the write was made; send it again', { headers: { 'Retry-After': '1' } });
+}

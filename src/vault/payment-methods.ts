@@ -22,7 +22,7 @@ import {
   type RevealedCard,
   type SealedCardContents,
 } from './payment-method-view';
-import { openRereadingAfterKeyChange, SealedUnderRetiredKey, writeOnceMoreAfterRekey } from './key-changes';
+import { indexKeysKeptChanging, openRereadingAfterKeyChange, SealedUnderRetiredKey, writeOnceMoreAfterRekey } from './key-changes';
 import { factsOf, factsOrMissing } from './subjects';
 
 export interface PaymentMethodDependencies {
@@ -84,7 +84,8 @@ export class PaymentMethods {
         const outcome = await writeOnceMoreAfterRekey(() => this.store(added, known));
         return { view: maskedView(outcome.record), created: outcome.created };
       } catch (error) {
-        if (error instanceof BlindIndexKeysBehind && attempt < STORE_ATTEMPTS) {
+        if (error instanceof BlindIndexKeysBehind) {
+          if (attempt === STORE_ATTEMPTS) throw indexKeysKeptChanging();
           // Another instance rotated the index keys: with this one's, the stored card (re-indexed
           // under the new key) would not be found, and the subject would hold the card twice.
           await this.deps.index.refresh();

@@ -19,7 +19,7 @@ import { DecidedWrite } from './decided-write';
 import { assertIfMatch, etagOf, type IfMatch } from './if-match';
 import { isSubjectId, newSubjectId, subjectNotFound } from './ids';
 import { PERSONAL_FIELDS, type PersonalField, type PreferencesInput, type SubjectInput, type SubjectPatch } from './input/subject-input';
-import { openRereadingAfterKeyChange, SealedUnderRetiredKey, writeOnceMoreAfterRekey } from './key-changes';
+import { indexKeysKeptChanging, openRereadingAfterKeyChange, SealedUnderRetiredKey, writeOnceMoreAfterRekey } from './key-changes';
 import type { SubjectReads } from './subject-reads';
 import { SUBJECT_READ_FIELDS, type SubjectRenderer, type SubjectView, type WrittenFields } from './subject-view';
 
@@ -120,8 +120,9 @@ export class Subjects {
       try {
         return await claim(ref);
       } catch (error) {
+        if (!(error instanceof BlindIndexKeysBehind)) throw error;
         // Only a rotation after every reload: three in one request do not happen.
-        if (!(error instanceof BlindIndexKeysBehind) || attempt === 3) throw error;
+        if (attempt === 3) throw indexKeysKeptChanging();
         ref = { ...(await this.deps.index.idempotencyKey(clientId, ref.sent, error.version)), sent: ref.sent };
       }
     }

@@ -130,6 +130,8 @@ describe('/v1/admin/clients', () => {
     const as_ = (clientSecret: string) => requestToken(vault, { clientId: created.body.client_id, clientSecret }, { grant_type: 'client_credentials', scope: 'audit:read' });
     expect((await as_(created.body.client_secret).expect(401)).body.error).toBe('invalid_client');
     await as_(rotated.body.client_secret).expect(200);
+    const [event] = await vault.vault.db('audit_events').where({ target: created.body.client_id, action: 'client.secret_rotated' });
+    expect(event.reason).toBe('previous_secret_ended');
   });
 
   it('refuses a rotation whose end_previous is not a boolean, and keeps the secret', async () => {

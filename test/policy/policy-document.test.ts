@@ -30,6 +30,12 @@ describe('a policy document', () => {
     expect(parsed.purposes.analytics).toEqual({ fields: { country: 'plain' }, subject_reference: 'pseudonym' });
   });
 
+  it('takes a description of 500 characters counted by code point, and refuses 501', () => {
+    const described = (description: string) => withTransactional({ shipping: { fields: { name: 'plain' }, description } });
+    expect(parsePolicyDocument(described('\u{1F4E6}'.repeat(500))).purposes.shipping!.description).toHaveLength(1000);
+    expect(problemsOf(described('\u{1F4E6}'.repeat(501)))).toEqual(['/purposes/shipping/description']);
+  });
+
   it('is refused with the path of an unknown purpose', () => {
     expect(problemsOf(withTransactional({ teleportation: { fields: {} } }))).toEqual(['/purposes/teleportation']);
   });

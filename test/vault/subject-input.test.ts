@@ -175,7 +175,7 @@ describe('subject patch', () => {
     expect(parseSubjectInput({ external_id: 'tenant:acct-42.eu_1' }).external_id).toBe('tenant:acct-42.eu_1');
   });
 
-  it.each(['4111111111111111', '4111-1111-1111-1111', 'acct4111111111111111', 'card:5555.5555.5555.4444', '378282246310005'])(
+  it.each(['4111111111111111', '4111-1111-1111-1111', 'acct4111111111111111', 'card:5555.5555.5555.4444', '378282246310005', 'cust-01-4111-1111-1111-1111', '2024-4111-1111-1111-1111'])(
     'refuses an external_id holding a card number (%s), which would be kept and shown unsealed',
     (externalId) => {
       expect(refusal(() => parseSubjectInput({ external_id: externalId })).errors).toEqual([{ pointer: '/external_id', detail: expect.stringMatching(/holds a card number/) }]);

@@ -37,14 +37,24 @@ const personalFields = {
 };
 
 /**
- * A card number written as an id, alone or with separators (`4111-1111-1111-1111`) or a prefix
- * (`acct4111111111111111`): a run of 12 to 19 digits, as written or with the separators taken
- * out, that passes the check digit and an issuer range. Only whole runs: a long numeric id holds
- * some window of digits that passes, and is not refused for it.
+ * A card number written as an id, alone, with separators (`4111-1111-1111-1111`), after a
+ * prefix (`acct4111111111111111`) or beside other numbers (`cust-01-4111-1111-1111-1111`): one or
+ * more consecutive digit groups of a stretch of digits and separators that together make 12 to
+ * 19 digits passing the check digit and an issuer range. Only whole groups: a long numeric id
+ * holds some window of digits that passes, and is not refused for it.
  */
 function holdsCardNumber(id: string): boolean {
-  const runs = [id, id.replace(/[._:-]/g, '')].flatMap((form) => form.match(/\d+/g) ?? []);
-  return runs.some((run) => run.length >= 12 && run.length <= 19 && cardValidator.number(run, { luhnValidateUnionPay: true }).isValid);
+  for (const stretch of id.match(/[0-9][0-9._:-]*/g) ?? []) {
+    const groups = stretch.split(/[._:-]+/).filter((group) => group !== '');
+    for (let first = 0; first < groups.length; first++) {
+      let digits = '';
+      for (let last = first; last < groups.length && digits.length < 19; last++) {
+        digits += groups[last];
+        if (digits.length >= 12 && digits.length <= 19 && cardValidator.number(digits, { luhnValidateUnionPay: true }).isValid) return true;
+      }
+    }
+  }
+  return false;
 }
 
 // The account's id in the caller's own terms: kept unsealed (it finds the record) and shown to

@@ -118,8 +118,9 @@ export class RotationRunner {
       return (await this.store.finish(locked.id, 'succeeded', trx)) ? locked : undefined;
     });
     if (!finished) return;
-    await this.jobs.handler(finished.kind).afterComplete?.();
     await this.jobs.recordEnd(finished, 'succeeded');
+    // The job is over and recorded; what follows only brings this instance up to date sooner.
+    await this.jobs.handler(finished.kind).afterComplete?.().catch((error) => this.logger.warn({ job_id: finished.id, error: describeError(error) }, 'rotation job ended; reloading its keys here failed, they reload at the next refresh'));
   }
 
   private async onFailure(job: RotationJobRow, error: unknown): Promise<void> {
