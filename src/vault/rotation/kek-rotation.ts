@@ -64,15 +64,16 @@ export class KekRotation implements RotationKindHandler {
     // leave those keys behind, under a generation shown as retired.
     if ((await this.jobs.runningForMs(job.id, trx)) < 2 * RESERVATION_CHECK_MS + FOLLOW_MARGIN_MS) return false;
     // Batches other instances hold locked are still counted here: the job waits for them.
-    if ((await this.store.countSubjectKeysBelow(target)) > 0) return false;
+    // On the job's own session: what is counted, re-sealed and retired commits with the job's end.
+    if ((await this.store.countSubjectKeysBelow(target, trx)) > 0) return false;
     for (const column of SEALED_SECRETS) {
-      for (const secret of await this.store.listSecrets(column)) {
+      for (const secret of await this.store.listSecrets(column, trx)) {
         if (this.keys.secretGeneration(secret.sealed) >= target) continue;
-        await this.store.replaceSecret(column, secret.id, await this.keys.resealSecret(column.kind, secret.id, secret.sealed));
+        await this.store.replaceSecret(column, secret.id, await this.keys.resealSecret(column.kind, secret.id, secret.sealed), trx);
       }
     }
     await this.checkpointKeys.renewKeySealedBelow(target);
-    await this.store.finishRetiring(target);
+    await this.store.finishRetiring(target, trx);
     return true;
   }
 }
