@@ -3,8 +3,8 @@ import type { ClientStore } from '../store/clients';
 import type { DataAction } from './actions';
 import type { ApprovalService } from './approvals';
 import type { AccessContext, PolicyAuditEvent, PolicyAuditHook } from './audit-hook';
-import type { Allowed, Decision, SubjectLookup } from './decision';
-import { evaluate, type CurrentGrants } from './evaluate';
+import { denialError, type Allowed, type Decision, type SubjectFacts, type SubjectLookup } from './decision';
+import { evaluate, subjectsChoiceRefuses, type CurrentGrants } from './evaluate';
 import type { PolicyCatalogue } from './policy-catalogue';
 import type { PreferenceDefaults } from './preferences';
 
@@ -84,6 +84,23 @@ export class DecisionPoint {
       return event;
     });
     await this.audit.record(events);
+  }
+
+  /**
+   * For a write decided on a row read before its lock: a check, to run under the lock, that the
+   * subject's choices as they stand there still let the decision's purpose act on it (an opt-out
+   * may have committed in between). Prepared outside the transaction, since the policy may need
+   * reading; the check does no I/O and records nothing: its 403 is the write's refusal, which the
+   * write records as not done.
+   */
+  async choicesCheck(decision: Allowed): Promise<(subject: SubjectFacts) => void> {
+    const policy = (await this.catalogue.current()).document;
+    const purpose = decision.purpose;
+    const rule = purpose !== undefined && Object.hasOwn(policy.purposes, purpose) ? policy.purposes[purpose] : undefined;
+    return (subject) => {
+      const reason = rule ? subjectsChoiceRefuses(rule, subject.preferences, this.defaults) : 'purpose_not_granted';
+      if (reason) throw denialError({ ...decision, allowed: false, reason });
+    };
   }
 
   private async grantsOf(clientId: string): Promise<CurrentGrants | undefined> {

@@ -1,7 +1,7 @@
 import type { Principal } from '../identity/access-token';
 import { DATA_ACTIONS, type ActionRule, type DataAction } from './actions';
 import type { Decision, SubjectFacts } from './decision';
-import { ownsRecord, type PolicyDocument } from './policy-document';
+import { ownsRecord, type PolicyDocument, type PurposeRule } from './policy-document';
 import { effectivePreferences, type PreferenceDefaults } from './preferences';
 import { atLeast, atMost, isField, RECORD_FIELDS, type DenialReason, type Field, type FieldLevel } from './vocabulary';
 
@@ -68,17 +68,26 @@ export function evaluate(input: Evaluation): { decision: Decision; needsApproval
   // purpose that could write the email could redirect the account's own mail). The owner's
   // actions carry no conditions (ownsRecord), so the subject's own changes are never refused so.
   const discloses = rule.fieldMode === 'read' || rule.fieldMode === 'reveal';
-  const preferences = effectivePreferences(subject?.preferences, input.defaults);
-  let needsApproval = false;
-  for (const condition of purposeRule.conditions ?? []) {
-    if (condition.type === 'approval') needsApproval = true;
-    else if (!subject) continue;
-    else if (condition.type === 'subscribed' && !preferences[condition.category]) return deny('subject_opted_out');
-    else if (condition.type === 'sharing_consent' && !preferences.share_with_partners) return deny('sharing_not_consented');
-  }
-  // An approval is for a disclosure about one subject: nothing else (a search, a write) uses one up.
+  const needsApproval = (purposeRule.conditions ?? []).some((condition) => condition.type === 'approval');
+  // An approval is for a disclosure about one subject: nothing else (a search, a write) uses one
+  // up. Refused before the subject's choices are looked at, so the refusal tells nothing of them.
   if (needsApproval && (!subject || !discloses)) return deny('approval_required');
+  const refusedByChoice = subject ? subjectsChoiceRefuses(purposeRule, subject.preferences, input.defaults) : undefined;
+  if (refusedByChoice) return deny(refusedByChoice);
   return { decision: { action, purpose, policyVersion, subjectId, fields: shownBy(rule, fields), allowed: true, subjectReference: purposeRule.subject_reference ?? 'id' }, needsApproval };
+}
+
+/**
+ * The subject's own choices that keep a purpose away from it (an opt-out from its category, no
+ * consent to sharing), as a denial reason; undefined when they let it act.
+ */
+export function subjectsChoiceRefuses(rule: PurposeRule, stored: SubjectFacts['preferences'] | undefined, defaults: PreferenceDefaults): DenialReason | undefined {
+  const preferences = effectivePreferences(stored, defaults);
+  for (const condition of rule.conditions ?? []) {
+    if (condition.type === 'subscribed' && !preferences[condition.category]) return 'subject_opted_out';
+    if (condition.type === 'sharing_consent' && !preferences.share_with_partners) return 'sharing_not_consented';
+  }
+  return undefined;
 }
 
 /**

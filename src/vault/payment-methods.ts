@@ -3,7 +3,7 @@ import type { KeyHierarchy } from '../crypto/key-hierarchy';
 import { integrityError } from '../crypto/key-errors';
 import { VaultError } from '../errors/vault-error';
 import type { DataAction } from '../policy/actions';
-import { assertAllowed, type Allowed, type SubjectLookup } from '../policy/decision';
+import { assertAllowed, type Allowed, type SubjectFacts, type SubjectLookup } from '../policy/decision';
 import type { DecisionPoint } from '../policy/decision-point';
 import { assertBlindIndexCurrent, BlindIndexKeysBehind } from '../store/blind-index-keys';
 import type { Database } from '../store/database';
@@ -71,17 +71,17 @@ export class PaymentMethods {
   async add(caller: Caller, subjectId: string, card: CardInput): Promise<{ view: MaskedPaymentMethod; created: boolean }> {
     const subject = isSubjectId(subjectId) ? await this.deps.subjects.find(subjectId) : undefined;
     const write = new DecidedWrite(this.deps.decisions, caller);
-    write.restsOn(await this.decide(caller, 'payment_methods.create', factsOrMissing(subjectId, subject), CARD_FIELDS));
+    const decision = write.restsOn(await this.decide(caller, 'payment_methods.create', factsOrMissing(subjectId, subject), CARD_FIELDS));
     if (!subject) throw subjectNotFound();
-    return write.run(() => this.addDecided(subjectId, card));
+    return write.run(async () => this.addDecided(subjectId, card, await this.deps.decisions.choicesCheck(decision)));
   }
 
-  private async addDecided(subjectId: string, card: CardInput): Promise<{ view: MaskedPaymentMethod; created: boolean }> {
+  private async addDecided(subjectId: string, card: CardInput, choicesHold: (subject: SubjectFacts) => void): Promise<{ view: MaskedPaymentMethod; created: boolean }> {
     let added = await this.fingerprinted(subjectId, card);
     let known = (await this.deps.paymentMethods.findByFingerprint(subjectId, added.candidates))?.token;
     for (let attempt = 1; ; attempt++) {
       try {
-        const outcome = await writeOnceMoreAfterRekey(() => this.store(added, known));
+        const outcome = await writeOnceMoreAfterRekey(() => this.store(added, known, choicesHold));
         return { view: maskedView(outcome.record), created: outcome.created };
       } catch (error) {
         if (error instanceof BlindIndexKeysBehind) {
@@ -116,14 +116,17 @@ export class PaymentMethods {
    * was looked up, the contents were sealed for no token it has: CardStoredMeanwhile names it,
    * so they are sealed again for it rather than the acknowledged holder name being dropped.
    */
-  private async store(added: CardToStore, known: string | undefined): Promise<{ record: PaymentMethodRecord; created: boolean }> {
+  private async store(added: CardToStore, known: string | undefined, choicesHold: (subject: SubjectFacts) => void): Promise<{ record: PaymentMethodRecord; created: boolean }> {
     const { subjectId, card, token, fingerprint, candidates } = added;
     const contents: SealedCardContents = { number: card.number, holder_name: card.holderName };
     const sealed = await this.deps.keys.seal(subjectId, cardField(token), JSON.stringify(contents));
     const resealed = known ? { token: known, card: await this.deps.keys.seal(subjectId, cardField(known), JSON.stringify(contents)) } : undefined;
     return this.deps.db.transaction(async (trx) => {
-      // The subject's row lock orders this add against an erasure, a re-key and a concurrent add of the same card.
-      if (!(await this.deps.subjects.findForUpdate(subjectId, trx))) throw subjectNotFound();
+      // The subject's row lock orders this add against an erasure, a re-key and a concurrent add of
+      // the same card, and an opt-out committed since the decision refuses it.
+      const subject = await this.deps.subjects.findForUpdate(subjectId, trx);
+      if (!subject) throw subjectNotFound();
+      choicesHold(factsOf(subject));
       const stored = await this.deps.paymentMethods.findByFingerprint(subjectId, candidates, trx);
       // After the lookup: a re-index that moved the stored card past these candidates added its key version first.
       await assertBlindIndexCurrent(trx, Math.max(...candidates.map((candidate) => candidate.version)));
@@ -176,7 +179,14 @@ export class PaymentMethods {
     write.restsOn(decision);
     // A concurrent delete or erasure may have taken it since it was read: this delete did not happen.
     await write.run(async () => {
-      if (!(await this.deps.paymentMethods.delete(record.token))) throw paymentMethodNotFound();
+      const choicesHold = await this.deps.decisions.choicesCheck(decision);
+      await this.deps.db.transaction(async (trx) => {
+        // Under the subject's row lock, as an add: an opt-out committed since the decision refuses it.
+        const subject = await this.deps.subjects.findForUpdate(record.subjectId, trx);
+        if (!subject) throw paymentMethodNotFound();
+        choicesHold(factsOf(subject));
+        if (!(await this.deps.paymentMethods.delete(record.token, trx))) throw paymentMethodNotFound();
+      });
     });
   }
 

@@ -143,13 +143,15 @@ export class Subjects {
     const before = isSubjectId(id) ? await this.deps.subjects.find(id) : undefined;
     // The answer shows the fields the write changed, whatever else the decision was about.
     const write = new DecidedWrite(this.deps.decisions, caller);
-    const decision = showingOnly(write.restsOn(await this.decide(caller, 'subjects.update', factsOrMissing(id, before), fieldsDecidedOn(patch))), patch);
+    const allowed = write.restsOn(await this.decide(caller, 'subjects.update', factsOrMissing(id, before), fieldsDecidedOn(patch)));
+    const decision = showingOnly(allowed, patch);
     if (!before) throw subjectNotFound();
     const { updated, written } = await write.run(async () => {
       // Consent is changed by a client entitled to record it, whichever route carries it.
       if (hasPreferences(patch.preferences)) write.restsOn(await this.decide(caller, 'preferences.write', factsOf(before), []));
       const emailIndex = patch.email ? await this.deps.index.email(patch.email) : patch.email === null ? null : undefined;
-      return writeOnceMoreAfterRekey(() => this.writePatch(caller, id, patch, ifMatch, emailIndex));
+      const choicesHold = await this.deps.decisions.choicesCheck(allowed);
+      return writeOnceMoreAfterRekey(() => this.writePatch(caller, id, patch, ifMatch, emailIndex, choicesHold));
     });
     // Answered with what this write may show (the fields it changed), like a create: a writer
     // without read access is not refused after its change has landed.
@@ -162,12 +164,14 @@ export class Subjects {
   }
 
   /** Seals the patch and writes it under the subject's row lock, if the subject is still at the version If-Match names. */
-  private async writePatch(caller: Caller, id: string, patch: SubjectPatch, ifMatch: IfMatch, emailIndex: IndexValue | null | undefined) {
+  private async writePatch(caller: Caller, id: string, patch: SubjectPatch, ifMatch: IfMatch, emailIndex: IndexValue | null | undefined, choicesHold: (subject: SubjectFacts) => void) {
     const { sealed, written } = await this.seal(patch, (field, text) => this.deps.keys.seal(id, field, text));
     const updated = await this.deps.db.transaction(async (trx) => {
       const record = await this.deps.subjects.findForUpdate(id, trx);
       if (!record) throw subjectNotFound();
       assertIfMatch(ifMatch, record);
+      // Decided on the row as read before the lock: an opt-out committed since refuses the write.
+      choicesHold(factsOf(record));
       const values = Object.values(sealed).filter((value): value is Sealed => value !== null);
       if (values.length && !(await this.deps.keys.sealedUnderCurrentKey(id, values, trx))) throw new SealedUnderRetiredKey({ ETag: etagOf(record) });
       const changes: SubjectChanges = { sealed };

@@ -1,5 +1,6 @@
 import { startTestVault, type TestVault } from '../support/test-vault';
 import { callerWith } from '../policy/support/principals';
+import { holdRowLocks } from '../support/row-lock';
 import { accountService, auth, createSubject, SAMPLE, type Caller } from './support/data-callers';
 
 const VISA = { number: '4242424242424242', exp_month: 12, exp_year: new Date().getUTCFullYear() + 3, holder_name: 'Jo Example' };
@@ -144,5 +145,22 @@ describe('a purpose the subject opted out of', () => {
     const partner = await clientWith(['subjects:search'], 'joint_promotion');
     const afterConsent = await vault.post('/v1/subjects/search').set('Authorization', auth(partner)).send({ email: 'no.sharing@example.com' }).expect(200);
     expect(afterConsent.body.subjects).toEqual([{ id }]);
+  });
+
+  it('is refused a change decided before an opt-out that committed while the change waited for the row, and the email stays', async () => {
+    const { id } = await createSubject(vault, account, { ...SAMPLE, email: 'racing.opt.out@example.com', preferences: { newsletter: true } });
+    const newsletter = await clientWith(['subjects:write'], 'newsletter');
+    // The opt-out holds the subject's row while the change, decided on the row as it was, waits for it.
+    const optOut = await holdRowLocks(vault.config.database.url!, `update subjects set preferences = preferences || '{"newsletter": false}', version = version + 1 where id = $1`, [id]);
+    const patched = vault.patch(`/v1/subjects/${id}`).set('Authorization', auth(newsletter)).set('If-Match', '"2"').send({ email: 'attacker@example.net' }).then((res) => res);
+    await optOut.waitForWaiters(1);
+    await optOut.release();
+
+    const res = await patched;
+    expect([res.status, res.body.code]).toEqual([403, 'subject_opted_out']);
+    const read = await vault.get(`/v1/subjects/${id}`).set('Authorization', auth(account)).expect(200);
+    expect([read.body.email, read.body.version]).toEqual(['racing.opt.out@example.com', 2]);
+    const trail = await vault.vault.db('audit_events').where({ request_id: res.headers['x-request-id'] }).orderBy('seq');
+    expect(trail.map((e) => [e.outcome, e.reason])).toEqual([['allowed', null], ['denied', 'not_done:subject_opted_out']]);
   });
 });
