@@ -53,8 +53,10 @@ export class EmailResolution {
       ids.map(async (id): Promise<Resolution> => {
         const record = records.get(id);
         const decision = decided.get(id);
+        // A refusal first: an id that names no subject is decided as a lookup, and a caller its
+        // decisions refuse (no approval, say) must not learn from the answer which ids exist.
+        if (decision && !decision.allowed) return { subject_id: id, error: decision.reason };
         if (!record || !decision) return { subject_id: id, error: 'not_found' };
-        if (!decision.allowed) return { subject_id: id, error: decision.reason };
         try {
           return { subject_id: id, email: await this.openEmail(id, record) };
         } catch (error) {

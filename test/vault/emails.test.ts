@@ -136,6 +136,16 @@ describe('batch resolution', () => {
     expect(rows.slice(0, 5).map((r) => Number(r.seq))).toEqual([0, 1, 2, 3, 4].map((n) => Number(rows[0].seq) + n));
   });
 
+  it('answers a purpose without its approval the same for an id that names a subject and one that does not', async () => {
+    const existing = await createSubject(vault, account, { email: 'exists@example.com' });
+    const legal = await mailer(vault, 'legal_disclosure');
+    const res = await vault.post('/v1/emails/resolve').set('Authorization', auth(legal)).send({ subject_ids: [existing.id, 'sub_AAAAAAAAAAAAAAAAAAAAAB'] }).expect(200);
+    expect(res.body.results).toEqual([
+      { subject_id: existing.id, error: 'approval_required' },
+      { subject_id: 'sub_AAAAAAAAAAAAAAAAAAAAAB', error: 'approval_required' },
+    ]);
+  });
+
   it('resolves 1,000 ids in one request', async () => {
     const ids = [];
     for (let i = 0; i < 20; i++) ids.push((await createSubject(vault, account, { email: `bulk${i}@example.com` })).id);
