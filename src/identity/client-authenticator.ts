@@ -33,11 +33,14 @@ export class ClientAuthenticator {
     const client = CLIENT_ID_PATTERN.test(clientId) ? await this.store.find(clientId) : undefined;
     const hash = (client && hashNamedBy(client, clientSecret)) ?? (await this.dummy());
     const secretMatches = await this.argon2.verify(hash, clientSecret);
-    if (!client || !secretMatches || !isUsable(client)) {
+    // The verification may have waited its turn for a while: the client as it stands now must
+    // still take this secret (one ended by a rotation meanwhile, a leaked one, does not).
+    const now = client && secretMatches ? await this.store.find(clientId) : undefined;
+    if (!client || !secretMatches || !now || hashNamedBy(now, clientSecret) !== hash || !isUsable(now)) {
       await this.throttle.recordFailure(clientId, address);
       throw invalidClient();
     }
-    return client;
+    return now;
   }
 
   private dummy(): Promise<string> {
