@@ -183,7 +183,7 @@ describe('subject patch', () => {
     },
   );
 
-  it.each(['4111111111111112', '1234567890123456789', '100000000000000000000000000042', 'order-20261201-000042', '14155552671'])(
+  it.each(['4111111111111112', '1234567890123456789', '100000000000000000000000000042', 'order-20261201-000042', '14155552671', 'shopify-6158193778214', '8126533705662924'])(
     'takes an external_id whose digits are no card number (%s): a failed check digit, no issuer, too long, a short run',
     (externalId) => {
       expect(parseSubjectInput({ external_id: externalId }).external_id).toBe(externalId);

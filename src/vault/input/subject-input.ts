@@ -39,10 +39,18 @@ const personalFields = {
 /**
  * A card number written as an id, alone, with separators (`4111-1111-1111-1111`), after a
  * prefix (`acct4111111111111111`) or beside other numbers (`cust-01-4111-1111-1111-1111`): one or
- * more consecutive digit groups of a stretch of digits and separators that together make 12 to
- * 19 digits passing the check digit and an issuer range. Only whole groups: a long numeric id
- * holds some window of digits that passes, and is not refused for it.
+ * more consecutive digit groups of a stretch of digits and separators that together make a card
+ * number of a major network (14 to 16 digits, its issuer range, its check digit). Only whole
+ * groups, and only those networks and lengths: one id in ten passes the check digit, and ranges
+ * as wide as Maestro's or UnionPay's would refuse plain numeric account ids (a 13-digit shop
+ * customer id, say) at random.
  */
+const MAJOR_NETWORKS = new Set(['visa', 'mastercard', 'american-express', 'discover', 'jcb', 'diners-club']);
+function isMajorNetworkCard(digits: string): boolean {
+  const checked = cardValidator.number(digits);
+  return checked.isValid && checked.card !== null && MAJOR_NETWORKS.has(checked.card.type);
+}
+
 function holdsCardNumber(id: string): boolean {
   for (const stretch of id.match(/[0-9][0-9._:-]*/g) ?? []) {
     const groups = stretch.split(/[._:-]+/).filter((group) => group !== '');
@@ -50,7 +58,7 @@ function holdsCardNumber(id: string): boolean {
       let digits = '';
       for (let last = first; last < groups.length && digits.length < 19; last++) {
         digits += groups[last];
-        if (digits.length >= 12 && digits.length <= 19 && cardValidator.number(digits, { luhnValidateUnionPay: true }).isValid) return true;
+        if (digits.length >= 14 && digits.length <= 16 && isMajorNetworkCard(digits)) return true;
       }
     }
   }
@@ -69,7 +77,7 @@ const externalId = z
   .regex(/^[A-Za-z0-9._:-]{1,128}$/, 'external_id must be 1–128 characters of letters, digits and . _ : -')
   // Nor a card number: one sent as the account's id would be kept and shown in clear.
   .refine((value) => !holdsCardNumber(value), {
-    error: 'external_id holds a card number (digits that pass the check digit and an issuer range): it is stored unsealed; use an opaque account id',
+    error: 'external_id holds a card number (14 to 16 digits of a major network that pass its check digit): it is stored unsealed; use an opaque account id',
   });
 
 const createSchema = z.strictObject(
