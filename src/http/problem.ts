@@ -50,8 +50,8 @@ export function problemHandler(logger: Logger): ErrorRequestHandler {
       res.destroy();
       return;
     }
-    if (problem.status === 400 && req.method === 'POST' && req.path.startsWith('/oauth/')) {
-      sendOAuthBadRequest(res, problem);
+    if ((problem.status === 400 || problem.status === 503) && req.method === 'POST' && req.path.startsWith('/oauth/')) {
+      sendOAuthError(res, problem);
       return;
     }
     sendProblem(req, res, problem);
@@ -60,11 +60,18 @@ export function problemHandler(logger: Logger): ErrorRequestHandler {
 
 /**
  * RFC 6749 §5.2: the OAuth endpoints answer any bad request as `invalid_request`, also when the
- * parser or input hygiene refused it before the endpoint ran (openapi.yaml declares no problem there).
+ * parser or input hygiene refused it before the endpoint ran, and a dependency that is down (the
+ * database, the audit trail) as `temporarily_unavailable` with Retry-After: openapi.yaml declares
+ * no problem there.
  */
-function sendOAuthBadRequest(res: Response, error: VaultError): void {
+function sendOAuthError(res: Response, error: VaultError): void {
   const description = error.message.replace(/[^\x20-\x21\x23-\x5B\x5D-\x7E]/g, '');
   res.setHeader('Pragma', 'no-cache');
+  if (error.status === 503) {
+    res.setHeader('Retry-After', error.headers?.['Retry-After'] ?? '1');
+    res.status(503).json({ error: 'temporarily_unavailable', error_description: description });
+    return;
+  }
   res.status(400).json({ error: 'invalid_request', error_description: description });
 }
 

@@ -12,6 +12,7 @@ function appThrowing(error: unknown) {
   const app = express();
   app.use((req, _res, next) => { req.requestId = 'req_test'; next(); });
   app.get('/boom', () => { throw error; });
+  app.post('/oauth/token', () => { throw error; });
   app.use(problemHandler(logger));
   return { app, lines };
 }
@@ -38,6 +39,14 @@ describe('the problem mapper', () => {
     expect(others).toEqual([]);
     expect(line).toMatchObject({ level: 'warn', problem: 'database_unavailable', msg: 'request refused: a dependency is unavailable' });
     expect(JSON.stringify(line)).not.toContain('stack');
+  });
+
+  it('answers a dependency outage at an OAuth endpoint as RFC 6749 temporarily_unavailable, with Retry-After', async () => {
+    const { app } = appThrowing(new VaultError('audit_unavailable', 503, 'The audit trail cannot be written', { headers: { 'Retry-After': '2' } }));
+    const res = await request(app).post('/oauth/token').expect(503);
+    expect(res.headers['content-type']).toMatch(/^application\/json/);
+    expect(res.body).toEqual({ error: 'temporarily_unavailable', error_description: 'The audit trail cannot be written' });
+    expect([res.headers['retry-after'], res.headers.pragma]).toEqual(['2', 'no-cache']);
   });
 
   it('hides the detail of a 5xx VaultError but keeps its code', async () => {
