@@ -46,9 +46,13 @@ const firstLine = (message: unknown) => (message instanceof Error ? message.mess
 
 async function runningEmbeddedUrl(config: Config): Promise<string | undefined> {
   const passwordFile = path.join(config.dataDir, 'postgres', 'password');
-  if (!fs.existsSync(path.join(config.dataDir, 'postgres', 'cluster', 'postmaster.pid')) || !fs.existsSync(passwordFile)) return undefined;
+  const pidFile = path.join(config.dataDir, 'postgres', 'cluster', 'postmaster.pid');
+  if (!fs.existsSync(pidFile) || !fs.existsSync(passwordFile)) return undefined;
   const password = fs.readFileSync(passwordFile, 'utf8').trim();
-  const url = `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${config.database.embeddedPort}/pdvault`;
+  // The port the running server took, from its own pid file (the fourth line): the vault may have
+  // been started with another PDVAULT_EMBEDDED_PG_PORT than this command's shell holds.
+  const port = Number(fs.readFileSync(pidFile, 'utf8').split('\n')[3]) || config.database.embeddedPort;
+  const url = `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/pdvault`;
   const probe = openDatabase({ ...config.database, poolMax: 1 }, url, STDERR_LOG);
   try {
     return (await databaseIsReachable(probe)) ? url : undefined;

@@ -90,8 +90,8 @@ function assertNotRunning(clusterDir: string): void {
     if ((error as NodeJS.ErrnoException).code === 'ESRCH') return;
   }
   throw new Error(
-    `the embedded PostgreSQL in ${clusterDir} is already running (process ${pid}): another vault or command uses this data folder; ` +
-      `stop it, or if no vault is running, end that process (kill ${pid})`,
+    `the embedded PostgreSQL in ${clusterDir} is already running (process ${pid}): a vault uses this data folder; ` +
+      `stop that vault first, or only if no vault is running (a server left behind by one that was killed), end that process (kill ${pid})`,
   );
 }
 

@@ -46,6 +46,10 @@ describe('pdvault start (development)', () => {
     expect(fs.readFileSync(path.join(dataDir, 'tls', 'cert.pem'), 'utf8')).toBe(cert);
     await request(secondUrl!).get('/readyz').ca(cert).expect(200);
     expect(await installationId(dataDir, pgPort)).toBe(id);
+    // A command beside it, in a shell that does not hold the vault's PDVAULT_EMBEDDED_PG_PORT, finds its database all the same.
+    const listing = runCli(['clients', 'list'], { PDVAULT_DATA_DIR: dataDir });
+    expect([await listing.exited, listing.stderr()]).toEqual([{ code: 0, signal: null }, '']);
+    expect(JSON.parse(listing.stdout())).toEqual(expect.arrayContaining([expect.objectContaining({ name: expect.any(String) })]));
     second.child.kill('SIGTERM');
     expect((await second.exited).code).toBe(0);
   });
