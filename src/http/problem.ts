@@ -1,7 +1,7 @@
 import { types } from 'node:util';
 import type { ErrorRequestHandler, Request, Response } from 'express';
 import { VaultError, type FieldProblem } from '../errors/vault-error';
-import { describeError, type Logger } from '../observability/logger';
+import { describeError, isDatabaseError, type Logger } from '../observability/logger';
 
 export const PROBLEM_TYPE_PREFIX = 'urn:pdvault:problem:';
 
@@ -130,7 +130,4 @@ function isDatabaseUnavailable(error: unknown): boolean {
 // caller's to retry, not a vault fault. Like any 5xx, it does not say what else the request did.
 const DATABASE_BUSY_CODES = new Set(['57014', '55P03', '40P01', '40001']);
 
-function isDatabaseBusy(error: unknown): boolean {
-  const { code, severity } = (error ?? {}) as { code?: unknown; severity?: unknown };
-  return typeof severity === 'string' && typeof code === 'string' && DATABASE_BUSY_CODES.has(code);
-}
+const isDatabaseBusy = (error: unknown): boolean => isDatabaseError(error) && DATABASE_BUSY_CODES.has(error.code);

@@ -65,7 +65,7 @@ export function describeError(error: unknown): Record<string, unknown> {
   return { name: error.name, code: withCode.code, message: error.message, stack: error.stack };
 }
 
-interface DatabaseError extends Error {
+export interface DatabaseError extends Error {
   code: string;
   severity: string;
   routine?: string;
@@ -75,8 +75,8 @@ interface DatabaseError extends Error {
 }
 
 /** An error PostgreSQL reported (pg's DatabaseError): a severity and a five-character SQLSTATE. */
-function isDatabaseError(error: Error): error is DatabaseError {
-  const { code, severity } = error as Partial<DatabaseError>;
+export function isDatabaseError(error: unknown): error is DatabaseError {
+  const { code, severity } = (error ?? {}) as Partial<DatabaseError>;
   return typeof severity === 'string' && typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code);
 }
 

@@ -15,6 +15,13 @@ beforeAll(async () => {
 });
 afterAll(() => vault.stop());
 
+/** The subject's key row as a release before digests kept it: the key as sent, the request's plain SHA-256. */
+const storeAsAnEarlierReleaseDid = (subjectId: string, key: string, body: object) =>
+  vault.vault
+    .db('idempotency_keys')
+    .where({ client_id: account.credentials.clientId, subject_id: subjectId })
+    .update({ key, key_version: null, request_hash: crypto.createHash('sha256').update(canonicalJson(body)).digest(), request_hash_version: null });
+
 describe('a creation sent again with its Idempotency-Key', () => {
   it('answers a writer without read access with what its first answer showed, not a refusal', async () => {
     const writer = await callerWith(vault, { scopes: ['subjects:write'], purposes: ['account_management'] }, 'subjects:write', 'account_management');
@@ -146,10 +153,7 @@ describe('a creation sent again with its Idempotency-Key', () => {
   it('does not keep a key recorded as sent readable past its subject\'s erasure: its digest answers the retry with 409', async () => {
     const body = { email: 'legacy.erased@example.com' };
     const first = await vault.post('/v1/subjects').set('Authorization', auth(account)).set('Idempotency-Key', 'signup-legacy.erased@example.com').send(body).expect(201);
-    await vault.vault
-      .db('idempotency_keys')
-      .where({ client_id: account.credentials.clientId, subject_id: first.body.id })
-      .update({ key: 'signup-legacy.erased@example.com', key_version: null, request_hash: crypto.createHash('sha256').update(canonicalJson(body)).digest(), request_hash_version: null });
+    await storeAsAnEarlierReleaseDid(first.body.id, 'signup-legacy.erased@example.com', body);
 
     await vault.delete(`/v1/subjects/${first.body.id}`).set('Authorization', auth(account)).expect(204);
 
@@ -164,10 +168,7 @@ describe('a creation sent again with its Idempotency-Key', () => {
   it('finds a key recorded before keys were digested, as sent, and compares its request by the plain hash it was recorded with', async () => {
     const body = { email: 'legacy.digest@example.com' };
     const first = await vault.post('/v1/subjects').set('Authorization', auth(account)).set('Idempotency-Key', 'legacy-1').send(body).expect(201);
-    await vault.vault
-      .db('idempotency_keys')
-      .where({ client_id: account.credentials.clientId, subject_id: first.body.id })
-      .update({ key: 'legacy-1', key_version: null, request_hash: crypto.createHash('sha256').update(canonicalJson(body)).digest(), request_hash_version: null });
+    await storeAsAnEarlierReleaseDid(first.body.id, 'legacy-1', body);
 
     const again = await vault.post('/v1/subjects').set('Authorization', auth(account)).set('Idempotency-Key', 'legacy-1').send(body);
     const other = await vault.post('/v1/subjects').set('Authorization', auth(account)).set('Idempotency-Key', 'legacy-1').send({ email: 'other.legacy@example.com' });
