@@ -12,6 +12,18 @@ import type { RegisteredClient, VaultReady } from './vault-runner';
 
 export type VaultChild = BenchChild<VaultReady>;
 
+/**
+ * A second vault and baseline, over a database of their own that holds only the small set:
+ * the size scenario measures them in turns with the first pair once it holds the large set.
+ */
+export interface SmallSetPair {
+  vault: VaultChild;
+  baseline: BenchChild<BaselineReady>;
+  account: RegisteredClient;
+  mailer: RegisteredClient;
+  ids: string[];
+}
+
 /** What every HTTP scenario gets: the running processes, the data, the clients. */
 export interface HttpContext {
   env: BenchEnvironment;
@@ -20,6 +32,8 @@ export interface HttpContext {
   vault: VaultChild;
   /** The bench-only vault that drops audit events; started on first use. */
   unauditedVault(): Promise<VaultChild>;
+  /** Started and loaded on first use; stops the unaudited vault, so the server's connections stay under its default 100. */
+  smallSetPair(): Promise<SmallSetPair>;
   loader: SubjectLoader;
   memory: MemorySampler;
   account: RegisteredClient;
@@ -37,10 +51,10 @@ export function loadSettings(options: HttpBenchOptions, overrides: Partial<LoadS
 export const pick = (ids: readonly string[]) => ids[Math.floor(Math.random() * ids.length)]!;
 
 /** The baseline's answer to one primary-key SELECT of a random subject of `ids`. */
-export function baselineRead(ctx: HttpContext, ids: readonly string[]): Load {
+export function baselineRead(ctx: HttpContext, ids: readonly string[], baseline: BenchChild<BaselineReady> = ctx.baseline): Load {
   return {
-    url: loopbackUrl(ctx.baseline.ready.port),
-    pid: ctx.baseline.ready.pid,
+    url: loopbackUrl(baseline.ready.port),
+    pid: baseline.ready.pid,
     settle: settleBaseline,
     request: { method: 'GET', setupRequest: (req) => ({ ...req, path: `/subjects/${pick(ids)}` }) },
   };

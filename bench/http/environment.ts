@@ -23,6 +23,8 @@ export interface BenchEnvironment {
   vaultEnv: Record<string, string>;
   /** The config loadConfig builds from vaultEnv (for the pool size, the loader's keys). */
   config: Config;
+  /** A second, empty database on the same server (dropped by close), for a vault beside the first. */
+  anotherDatabase(): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -70,6 +72,12 @@ export async function prepareEnvironment(serverUrl: string | undefined, { subjec
       certPem,
       vaultEnv,
       config: loadConfig(vaultEnv),
+      async anotherDatabase() {
+        const another = await freshDatabase(database.url);
+        // Dropped before the embedded server stops.
+        cleanups.unshift(another.drop);
+        return another.url;
+      },
       async close() {
         for (const cleanup of cleanups) await cleanup().catch(() => undefined);
       },

@@ -4,7 +4,8 @@ import path from 'node:path';
 import type { BaselineReady, BaselineStart } from './baseline-server';
 import { BenchChild } from './child';
 import { registerClient } from './clients';
-import type { HttpContext, VaultChild } from './context';
+import type { HttpContext, SmallSetPair, VaultChild } from './context';
+import { loadConfig } from '../../src/config/config';
 import { prepareEnvironment, type BenchEnvironment } from './environment';
 import { MemorySampler, type HeapFigures } from './memory';
 import { parseHttpOptions, type HttpBenchOptions } from './options';
@@ -38,22 +39,21 @@ export async function runHttpBenchmark(names: string[], flags: string[]): Promis
   const env = await prepareEnvironment(options.databaseServerUrl, { subjectKeyCache: options.subjectKeyCache, databaseCacheMb: options.databaseCacheMb });
   const memory = new MemorySampler();
   const children: Array<BenchChild<unknown>> = [];
+  const closers: Array<() => Promise<void>> = [];
   let loader: SubjectLoader | undefined;
   const results: ScenarioResult[] = [];
   try {
-    const vault = await startVaultChild(env, false, options, memory, 'vault');
+    const vault = await startVaultChild(env.vaultEnv, { unaudited: false, profile: options.cpuProfile }, memory, 'vault');
     children.push(vault);
-    const baselineStart: BaselineStart = { databaseUrl: env.databaseUrl, certFile: env.certFile, keyFile: env.keyFile, poolMax: env.config.database.poolMax, keepAliveTimeoutMs: env.config.http.keepAliveTimeoutMs };
-    // The same V8 settings as the vault: the comparison is of the work each does, not of tuning.
-    const baseline = await BenchChild.start<BaselineReady>(BASELINE_SERVER, baselineStart, startNodeFlags());
+    const baseline = await startBaselineChild(env, env.databaseUrl, memory, 'baseline');
     children.push(baseline);
-    memory.watch('baseline', baseline.ready.pid);
-    const account = await registerClient(vault, 'bench-account-service', ['subjects:read', 'subjects:write', 'payment_methods:write'], ['account_management']);
-    const mailer = await registerClient(vault, 'bench-mailer', ['emails:resolve'], ['transactional_email']);
+    const account = await registerAccountService(vault);
+    const mailer = await registerMailer(vault);
     loader = new SubjectLoader(env.config, env.databaseUrl);
     const rate = await memory.phase('loading subjects', () => loader!.loadUpTo(options.smallSubjects));
     process.stdout.write(`  loaded ${options.smallSubjects.toLocaleString('en-US')} subjects (${Math.round(rate).toLocaleString('en-US')}/s)\n`);
     let unaudited: VaultChild | undefined;
+    let smallSet: SmallSetPair | undefined;
     const ctx: HttpContext = {
       env,
       options,
@@ -65,8 +65,31 @@ export async function runHttpBenchmark(names: string[], flags: string[]): Promis
       mailer,
       smallIds: () => loader!.ids.slice(0, options.smallSubjects),
       async unauditedVault() {
-        if (!unaudited) children.push((unaudited = await startVaultChild(env, true, options, memory, 'vault (auditing off)')));
+        if (!unaudited) children.push((unaudited = await startVaultChild(env.vaultEnv, { unaudited: true, profile: false }, memory, 'vault (auditing off)')));
         return unaudited;
+      },
+      async smallSetPair() {
+        if (unaudited) {
+          await unaudited.stop();
+          memory.unwatch('vault (auditing off)');
+          children.splice(children.indexOf(unaudited), 1);
+          unaudited = undefined;
+        }
+        if (!smallSet) {
+          const databaseUrl = await env.anotherDatabase();
+          const vaultEnv = { ...env.vaultEnv, DATABASE_URL: databaseUrl };
+          const vault = await startVaultChild(vaultEnv, { unaudited: false, profile: false }, memory, 'vault (small set only)');
+          children.push(vault);
+          const baseline = await startBaselineChild(env, databaseUrl, memory, 'baseline (small set only)');
+          children.push(baseline);
+          const account = await registerAccountService(vault);
+          const mailer = await registerMailer(vault);
+          const smallLoader = new SubjectLoader(loadConfig(vaultEnv), databaseUrl);
+          closers.push(() => smallLoader.close());
+          await memory.phase('loading the small set into a second database', () => smallLoader.loadUpTo(options.smallSubjects));
+          smallSet = { vault, baseline, account, mailer, ids: smallLoader.ids };
+        }
+        return smallSet;
       },
     };
     for (const scenario of scenarios) {
@@ -77,21 +100,35 @@ export async function runHttpBenchmark(names: string[], flags: string[]): Promis
     }
   } finally {
     for (const child of children.reverse()) await child.stop();
+    for (const close of closers) await close();
     await loader?.close();
     await env.close();
   }
   writeResults(options, results, memory);
 }
 
-async function startVaultChild(env: BenchEnvironment, unaudited: boolean, options: HttpBenchOptions, memory: MemorySampler, name: string): Promise<VaultChild> {
+async function startVaultChild(vaultEnv: Record<string, string>, { unaudited, profile }: { unaudited: boolean; profile: boolean }, memory: MemorySampler, name: string): Promise<VaultChild> {
   const profileDir = path.join(RESULTS_DIR, 'profiles');
-  const flags = [...startNodeFlags(), ...(options.cpuProfile && !unaudited ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [])];
-  const start: VaultStart = { env: env.vaultEnv, unaudited };
+  const flags = [...startNodeFlags(), ...(profile ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [])];
+  const start: VaultStart = { env: vaultEnv, unaudited };
   const child = await BenchChild.start<VaultReady>(VAULT_RUNNER, start, flags);
   memory.watch(name, child.ready.pid);
   memory.watchHeap(name, () => child.call<HeapFigures>('heap', undefined));
   return child;
 }
+
+async function startBaselineChild(env: BenchEnvironment, databaseUrl: string, memory: MemorySampler, name: string): Promise<BenchChild<BaselineReady>> {
+  const start: BaselineStart = { databaseUrl, certFile: env.certFile, keyFile: env.keyFile, poolMax: env.config.database.poolMax, keepAliveTimeoutMs: env.config.http.keepAliveTimeoutMs };
+  // The same V8 settings as the vault: the comparison is of the work each does, not of tuning.
+  const baseline = await BenchChild.start<BaselineReady>(BASELINE_SERVER, start, startNodeFlags());
+  memory.watch(name, baseline.ready.pid);
+  return baseline;
+}
+
+const registerAccountService = (vault: VaultChild) =>
+  registerClient(vault, 'bench-account-service', ['subjects:read', 'subjects:write', 'payment_methods:write'], ['account_management']);
+
+const registerMailer = (vault: VaultChild) => registerClient(vault, 'bench-mailer', ['emails:resolve'], ['transactional_email']);
 
 function writeResults(options: HttpBenchOptions, scenarios: ScenarioResult[], memory: MemorySampler): void {
   const { memory: series, phases } = memory.stop();

@@ -2,6 +2,9 @@ import type { Measurement, Target } from './results';
 
 const pct = (x: number) => `${(x * 100).toFixed(0)}%`;
 
+/** `ours`'s throughput as a share of `reference`'s, e.g. "92%". */
+export const percent = (ours: Measurement, reference: Measurement) => pct(ours.opsPerSecond / reference.opsPerSecond);
+
 /** `ours` reaches at least `min` of `reference`'s throughput. */
 export function throughputShare(text: string, ours: Measurement, reference: Measurement, min: number): Target {
   if (!ours.ok || !reference.ok) return { text, met: null, detail: 'nothing measured' };
