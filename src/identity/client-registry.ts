@@ -136,16 +136,21 @@ export class ClientRegistry {
         detail: 'Disable it with another administrator client or from the command line',
       });
     }
+    let disabledNow = false;
     const updated = await this.changeClient(clientId, actor, async (store, target, now) => {
       checkAuthorityOver(now, target);
+      // Disabling it again changes nothing, so nothing is written or recorded as a change.
+      if (!target.enabled) return target;
+      disabledNow = true;
       return store.setEnabled(target.id, false);
     });
-    this.changed(clientId);
-    await this.audit.record({ type: 'client.disabled', clientId, actor });
+    if (disabledNow) {
+      this.changed(clientId);
+      await this.audit.record({ type: 'client.disabled', clientId, actor });
+    }
     return describeClient(updated!);
   }
 
-  /** A new secret; the previous one keeps working for the configured overlap. */
   /**
    * A new secret; the previous one works for the configured overlap, so the client can be
    * redeployed without an outage, or not at all with `endPrevious` (a secret that leaked).

@@ -35,7 +35,9 @@ export function decideGrant(client: StoredClient, request: GrantRequest): Grant 
     return { scopes };
   }
   if (purpose === undefined) throw invalidRequest('A data scope requires exactly one purpose');
-  if (!isPurpose(purpose)) throw invalidRequest('The purpose is not one the vault knows (exactly one purpose per token)');
+  if (/\s/.test(purpose)) throw invalidRequest('A token carries exactly one purpose');
+  // An unknown purpose is refused as an unknown scope is (RFC 6749 §5.2: "unknown").
+  if (!isPurpose(purpose)) throw invalidScope('The purpose is not one the vault knows');
   if (!client.purposes.includes(purpose)) throw invalidScope('The client is not granted this purpose');
   return { scopes, purpose };
 }

@@ -153,6 +153,15 @@ describe('/v1/admin/clients', () => {
     await vault.get('/v1/admin/clients').set(as(leaverToken)).expect(401);
   });
 
+  it('answers a second disable with the client as it stands, changing and recording nothing', async () => {
+    const created = await vault.post('/v1/admin/clients').set(as(token)).send({ name: 'twice-disabled', scopes: ['subjects:read'], purposes: ['shipping'] }).expect(201);
+    const id = created.body.client_id;
+    const first = await vault.post(`/v1/admin/clients/${id}/disable`).set(as(token)).expect(200);
+    const second = await vault.post(`/v1/admin/clients/${id}/disable`).set(as(token)).expect(200);
+    expect(second.body).toEqual(first.body);
+    expect((await vault.vault.db('audit_events').where({ target: id, action: 'client.disabled' })).length).toBe(1);
+  });
+
   it('refuses to let a client disable itself', async () => {
     const res = await vault.post(`/v1/admin/clients/${admin.clientId}/disable`).set(as(token)).expect(409);
     expect(res.body.code).toBe('cannot_disable_self');

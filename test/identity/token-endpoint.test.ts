@@ -136,6 +136,11 @@ describe('POST /oauth/token', () => {
     expect((await requestToken(vault, billing, { ...grant, purpose: 'billing payment_processing' }).expect(400)).body.error).toBe('invalid_request');
   });
 
+  it('refuses a purpose the vault does not know with invalid_scope, as it refuses an unknown scope', async () => {
+    const res = await requestToken(vault, billing, { ...grant, purpose: 'nonexistent' }).expect(400);
+    expect(res.body).toEqual({ error: 'invalid_scope', error_description: 'The purpose is not one the vault knows' });
+  });
+
   it('refuses a purpose the client is not granted with invalid_scope', async () => {
     const res = await requestToken(vault, billing, { ...grant, purpose: 'newsletter' }).expect(400);
     expect(res.body.error).toBe('invalid_scope');

@@ -22,9 +22,12 @@ export const preferences = z.strictObject(
   { error: (issue) => (issue.code === 'unrecognized_keys' ? 'unknown property' : 'preferences must be an object') },
 );
 
+const DATE_FORM = /^\d{4}-\d{2}-\d{2}$/;
+
 const birthDate = z
   .string({ error: 'birth_date must be a string' })
-  .refine(isCalendarDate, 'birth_date must be a date in the form YYYY-MM-DD')
+  .refine((value) => DATE_FORM.test(value), 'birth_date must be a date in the form YYYY-MM-DD')
+  .refine((value) => !DATE_FORM.test(value) || isCalendarDate(value), 'birth_date names a day the calendar does not have')
   .refine((value) => !isCalendarDate(value) || value <= todayUtc(), 'birth_date must not be in the future')
   .refine((value) => !isCalendarDate(value) || value >= '1900-01-01', 'birth_date must not be before 1900');
 
@@ -150,7 +153,7 @@ export function ageInYears(birth: string, today: string): number {
 }
 
 function isCalendarDate(value: string): boolean {
-  if (!/^\d{4}-\d{2}-\d{2}$/.test(value)) return false;
+  if (!DATE_FORM.test(value)) return false;
   const date = new Date(`${value}T00:00:00Z`);
   return !Number.isNaN(date.getTime()) && date.toISOString().startsWith(value);
 }
