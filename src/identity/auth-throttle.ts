@@ -1,4 +1,5 @@
 import crypto from 'node:crypto';
+import ipaddr from 'ipaddr.js';
 import { RateLimiterPostgres, type RateLimiterRes } from 'rate-limiter-flexible';
 import type { IdentitySettings } from '../config/config';
 import { purgeExpiredAuthFailures } from '../store/auth-failures';
@@ -6,10 +7,15 @@ import type { Database } from '../store/database';
 import { temporarilyUnavailable } from './oauth-error';
 
 /**
- * Throttles failed client authentication per client id and per source address. The counters
- * live in PostgreSQL (table `auth_failures`), so the limits hold across every instance.
- * A throttled client id is refused before its secret is even checked: once blocked, even the
- * right secret waits for the window to end, so guessing gains nothing.
+ * Throttles failed client authentication per client id from one source, and per source. The
+ * counters live in PostgreSQL (table `auth_failures`), so the limits hold across every instance.
+ * A throttled client id is refused from that source before its secret is even checked: once
+ * blocked, even the right secret waits there for the window to end, so guessing gains nothing.
+ *
+ * Not per client id alone: client ids are not secret (every token and audit event carries one),
+ * so such a counter let anyone keep the mailer or billing from its tokens with a few wrong
+ * guesses a window. A secret of 256 random bits needs no counter across sources to stay unguessed.
+ * A source is an IPv4 address or an IPv6 /64, which one host can hop across at will.
  */
 export class AuthThrottle {
   private readonly perClient: RateLimiterPostgres;
@@ -43,13 +49,14 @@ export class AuthThrottle {
 
   /** Throws 429 with `Retry-After` when either counter has reached its limit. */
   async assertAllowed(clientId: string, address: string): Promise<void> {
-    const [client, source] = await Promise.all([
-      this.perClient.get(clientKey(clientId)),
-      this.perAddress.get(addressKey(address)),
+    const source = sourceOf(address);
+    const [client, fromSource] = await Promise.all([
+      this.perClient.get(clientKey(clientId, source)),
+      this.perAddress.get(source),
     ]);
     const blocked = [
       exhausted(client, this.perClient.points),
-      exhausted(source, this.perAddress.points),
+      exhausted(fromSource, this.perAddress.points),
     ].filter((ms): ms is number => ms !== undefined);
     if (blocked.length) {
       throw temporarilyUnavailable(429, Math.max(...blocked) / 1000, 'Too many failed authentications; retry later');
@@ -57,7 +64,8 @@ export class AuthThrottle {
   }
 
   async recordFailure(clientId: string, address: string): Promise<void> {
-    await Promise.all([this.perClient.penalty(clientKey(clientId)), this.perAddress.penalty(addressKey(address))]);
+    const source = sourceOf(address);
+    await Promise.all([this.perClient.penalty(clientKey(clientId, source)), this.perAddress.penalty(source)]);
   }
 }
 
@@ -69,5 +77,13 @@ function exhausted(res: RateLimiterRes | null, limit: number): number | undefine
 }
 
 // Client ids arrive from the network: hash them so any string fits the key column.
-const clientKey = (clientId: string) => crypto.createHash('sha256').update(clientId).digest('base64url');
-const addressKey = (address: string) => address.slice(0, 64);
+const clientKey = (clientId: string, source: string) => crypto.createHash('sha256').update(`${clientId}\n${source}`).digest('base64url');
+
+/** What one party controls of an address: an IPv4 address (IPv4-mapped ones included), or an IPv6 /64. */
+export function sourceOf(address: string): string {
+  if (!ipaddr.isValid(address)) return address.slice(0, 64);
+  const parsed = ipaddr.process(address);
+  if (parsed.kind() === 'ipv4') return parsed.toString();
+  const network = (parsed as ipaddr.IPv6).parts.slice(0, 4).map((part) => part.toString(16));
+  return `${network.join(':')}::/64`;
+}

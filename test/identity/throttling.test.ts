@@ -1,10 +1,16 @@
-import { AuthThrottle } from '../../src/identity/auth-throttle';
+import { AuthThrottle, sourceOf } from '../../src/identity/auth-throttle';
 import { startTestVault, type TestVault } from '../support/test-vault';
 import { registerClient, requestToken, startSecondInstance, type Credentials } from './support/identity-helpers';
 
 let vault: TestVault;
 beforeAll(async () => {
-  vault = await startTestVault({ PDVAULT_AUTH_FAILURES_PER_CLIENT: '3', PDVAULT_AUTH_FAILURES_PER_ADDRESS: '8', PDVAULT_AUTH_FAILURE_WINDOW_SECONDS: '120' });
+  // Loopback is a trusted proxy here, so a test can speak from other addresses with X-Forwarded-For.
+  vault = await startTestVault({
+    PDVAULT_AUTH_FAILURES_PER_CLIENT: '3',
+    PDVAULT_AUTH_FAILURES_PER_ADDRESS: '8',
+    PDVAULT_AUTH_FAILURE_WINDOW_SECONDS: '120',
+    PDVAULT_TRUSTED_PROXIES: '127.0.0.0/8, ::1',
+  });
 });
 afterAll(() => vault.stop());
 
@@ -21,6 +27,32 @@ describe('throttling failed client authentication', () => {
     expect(res.body.error).toBe('temporarily_unavailable');
     expect(Number(res.headers['retry-after'])).toBeGreaterThan(0);
     expect(Number(res.headers['retry-after'])).toBeLessThanOrEqual(120);
+  });
+
+  it('throttles a client id only from the source that failed: anyone knowing the id cannot lock the client out', async () => {
+    const client = await registerClient(vault);
+    for (let i = 0; i < 3; i += 1) await requestToken(vault, wrong(client), grant).set('X-Forwarded-For', '203.0.113.5').expect(401);
+    await requestToken(vault, client, grant).set('X-Forwarded-For', '203.0.113.5').expect(429);
+    await requestToken(vault, client, grant).set('X-Forwarded-For', '203.0.113.6').expect(200);
+  });
+
+  it('counts an IPv6 /64 as one source, whichever of its addresses a request comes from', async () => {
+    for (let i = 1; i <= 8; i += 1) {
+      await requestToken(vault, { clientId: `cli_${String(i).padStart(16, 'v')}`, clientSecret: 'guess' }, grant).set('X-Forwarded-For', `2001:db8:1:2::${i}`).expect(401);
+    }
+    const innocent = await registerClient(vault);
+    await requestToken(vault, innocent, grant).set('X-Forwarded-For', '2001:db8:1:2:ffff:ffff:ffff:ffff').expect(429);
+    await requestToken(vault, innocent, grant).set('X-Forwarded-For', '2001:db8:1:3::1').expect(200);
+  });
+
+  it.each([
+    ['192.0.2.7', '192.0.2.7'],
+    ['::ffff:192.0.2.7', '192.0.2.7'],
+    ['2001:db8:0:a::1', '2001:db8:0:a::/64'],
+    ['2001:0db8:0000:000a:ffff:0:0:1', '2001:db8:0:a::/64'],
+    ['::1', '0:0:0:0::/64'],
+  ])('takes %s as the source %s', (address, source) => {
+    expect(sourceOf(address)).toBe(source);
   });
 
   it('lets a client id in again when its window has passed', async () => {
