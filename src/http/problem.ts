@@ -24,9 +24,25 @@ export function sendProblem(req: Request, res: Response, error: VaultError): voi
     request_id: req.requestId,
   };
   if (error.expose && error.detail) body.detail = error.detail;
-  if (error.expose && error.errors?.length) body.errors = error.errors;
+  if (error.expose && error.errors?.length) body.errors = error.errors.map(withoutEchoedNames);
   for (const [name, value] of Object.entries(error.headers ?? {})) res.setHeader(name, value);
   res.status(error.status).type('application/problem+json').send(JSON.stringify(body));
+}
+
+// A member name, an index into an array of at most a thousand items, or nothing (`/` is the whole document).
+const PLAIN_SEGMENT = /^(?:[A-Za-z_][A-Za-z0-9_]{0,63}|\d{1,4}|)$/;
+
+/**
+ * A pointer repeats the names of what the caller sent, and a name can be anything: an email
+ * address or a card number written as a property or a query parameter. Only plain names and
+ * array indexes are repeated back; at any other segment the pointer stops, at the object that
+ * holds it, and the detail says so.
+ */
+function withoutEchoedNames(problem: FieldProblem): FieldProblem {
+  const segments = problem.pointer.split('/').slice(1);
+  const plain = segments.findIndex((segment) => !PLAIN_SEGMENT.test(segment));
+  if (plain === -1) return problem;
+  return { pointer: '/' + segments.slice(0, plain).join('/'), detail: `${problem.detail} (in a member whose name is not repeated back)` };
 }
 
 /**

@@ -70,7 +70,7 @@ function parse(input: unknown, replacement: boolean): PolicyDocument {
     else {
       for (const [name, rule] of Object.entries(input.purposes)) {
         const at = `/purposes/${escape(name)}`;
-        if (!isPurpose(name)) problem(at, `Unknown purpose ${printable(name)}`);
+        if (!isPurpose(name)) problem(at, 'Unknown purpose');
         else {
           const parsed = parsePurpose(name, rule, at, problem);
           if (parsed) purposes[name] = parsed;
@@ -103,7 +103,7 @@ function parsePurpose(name: string, input: unknown, at: string, problem: (pointe
   else {
     for (const [field, level] of Object.entries(input.fields)) {
       const fieldAt = `${at}/fields/${escape(field)}`;
-      if (!isField(field)) problem(fieldAt, `Unknown field ${printable(field)}`);
+      if (!isField(field)) problem(fieldAt, 'Unknown field');
       else if (typeof level !== 'string' || !LEVEL_WORDS.includes(level)) {
         problem(fieldAt, `Unknown reveal level ${printable(level)}; one of ${LEVEL_WORDS.join(', ')}`);
       } else if (level !== 'absent' && !(LEVELS_BY_FIELD[field] as readonly string[]).includes(level)) {
@@ -208,10 +208,11 @@ function parseCondition(input: unknown, at: string, problem: (pointer: string, d
 }
 
 function unknownMembers(input: Record<string, unknown>, known: string[], at: string, problem: (pointer: string, detail: string) => void): void {
-  for (const key of Object.keys(input)) if (!known.includes(key)) problem(`${at}/${escape(key)}`, `Unknown member ${printable(key)}`);
+  for (const key of Object.keys(input)) if (!known.includes(key)) problem(`${at}/${escape(key)}`, 'Unknown member');
 }
 
 const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 const escape = (segment: string) => segment.replace(/~/g, '~0').replace(/\//g, '~1');
-// Names from the request are echoed shortened and JSON-quoted: never a wall of text, never control characters.
+// Values from the request are echoed shortened and JSON-quoted: never a wall of text, never control characters.
+// Names are not: the pointer names them, as far as the answer repeats names back (src/http/problem.ts).
 const printable = (value: unknown) => JSON.stringify(typeof value === 'string' ? value.slice(0, 64) : value ?? null)?.slice(0, 80) ?? 'null';

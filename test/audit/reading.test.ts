@@ -73,7 +73,7 @@ describe('GET /v1/admin/audit', () => {
   it('refuses a parameter given twice, naming it, on the trail and on an access log', async () => {
     for (const path of ['/v1/admin/audit?limit=1&limit=2', `/v1/subjects/${subject}/access-log?limit=1&limit=2`]) {
       const res = await vault.get(path).set(bearer(auditor)).expect(400);
-      expect([res.body.code, res.body.errors]).toEqual(['invalid_query', [{ pointer: '/limit', detail: 'limit must be given once, as plain text' }]]);
+      expect([res.body.code, res.body.errors]).toEqual(['invalid_query', [{ pointer: '/limit', detail: 'must be given once, as plain text' }]]);
     }
   });
 

@@ -250,7 +250,8 @@ describe('purposes and scopes that only look right at the token endpoint', () =>
     const res = await tokenRequest({ scope: 'subjects:read', purpose });
     expectRefused(res, `purpose ${JSON.stringify(purpose)}`);
     expect(res.status).toBe(400);
-    expect(res.body.error).toBe('invalid_request');
+    // Not one purpose (white space, a NUL) is a malformed request; one the vault does not know, an unknown scope value.
+    expect(res.body.error).toBe(/\s/.test(purpose) || purpose.includes('\u0000') ? 'invalid_request' : 'invalid_scope');
     expect(res.body.access_token).toBeUndefined();
     expectNothingWritten(before, await dataFingerprint(vault), 'purpose look-alike');
   });

@@ -1,6 +1,7 @@
 import { startTestVault, type TestVault } from '../support/test-vault';
 import {
   attack,
+  concretePath,
   dataFingerprint,
   expectAlive,
   expectCleanLogs,
@@ -89,6 +90,41 @@ describe('bodies that name a property twice', () => {
       const nested = await attack(vault, fixtures, op).set('Content-Type', 'application/json').send('{"postal_address":{"line1":"1 Main St","city":"London","country":"GB","country":"US"}}');
       expect([nested.status, nested.body.code, nested.body.errors?.[0]?.pointer]).toEqual([400, 'duplicate_property', '/postal_address/country']);
     });
+  });
+});
+
+describe('names that carry personal values', () => {
+  // An email address and a card number written where a name goes: as a property, twice, and as a query parameter.
+  const NAMES = ['jo.canary@example.com', '4111111111111111'];
+  const echoes = (text: string) => NAMES.filter((name) => text.includes(name));
+
+  it.each(jsonOperations.map((op) => [op.label, op] as const))('%s refuses them without repeating them back', async (_label, op) => {
+    const base = validBody(op, fixtures);
+    await writingNothing(op.label, async () => {
+      for (const name of NAMES) {
+        const unknown = await attack(vault, fixtures, op).set('Content-Type', 'application/json').send(JSON.stringify({ ...base, [name]: 'x' }));
+        expectRefused(unknown, `${op.label} with a member named ${name}`);
+        const twice = await attack(vault, fixtures, op).set('Content-Type', 'application/json').send(JSON.stringify({ ...base, [name]: 1 }).replace(/}$/, `,${JSON.stringify(name)}:2}`));
+        expectRefused(twice, `${op.label} with ${name} named twice`);
+        expect([echoes(unknown.text), echoes(twice.text)]).toEqual([[], []]);
+      }
+    });
+  });
+
+  it.each(OPERATIONS.filter((op) => op.queryParams.length > 0).map((op) => [op.label, op] as const))('%s refuses them as query parameters without repeating them back', async (_label, op) => {
+    for (const name of NAMES) {
+      const path = `${concretePath(op, fixtures)}?${encodeURIComponent(name)}=1`;
+      const res = await attack(vault, fixtures, op, path);
+      expectRefused(res, `${op.label} with a query parameter named ${name}`);
+      expect(res.body.errors).toEqual([{ pointer: '/', detail: 'unknown parameter (in a member whose name is not repeated back)' }]);
+      expect(echoes(res.text)).toEqual([]);
+    }
+  });
+
+  it('still names a plain unknown property by its pointer', async () => {
+    const op = OPERATIONS.find((o) => o.label === 'POST /v1/subjects')!;
+    const res = await attack(vault, fixtures, op).set('Content-Type', 'application/json').send(JSON.stringify({ ...validBody(op, fixtures), nickname: 'x' }));
+    expect([res.status, res.body.errors]).toEqual([422, [{ pointer: '/nickname', detail: 'unknown property' }]]);
   });
 });
 

@@ -68,12 +68,17 @@ export function parseQuery<T extends z.ZodType>(schema: T, query: unknown): z.in
   const repeated = Object.entries((query ?? {}) as Record<string, unknown>).filter(([, value]) => typeof value !== 'string').map(([name]) => name);
   if (repeated.length) {
     throw new VaultError('invalid_query', 400, 'The query parameters are not valid', {
-      errors: repeated.map((name) => ({ pointer: `/${name}`, detail: `${name} must be given once, as plain text` })),
+      errors: repeated.map((name) => ({ pointer: `/${name}`, detail: 'must be given once, as plain text' })),
     });
   }
   const parsed = schema.safeParse(query ?? {});
   if (parsed.success) return parsed.data;
   throw new VaultError('invalid_query', 400, 'The query parameters are not valid', {
-    errors: parsed.error.issues.map((issue) => ({ pointer: '/' + issue.path.map(String).join('/'), detail: issue.message })),
+    // zod words an unknown parameter with its name; the pointer already names it, as far as it is repeated back.
+    errors: parsed.error.issues.flatMap((issue) =>
+      issue.code === 'unrecognized_keys'
+        ? issue.keys.map((key) => ({ pointer: `/${key}`, detail: 'unknown parameter' }))
+        : [{ pointer: '/' + issue.path.map(String).join('/'), detail: issue.message }],
+    ),
   });
 }
