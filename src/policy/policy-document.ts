@@ -49,9 +49,10 @@ export function parsePolicyDocument(input: unknown): PolicyDocument {
 }
 
 /**
- * A version read back from the store: checked as when it was stored, except for the rule that
- * transactional mail is always allowed (checkAlwaysAllowed), which came later. A version stored
- * before it still decides, rather than every request failing until an administrator replaces it.
+ * A version read back from the store: checked as when it was stored, except for the rules that
+ * came later (transactional mail is always allowed, checkAlwaysAllowed; a description is plain
+ * text). A version stored before them still decides, rather than every request failing until an
+ * administrator replaces it.
  */
 export function parseStoredPolicyDocument(input: unknown): PolicyDocument {
   return parse(input, false);
@@ -72,7 +73,7 @@ function parse(input: unknown, replacement: boolean): PolicyDocument {
         const at = `/purposes/${escape(name)}`;
         if (!isPurpose(name)) problem(at, 'Unknown purpose');
         else {
-          const parsed = parsePurpose(name, rule, at, problem);
+          const parsed = parsePurpose(name, rule, at, problem, replacement);
           if (parsed) purposes[name] = parsed;
         }
       }
@@ -84,7 +85,7 @@ function parse(input: unknown, replacement: boolean): PolicyDocument {
   return { purposes };
 }
 
-function parsePurpose(name: string, input: unknown, at: string, problem: (pointer: string, detail: string) => void): PurposeRule | undefined {
+function parsePurpose(name: string, input: unknown, at: string, problem: (pointer: string, detail: string) => void, replacement: boolean): PurposeRule | undefined {
   if (!isObject(input)) {
     problem(at, 'A purpose rule is an object with fields, and optionally conditions, subject_reference and description');
     return undefined;
@@ -96,6 +97,9 @@ function parsePurpose(name: string, input: unknown, at: string, problem: (pointe
     // Characters by code point, as openapi's maxLength counts them.
     if (typeof input.description !== 'string' || [...input.description].length > MAX_DESCRIPTION) {
       problem(`${at}/description`, `A description is a string of at most ${MAX_DESCRIPTION} characters`);
+    } else if (replacement && !PLAIN_TEXT.test(input.description)) {
+      // Only for a replacement: a version stored before this rule still decides.
+      problem(`${at}/description`, 'A description is plain text: letters, digits, punctuation, symbols, spaces and line breaks');
     } else rule.description = input.description;
   }
 
@@ -210,6 +214,10 @@ function parseCondition(input: unknown, at: string, problem: (pointer: string, d
 function unknownMembers(input: Record<string, unknown>, known: string[], at: string, problem: (pointer: string, detail: string) => void): void {
   for (const key of Object.keys(input)) if (!known.includes(key)) problem(`${at}/${escape(key)}`, 'Unknown member');
 }
+
+// What administrators reviewing a policy read as written: no bidirectional overrides, invisible
+// format characters or controls that make a description display as something else.
+const PLAIN_TEXT = /^[\p{L}\p{M}\p{N}\p{P}\p{S}\p{Zs}\n\t]*$/u;
 
 const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 const escape = (segment: string) => segment.replace(/~/g, '~0').replace(/\//g, '~1');

@@ -1,5 +1,5 @@
 import { VaultError } from '../../src/errors/vault-error';
-import { parsePolicyDocument } from '../../src/policy/policy-document';
+import { parsePolicyDocument, parseStoredPolicyDocument } from '../../src/policy/policy-document';
 
 // Every policy keeps transactional mail and a purpose that owns the record; the documents below are about the other purposes.
 const TRANSACTIONAL = { fields: { email: 'plain' } };
@@ -28,6 +28,25 @@ describe('a policy document', () => {
       }),
     );
     expect(parsed.purposes.analytics).toEqual({ fields: { country: 'plain' }, subject_reference: 'pseudonym' });
+  });
+
+  it.each([
+    ['a right-to-left override', 'ships \u202Eeman\u202C only'],
+    ['a bell', 'ships\u0007'],
+    ['a zero-width space', 'ships\u200Bonly'],
+    ['a tag character', 'ships\u{E0041}'],
+  ])('refuses a description with %s, which would read differently from what it says', (_label, description) => {
+    expect(problemsOf(withTransactional({ shipping: { fields: { name: 'plain' }, description } }))).toEqual(['/purposes/shipping/description']);
+  });
+
+  it('still reads a stored version whose description came before that rule', () => {
+    const stored = withTransactional({ shipping: { fields: { name: 'plain' }, description: 'ships\u200Bonly' } });
+    expect(parseStoredPolicyDocument(stored).purposes.shipping!.description).toBe('ships\u200Bonly');
+  });
+
+  it('takes a description with line breaks, tabs, accents and symbols', () => {
+    const description = 'Livraison à domicile:\n\tnom et adresse — rien d’autre (€, ✓)';
+    expect(parsePolicyDocument(withTransactional({ shipping: { fields: { name: 'plain' }, description } })).purposes.shipping!.description).toBe(description);
   });
 
   it('takes a description of 500 characters counted by code point, and refuses 501', () => {
