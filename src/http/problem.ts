@@ -58,8 +58,8 @@ export function problemHandler(logger: Logger): ErrorRequestHandler {
       // stack on every request for as long as the outage lasts.
       const { name, code, message } = describeError(error);
       logger.warn({ request_id: req.requestId, problem: problem.code, cause: { name, code, message } }, 'request refused: a dependency is unavailable');
-    } else if (problem.status >= 500 && problem.status !== 501) {
-      // 501 is the caller's: a method or transfer coding the vault does not implement, not a fault.
+    } else if (problem.status >= 500 && problem.status !== 501 && problem.status !== 505) {
+      // 501 and 505 are the caller's: a method, transfer coding or HTTP version the vault does not implement, not a fault.
       logger.error({ request_id: req.requestId, err: describeError(error) }, 'request failed');
     }
     if (res.headersSent) {

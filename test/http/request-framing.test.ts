@@ -126,6 +126,25 @@ describe('Transfer-Encoding', () => {
   });
 });
 
+describe('an HTTP version other than 1.1 or 1.0', () => {
+  it.each([
+    ['HTTP/2.0 written in a request line', 'GET /healthz HTTP/2.0\r\nHost: localhost\r\n\r\n'],
+    ['no version at all (HTTP/0.9)', 'GET /healthz\r\n\r\n'],
+  ])('is refused with 505 when %s, as the caller\'s mistake, not logged as a fault', async (_label, request) => {
+    const logged = vault.logs.length;
+    expectRefusal(await exchange(vault, request), 505, 'http_version_not_supported');
+    expect(vault.logs.slice(logged).map((line) => JSON.parse(line) as { level: string }).filter((line) => ['error', 'fatal'].includes(line.level))).toEqual([]);
+  });
+
+  it('creates nothing from a POST that names HTTP/2.0 and skips the checks HTTP/1.1 asks for', async () => {
+    const before = await vault.vault.db('subjects').count('* as n').first();
+    const body = JSON.stringify({ name: 'canary' });
+    const request = head(['POST /v1/subjects HTTP/2.0', `Authorization: ${auth(account)}`, 'Content-Type: application/json', `Content-Length: ${body.length}`]) + body;
+    expectRefusal(await exchange(vault, request), 505, 'http_version_not_supported');
+    expect(await vault.vault.db('subjects').count('* as n').first()).toEqual(before);
+  });
+});
+
 describe('CONNECT', () => {
   it('is answered with 501 as a problem rather than a dropped connection', async () => {
     const answer = await exchange(vault, head(['CONNECT 127.0.0.1:5432 HTTP/1.1', 'Host: 127.0.0.1:5432']));

@@ -9,6 +9,7 @@ const BODILESS_METHODS = new Set(['GET', 'HEAD', 'DELETE']);
 /**
  * What the request's head says that the vault will not go along with, found before a byte of
  * the body is read:
+ * - an HTTP version other than 1.1 or 1.0 (505, RFC 9110 §15.6.6);
  * - more than MAX_HEADER_FIELDS header fields (431: past a count, Node would drop the rest
  *   silently, a second Authorization among them, which a proxy in front may act on);
  * - an expectation other than `100-continue` (417; Node would answer a bare 417 of its own);
@@ -21,6 +22,11 @@ const BODILESS_METHODS = new Set(['GET', 'HEAD', 'DELETE']);
  *   its first byte.
  */
 export function framingRefusal(req: Request, limitBytes: number): VaultError | undefined {
+  // Node's parser also takes `HTTP/2.0` in a request line, and a line with no version at all
+  // (HTTP/0.9), and the checks that ask for 1.1 (Host, Expect) would pass them by.
+  if (req.httpVersion !== '1.1' && req.httpVersion !== '1.0') {
+    return new VaultError('http_version_not_supported', 505, 'The vault speaks HTTP/1.1 (and answers HTTP/1.0)');
+  }
   if (req.rawHeaders.length > 2 * MAX_HEADER_FIELDS) {
     return new VaultError('headers_too_large', 431, 'The request has more header fields than the vault accepts', { detail: `At most ${MAX_HEADER_FIELDS}` });
   }
