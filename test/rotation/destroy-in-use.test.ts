@@ -43,4 +43,11 @@ describe('destroying a KEK generation retired by its wrap limit', () => {
       { action: 'keys.kek.destroy.approve', outcome: 'allowed', reason: null },
     ]);
   });
+
+  it('knows a generation only by its id as the vault writes it: 01 is no generation, as version 01 is no policy', async () => {
+    for (const id of ['01', '+1', '1e0', '0']) {
+      const res = await vault.post(`/v1/admin/keys/kek-generations/${id}/destruction`).set('Authorization', bearer(admin)).expect(404);
+      expect(res.body.code).toBe('kek_generation_not_found');
+    }
+  });
 });

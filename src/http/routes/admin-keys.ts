@@ -67,7 +67,7 @@ export function adminKeyRoutes(secured: SecuredRoutes, rotation: KeyRotation, au
 
 function generationIdOf(req: Request): number {
   const id = Number(req.params.id);
-  if (!/^\d{1,10}$/.test(String(req.params.id)) || id < 1 || id > 0x7fff_ffff) throw new VaultError('kek_generation_not_found', 404, 'No such KEK generation');
+  if (!/^[1-9]\d{0,9}$/.test(String(req.params.id)) || id < 1 || id > 0x7fff_ffff) throw new VaultError('kek_generation_not_found', 404, 'No such KEK generation');
   return id;
 }
 
