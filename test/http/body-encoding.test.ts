@@ -87,6 +87,21 @@ describe('a JSON body means one thing, whatever its encoding', () => {
     expect(res.body).toEqual({ error: 'invalid_request', error_description: expect.any(String) });
   });
 
+  it.each([
+    ['__proto__', 'grant_type=client_credentials&scope=payment_methods%3Aread&purpose=billing&__proto__=x'],
+    ['__proto__ percent-encoded', 'grant_type=client_credentials&scope=payment_methods%3Aread&purpose=billing&%5F%5Fproto%5F%5F=x'],
+    ['constructor', 'grant_type=client_credentials&scope=payment_methods%3Aread&purpose=billing&constructor=x'],
+  ])('refuses a token request naming %s with invalid_request rather than dropping it, and issues no token', async (_label, body) => {
+    const res = await vault
+      .unchecked('post', '/oauth/token')
+      .set('Authorization', basic(billing))
+      .set('Content-Type', 'application/x-www-form-urlencoded')
+      .serialize(asIs)
+      .send(Buffer.from(body))
+      .expect(400);
+    expect(res.body).toEqual({ error: 'invalid_request', error_description: expect.any(String) });
+  });
+
   it('refuses a token request whose purpose is badly percent-encoded with invalid_request, not as an unknown purpose', async () => {
     const res = await vault
       .unchecked('post', '/oauth/token')

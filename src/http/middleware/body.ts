@@ -3,7 +3,7 @@ import { parse as parseContentType } from 'content-type';
 import express, { type RequestHandler } from 'express';
 import { badRequest, VaultError } from '../../errors/vault-error';
 import { bodyRefusedByMethod, framingRefusal, inviteBody } from './framing';
-import { MAX_DEPTH, nestingTooDeep } from './input-hygiene';
+import { FORBIDDEN_KEYS, MAX_DEPTH, nestingTooDeep, reservedName } from './input-hygiene';
 import { walkNames } from './repeated-names';
 
 const JSON_TYPES = ['application/json', 'application/*+json'];
@@ -43,6 +43,11 @@ export function bodyParser(limitBytes: number): RequestHandler {
     verify: (req, _res, raw) => {
       if (!isUtf8(raw)) refusals.set(req, notUtf8());
       else if (!percentEncodingIsSound(raw)) refusals.set(req, badPercentEncoding());
+      else {
+        // The form parser drops `__proto__` silently; a reserved name is refused, here as in JSON.
+        const reserved = formNames(raw).find((name) => FORBIDDEN_KEYS.has(name));
+        if (reserved !== undefined) refusals.set(req, reservedName(`/${reserved}`));
+      }
     },
   });
   return (req, res, next) => {
@@ -168,6 +173,14 @@ const badPercentEncoding = () => badRequest('invalid_characters', 'The request b
  * The form parser would keep `%zz` as it is and turn `%FF` into U+FFFD: a parameter the client
  * did not mean, answered as if it were (an unknown purpose, an ignored parameter).
  */
+/** The parameter names of a form body (sound percent-encoding checked first), decoded as the form parser decodes them. */
+function formNames(raw: Buffer): string[] {
+  return raw
+    .toString('utf8')
+    .split('&')
+    .map((pair) => decodeURIComponent(pair.split('=', 1)[0]!.replace(/\+/g, ' ')));
+}
+
 function percentEncodingIsSound(raw: Buffer): boolean {
   if (!raw.includes(0x25)) return true;
   for (const part of raw.toString('latin1').split(/[&=]/)) {

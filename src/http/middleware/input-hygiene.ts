@@ -6,7 +6,7 @@ export const MAX_DEPTH = 32;
 // the rest, while a proxy in front may act on the last: a request that repeats one is ambiguous.
 const SINGLE_HEADERS = new Set(['authorization', 'proxy-authorization', 'content-type', 'content-length', 'host', 'idempotency-key', 'if-match']);
 // Keys that mean something to JavaScript objects rather than to the vault.
-const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+export const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 
 /**
  * Refuses, before any route sees them, inputs no route should have to think about: NUL bytes
@@ -56,11 +56,7 @@ function checkValue(value: unknown, pointer: string, depth: number): void {
   if (value === null || typeof value !== 'object') return;
   for (const [key, child] of Object.entries(value)) {
     const childPointer = `${pointer}/${escapePointer(key)}`;
-    if (FORBIDDEN_KEYS.has(key)) {
-      throw badRequest('forbidden_property', 'The request body uses a reserved property name', {
-        errors: [{ pointer: childPointer, detail: 'This property name is not accepted' }],
-      });
-    }
+    if (FORBIDDEN_KEYS.has(key)) throw reservedName(childPointer);
     if (!isCleanString(key)) {
       throw badRequest('invalid_characters', 'A property name contains a NUL byte or a lone surrogate');
     }
@@ -79,3 +75,8 @@ export function isCleanString(value: string): boolean {
 export function escapePointer(key: string): string {
   return key.replace(/~/g, '~0').replace(/\//g, '~1');
 }
+
+export const reservedName = (pointer: string) =>
+  badRequest('forbidden_property', 'The request body uses a reserved property name', {
+    errors: [{ pointer, detail: 'This property name is not accepted' }],
+  });
