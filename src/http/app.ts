@@ -7,8 +7,8 @@ import type { Identity } from '../identity/identity';
 import type { Logger } from '../observability/logger';
 import type { Metrics } from '../observability/metrics';
 import type { Policy } from '../policy/policy';
-import { bodyParser } from './middleware/body';
-import { inputHygiene } from './middleware/input-hygiene';
+import { bodyReader } from './middleware/body';
+import { requestHead } from './middleware/framing';
 import { assignRequestId } from './middleware/request-id';
 import { requestLog } from './middleware/request-log';
 import { securityHeaders } from './middleware/security-headers';
@@ -49,7 +49,7 @@ export interface VaultApp {
 
 export function createApp(deps: AppDependencies): VaultApp {
   const app = express();
-  const routes = new RouteTable();
+  const routes = new RouteTable(bodyReader(deps.config.http.bodyLimitBytes));
   app.disable('x-powered-by');
   // Paths match only as openapi.yaml spells them (route modules use caseSensitiveRouter too), so
   // the body parser's choice of form or JSON by path and the route serving it cannot disagree.
@@ -76,8 +76,8 @@ export function createApp(deps: AppDependencies): VaultApp {
     setSecurityHeaders(res);
     next();
   });
-  app.use(bodyParser(deps.config.http.bodyLimitBytes));
-  app.use(inputHygiene);
+  // The head, before routing; each route reads its body only once it has admitted the request.
+  app.use(requestHead(deps.config.http.bodyLimitBytes));
 
   // Every /v1 route is registered through here, behind token verification and its scope.
   const secured = securedRoutes(routes, deps.identity.verifier);

@@ -26,7 +26,11 @@ export function caseSensitiveRouter(): Router {
 export class RouteTable {
   readonly entries: RouteEntry[] = [];
 
-  add(router: Router, path: string, handlers: Handlers): void {
+  /** `readBody(takesBody)`: the step that reads a route's body, just before its handler (after a secured route's checks). */
+  constructor(private readonly readBody: (takesBody: boolean) => RequestHandler) {}
+
+  /** `body: 'none'` for a POST that takes no body (openapi.yaml declares none): one sent is refused, unread. GET and DELETE take none. */
+  add(router: Router, path: string, handlers: Handlers, { body }: { body?: 'none' } = {}): void {
     if (!(router as Router & { caseSensitive?: boolean }).caseSensitive) throw new Error(`${path}: make its router with caseSensitiveRouter()`);
     const methods = Object.keys(handlers) as Method[];
     const route = router.route(path);
@@ -37,7 +41,7 @@ export class RouteTable {
     // Express would answer HEAD with the GET handler: a whole audited read, an approval used up,
     // for an answer without a body. No route declares HEAD; it is refused like any other method.
     route.head(refuse);
-    for (const method of methods) route[method](handlers[method]!);
+    for (const method of methods) route[method](this.readBody(body !== 'none' && method !== 'get' && method !== 'delete'), handlers[method]!);
     route.all(refuse);
     this.entries.push({ path, methods });
   }

@@ -10,7 +10,7 @@ export type ScopeRule = string | Partial<Record<Method, string>>;
 export interface RouteOptions {
   /** The handlers read and validate the query string themselves (openapi.yaml declares its parameters). */
   query?: 'parsed by the handler';
-  /** A POST that takes no body (openapi.yaml declares none): one sent is refused rather than ignored. */
+  /** A POST that takes no body (openapi.yaml declares none): one sent is refused, unread, rather than ignored. */
   body?: 'none';
 }
 
@@ -29,19 +29,13 @@ function refuseQuery(req: Request): void {
   }
 }
 
-// A body sent where none is read would be dropped in silence (GET and DELETE are refused before their bodies are read).
-function refuseBody(req: Request): void {
-  if (req.body !== undefined) throw new VaultError('body_not_accepted', 400, 'This request takes no body', { detail: 'Send the request without one' });
-}
-
-/** The scope check, and then the query and body checks where the route takes none: one step of Express's chain, not three. */
+/** The scope check, and then the query check where the route takes none: one step of Express's chain, not two. */
 function admission(scope: string, options: RouteOptions): RequestHandler {
   const scoped = requireScope(scope);
-  if (options.query && !options.body) return scoped;
+  if (options.query) return scoped;
   return (req, res, next) =>
     scoped(req, res, () => {
-      if (!options.query) refuseQuery(req);
-      if (options.body === 'none') refuseBody(req);
+      refuseQuery(req);
       next();
     });
 }
@@ -58,7 +52,8 @@ export function securedRoutes(routes: RouteTable, verifier: AccessTokenVerifier)
         if (!required) throw new Error(`no scope for ${method.toUpperCase()} ${path}`);
         guard[method](verify, admission(required, options));
       }
-      routes.add(router, path, handlers);
+      // The body is read after these checks: a caller refused by them is never asked for it.
+      routes.add(router, path, handlers, { body: options.body });
     },
   };
 }

@@ -1,9 +1,15 @@
 import { startTestVault, type TestVault } from '../support/test-vault';
+import { accountService, auth, type Caller } from '../vault/support/data-callers';
 
 let vault: TestVault;
+let account: Caller;
 beforeAll(async () => {
   vault = await startTestVault({ PDVAULT_BODY_LIMIT_BYTES: '1024' });
+  account = await accountService(vault);
 });
+
+// A route that reads a JSON body, for a caller it admits: a body is read only then.
+const postBody = (contentType: string) => vault.post('/v1/subjects/search').set('Authorization', auth(account)).set('Content-Type', contentType);
 afterAll(() => vault.stop());
 
 const problem = (res: { body: Record<string, unknown>; headers: Record<string, string> }) => {
@@ -13,7 +19,7 @@ const problem = (res: { body: Record<string, unknown>; headers: Record<string, s
 
 describe('errors are problem+json with a stable code and the request id', () => {
   it('answers malformed JSON with 400 malformed_json and does not echo the body', async () => {
-    const res = await vault.post('/healthz').set('Content-Type', 'application/json').send('{"secret-canary": x');
+    const res = await postBody('application/json').send('{"secret-canary": x');
     expect(res.status).toBe(400);
     const body = problem(res);
     expect(body.code).toBe('malformed_json');
@@ -35,20 +41,30 @@ describe('errors are problem+json with a stable code and the request id', () => 
   });
 
   it('answers a body over the limit with 413 body_too_large', async () => {
-    const res = await vault.post('/healthz').set('Content-Type', 'application/json').send(JSON.stringify({ a: 'x'.repeat(2000) }));
+    const res = await postBody('application/json').send(JSON.stringify({ a: 'x'.repeat(2000) }));
     expect(res.status).toBe(413);
     expect(problem(res).code).toBe('body_too_large');
   });
 
   it('answers a non-JSON body with 415 unsupported_media_type', async () => {
-    const res = await vault.post('/healthz').set('Content-Type', 'text/plain').send('hello');
+    const res = await postBody('text/plain').send('hello');
     expect(res.status).toBe(415);
     expect(problem(res).code).toBe('unsupported_media_type');
   });
 
   it('answers a form body outside /oauth with 415', async () => {
-    const res = await vault.post('/v1/anything').type('form').send('a=b');
+    const res = await postBody('application/x-www-form-urlencoded').send('a=b');
     expect(res.status).toBe(415);
+  });
+
+  it('reads no body for a caller the route does not admit, nor on a path or method that takes none', async () => {
+    const unauthenticated = await vault.post('/v1/subjects/search').set('Content-Type', 'application/json').send('{"secret-canary": x');
+    expect([unauthenticated.status, problem(unauthenticated).code]).toEqual([401, 'unauthenticated']);
+    const elsewhere = await vault.post('/v1/anything').set('Authorization', auth(account)).set('Content-Type', 'application/json').send('{"secret-canary": x');
+    expect([elsewhere.status, problem(elsewhere).code]).toEqual([404, 'not_found']);
+    const getOnly = await vault.post('/healthz').set('Content-Type', 'application/json').send('{"secret-canary": x');
+    expect([getOnly.status, problem(getOnly).code]).toEqual([405, 'method_not_allowed']);
+    for (const res of [unauthenticated, elsewhere, getOnly]) expect(res.text).not.toContain('secret-canary');
   });
 
   it.each([
@@ -57,7 +73,7 @@ describe('errors are problem+json with a stable code and the request id', () => 
     ['a lone low surrogate', '{"name":"x\\udc00y"}'],
     ['a NUL byte in a property name', '{"a\\u0000":1}'],
   ])('answers %s in a JSON string with 400 invalid_characters', async (_label, raw) => {
-    const res = await vault.post('/healthz').set('Content-Type', 'application/json').send(raw);
+    const res = await postBody('application/json').send(raw);
     expect(res.status).toBe(400);
     expect(problem(res).code).toBe('invalid_characters');
   });
@@ -72,7 +88,7 @@ describe('errors are problem+json with a stable code and the request id', () => 
   });
 
   it.each(['__proto__', 'constructor', 'prototype'])('refuses the reserved property name %s with 400', async (key) => {
-    const res = await vault.post('/healthz').set('Content-Type', 'application/json').send(`{"a":{"${key}":{"polluted":true}}}`);
+    const res = await postBody('application/json').send(`{"a":{"${key}":{"polluted":true}}}`);
     expect(res.status).toBe(400);
     const body = problem(res);
     expect(body.code).toBe('forbidden_property');
@@ -82,7 +98,7 @@ describe('errors are problem+json with a stable code and the request id', () => 
 
   it('refuses JSON nested deeper than any vault document with 400', async () => {
     const deep = '['.repeat(100) + ']'.repeat(100);
-    const res = await vault.post('/healthz').set('Content-Type', 'application/json').send(deep);
+    const res = await postBody('application/json').send(deep);
     expect(res.status).toBe(400);
     expect(problem(res).code).toBe('nesting_too_deep');
   });

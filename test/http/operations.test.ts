@@ -5,6 +5,7 @@ import helmet from 'helmet';
 import request from 'supertest';
 import { operationsRoutes } from '../../src/http/routes/operations';
 import { RouteTable } from '../../src/http/route-table';
+import { bodyReader } from '../../src/http/middleware/body';
 import { createMetrics } from '../../src/observability/metrics';
 import { HELMET_OPTIONS } from '../../src/http/middleware/security-headers';
 import { startTestVault, type TestVault } from '../support/test-vault';
@@ -68,7 +69,7 @@ describe('operations endpoints', () => {
 
 describe('/readyz with a dependency that does not answer', () => {
   it('reports it down instead of hanging with it', async () => {
-    const app = express().use(operationsRoutes(new RouteTable(), createMetrics(), [
+    const app = express().use(operationsRoutes(new RouteTable(bodyReader(1024)), createMetrics(), [
       { name: 'database', check: () => new Promise(() => undefined) },
       { name: 'migrations', check: async () => ({ ok: true }) },
     ]));

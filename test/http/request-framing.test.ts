@@ -47,6 +47,21 @@ function sendWhenInvited(headLines: string[], body: string): Promise<{ invited: 
   });
 }
 
+describe('Expect: 100-continue', () => {
+  it('invites no body from a caller without a token: the answer is 401, and the body is never asked for', async () => {
+    const body = JSON.stringify({ email: 'canary@example.com' });
+    const { invited, answer } = await sendWhenInvited(['POST /v1/subjects/search HTTP/1.1', 'Host: localhost', 'Content-Type: application/json', `Content-Length: ${body.length}`], body);
+    expect(invited).toBe(false);
+    expectRefusal(answer, 401, 'unauthenticated');
+  });
+
+  it('invites the body of a caller the route admits', async () => {
+    const body = JSON.stringify({ email: 'canary@example.com' });
+    const { invited, answer } = await sendWhenInvited(['POST /v1/subjects/search HTTP/1.1', 'Host: localhost', `Authorization: ${auth(account)}`, 'Content-Type: application/json', `Content-Length: ${body.length}`], body);
+    expect([invited, answer.statusLine]).toEqual([true, expect.stringMatching(/^HTTP\/1\.1 200 /)]);
+  });
+});
+
 describe('a declared body over the limit', () => {
   it('is refused with 413 at once, before the body that was announced arrives', async () => {
     // Two bytes of the 99,999,999 announced: waiting for the rest would end in 408 after the request timeout.

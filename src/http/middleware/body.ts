@@ -2,8 +2,8 @@ import { isUtf8 } from 'node:buffer';
 import { parse as parseContentType } from 'content-type';
 import express, { type RequestHandler } from 'express';
 import { badRequest, VaultError } from '../../errors/vault-error';
-import { bodyRefusedByMethod, framingRefusal, inviteBody } from './framing';
-import { FORBIDDEN_KEYS, MAX_DEPTH, nestingTooDeep, reservedName } from './input-hygiene';
+import { bodyRefusedByMethod, inviteBody } from './framing';
+import { bodyValuesRefusal, FORBIDDEN_KEYS, MAX_DEPTH, nestingTooDeep, reservedName } from './input-hygiene';
 import { walkNames } from './repeated-names';
 
 const JSON_TYPES = ['application/json', 'application/*+json'];
@@ -11,15 +11,19 @@ const FORM_TYPE = 'application/x-www-form-urlencoded';
 
 /**
  * Bodies are JSON everywhere except the OAuth endpoints, which RFC 6749 makes form-encoded.
- * First, what the request's head says of its body is checked (`framingRefusal`).
+ * A route's body is read only once the route has admitted the request (a /v1 route: its token
+ * verified, its scope held), so a caller the vault refuses is never invited to send one, nor has
+ * one parsed; what the request's head says of its body was checked before routing
+ * (`requestHead`). A route that takes no body refuses one at its first byte, unread.
  * A body of any other type, in any charset but UTF-8 or under a Content-Type that does not parse
  * is refused with 415 before it is read; a body over the limit with 413 before it is parsed; a
  * body that is not valid UTF-8 with 400 `invalid_characters`; a JSON body that repeats a
- * property name within one object with 400 `duplicate_property`. One middleware, not a chain of
- * three: a request without a body (most of them) passes in one step, one with a body meets only
- * the parser for its type.
+ * property name within one object with 400 `duplicate_property`; NUL bytes, lone surrogates,
+ * reserved names and nesting past MAX_DEPTH once parsed (`bodyValuesRefusal`). One step of the
+ * route's chain: a request without a body (most of them) passes at once, one with a body meets
+ * only the parser for its type.
  */
-export function bodyParser(limitBytes: number): RequestHandler {
+export function bodyReader(limitBytes: number): (takesBody: boolean) => RequestHandler {
   // Found while the raw body is at hand, refused once it has parsed (an error thrown from body-parser's verify hook would become its 403).
   const refusals = new WeakMap<object, VaultError>();
   // body-parser reads zero bytes as {}: a chunked body with no chunk would pass for an empty
@@ -50,17 +54,21 @@ export function bodyParser(limitBytes: number): RequestHandler {
       }
     },
   });
-  return (req, res, next) => {
-    const framing = framingRefusal(req, limitBytes);
-    // A refused body is answered at once, not read: Node discards what arrives of it afterwards,
-    // so a client that sends its whole body before it reads (most do) gets the answer, not a reset.
-    if (framing) return next(framing);
+  const refuseAny: RequestHandler = (req, res, next) => {
     if (!hasBody(req)) {
       inviteBody(req, res);
       return next();
     }
-    const bodiless = bodyRefusedByMethod(req);
-    if (bodiless) return expectNothing(req, res, bodiless, next);
+    const refusal = bodyRefusedByMethod(req) ?? new VaultError('body_not_accepted', 400, 'This request takes no body', { detail: 'Send the request without one' });
+    // A declared length is refused at once; a chunked body may turn out empty, so its first byte is awaited.
+    if (req.headers['transfer-encoding'] === undefined) return next(refusal);
+    expectNothing(req, res, refusal, next);
+  };
+  const read: RequestHandler = (req, res, next) => {
+    if (!hasBody(req)) {
+      inviteBody(req, res);
+      return next();
+    }
     // Routing is case-sensitive (app.ts), so this test and the route that serves the path agree.
     const oauth = req.path.startsWith('/oauth/');
     const expected = oauth ? [FORM_TYPE] : JSON_TYPES;
@@ -75,7 +83,7 @@ export function bodyParser(limitBytes: number): RequestHandler {
     inviteBody(req, res);
     const refuseRecorded = (error?: unknown) => {
       if (error) return next(error);
-      const refusal = refusals.get(req);
+      const refusal = refusals.get(req) ?? (empty.has(req) ? undefined : bodyValuesRefusal(req.body));
       if (refusal) return next(refusal);
       if (empty.has(req)) req.body = undefined;
       next();
@@ -83,6 +91,7 @@ export function bodyParser(limitBytes: number): RequestHandler {
     if (oauth) return form(req, res, refuseRecorded);
     json(req, res, refuseRecorded);
   };
+  return (takesBody) => (takesBody ? read : refuseAny);
 }
 
 /**
@@ -168,11 +177,6 @@ function jsonRefusal(raw: Buffer): VaultError | undefined {
 const notUtf8 = () => badRequest('invalid_characters', 'The request body is not valid UTF-8');
 const badPercentEncoding = () => badRequest('invalid_characters', 'The request body has bad percent-encoding: an escape that is not two hex digits, or bytes that are not UTF-8');
 
-/**
- * Every `%` of a form body starts an escape of two hex digits, and the escapes spell UTF-8.
- * The form parser would keep `%zz` as it is and turn `%FF` into U+FFFD: a parameter the client
- * did not mean, answered as if it were (an unknown purpose, an ignored parameter).
- */
 /** The parameter names of a form body (sound percent-encoding checked first), decoded as the form parser decodes them. */
 function formNames(raw: Buffer): string[] {
   return raw
@@ -181,6 +185,11 @@ function formNames(raw: Buffer): string[] {
     .map((pair) => decodeURIComponent(pair.split('=', 1)[0]!.replace(/\+/g, ' ')));
 }
 
+/**
+ * Every `%` of a form body starts an escape of two hex digits, and the escapes spell UTF-8.
+ * The form parser would keep `%zz` as it is and turn `%FF` into U+FFFD: a parameter the client
+ * did not mean, answered as if it were (an unknown purpose, an ignored parameter).
+ */
 function percentEncodingIsSound(raw: Buffer): boolean {
   if (!raw.includes(0x25)) return true;
   for (const part of raw.toString('latin1').split(/[&=]/)) {

@@ -1,5 +1,6 @@
-import type { Request, Response } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
 import { VaultError } from '../../errors/vault-error';
+import { checkHead } from './input-hygiene';
 
 /** Header fields a request may carry; Node's parser is told to keep them all, so none is dropped unseen. */
 export const MAX_HEADER_FIELDS = 100;
@@ -47,6 +48,21 @@ export function framingRefusal(req: Request, limitBytes: number): VaultError | u
     return new VaultError('body_too_large', 413, 'The request body is larger than the vault accepts', { detail: `At most ${limitBytes} bytes` });
   }
   return declared > 0 ? bodyRefusedByMethod(req) : undefined;
+}
+
+/**
+ * Every request's head, before routing: the framing refusals above, then the head's input
+ * hygiene (`checkHead`). A refused request's body is never read: Node discards what arrives of it
+ * afterwards, so a client that sends its whole body before it reads (most do) gets the answer, not
+ * a reset.
+ */
+export function requestHead(limitBytes: number): RequestHandler {
+  return (req, _res, next) => {
+    const refusal = framingRefusal(req, limitBytes);
+    if (refusal) return next(refusal);
+    checkHead(req);
+    next();
+  };
 }
 
 /** 400 `body_not_accepted` for a body on a method that takes none; undefined for any other method. */

@@ -1,5 +1,5 @@
-import type { RequestHandler } from 'express';
-import { badRequest } from '../../errors/vault-error';
+import type { Request } from 'express';
+import { badRequest, VaultError } from '../../errors/vault-error';
 
 export const MAX_DEPTH = 32;
 // Headers that mean one thing once. Node keeps the first Authorization or Content-Type and joins
@@ -9,19 +9,27 @@ const SINGLE_HEADERS = new Set(['authorization', 'proxy-authorization', 'content
 export const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 
 /**
- * Refuses, before any route sees them, inputs no route should have to think about: NUL bytes
- * and lone surrogates anywhere (PostgreSQL text cannot hold NUL; a lone surrogate is not
- * Unicode), prototype-pollution keys, JSON nested deeper than any vault document, an HTTP/1.1
- * request without Host, and a header that must appear once appearing twice.
+ * Inputs no route should have to think about. In the head, before any route sees it: an
+ * HTTP/1.1 request without Host, a header that must appear once appearing twice, NUL bytes and
+ * lone surrogates in the URL (PostgreSQL text cannot hold NUL; a lone surrogate is not Unicode).
  */
-export const inputHygiene: RequestHandler = (req, _res, next) => {
+export function checkHead(req: Request): void {
   // RFC 9112 §3.2: an HTTP/1.1 request without Host is refused (the server lets it through to be answered here).
   if (req.httpVersion === '1.1' && req.headers.host === undefined) throw badRequest('bad_request', 'The request has no Host header');
   checkHeaders(req.rawHeaders);
   checkUrl(req.originalUrl);
-  if (req.body !== undefined) checkValue(req.body, '', 0);
-  next();
-};
+}
+
+/** In a parsed body: NUL bytes and lone surrogates, prototype-pollution keys, nesting deeper than any vault document. */
+export function bodyValuesRefusal(body: unknown): VaultError | undefined {
+  try {
+    if (body !== undefined) checkValue(body, '', 0);
+    return undefined;
+  } catch (error) {
+    if (error instanceof VaultError) return error;
+    throw error;
+  }
+}
 
 function checkHeaders(rawHeaders: string[]): void {
   const seen = new Set<string>();
