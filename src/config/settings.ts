@@ -331,13 +331,13 @@ export const SETTINGS = [
     env: 'PDVAULT_AUTH_FAILURES_PER_CLIENT',
     schema: positiveInt(100_000),
     devDefault: '10',
-    doc: 'Failed client authentications allowed per client id from one source address (an IPv6 /64 counts as one) in a window; beyond it the token and revocation endpoints answer 429 with `Retry-After` to that client id from that source, and other sources are unaffected (client ids are not secret). Counted in PostgreSQL, so the limit holds across instances.',
+    doc: 'Failed client authentications allowed per client id from one source address (the /64 of a global IPv6 address counts as one) in a window; beyond it the token and revocation endpoints answer 429 with `Retry-After` to that client id from that source, and other sources are unaffected (client ids are not secret). Counted in PostgreSQL, so the limit holds across instances.',
   },
   {
     env: 'PDVAULT_AUTH_FAILURES_PER_ADDRESS',
     schema: positiveInt(1_000_000),
     devDefault: '50',
-    doc: 'Failed client authentications allowed per source address in a window (all client ids together; an IPv6 /64 counts as one address); beyond it, 429 with `Retry-After`.',
+    doc: 'Failed client authentications allowed per source address in a window (all client ids together; the /64 of a global IPv6 address counts as one address, the addresses of a private network each alone); beyond it, 429 with `Retry-After`.',
   },
   {
     env: 'PDVAULT_AUTH_FAILURE_WINDOW_SECONDS',

@@ -51,8 +51,8 @@ export function createApp(deps: AppDependencies): VaultApp {
   const app = express();
   const routes = new RouteTable(bodyReader(deps.config.http.bodyLimitBytes));
   app.disable('x-powered-by');
-  // Paths match only as openapi.yaml spells them (route modules use caseSensitiveRouter too), so
-  // the body parser's choice of form or JSON by path and the route serving it cannot disagree.
+  // Paths match only as openapi.yaml spells them (route modules use caseSensitiveRouter too): a
+  // filter in front of the vault that matches paths exactly sees the routes the vault serves.
   app.set('case sensitive routing', true);
   app.set('strict routing', true);
   app.set('etag', false);

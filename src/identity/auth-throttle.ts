@@ -15,7 +15,7 @@ import { temporarilyUnavailable } from './oauth-error';
  * Not per client id alone: client ids are not secret (every token and audit event carries one),
  * so such a counter let anyone keep the mailer or billing from its tokens with a few wrong
  * guesses a window. A secret of 256 random bits needs no counter across sources to stay unguessed.
- * A source is an IPv4 address or an IPv6 /64, which one host can hop across at will.
+ * A source is an address, or a global IPv6 address's /64 (`sourceOf`).
  */
 export class AuthThrottle {
   private readonly perClient: RateLimiterPostgres;
@@ -79,11 +79,16 @@ function exhausted(res: RateLimiterRes | null, limit: number): number | undefine
 // Client ids arrive from the network: hash them so any string fits the key column.
 const clientKey = (clientId: string, source: string) => crypto.createHash('sha256').update(`${clientId}\n${source}`).digest('base64url');
 
-/** What one party controls of an address: an IPv4 address (IPv4-mapped ones included), or an IPv6 /64. */
+/**
+ * What one party controls of an address: an IPv4 address (IPv4-mapped ones included); a global
+ * IPv6 address's /64, which one host on the internet can hop across at will; any other IPv6
+ * address whole. Private networks (unique-local, link-local) are the vault's own callers, where
+ * a /64 can be a whole node's pods: one misbehaving pod must not throttle its neighbours.
+ */
 export function sourceOf(address: string): string {
   if (!ipaddr.isValid(address)) return address.slice(0, 64);
   const parsed = ipaddr.process(address);
-  if (parsed.kind() === 'ipv4') return parsed.toString();
+  if (parsed.kind() === 'ipv4' || parsed.range() !== 'unicast') return parsed.toNormalizedString();
   const network = (parsed as ipaddr.IPv6).parts.slice(0, 4).map((part) => part.toString(16));
   return `${network.join(':')}::/64`;
 }

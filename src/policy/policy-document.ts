@@ -217,7 +217,7 @@ function unknownMembers(input: Record<string, unknown>, known: string[], at: str
 
 // What administrators reviewing a policy read as written: no bidirectional overrides, invisible
 // format characters or controls that make a description display as something else.
-const PLAIN_TEXT = /^[\p{L}\p{M}\p{N}\p{P}\p{S}\p{Zs}\n\t]*$/u;
+const PLAIN_TEXT = /^[\p{L}\p{M}\p{N}\p{P}\p{S}\p{Zs}\r\n\t]*$/u;
 
 const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 const escape = (segment: string) => segment.replace(/~/g, '~0').replace(/\//g, '~1');

@@ -20,6 +20,21 @@ it('describes exactly the routes the vault serves, no more and no fewer', () => 
   expect(served).toEqual(described);
 });
 
+it('reads a body on exactly the operations that declare one, of the media type they declare', () => {
+  const paths = spec.paths as Record<string, Record<string, { requestBody?: { content: Record<string, unknown> } }>>;
+  const read = vault.vault.routes.entries.flatMap(({ path, bodies }) =>
+    Object.entries(bodies).map(([method, kind]) => `${method.toUpperCase()} ${path}: ${kind}`),
+  );
+  const declared = vault.vault.routes.entries.flatMap(({ path, bodies }) =>
+    Object.keys(bodies).map((method) => {
+      const content = Object.keys(paths[path.replace(/:(\w+)/g, '{$1}')]?.[method]?.requestBody?.content ?? {});
+      const kind = content.length === 0 ? 'none' : content.includes('application/x-www-form-urlencoded') ? 'form' : 'json';
+      return `${method.toUpperCase()} ${path}: ${kind}`;
+    }),
+  );
+  expect(read).toEqual(declared);
+});
+
 function fakeResponse(status: number, body: unknown, contentType = 'application/json'): Response {
   return {
     status,

@@ -47,6 +47,13 @@ function sendWhenInvited(headLines: string[], body: string): Promise<{ invited: 
   });
 }
 
+describe('Content-Length', () => {
+  it('of 00 is no body, as 0 is, on a route that takes none', async () => {
+    const answer = await exchange(vault, head(['GET /healthz HTTP/1.1', 'Host: localhost', 'Content-Length: 00', 'Connection: close']));
+    expect(answer.statusLine).toMatch(/^HTTP\/1\.1 200 /);
+  });
+});
+
 describe('Expect: 100-continue', () => {
   it('invites no body from a caller without a token: the answer is 401, and the body is never asked for', async () => {
     const body = JSON.stringify({ email: 'canary@example.com' });

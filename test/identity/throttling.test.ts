@@ -36,21 +36,32 @@ describe('throttling failed client authentication', () => {
     await requestToken(vault, client, grant).set('X-Forwarded-For', '203.0.113.6').expect(200);
   });
 
-  it('counts an IPv6 /64 as one source, whichever of its addresses a request comes from', async () => {
+  it('counts a global IPv6 /64 as one source, whichever of its addresses a request comes from', async () => {
     for (let i = 1; i <= 8; i += 1) {
-      await requestToken(vault, { clientId: `cli_${String(i).padStart(16, 'v')}`, clientSecret: 'guess' }, grant).set('X-Forwarded-For', `2001:db8:1:2::${i}`).expect(401);
+      await requestToken(vault, { clientId: `cli_${String(i).padStart(16, 'v')}`, clientSecret: 'guess' }, grant).set('X-Forwarded-For', `2a00:1450:4001:81a::${i}`).expect(401);
     }
     const innocent = await registerClient(vault);
-    await requestToken(vault, innocent, grant).set('X-Forwarded-For', '2001:db8:1:2:ffff:ffff:ffff:ffff').expect(429);
-    await requestToken(vault, innocent, grant).set('X-Forwarded-For', '2001:db8:1:3::1').expect(200);
+    await requestToken(vault, innocent, grant).set('X-Forwarded-For', '2a00:1450:4001:81a:ffff:ffff:ffff:ffff').expect(429);
+    await requestToken(vault, innocent, grant).set('X-Forwarded-For', '2a00:1450:4001:81b::1').expect(200);
+  });
+
+  it('counts a private-network IPv6 address alone: one pod failing does not throttle its neighbours', async () => {
+    for (let i = 1; i <= 8; i += 1) {
+      await requestToken(vault, { clientId: `cli_${String(i).padStart(16, 'u')}`, clientSecret: 'guess' }, grant).set('X-Forwarded-For', 'fd00:10:244:1::5').expect(401);
+    }
+    const neighbour = await registerClient(vault);
+    await requestToken(vault, neighbour, grant).set('X-Forwarded-For', 'fd00:10:244:1::5').expect(429);
+    await requestToken(vault, neighbour, grant).set('X-Forwarded-For', 'fd00:10:244:1::6').expect(200);
   });
 
   it.each([
     ['192.0.2.7', '192.0.2.7'],
     ['::ffff:192.0.2.7', '192.0.2.7'],
-    ['2001:db8:0:a::1', '2001:db8:0:a::/64'],
-    ['2001:0db8:0000:000a:ffff:0:0:1', '2001:db8:0:a::/64'],
-    ['::1', '0:0:0:0::/64'],
+    ['2a00:1450:4001:81a::1', '2a00:1450:4001:81a::/64'],
+    ['2a00:1450:4001:081a:ffff:0:0:1', '2a00:1450:4001:81a::/64'],
+    ['fd00:10:244:1::5', 'fd00:10:244:1:0:0:0:5'],
+    ['fe80::1', 'fe80:0:0:0:0:0:0:1'],
+    ['::1', '0:0:0:0:0:0:0:1'],
   ])('takes %s as the source %s', (address, source) => {
     expect(sourceOf(address)).toBe(source);
   });

@@ -45,7 +45,7 @@ describe('a policy document', () => {
   });
 
   it('takes a description with line breaks, tabs, accents and symbols', () => {
-    const description = 'Livraison à domicile:\n\tnom et adresse — rien d’autre (€, ✓)';
+    const description = 'Livraison à domicile:\r\n\tnom et adresse — rien d’autre (€, ✓)';
     expect(parsePolicyDocument(withTransactional({ shipping: { fields: { name: 'plain' }, description } })).purposes.shipping!.description).toBe(description);
   });
 

@@ -5,12 +5,14 @@ import { badRequest, VaultError } from '../../errors/vault-error';
 import { bodyRefusedByMethod, inviteBody } from './framing';
 import { bodyValuesRefusal, FORBIDDEN_KEYS, MAX_DEPTH, nestingTooDeep, reservedName } from './input-hygiene';
 import { walkNames } from './repeated-names';
+import type { BodyKind } from '../route-table';
 
 const JSON_TYPES = ['application/json', 'application/*+json'];
 const FORM_TYPE = 'application/x-www-form-urlencoded';
 
 /**
- * Bodies are JSON everywhere except the OAuth endpoints, which RFC 6749 makes form-encoded.
+ * Bodies are JSON everywhere except the OAuth endpoints, which RFC 6749 makes form-encoded: each
+ * route declares which (`BodyKind`).
  * A route's body is read only once the route has admitted the request (a /v1 route: its token
  * verified, its scope held), so a caller the vault refuses is never invited to send one, nor has
  * one parsed; what the request's head says of its body was checked before routing
@@ -23,7 +25,7 @@ const FORM_TYPE = 'application/x-www-form-urlencoded';
  * route's chain: a request without a body (most of them) passes at once, one with a body meets
  * only the parser for its type.
  */
-export function bodyReader(limitBytes: number): (takesBody: boolean) => RequestHandler {
+export function bodyReader(limitBytes: number): (kind: BodyKind) => RequestHandler {
   // Found while the raw body is at hand, refused once it has parsed (an error thrown from body-parser's verify hook would become its 403).
   const refusals = new WeakMap<object, VaultError>();
   // body-parser reads zero bytes as {}: a chunked body with no chunk would pass for an empty
@@ -64,14 +66,12 @@ export function bodyReader(limitBytes: number): (takesBody: boolean) => RequestH
     if (req.headers['transfer-encoding'] === undefined) return next(refusal);
     expectNothing(req, res, refusal, next);
   };
-  const read: RequestHandler = (req, res, next) => {
+  const read = (kind: 'json' | 'form'): RequestHandler => (req, res, next) => {
     if (!hasBody(req)) {
       inviteBody(req, res);
       return next();
     }
-    // Routing is case-sensitive (app.ts), so this test and the route that serves the path agree.
-    const oauth = req.path.startsWith('/oauth/');
-    const expected = oauth ? [FORM_TYPE] : JSON_TYPES;
+    const expected = kind === 'form' ? [FORM_TYPE] : JSON_TYPES;
     if (!req.is(expected)) {
       return next(new VaultError('unsupported_media_type', 415, 'The request body must be ' + expected[0]));
     }
@@ -88,10 +88,11 @@ export function bodyReader(limitBytes: number): (takesBody: boolean) => RequestH
       if (empty.has(req)) req.body = undefined;
       next();
     };
-    if (oauth) return form(req, res, refuseRecorded);
+    if (kind === 'form') return form(req, res, refuseRecorded);
     json(req, res, refuseRecorded);
   };
-  return (takesBody) => (takesBody ? read : refuseAny);
+  const readers = { json: read('json'), form: read('form'), none: refuseAny };
+  return (kind) => readers[kind];
 }
 
 /**
@@ -119,7 +120,8 @@ function expectNothing(req: Parameters<RequestHandler>[0], res: Parameters<Reque
 
 function hasBody(req: Parameters<RequestHandler>[0]): boolean {
   const length = req.headers['content-length'];
-  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+  // Node's parser has checked that a Content-Length is digits; `00` is no body either.
+  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && Number(length) > 0);
 }
 
 // RFC 9110 §5.6.2, §5.6.4 and §8.3.1: a media type is token "/" token, then `; name=value` pairs whose value is a token or a quoted string.

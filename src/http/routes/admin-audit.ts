@@ -8,6 +8,7 @@ import { principalOf } from '../middleware/authenticate';
 import type { SecuredRoutes } from '../secured-routes';
 import { auditRefusals } from './audit-refusals';
 import { caseSensitiveRouter } from '../route-table';
+import { escapePointer } from '../middleware/input-hygiene';
 
 const SCOPE = 'audit:read';
 const identifier = z.string().regex(/^[A-Za-z0-9_.:-]{1,128}$/, 'Not an identifier');
@@ -68,7 +69,7 @@ export function parseQuery<T extends z.ZodType>(schema: T, query: unknown): z.in
   const repeated = Object.entries((query ?? {}) as Record<string, unknown>).filter(([, value]) => typeof value !== 'string').map(([name]) => name);
   if (repeated.length) {
     throw new VaultError('invalid_query', 400, 'The query parameters are not valid', {
-      errors: repeated.map((name) => ({ pointer: `/${name}`, detail: 'must be given once, as plain text' })),
+      errors: repeated.map((name) => ({ pointer: `/${escapePointer(name)}`, detail: 'must be given once, as plain text' })),
     });
   }
   const parsed = schema.safeParse(query ?? {});
@@ -77,8 +78,8 @@ export function parseQuery<T extends z.ZodType>(schema: T, query: unknown): z.in
     // zod words an unknown parameter with its name; the pointer already names it, as far as it is repeated back.
     errors: parsed.error.issues.flatMap((issue) =>
       issue.code === 'unrecognized_keys'
-        ? issue.keys.map((key) => ({ pointer: `/${key}`, detail: 'unknown parameter' }))
-        : [{ pointer: '/' + issue.path.map(String).join('/'), detail: issue.message }],
+        ? issue.keys.map((key) => ({ pointer: `/${escapePointer(key)}`, detail: 'unknown parameter' }))
+        : [{ pointer: '/' + issue.path.map((segment) => escapePointer(String(segment))).join('/'), detail: issue.message }],
     ),
   });
 }

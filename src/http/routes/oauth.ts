@@ -14,13 +14,13 @@ export function oauthRoutes(routes: RouteTable, identity: Identity): Router {
       res.setHeader('Pragma', 'no-cache');
       res.json(response);
     },
-  });
+  }, { body: 'form' });
   routes.add(router, '/oauth/revoke', {
     post: async (req, res) => {
       await identity.tokens.revoke(() => readOAuthRequest(req), oauthSource(req));
       res.status(200).end();
     },
-  });
+  }, { body: 'form' });
   router.use(oauthErrors);
   return router;
 }
