@@ -3,7 +3,7 @@ import { parse as parseContentType } from 'content-type';
 import express, { type RequestHandler } from 'express';
 import { badRequest, VaultError } from '../../errors/vault-error';
 import { bodyRefusedByMethod, inviteBody } from './framing';
-import { bodyValuesRefusal, FORBIDDEN_KEYS, MAX_DEPTH, nestingTooDeep, reservedName } from './input-hygiene';
+import { checkBodyValues, FORBIDDEN_KEYS, MAX_DEPTH, nestingTooDeep, reservedName } from './input-hygiene';
 import { walkNames } from './repeated-names';
 import type { BodyKind } from '../route-table';
 
@@ -21,7 +21,7 @@ const FORM_TYPE = 'application/x-www-form-urlencoded';
  * is refused with 415 before it is read; a body over the limit with 413 before it is parsed; a
  * body that is not valid UTF-8 with 400 `invalid_characters`; a JSON body that repeats a
  * property name within one object with 400 `duplicate_property`; NUL bytes, lone surrogates,
- * reserved names and nesting past MAX_DEPTH once parsed (`bodyValuesRefusal`). One step of the
+ * reserved names and nesting past MAX_DEPTH once parsed (`checkBodyValues`). One step of the
  * route's chain: a request without a body (most of them) passes at once, one with a body meets
  * only the parser for its type.
  */
@@ -83,9 +83,18 @@ export function bodyReader(limitBytes: number): (kind: BodyKind) => RequestHandl
     inviteBody(req, res);
     const refuseRecorded = (error?: unknown) => {
       if (error) return next(error);
-      const refusal = refusals.get(req) ?? (empty.has(req) ? undefined : bodyValuesRefusal(req.body));
+      const refusal = refusals.get(req);
       if (refusal) return next(refusal);
-      if (empty.has(req)) req.body = undefined;
+      if (empty.has(req)) {
+        req.body = undefined;
+        return next();
+      }
+      // In body-parser's callback: a refusal thrown here would escape Express, so it is handed on.
+      try {
+        checkBodyValues(req.body);
+      } catch (invalid) {
+        return next(invalid);
+      }
       next();
     };
     if (kind === 'form') return form(req, res, refuseRecorded);

@@ -1,5 +1,5 @@
 import type { Request } from 'express';
-import { badRequest, VaultError } from '../../errors/vault-error';
+import { badRequest } from '../../errors/vault-error';
 
 export const MAX_DEPTH = 32;
 // Headers that mean one thing once. Node keeps the first Authorization or Content-Type and joins
@@ -21,14 +21,8 @@ export function checkHead(req: Request): void {
 }
 
 /** In a parsed body: NUL bytes and lone surrogates, prototype-pollution keys, nesting deeper than any vault document. */
-export function bodyValuesRefusal(body: unknown): VaultError | undefined {
-  try {
-    if (body !== undefined) checkValue(body, '', 0);
-    return undefined;
-  } catch (error) {
-    if (error instanceof VaultError) return error;
-    throw error;
-  }
+export function checkBodyValues(body: unknown): void {
+  checkValue(body, '', 0);
 }
 
 function checkHeaders(rawHeaders: string[]): void {
