@@ -1,12 +1,14 @@
 import type { AuditTrail } from '../audit/trail';
+import type { KeyHierarchy } from '../crypto/key-hierarchy';
 import { assertAllowed } from '../policy/decision';
 import type { DecisionPoint } from '../policy/decision-point';
 import { effectivePreferences, type PreferenceDefaults } from '../policy/preferences';
 import type { ConsentHistoryStore } from '../store/consent-history';
-import type { PaymentMethodStore } from '../store/payment-methods';
+import type { PaymentMethodRecord, PaymentMethodStore } from '../store/payment-methods';
 import type { Caller } from './caller';
 import { isSubjectId, subjectNotFound } from './ids';
 import { openRereadingAfterKeyChange } from './key-changes';
+import { openCard } from './payment-methods';
 import type { SubjectRenderer } from './subject-view';
 import type { SubjectReads } from './subject-reads';
 import { factsOrMissing } from './subjects';
@@ -20,9 +22,14 @@ const EXPORT_FIELDS = ['email', 'name', 'phone', 'postal_address', 'birth_date',
 /**
  * Portability: everything the vault holds about one subject, as the caller's purpose may see it,
  * with payment methods masked, the consent history and who accessed the subject's data.
+ *
+ * A masked card carries its holder name: the subject gave it, and an exporting purpose sees
+ * names in plain. It is sealed with the card's number, so the export opens both and hands on
+ * only the name (as a reveal does, the decrypted buffer is wiped at once).
  */
 export class SubjectExport {
   constructor(
+    private readonly keys: KeyHierarchy,
     private readonly subjects: SubjectReads,
     private readonly paymentMethods: PaymentMethodStore,
     private readonly consent: ConsentHistoryStore,
@@ -42,17 +49,33 @@ export class SubjectExport {
     const cardLevel = decision.fields.payment_method ?? 'absent';
     const [subject, cards, consent, accessLog] = await Promise.all([
       openRereadingAfterKeyChange(record, () => this.subjects.again(id), (read) => this.renderer.render(read, decision)),
-      cardLevel === 'absent' ? undefined : this.paymentMethods.listForSubject(id),
+      cardLevel === 'absent' ? undefined : this.cards(id, cardLevel === 'token'),
       this.consent.list(id),
       this.trail.wholeAccessLog(id, { clientId: caller.principal.clientId, scopes: caller.principal.scopes, ...caller.context }),
     ]);
+    // An erasure removes the subject, its cards and its consent history in one transaction: with
+    // the subject still there after every part was read, no part was read after an erasure.
+    await this.subjects.again(id);
     return {
       exported_at: new Date().toISOString(),
       subject,
       preferences: effectivePreferences(record.preferences, this.defaults),
-      payment_methods: cards?.map((card) => (cardLevel === 'token' ? { token: card.token } : { token: card.token, brand: card.brand, last4: card.last4, exp_month: card.expMonth, exp_year: card.expYear })),
+      payment_methods: cards,
       consent_history: consent.map((c) => ({ preference: c.preference, value: c.value, changed_by: c.changedBy, changed_at: c.changedAt.toISOString() })),
       access_log: accessLog,
     };
+  }
+
+  /** The subject's cards, as tokens alone or masked with their holder names. */
+  private async cards(subjectId: string, tokensOnly: boolean) {
+    const listed = await this.paymentMethods.listForSubject(subjectId);
+    if (tokensOnly) return listed.map((card) => ({ token: card.token }));
+    // A re-key between the listing and the opening: the cards are listed again (one deleted meanwhile drops out).
+    return openRereadingAfterKeyChange(listed, () => this.paymentMethods.listForSubject(subjectId), (cards) => Promise.all(cards.map((card) => this.masked(card))));
+  }
+
+  private async masked(card: PaymentMethodRecord) {
+    const { holder_name } = await openCard(this.keys, card);
+    return { token: card.token, brand: card.brand, last4: card.last4, exp_month: card.expMonth, exp_year: card.expYear, holder_name };
   }
 }

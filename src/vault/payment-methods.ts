@@ -161,7 +161,7 @@ export class PaymentMethods {
     const contents = await openRereadingAfterKeyChange(
       record,
       async () => (await this.deps.paymentMethods.find(token)) ?? Promise.reject(paymentMethodNotFound()),
-      async (read) => parseContents(await this.deps.keys.open(read.subjectId, cardField(read.token), read.card)),
+      (read) => openCard(this.deps.keys, read),
     );
     return {
       token: record.token,
@@ -209,6 +209,11 @@ export class PaymentMethods {
 }
 
 const levelOf = (decision: Allowed) => decision.fields.payment_method ?? 'absent';
+
+/** What is sealed for a card: its number and holder name, opened together under the subject's key. */
+export async function openCard(keys: KeyHierarchy, record: PaymentMethodRecord): Promise<SealedCardContents> {
+  return parseContents(await keys.open(record.subjectId, cardField(record.token), record.card));
+}
 
 /** The sealed document, checked for shape: it authenticated, so a bad shape is a bug or tampering, never input. */
 function parseContents(plaintext: Buffer): SealedCardContents {

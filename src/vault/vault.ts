@@ -48,7 +48,7 @@ export function createVaultDomain({ db, keys, decisions, trail, preferenceDefaul
   return {
     subjects,
     emails: new EmailResolution(keys, reads, decisions),
-    exports: new SubjectExport(reads, paymentMethodStore, consent, trail, decisions, renderer, preferenceDefaults),
+    exports: new SubjectExport(keys, reads, paymentMethodStore, consent, trail, decisions, renderer, preferenceDefaults),
     paymentMethods: new PaymentMethods({ db, keys, index, subjects: subjectStore, paymentMethods: paymentMethodStore, decisions }),
     index,
     digestKeysStoredAsSent: (signal) => digestKeysStoredAsSent(idempotency, index, signal),

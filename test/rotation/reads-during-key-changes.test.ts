@@ -52,7 +52,12 @@ describe('reads of a subject while its key changes under them', () => {
         values: (b) => [(b.results as Array<{ email?: string; error?: string }>)[0]?.email],
         expected: [body.email],
       },
-      { name: 'export', send: () => vault.get(`/v1/subjects/${id}/export`).set('Authorization', bearer(account)), values: (b) => [(b.subject as { email: string }).email], expected: [body.email] },
+      {
+        name: 'export',
+        send: () => vault.get(`/v1/subjects/${id}/export`).set('Authorization', bearer(account)),
+        values: (b) => [(b.subject as { email: string }).email, (b.payment_methods as Array<{ holder_name: string }>)[0]?.holder_name],
+        expected: [body.email, VISA.holder_name],
+      },
       { name: 'reveal', send: () => vault.post(`/v1/payment-methods/${token}/reveal`).set('Authorization', bearer(processor)), values: (b) => [b.number], expected: [VISA.number] },
     ];
   }

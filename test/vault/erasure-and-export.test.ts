@@ -71,9 +71,9 @@ describe('export', () => {
     expect(reading).toHaveLength(1);
   });
 
-  it('shows cards only at the level the purpose sees them: none, tokens alone, or masked', async () => {
+  it('shows cards only at the level the purpose sees them: none, tokens alone, or masked with the holder name', async () => {
     const { id } = await createSubject(vault, account, SAMPLE);
-    const card = { number: '4242424242424242', exp_month: 12, exp_year: new Date().getUTCFullYear() + 2, holder_name: 'Jo Example' };
+    const card = { number: '4242424242424242', exp_month: 12, exp_year: new Date().getUTCFullYear() + 2, holder_name: 'J Q Cardholder' };
     const { token } = (await vault.post(`/v1/subjects/${id}/payment-methods`).set('Authorization', auth(account)).send(card).expect(201)).body;
     const admin = await adminCaller(vault, ['admin:policy']);
     const { policy, version } = (await vault.get('/v1/admin/policy').set(bearer(admin)).expect(200)).body;
@@ -88,7 +88,9 @@ describe('export', () => {
 
     expect(none).not.toHaveProperty('payment_methods');
     expect(tokens.payment_methods).toEqual([{ token }]);
-    expect(masked.payment_methods).toEqual([{ token, brand: 'visa', last4: '4242', exp_month: card.exp_month, exp_year: card.exp_year }]);
+    expect(masked.payment_methods).toEqual([{ token, brand: 'visa', last4: '4242', exp_month: card.exp_month, exp_year: card.exp_year, holder_name: 'J Q Cardholder' }]);
+    // A token-level purpose learns nothing of what is sealed with the card.
+    expect(JSON.stringify(tokens)).not.toContain('Cardholder');
     const events = await vault.vault.db('audit_events').where({ subject_id: id, action: 'subjects.export' }).orderBy('seq');
     expect(events.map((e) => e.fields.payment_method)).toEqual(['absent', 'token', 'masked']);
   });
