@@ -105,6 +105,11 @@ export class BlindIndex {
     await this.load();
   }
 
+  /** Loads key `version` now if this instance does not hold it, so computing under it needs no query. */
+  async holdVersion(version: number): Promise<void> {
+    await this.keyAt(version);
+  }
+
   private async keyAt(version: number) {
     let key = this.keys.find((k) => k.version === version);
     if (!key) {

@@ -64,6 +64,13 @@ export class KekGenerations {
     return this.provider.decryptDataKey(row.wrappedKey, kekContext(generationId), row.providerKeyRef);
   }
 
+  /** Every generation that can still unwrap, through the cache: unwraps that follow find their KEK in memory. */
+  async warmForRead(): Promise<void> {
+    for (const generation of await this.store.list()) {
+      if (generation.wrappedKey) await this.cache.forRead(generation.id);
+    }
+  }
+
   /**
    * Claims one wrap under the active generation and returns it with its fresh key. The
    * key must be used before the caller's next `await`.

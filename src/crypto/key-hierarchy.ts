@@ -189,12 +189,16 @@ export class KeyHierarchy {
     return sealField(entry.keys.get(entry.current)!, entry.current, subjectId, field, plaintext);
   }
 
-  /** The plaintext, or an `integrity_error` if anything about the ciphertext or its place changed. */
-  async open(subjectId: string, field: string, sealed: Sealed): Promise<Buffer> {
+  /**
+   * The plaintext, or an `integrity_error` if anything about the ciphertext or its place changed.
+   * Inside a transaction, pass it: keys not in memory are read on its connection rather than on
+   * another one taken from the pool while it holds its own (see `warmKeksForRead`).
+   */
+  async open(subjectId: string, field: string, sealed: Sealed, trx?: Knex.Transaction): Promise<Buffer> {
     const version = headerOf(sealed, SealedKind.FieldValue).keyReference;
-    let entry = await this.keysOf(subjectId);
+    let entry = await this.keysOf(subjectId, trx);
     // A version this instance has not seen may have been added by another one: read again once.
-    if (!entry.keys.has(version)) entry = await this.loadSubjectKeys(subjectId);
+    if (!entry.keys.has(version)) entry = await this.loadSubjectKeys(subjectId, trx);
     const key = entry.keys.get(version);
     if (!key) throw version < entry.current ? new RetiredKeyVersion() : integrityError('ciphertext names a subject-key version that does not exist');
     return authenticated(() => openWithKey(key, sealed, SealedKind.FieldValue, [subjectId, field]));
@@ -323,7 +327,7 @@ export class KeyHierarchy {
    */
   async rekeySubject(subjectId: string, trx: Knex.Transaction): Promise<SubjectRekey> {
     checkBinding(subjectId, 'subject id');
-    const loaded = await this.loadSubjectKeys(subjectId);
+    const loaded = await this.loadSubjectKeys(subjectId, trx);
     // Own copies: the cached entry may be evicted (and zeroed) while the caller waits on the database.
     const oldKeys = new Map([...loaded.keys].map(([version, key]) => [version, Buffer.from(key)]));
     const version = loaded.current + 1;
@@ -429,17 +433,28 @@ export class KeyHierarchy {
     this.provider.close?.();
   }
 
+  /**
+   * Every KEK generation's key that can still unwrap, in memory for reads: a step that is about
+   * to open subject keys inside its transaction calls this first, so no unwrap inside it goes
+   * to the database or the provider for its KEK.
+   */
+  async warmKeksForRead(): Promise<void> {
+    await this.generations.warmForRead();
+  }
+
   /** The subject's keys from the cache, if the KEKs that unwrapped them are still usable; else from the store. */
-  private async keysOf(subjectId: string): Promise<SubjectKeys> {
+  private async keysOf(subjectId: string, trx?: Knex.Transaction): Promise<SubjectKeys> {
     if (this.hasUsableKeys(subjectId)) {
       this.metrics.cacheHit('subject_key');
       return this.subjectKeys.get(subjectId)!;
     }
     this.metrics.cacheMiss('subject_key');
-    return this.loadSubjectKeys(subjectId);
+    return this.loadSubjectKeys(subjectId, trx);
   }
 
-  private loadSubjectKeys(subjectId: string): Promise<SubjectKeys> {
+  private loadSubjectKeys(subjectId: string, trx?: Knex.Transaction): Promise<SubjectKeys> {
+    // On the caller's transaction, never by waiting for a load that runs on another connection.
+    if (trx) return this.loadSubjectKeysOnce(subjectId, trx);
     const running = this.loading.get(subjectId);
     if (running) return running;
     const loading = this.loadSubjectKeysOnce(subjectId).finally(() => this.loading.delete(subjectId));
@@ -447,9 +462,9 @@ export class KeyHierarchy {
     return loading;
   }
 
-  private async loadSubjectKeysOnce(subjectId: string): Promise<SubjectKeys> {
+  private async loadSubjectKeysOnce(subjectId: string, trx?: Knex.Transaction): Promise<SubjectKeys> {
     const epoch = this.destroyEpoch;
-    const rows = await this.subjectKeyStore.listForSubject(subjectId);
+    const rows = await this.subjectKeyStore.listForSubject(subjectId, trx);
     if (rows.length === 0) throw subjectKeyNotFound();
     const entry = await this.unwrapSubjectKeys(subjectId, rows);
     this.cacheUnlessDestroyed(subjectId, entry, epoch);

@@ -40,11 +40,15 @@ export class BlindIndexRotation implements RotationKindHandler {
 
   async step(job: RotationJobRow, batchSize: number): Promise<number> {
     const version = Number(job.params.index_version);
+    // Inside the transactions below, holding row locks, nothing may wait for a second pooled
+    // connection: the new index key and the KEKs are loaded first, subject keys on the transaction.
+    await this.index.holdVersion(version);
+    await this.keys.warmKeksForRead();
     const subjects = await this.transactions.transaction(async (trx) => {
       const rows = await this.store.claimSubjects(trx, version, batchSize);
       const indexes = [];
       for (const row of rows) {
-        const email = await this.keys.open(row.id, 'email', row.email);
+        const email = await this.keys.open(row.id, 'email', row.email, trx);
         try {
           indexes.push({ id: row.id, value: (await this.index.emailAt(version, email.toString('utf8'))).value });
         } finally {
@@ -60,7 +64,7 @@ export class BlindIndexRotation implements RotationKindHandler {
       const rows = await this.store.claimCards(trx, version, batchSize);
       const fingerprints = [];
       for (const row of rows) {
-        fingerprints.push({ token: row.token, value: (await this.index.cardAt(version, await cardNumberOf(this.keys, row.subjectId, row.token, row.card))).value });
+        fingerprints.push({ token: row.token, value: (await this.index.cardAt(version, await cardNumberOf(this.keys, row.subjectId, row.token, row.card, trx))).value });
       }
       await this.store.setCardFingerprints(trx, fingerprints, version);
       await this.jobs.addProgress(trx, job.id, fingerprints.length);

@@ -1,3 +1,4 @@
+import type { Knex } from 'knex';
 import type { KeyHierarchy } from '../../crypto/key-hierarchy';
 import type { Sealed } from '../../crypto/sealed';
 import { cardField } from '../payment-method-view';
@@ -6,8 +7,8 @@ import { cardField } from '../payment-method-view';
  * The card number inside a sealed card (a JSON object with `number`, see payment-methods.ts),
  * for re-computing its fingerprint. The number stays in this process's memory only for the HMAC.
  */
-export async function cardNumberOf(keys: KeyHierarchy, subjectId: string, token: string, card: Sealed): Promise<string> {
-  const plaintext = await keys.open(subjectId, cardField(token), card);
+export async function cardNumberOf(keys: KeyHierarchy, subjectId: string, token: string, card: Sealed, trx?: Knex.Transaction): Promise<string> {
+  const plaintext = await keys.open(subjectId, cardField(token), card, trx);
   try {
     const parsed = JSON.parse(plaintext.toString('utf8')) as { number?: unknown };
     if (typeof parsed.number !== 'string') throw new Error('a sealed card holds no card number');

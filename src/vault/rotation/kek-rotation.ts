@@ -46,6 +46,9 @@ export class KekRotation implements RotationKindHandler {
 
   async step(job: RotationJobRow, batchSize: number): Promise<number> {
     const target = Number(job.params.target_kek_generation);
+    // Every KEK the claimed rows can name, in memory before their rows are locked: unwrapping
+    // one inside the transaction would wait for a second pooled connection.
+    await this.keys.warmKeksForRead();
     return this.store.transaction(async (trx) => {
       const rows = await this.store.claimSubjectKeysBelow(trx, target, batchSize);
       if (rows.length === 0) return 0;

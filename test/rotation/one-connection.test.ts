@@ -1,0 +1,52 @@
+import { startSecondInstance } from '../identity/support/identity-helpers';
+import { startTestVault, type TestVault } from '../support/test-vault';
+import type { Caller } from '../policy/support/principals';
+import { accountService, bearer, keyAdmin, subjectBody, VISA, waitForJob } from './support/rotation-helpers';
+
+jest.setTimeout(120_000);
+
+/**
+ * A rotation step holds its transaction, and the row locks it claimed, while it works. Were it to
+ * take a second pooled connection meanwhile, writers queued on those locks, each holding a
+ * connection, could leave it none. The steps here run on an instance with a single connection
+ * (and no subject key in memory), where any such second connection would never come.
+ */
+describe('rotation steps on an instance with a single database connection', () => {
+  let vault: TestVault;
+  let worker: Awaited<ReturnType<typeof startSecondInstance>>;
+  let admin: Caller;
+  let account: Caller;
+  const subjects: Array<{ id: string; email: string }> = [];
+
+  beforeAll(async () => {
+    // This instance starts the jobs and answers the API; the worker alone runs their steps.
+    vault = await startTestVault({ PDVAULT_ROTATION_WORKERS: '0', PDVAULT_BLIND_INDEX_RETIRE_GRACE_MS: '0' });
+    admin = await keyAdmin(vault);
+    account = await accountService(vault);
+    for (let n = 0; n < 12; n++) {
+      const body = subjectBody(n);
+      subjects.push({ id: (await vault.post('/v1/subjects').set('Authorization', bearer(account)).send(body).expect(201)).body.id, email: body.email });
+    }
+    await vault.post(`/v1/subjects/${subjects[0]!.id}/payment-methods`).set('Authorization', bearer(account)).send(VISA).expect(201);
+    worker = await startSecondInstance(vault, (config) => {
+      config.database.poolMax = 1;
+      config.keys.subjectKeyCacheSize = 1;
+      config.rotation.workers = 1;
+      config.rotation.pollMs = 20;
+      config.rotation.batchSize = 5;
+    });
+  });
+  afterAll(async () => {
+    await worker?.stop();
+    await vault?.stop();
+  });
+
+  const rotate = (body: Record<string, unknown>) => vault.post('/v1/admin/keys/rotations').set('Authorization', bearer(admin)).send(body).expect(202);
+
+  it('re-indexes every email and card under a new blind-index key it had not loaded', async () => {
+    const started = await rotate({ kind: 'blind_index' });
+    expect(await waitForJob(vault, admin, started.body.job_id)).toMatchObject({ state: 'succeeded' });
+    expect(await vault.vault.db('subjects').distinct('email_index_version')).toEqual([{ email_index_version: 2 }]);
+    expect(await vault.vault.db('payment_methods').distinct('fingerprint_version')).toEqual([{ fingerprint_version: 2 }]);
+  });
+});
