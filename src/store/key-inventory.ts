@@ -35,8 +35,8 @@ export class KeyInventoryStore {
   }
 
   /** The sealed private half of the audit checkpoint key signers use now: the newest, as they choose it. */
-  async newestCheckpointKeySealed(): Promise<Sealed | undefined> {
-    return (await new AuditCheckpointStore(this.db).newestKey())?.sealedPrivateKey;
+  async newestCheckpointKeySealed(trx?: Knex): Promise<Sealed | undefined> {
+    return (await new AuditCheckpointStore(trx ?? this.db).newestKey())?.sealedPrivateKey;
   }
 
   async blindIndexKeys(): Promise<Array<{ version: number; status: string; createdAt: Date }>> {

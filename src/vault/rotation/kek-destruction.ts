@@ -89,7 +89,7 @@ export class KekDestruction {
 
   private async checkUnreferenced(generationId: number, trx?: Parameters<KeyRotationStore['subjectKeysOfGeneration']>[1]): Promise<void> {
     const subjectKeys = await this.rotation.subjectKeysOfGeneration(generationId, trx);
-    const secrets = (await this.inventory.secretsByGeneration()).get(generationId) ?? 0;
+    const secrets = (await this.inventory.secretsByGeneration(trx)).get(generationId) ?? 0;
     if (subjectKeys + secrets > 0) {
       throw new VaultError('kek_generation_in_use', 409, 'This KEK generation still wraps keys: rotate the KEK first', {
         detail: `${subjectKeys} subject keys and ${secrets} vault secrets still reference it`,

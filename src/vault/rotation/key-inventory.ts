@@ -1,3 +1,4 @@
+import type { Knex } from 'knex';
 import type { KeyHierarchy } from '../../crypto/key-hierarchy';
 import type { Sealed } from '../../crypto/sealed';
 import type { KeyInventoryStore } from '../../store/key-inventory';
@@ -68,18 +69,18 @@ export class KeyInventoryService {
 
   /**
    * Vault secrets each generation still seals: signing and index keys, and the audit checkpoint
-   * key in use (the newest; older ones are never opened again).
+   * key in use (the newest; older ones are never opened again). Inside a transaction, pass it.
    */
-  async secretsByGeneration(): Promise<Map<number, number>> {
+  async secretsByGeneration(trx?: Knex): Promise<Map<number, number>> {
     const counts = new Map<number, number>();
     const count = (sealed: Sealed) => {
       const generation = this.keys.secretGeneration(sealed);
       counts.set(generation, (counts.get(generation) ?? 0) + 1);
     };
     for (const column of SEALED_SECRETS) {
-      for (const secret of await this.rotation.listSecrets(column)) count(secret.sealed);
+      for (const secret of await this.rotation.listSecrets(column, trx)) count(secret.sealed);
     }
-    const checkpointKey = await this.inventory.newestCheckpointKeySealed();
+    const checkpointKey = await this.inventory.newestCheckpointKeySealed(trx);
     if (checkpointKey) count(checkpointKey);
     return counts;
   }

@@ -32,10 +32,11 @@ export class KmsKeyRotation implements RotationKindHandler {
     const target = String(job.params.kms_key_ref);
     // An instance that restarted or did not start the job moves to the new key before re-wrapping to it.
     if (this.keys.providerKeyRef() !== target) this.keys.useProviderKey(target);
-    for (const generationId of await this.store.generationsNotUnder(target)) {
-      // Progress goes with the job's own lock; a generation already moved is skipped after a crash anyway.
+    for (const generationId of await this.store.generationsNotUnder(target, trx)) {
+      // Progress goes with the job's own lock; a generation already moved is skipped after a crash
+      // anyway. Each re-wrap commits on its own connection: it locks nothing this transaction holds.
       if (await this.keys.rewrapKekGeneration(generationId)) await this.jobs.addProgress(trx, job.id, 1);
     }
-    return (await this.store.generationsNotUnder(target)).length === 0;
+    return (await this.store.generationsNotUnder(target, trx)).length === 0;
   }
 }
