@@ -324,22 +324,29 @@ export class KeyHierarchy {
    * Subject-key rotation (suspected exposure): a new key version for the subject inside `trx`,
    * a function that re-encrypts one of its ciphertexts under it, and `finish`, which deletes
    * every older version so what they sealed is unreadable. The caller holds the subject's row lock.
+   * The new key is `prepared` (prepareSubjectKey) before that lock is taken: its wrap may need a
+   * pooled connection, which writers queued on the lock could be holding. It is zeroed here
+   * whatever happens.
    */
-  async rekeySubject(subjectId: string, trx: Knex.Transaction): Promise<SubjectRekey> {
-    checkBinding(subjectId, 'subject id');
-    const loaded = await this.loadSubjectKeys(subjectId, trx);
+  async rekeySubject(subjectId: string, trx: Knex.Transaction, prepared: PreparedSubjectKey): Promise<SubjectRekey> {
+    const fresh = prepared.subjectKey;
+    let loaded: SubjectKeys;
+    try {
+      if (prepared.subjectId !== subjectId) throw new Error('a key prepared for another subject');
+      loaded = await this.loadSubjectKeys(subjectId, trx);
+    } catch (error) {
+      fresh.fill(0);
+      throw error;
+    }
     // Own copies: the cached entry may be evicted (and zeroed) while the caller waits on the database.
     const oldKeys = new Map([...loaded.keys].map(([version, key]) => [version, Buffer.from(key)]));
     const version = loaded.current + 1;
-    const fresh = crypto.randomBytes(KEY_BYTES);
     const zeroAll = () => {
       fresh.fill(0);
       for (const key of oldKeys.values()) key.fill(0);
     };
     try {
-      const { generationId, kek } = await this.generations.takeWrap();
-      const wrappedKey = sealWithKey(kek, SealedKind.SubjectKey, generationId, [subjectId], fresh);
-      await this.subjectKeyStore.insert({ subjectId, version, kekGenerationId: generationId, wrappedKey }, trx);
+      await this.subjectKeyStore.insert({ subjectId, version, kekGenerationId: prepared.generationId, wrappedKey: prepared.wrappedKey }, trx);
     } catch (error) {
       zeroAll();
       if (error instanceof SubjectKeyExists) throw subjectKeyExists();
@@ -467,7 +474,9 @@ export class KeyHierarchy {
     const rows = await this.subjectKeyStore.listForSubject(subjectId, trx);
     if (rows.length === 0) throw subjectKeyNotFound();
     const entry = await this.unwrapSubjectKeys(subjectId, rows);
-    this.cacheUnlessDestroyed(subjectId, entry, epoch);
+    if (!trx) this.cacheUnlessDestroyed(subjectId, entry, epoch);
+    // Read in a transaction, the rows may be its own uncommitted writes: kept only once it commits.
+    else trx.executionPromise.then(() => this.cacheUnlessDestroyed(subjectId, entry, epoch), () => zeroEntrySoon(entry));
     return entry;
   }
 

@@ -26,18 +26,27 @@ export class SubjectRotation implements RotationKindHandler {
 
   async complete(job: RotationJobRow, trx: Knex.Transaction): Promise<boolean> {
     const subjectId = String(job.params.subject_id);
-    const subject = await this.store.lock(trx, subjectId);
-    // Erased meanwhile: its key is gone already, which is what a re-key wanted.
-    if (subject) {
-      const rekey = await this.keys.rekeySubject(subjectId, trx);
+    // Before the subject's row lock: a wrap or a KEK may need a pooled connection, which writers
+    // queued on that lock could be holding.
+    await this.keys.warmKeksForRead();
+    const prepared = await this.keys.prepareSubjectKey(subjectId);
+    const subject = await this.store.lock(trx, subjectId).catch((error: unknown) => {
+      prepared.subjectKey.fill(0);
+      throw error;
+    });
+    if (!subject) {
+      // Erased meanwhile: its key is gone already, which is what a re-key wanted.
+      prepared.subjectKey.fill(0);
+    } else {
+      const rekey = await this.keys.rekeySubject(subjectId, trx, prepared);
       try {
         for (const [field, sealed] of Object.entries(subject.sealed)) subject.sealed[field as SealedSubjectField] = rekey.reseal(field, sealed);
         subject.cards = subject.cards.map((card) => ({ token: card.token, card: rekey.reseal(cardField(card.token), card.card) }));
+        await this.store.write(trx, subject);
       } catch (error) {
         rekey.abandon();
         throw error;
       }
-      await this.store.write(trx, subject);
       await rekey.finish();
     }
     await this.jobs.addProgress(trx, job.id, 1);
