@@ -1,4 +1,5 @@
 import crypto from 'node:crypto';
+import { zeroSoon } from './zeroize';
 import { domainToASCII } from 'node:url';
 import type { BlindIndexKeyStore } from '../store/blind-index-keys';
 import type { KeyHierarchy } from './key-hierarchy';
@@ -113,7 +114,8 @@ export class BlindIndex {
   private async keyAt(version: number) {
     let key = this.keys.find((k) => k.version === version);
     if (!key) {
-      await this.load();
+      // A load under way may have read the table before this version was added: load once more after it.
+      await this.refresh();
       key = this.keys.find((k) => k.version === version);
     }
     if (!key) throw new Error(`no blind-index key version ${version}`);
@@ -157,7 +159,8 @@ export class BlindIndex {
     for (const row of rows) {
       keys.push({ version: row.version, status: row.status, key: await this.hierarchy.openSecret(SECRET_KIND, String(row.version), row.sealedKey) });
     }
-    for (const old of this.keys) old.key.fill(0);
+    // Not at once: a caller handed one of them may still be about to compute with it in this turn.
+    for (const old of this.keys) zeroSoon(old.key);
     this.keys = keys;
     this.loadedAt = Date.now();
   }

@@ -64,10 +64,13 @@ export class KekGenerations {
     return this.provider.decryptDataKey(row.wrappedKey, kekContext(generationId), row.providerKeyRef);
   }
 
-  /** Every generation that can still unwrap, through the cache: unwraps that follow find their KEK in memory. */
+  /**
+   * Every generation that can still unwrap, through the cache: unwraps that follow find their KEK
+   * in memory. Best effort: one that fails here (destroyed since the list) fails where it is needed.
+   */
   async warmForRead(): Promise<void> {
     for (const generation of await this.store.list()) {
-      if (generation.wrappedKey) await this.cache.forRead(generation.id);
+      if (generation.wrappedKey) await this.cache.forRead(generation.id).catch(() => undefined);
     }
   }
 

@@ -29,7 +29,7 @@ export interface ActionRule {
   shownAtMost?: Partial<Record<Field, RevealLevel>>;
 }
 
-// Only a reveal opens a card; every other action that shows one shows it masked at most.
+// Only a reveal shows a card's number; every other action that shows one shows it masked at most.
 const CARD_MASKED = { payment_method: 'masked' } as const;
 
 /** Every data action the vault performs, with the scope it needs. Data routes name one of these. */

@@ -45,7 +45,7 @@ export class SubjectExport {
       await this.decisions.decide(caller.principal, 'subjects.export', factsOrMissing(id, record), EXPORT_FIELDS, caller.context),
     );
     if (!record) throw subjectNotFound();
-    // Cards at most masked (brand, last four, expiry), whatever the purpose could reveal; none if it may not see them.
+    // Cards at most masked (brand, last four, expiry, holder name), whatever the purpose could reveal; none if it may not see them.
     const cardLevel = decision.fields.payment_method ?? 'absent';
     const [subject, cards, consent, accessLog] = await Promise.all([
       openRereadingAfterKeyChange(record, () => this.subjects.again(id), (read) => this.renderer.render(read, decision)),

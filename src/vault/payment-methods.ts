@@ -16,6 +16,7 @@ import type { CardInput } from './input/card-input';
 import {
   cardField,
   maskedView,
+  parseSealedCard,
   viewAt,
   type MaskedPaymentMethod,
   type PaymentMethodReference,
@@ -59,7 +60,8 @@ const CARD_FIELDS = ['payment_method'] as const;
 /**
  * Payment methods: a card is tokenized once per subject and then named only by its `pm_…`
  * token. Every operation decides (and so audits) before it tells whether the card exists, and
- * only a reveal opens the sealed number — after its audit event is committed.
+ * only a reveal hands out the sealed number, after its audit event is committed (an export
+ * opens a card for its holder name alone).
  */
 export class PaymentMethods {
   constructor(private readonly deps: PaymentMethodDependencies) {}
@@ -218,7 +220,7 @@ export async function openCard(keys: KeyHierarchy, record: PaymentMethodRecord):
 /** The sealed document, checked for shape: it authenticated, so a bad shape is a bug or tampering, never input. */
 function parseContents(plaintext: Buffer): SealedCardContents {
   try {
-    const parsed = JSON.parse(plaintext.toString('utf8')) as Partial<SealedCardContents>;
+    const parsed = parseSealedCard(plaintext) as Partial<SealedCardContents>;
     if (typeof parsed.number !== 'string' || typeof parsed.holder_name !== 'string') throw integrityError('a sealed card does not hold a number and a holder name');
     return { number: parsed.number, holder_name: parsed.holder_name };
   } finally {

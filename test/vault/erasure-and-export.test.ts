@@ -91,6 +91,7 @@ describe('export', () => {
     expect(masked.payment_methods).toEqual([{ token, brand: 'visa', last4: '4242', exp_month: card.exp_month, exp_year: card.exp_year, holder_name: 'J Q Cardholder' }]);
     // A token-level purpose learns nothing of what is sealed with the card.
     expect(JSON.stringify(tokens)).not.toContain('Cardholder');
+    for (const exported of [none, tokens, masked]) expect(JSON.stringify(exported)).not.toContain(card.number);
     const events = await vault.vault.db('audit_events').where({ subject_id: id, action: 'subjects.export' }).orderBy('seq');
     expect(events.map((e) => e.fields.payment_method)).toEqual(['absent', 'token', 'masked']);
   });

@@ -105,6 +105,22 @@ describe('a card ciphertext moved in the database', () => {
     }
   });
 
+  it('answers a sealed card that is not the JSON the vault seals with integrity_error, and never repeats its text', async () => {
+    const { id } = await createSubject(vault, account);
+    const token = await addCard(id, VISA);
+    // Authentic under the subject's key, but cut short: a parser's message would quote it.
+    const truncated = await vault.vault.keys.seal(id, `payment_method:${token}`, `{"number":"${VISA.number}","holder_name":"Ada`);
+    await vault.vault.db('payment_methods').where({ token }).update({ card: truncated });
+    const logged = vault.logs.length;
+
+    const res = await reveal(token).expect(500);
+
+    expect(res.body.code).toBe('integrity_error');
+    expect(res.text).not.toContain(VISA.number);
+    expect(vault.logs.slice(logged).join('\n')).toContain('integrity_error');
+    expect(vault.logs.slice(logged).join('\n')).not.toContain(VISA.number);
+  });
+
   it('fails to open when copied onto another subject\'s payment method', async () => {
     const one = await createSubject(vault, account);
     const two = await createSubject(vault, account);

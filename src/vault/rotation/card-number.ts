@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import type { KeyHierarchy } from '../../crypto/key-hierarchy';
 import type { Sealed } from '../../crypto/sealed';
-import { cardField } from '../payment-method-view';
+import { cardField, parseSealedCard } from '../payment-method-view';
 
 /**
  * The card number inside a sealed card (a JSON object with `number`, see payment-methods.ts),
@@ -10,7 +10,7 @@ import { cardField } from '../payment-method-view';
 export async function cardNumberOf(keys: KeyHierarchy, subjectId: string, token: string, card: Sealed, trx?: Knex.Transaction): Promise<string> {
   const plaintext = await keys.open(subjectId, cardField(token), card, trx);
   try {
-    const parsed = JSON.parse(plaintext.toString('utf8')) as { number?: unknown };
+    const parsed = parseSealedCard(plaintext) as { number?: unknown };
     if (typeof parsed.number !== 'string') throw new Error('a sealed card holds no card number');
     return parsed.number;
   } finally {

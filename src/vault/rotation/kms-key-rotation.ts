@@ -34,7 +34,8 @@ export class KmsKeyRotation implements RotationKindHandler {
     if (this.keys.providerKeyRef() !== target) this.keys.useProviderKey(target);
     for (const generationId of await this.store.generationsNotUnder(target, trx)) {
       // Progress goes with the job's own lock; a generation already moved is skipped after a crash
-      // anyway. Each re-wrap commits on its own connection: it locks nothing this transaction holds.
+      // anyway. Each re-wrap commits on a connection of its own (it locks nothing this transaction
+      // holds, so it waits at most for a free connection).
       if (await this.keys.rewrapKekGeneration(generationId)) await this.jobs.addProgress(trx, job.id, 1);
     }
     return (await this.store.generationsNotUnder(target, trx)).length === 0;
