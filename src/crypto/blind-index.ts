@@ -1,8 +1,8 @@
 import crypto from 'node:crypto';
-import { zeroSoon } from './zeroize';
 import { domainToASCII } from 'node:url';
 import type { BlindIndexKeyStore } from '../store/blind-index-keys';
 import type { KeyHierarchy } from './key-hierarchy';
+import { zeroSoon } from './zeroize';
 
 export interface IndexValue {
   version: number;
