@@ -118,9 +118,14 @@ export class CheckpointSigner {
    * every instance signs with the newest key, and destroying that generation loses nothing.
    */
   async renewKeySealedBelow(generationId: number): Promise<void> {
-    const newest = await this.checkpoints.newestKey();
-    if (newest && this.sealer.secretGeneration(newest.sealedPrivateKey) >= generationId) return;
+    if (!(await this.keySealedBelow(generationId))) return;
     this.key = await this.newKey();
+  }
+
+  /** Whether there is no newest key, or it is sealed under a generation older than `generationId` (read on `trx` if given). */
+  async keySealedBelow(generationId: number, trx?: Database): Promise<boolean> {
+    const newest = await this.checkpoints.newestKey(trx);
+    return !newest || this.sealer.secretGeneration(newest.sealedPrivateKey) < generationId;
   }
 
   /** The newest key (another instance may have made a newer one), or a new one when this vault cannot open it. */

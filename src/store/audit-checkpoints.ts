@@ -41,8 +41,8 @@ interface CheckpointRow {
 export class AuditCheckpointStore {
   constructor(private readonly db: Database) {}
 
-  async newestKey(): Promise<StoredCheckpointKey | undefined> {
-    const row = await this.db<KeyRow>('audit_checkpoint_keys').orderBy('created_at', 'desc').orderBy('kid').first();
+  async newestKey(trx?: Database): Promise<StoredCheckpointKey | undefined> {
+    const row = await (trx ?? this.db)<KeyRow>('audit_checkpoint_keys').orderBy('created_at', 'desc').orderBy('kid').first();
     return row && toKey(row);
   }
 

@@ -36,7 +36,7 @@ export class KeyInventoryStore {
 
   /** The sealed private half of the audit checkpoint key signers use now: the newest, as they choose it. */
   async newestCheckpointKeySealed(trx?: Knex): Promise<Sealed | undefined> {
-    return (await new AuditCheckpointStore(trx ?? this.db).newestKey())?.sealedPrivateKey;
+    return (await new AuditCheckpointStore(this.db).newestKey(trx))?.sealedPrivateKey;
   }
 
   async blindIndexKeys(): Promise<Array<{ version: number; status: string; createdAt: Date }>> {

@@ -145,7 +145,10 @@ export class KeyRotationStore {
     return rows.map((r: { id: string | number; sealed: Buffer }) => ({ id: String(r.id), sealed: r.sealed as Sealed }));
   }
 
-  async replaceSecret(column: SealedSecretColumn, id: string, sealed: Sealed, db: Knex = this.db): Promise<void> {
-    await db(column.table).where({ [column.idColumn]: column.idColumn === 'version' ? Number(id) : id }).update({ [column.sealedColumn]: sealed });
+  /** Replaces a secret's ciphertext only if it is still `previous` (another instance may have re-sealed it meanwhile). */
+  async replaceSecretIfUnchanged(column: SealedSecretColumn, id: string, previous: Sealed, sealed: Sealed): Promise<void> {
+    await this.db(column.table)
+      .where({ [column.idColumn]: column.idColumn === 'version' ? Number(id) : id, [column.sealedColumn]: previous })
+      .update({ [column.sealedColumn]: sealed });
   }
 }

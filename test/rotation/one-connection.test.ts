@@ -49,4 +49,14 @@ describe('rotation steps on an instance with a single database connection', () =
     expect(await vault.vault.db('subjects').distinct('email_index_version')).toEqual([{ email_index_version: 2 }]);
     expect(await vault.vault.db('payment_methods').distinct('fingerprint_version')).toEqual([{ fingerprint_version: 2 }]);
   });
+
+  it('re-wraps every subject key and re-seals the vault secrets under a new KEK generation', async () => {
+    const started = await rotate({ kind: 'kek' });
+    expect(await waitForJob(vault, admin, started.body.job_id)).toMatchObject({ state: 'succeeded' });
+    const generation = Number((await vault.vault.db('kek_generations').where({ state: 'active' }).first())!.id);
+    expect(generation).toBeGreaterThan(1);
+    expect(await vault.vault.db('subject_keys').distinct('kek_generation_id')).toEqual([{ kek_generation_id: generation }]);
+    const secrets = [...(await vault.vault.db('signing_keys').pluck('sealed_private_key')), ...(await vault.vault.db('blind_index_keys').pluck('sealed_key'))];
+    for (const sealed of secrets) expect(vault.vault.keys.secretGeneration(sealed)).toBe(generation);
+  });
 });

@@ -24,6 +24,7 @@ const FOLLOW_MARGIN_MS = 500;
 /** The audit checkpoint signer, as KEK rotation moves its key (src/audit/checkpoints.ts). */
 export interface CheckpointKeys {
   renewKeySealedBelow(generationId: number): Promise<void>;
+  keySealedBelow(generationId: number, trx?: Knex): Promise<boolean>;
 }
 
 /**
@@ -49,7 +50,7 @@ export class KekRotation implements RotationKindHandler {
     // Every KEK the claimed rows can name, in memory before their rows are locked: unwrapping
     // one inside the transaction would wait for a second pooled connection.
     await this.keys.warmKeksForRead();
-    return this.store.transaction(async (trx) => {
+    const rewrapped = await this.store.transaction(async (trx) => {
       const rows = await this.store.claimSubjectKeysBelow(trx, target, batchSize);
       if (rows.length === 0) return 0;
       const rewrapped = await this.keys.rewrapSubjectKeys(rows, target);
@@ -58,6 +59,23 @@ export class KekRotation implements RotationKindHandler {
       await this.jobs.addProgress(trx, job.id, rewrapped.length);
       return rewrapped.length;
     });
+    if (rewrapped === 0) await this.resealSecrets(target);
+    return rewrapped;
+  }
+
+  /**
+   * The vault's own secrets, sealed again under the new generation once no subject key is left
+   * to re-wrap. Outside any transaction: a wrap may need a pooled connection. Each is written only
+   * if unchanged since it was read; `complete` checks, under the job's lock, that none is left.
+   */
+  private async resealSecrets(target: number): Promise<void> {
+    for (const column of SEALED_SECRETS) {
+      for (const secret of await this.store.listSecrets(column)) {
+        if (this.keys.secretGeneration(secret.sealed) >= target) continue;
+        await this.store.replaceSecretIfUnchanged(column, secret.id, secret.sealed, await this.keys.resealSecret(column.kind, secret.id, secret.sealed));
+      }
+    }
+    await this.checkpointKeys.renewKeySealedBelow(target);
   }
 
   async complete(job: RotationJobRow, trx: Knex.Transaction): Promise<boolean> {
@@ -69,13 +87,11 @@ export class KekRotation implements RotationKindHandler {
     // Batches other instances hold locked are still counted here: the job waits for them.
     // On the job's own session: what is counted, re-sealed and retired commits with the job's end.
     if ((await this.store.countSubjectKeysBelow(target, trx)) > 0) return false;
+    // A secret sealed below the target (one written since the last step re-sealed them): the next step re-seals it.
     for (const column of SEALED_SECRETS) {
-      for (const secret of await this.store.listSecrets(column, trx)) {
-        if (this.keys.secretGeneration(secret.sealed) >= target) continue;
-        await this.store.replaceSecret(column, secret.id, await this.keys.resealSecret(column.kind, secret.id, secret.sealed), trx);
-      }
+      if ((await this.store.listSecrets(column, trx)).some((secret) => this.keys.secretGeneration(secret.sealed) < target)) return false;
     }
-    await this.checkpointKeys.renewKeySealedBelow(target);
+    if (await this.checkpointKeys.keySealedBelow(target, trx)) return false;
     await this.store.finishRetiring(target, trx);
     return true;
   }
