@@ -32,6 +32,8 @@ export interface CheckpointKeys {
  * older generation; the vault's own secrets are sealed again; the old generations are retired.
  */
 export class KekRotation implements RotationKindHandler {
+  private resealing?: Promise<void>;
+
   constructor(
     private readonly keys: KeyHierarchy,
     private readonly store: KeyRotationStore,
@@ -59,7 +61,11 @@ export class KekRotation implements RotationKindHandler {
       await this.jobs.addProgress(trx, job.id, rewrapped.length);
       return rewrapped.length;
     });
-    if (rewrapped === 0) await this.resealSecrets(target);
+    if (rewrapped === 0) {
+      // The instance's workers all get here at once: one re-seal, which they all wait for.
+      this.resealing ??= this.resealSecrets(target).finally(() => (this.resealing = undefined));
+      await this.resealing;
+    }
     return rewrapped;
   }
 
