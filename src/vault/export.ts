@@ -55,7 +55,7 @@ export class SubjectExport {
     ]);
     // An erasure removes the subject, its cards and its consent history in one transaction: with
     // the subject still there after every part was read, no part was read after an erasure.
-    await this.subjects.again(id);
+    await this.subjects.stillThere(id);
     return {
       exported_at: new Date().toISOString(),
       subject,

@@ -1,3 +1,4 @@
+import type { Knex } from 'knex';
 import type { BlindIndex } from '../crypto/blind-index';
 import type { KeyHierarchy } from '../crypto/key-hierarchy';
 import { integrityError } from '../crypto/key-errors';
@@ -213,8 +214,8 @@ export class PaymentMethods {
 const levelOf = (decision: Allowed) => decision.fields.payment_method ?? 'absent';
 
 /** What is sealed for a card: its number and holder name, opened together under the subject's key. */
-export async function openCard(keys: KeyHierarchy, record: PaymentMethodRecord): Promise<SealedCardContents> {
-  return parseContents(await keys.open(record.subjectId, cardField(record.token), record.card));
+export async function openCard(keys: KeyHierarchy, card: Pick<PaymentMethodRecord, 'subjectId' | 'token' | 'card'>, trx?: Knex.Transaction): Promise<SealedCardContents> {
+  return parseContents(await keys.open(card.subjectId, cardField(card.token), card.card, trx));
 }
 
 /** The sealed document, checked for shape: it authenticated, so a bad shape is a bug or tampering, never input. */

@@ -17,6 +17,11 @@ export class SubjectReads {
     return (await this.findMany([id])).get(id);
   }
 
+  /** 404 if the subject was erased since it was read; nothing is opened. */
+  async stillThere(id: string): Promise<void> {
+    if (!(await this.subjects.exists(id))) throw subjectNotFound();
+  }
+
   /** The subject read again (see `openRereadingAfterKeyChange`); 404 if it was erased meanwhile. */
   async again(id: string): Promise<SubjectRecord> {
     const record = await this.find(id);

@@ -6,7 +6,7 @@ import type { BlindIndexRotationStore } from '../../store/blind-index-rotation';
 import type { KeyRotationStore } from '../../store/key-rotation';
 import type { RotationJobRow, RotationJobStore } from '../../store/rotation-jobs';
 import type { RotationKindHandler } from './rotation-kind';
-import { cardNumberOf } from './card-number';
+import { openCard } from '../payment-methods';
 
 /**
  * `blind_index`: a new index key becomes active (new writes use it); batches recompute every
@@ -64,7 +64,9 @@ export class BlindIndexRotation implements RotationKindHandler {
       const rows = await this.store.claimCards(trx, version, batchSize);
       const fingerprints = [];
       for (const row of rows) {
-        fingerprints.push({ token: row.token, value: (await this.index.cardAt(version, await cardNumberOf(this.keys, row.subjectId, row.token, row.card, trx))).value });
+        // The number stays in this process's memory only for the HMAC.
+        const { number } = await openCard(this.keys, row, trx);
+        fingerprints.push({ token: row.token, value: (await this.index.cardAt(version, number)).value });
       }
       await this.store.setCardFingerprints(trx, fingerprints, version);
       await this.jobs.addProgress(trx, job.id, fingerprints.length);

@@ -91,7 +91,7 @@ export class KekRotation implements RotationKindHandler {
     // leave those keys behind, under a generation shown as retired.
     if ((await this.jobs.runningForMs(job.id, trx)) < 2 * RESERVATION_CHECK_MS + FOLLOW_MARGIN_MS) return false;
     // Batches other instances hold locked are still counted here: the job waits for them.
-    // On the job's own session: what is counted, re-sealed and retired commits with the job's end.
+    // On the job's own session: what is counted and retired commits with the job's end.
     if ((await this.store.countSubjectKeysBelow(target, trx)) > 0) return false;
     // A secret sealed below the target (one written since the last step re-sealed them): the next step re-seals it.
     for (const column of SEALED_SECRETS) {
