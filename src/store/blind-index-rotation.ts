@@ -22,10 +22,16 @@ export class BlindIndexRotationStore {
     await trx('blind_index_keys').insert({ version, sealed_key: sealedKey, status: 'active' });
   }
 
-  async nextVersion(trx: Knex.Transaction): Promise<number> {
+  /** The newest key version (0 before any). */
+  async newestVersion(db: Knex = this.db): Promise<number> {
+    const row = await db('blind_index_keys').max<{ max: number | null }>('version as max').first();
+    return row?.max ?? 0;
+  }
+
+  /** The newest key version, read under a lock held until `trx` ends: no other start adds one meanwhile. */
+  async lockNewestVersion(trx: Knex.Transaction): Promise<number> {
     await trx.raw("select pg_advisory_xact_lock(hashtext('pdvault.blind_index_keys'))");
-    const row = await trx('blind_index_keys').max<{ max: number | null }>('version as max').first();
-    return (row?.max ?? 0) + 1;
+    return this.newestVersion(trx);
   }
 
   /** Lookups stop consulting every version older than `version`. */

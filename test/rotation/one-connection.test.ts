@@ -11,7 +11,7 @@ jest.setTimeout(120_000);
  * connection, could leave it none. The steps here run on an instance with a single connection
  * (and no subject key in memory), where any such second connection would never come.
  */
-describe('rotation steps on an instance with a single database connection', () => {
+describe('rotations on an instance with a single database connection', () => {
   let vault: TestVault;
   let worker: Awaited<ReturnType<typeof startSecondInstance>>;
   let admin: Caller;
@@ -58,5 +58,31 @@ describe('rotation steps on an instance with a single database connection', () =
     expect(await vault.vault.db('subject_keys').distinct('kek_generation_id')).toEqual([{ kek_generation_id: generation }]);
     const secrets = [...(await vault.vault.db('signing_keys').pluck('sealed_private_key')), ...(await vault.vault.db('blind_index_keys').pluck('sealed_key'))];
     for (const sealed of secrets) expect(vault.vault.keys.secretGeneration(sealed)).toBe(generation);
+  });
+
+  /**
+   * Making a new key takes pooled connections: the KEK generation and the signing key commit on
+   * their own. Made inside the transaction that records the job, on one connection, it would wait
+   * for a second that never comes; further starts would each wait on the first.
+   */
+  const start = (kind: string) => worker.call('post', '/v1/admin/keys/rotations').set('Authorization', bearer(admin)).send({ kind });
+
+  it.each(['signing', 'kek', 'blind_index'])('starts a %s rotation through its own API', async (kind) => {
+    const started = await start(kind).expect(202);
+    expect(await waitForJob(vault, admin, started.body.job_id)).toMatchObject({ state: 'succeeded' });
+  });
+
+  // A KEK job runs for at least two reservation checks, so the four starts meet it running.
+  it('starts one KEK rotation of four asked for at once, and refuses the others as already running', async () => {
+    const jobs = async () => Number((await vault.vault.db('rotation_jobs').where({ kind: 'kek' }).count<Array<{ count: string }>>('* as count'))[0]!.count);
+    const before = await jobs();
+    const answers = await Promise.all([start('kek'), start('kek'), start('kek'), start('kek')]);
+    expect(answers.map((answer) => answer.status).sort()).toEqual([202, 409, 409, 409]);
+    const started = answers.find((answer) => answer.status === 202)!;
+    for (const refused of answers.filter((answer) => answer.status === 409)) {
+      expect(refused.body).toMatchObject({ code: 'rotation_already_running', detail: started.body.job_id });
+    }
+    expect(await waitForJob(vault, admin, started.body.job_id)).toMatchObject({ state: 'succeeded' });
+    expect(await jobs()).toBe(before + 1);
   });
 });

@@ -4,7 +4,7 @@ import { BLIND_INDEX_SECRET_KIND, type BlindIndex } from '../../crypto/blind-ind
 import type { KeyHierarchy } from '../../crypto/key-hierarchy';
 import type { BlindIndexRotationStore } from '../../store/blind-index-rotation';
 import type { KeyRotationStore } from '../../store/key-rotation';
-import type { RotationJobRow, RotationJobStore } from '../../store/rotation-jobs';
+import { RotationAlreadyRunning, type RotationJobRow, type RotationJobStore } from '../../store/rotation-jobs';
 import type { RotationKindHandler } from './rotation-kind';
 import { openCard } from '../payment-methods';
 
@@ -23,15 +23,27 @@ export class BlindIndexRotation implements RotationKindHandler {
     private readonly retireGraceMs: number,
   ) {}
 
-  async prepare(trx: Knex.Transaction) {
-    const version = await this.store.nextVersion(trx);
+  /**
+   * The key is sealed for the version after the newest; sealing may check the KEK reservation on
+   * a pooled connection. Recording it re-reads the newest under the version lock: a start that
+   * raced another finds its version taken and is refused as already running.
+   */
+  async prepare() {
+    const version = (await this.store.newestVersion()) + 1;
     const fresh = crypto.randomBytes(32);
+    let sealed;
     try {
-      await this.store.addActiveKey(trx, version, await this.keys.sealSecret(BLIND_INDEX_SECRET_KIND, String(version), fresh));
+      sealed = await this.keys.sealSecret(BLIND_INDEX_SECRET_KIND, String(version), fresh);
     } finally {
       fresh.fill(0);
     }
-    return { params: { index_version: version, retire_after: Date.now() + this.retireGraceMs }, total: await this.store.remaining(version, trx) };
+    return {
+      record: async (trx: Knex.Transaction) => {
+        if ((await this.store.lockNewestVersion(trx)) !== version - 1) throw new RotationAlreadyRunning('blind_index');
+        await this.store.addActiveKey(trx, version, sealed);
+        return { params: { index_version: version, retire_after: Date.now() + this.retireGraceMs }, total: await this.store.remaining(version, trx) };
+      },
+    };
   }
 
   async afterStart(): Promise<void> {

@@ -41,10 +41,19 @@ export class KekRotation implements RotationKindHandler {
     private readonly checkpointKeys: CheckpointKeys,
   ) {}
 
-  async prepare(trx: Knex.Transaction) {
+  /**
+   * The new generation commits on its own connection and wraps new keys at once. Should the job
+   * then not be recorded (a start that lost a race, a crash), it is only the newest generation:
+   * the next KEK rotation re-wraps what is below it.
+   */
+  async prepare() {
     const target = await this.keys.rotateKekGeneration();
-    await this.store.markRetiring(trx, target);
-    return { params: { target_kek_generation: target }, total: await this.store.countSubjectKeysBelow(target, trx) };
+    return {
+      record: async (trx: Knex.Transaction) => {
+        await this.store.markRetiring(trx, target);
+        return { params: { target_kek_generation: target }, total: await this.store.countSubjectKeysBelow(target, trx) };
+      },
+    };
   }
 
   async step(job: RotationJobRow, batchSize: number): Promise<number> {

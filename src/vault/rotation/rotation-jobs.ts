@@ -1,4 +1,5 @@
 import crypto from 'node:crypto';
+import type { AuditEventInput } from '../../audit/events';
 import type { AuditSink } from '../../audit/writer';
 import { VaultError } from '../../errors/vault-error';
 import type { Logger } from '../../observability/logger';
@@ -47,30 +48,30 @@ export class RotationJobs {
     return this.handlers[kind];
   }
 
-  /** Records the job and makes its new key in one transaction; 409 with the running job's id when one of its kind runs. */
+  /**
+   * Makes the job's new key, then records the job in one transaction; 409 with the running job's
+   * id when one of its kind runs. The key is made first because making it may take pooled
+   * connections and call the key provider: a transaction waiting on those while it holds its own
+   * connection (and, for a second start of the kind, waits on the first's job row) could take the
+   * whole pool. A running job is looked for before anything is made.
+   */
   async start(request: RotationRequest, actor: RotationActor): Promise<RotationJobView> {
     const id = `job_${crypto.randomBytes(16).toString('base64url')}`;
     const event = { action: 'keys.rotation.start', clientId: actor.clientId, scopes: actor.scopes, requestId: actor.requestId, sourceAddress: actor.sourceAddress };
     let job: RotationJobRow;
     try {
+      if ((await this.store.running(request.kind)).length > 0) throw new RotationAlreadyRunning(request.kind);
+      const prepared = await this.handlers[request.kind].prepare(request);
       job = await this.db.transaction(async (trx) => {
         await this.store.insert(trx, { id, kind: request.kind, params: {}, total: 0, startedBy: actor.clientId });
-        const prepared = await this.handlers[request.kind].prepare(trx, request, id);
-        // Started once its new key exists (preparing may wait on the key provider): a KEK job's
-        // shortest duration counts from when the new generation took new wraps.
-        await trx('rotation_jobs').where({ id }).update({ params: JSON.stringify(prepared.params), total: prepared.total, started_at: trx.raw('clock_timestamp()') });
+        const recorded = await prepared.record(trx);
+        // Started once its new key exists: a KEK job's shortest duration counts from no earlier
+        // than when the new generation took new wraps.
+        await trx('rotation_jobs').where({ id }).update({ params: JSON.stringify(recorded.params), total: recorded.total, started_at: trx.raw('clock_timestamp()') });
         return (await this.store.find(id, trx))!;
       });
     } catch (error) {
-      if (error instanceof RotationAlreadyRunning) {
-        const [running] = await this.store.running(request.kind);
-        await this.audit.append([{ ...event, outcome: 'denied', reason: 'rotation_already_running', target: running?.id }]);
-        throw new VaultError('rotation_already_running', 409, `A ${request.kind} rotation is already running`, {
-          // The running job's id, as the detail and as where to follow it.
-          detail: running?.id,
-          headers: running ? { 'Content-Location': `/v1/admin/jobs/${running.id}` } : undefined,
-        });
-      }
+      if (error instanceof RotationAlreadyRunning) throw await this.refuseRunning(request.kind, event);
       const code = error instanceof VaultError ? error.code : 'rotation_start_failed';
       await this.audit.append([{ ...event, outcome: 'denied', reason: code, target: id }]);
       throw error;
@@ -79,6 +80,17 @@ export class RotationJobs {
     this.logger.info({ job_id: id, kind: request.kind, total: job.total }, 'rotation job started');
     await this.handlers[request.kind].afterStart?.(job.params);
     return view(job);
+  }
+
+  /** A start refused because a job of its kind runs: audited, and answered with that job's id. */
+  private async refuseRunning(kind: RotationKind, event: Omit<AuditEventInput, 'outcome'>): Promise<VaultError> {
+    const [running] = await this.store.running(kind);
+    await this.audit.append([{ ...event, outcome: 'denied', reason: 'rotation_already_running', target: running?.id }]);
+    return new VaultError('rotation_already_running', 409, `A ${kind} rotation is already running`, {
+      // The running job's id, as the detail and as where to follow it.
+      detail: running?.id,
+      headers: running ? { 'Content-Location': `/v1/admin/jobs/${running.id}` } : undefined,
+    });
   }
 
   async get(id: string): Promise<RotationJobView> {

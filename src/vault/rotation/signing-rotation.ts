@@ -14,7 +14,8 @@ export class SigningRotation implements RotationKindHandler {
   ) {}
 
   async prepare() {
-    return { params: { kid: await this.ring.rotate() }, total: 1 };
+    const kid = await this.ring.rotate();
+    return { record: async () => ({ params: { kid }, total: 1 }) };
   }
 
   async complete(job: RotationJobRow, trx: Knex.Transaction): Promise<boolean> {

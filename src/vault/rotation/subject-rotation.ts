@@ -19,9 +19,15 @@ export class SubjectRotation implements RotationKindHandler {
     private readonly jobs: RotationJobStore,
   ) {}
 
-  async prepare(trx: Knex.Transaction, request: RotationRequest) {
-    if (!request.subjectId || !(await this.store.exists(request.subjectId, trx))) throw new VaultError('subject_not_found', 404, 'No such subject');
-    return { params: { subject_id: request.subjectId }, total: 1 };
+  /** The new key is made when the job runs, under the subject's row lock; here the subject need only exist. */
+  async prepare(request: RotationRequest) {
+    const subjectId = request.subjectId;
+    return {
+      record: async (trx: Knex.Transaction) => {
+        if (!subjectId || !(await this.store.exists(subjectId, trx))) throw new VaultError('subject_not_found', 404, 'No such subject');
+        return { params: { subject_id: subjectId }, total: 1 };
+      },
+    };
   }
 
   async complete(job: RotationJobRow, trx: Knex.Transaction): Promise<boolean> {
