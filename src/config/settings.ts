@@ -241,8 +241,8 @@ export const SETTINGS = [
   {
     env: 'PDVAULT_SUBJECT_KEY_CACHE_ENTRIES',
     schema: positiveInt(10_000_000),
-    devDefault: '200000',
-    doc: 'Most subjects whose unwrapped keys are held in memory (least recently used are dropped and zeroed first); about 0.7 KB of heap each (140 MB at the default). A read of a subject outside it fetches the wrapped key with the row (same query) and unwraps it.',
+    devDefault: '1000000',
+    doc: 'Most subjects whose unwrapped keys are held in memory (least recently used are dropped and zeroed first); about 120 bytes each, the keys themselves in slots outside the JavaScript heap (about 120 MB at the default once full; slots are kept once used). A read of a subject outside it fetches the wrapped key with the row (same query) and unwraps it.',
   },
   {
     env: 'PDVAULT_KEK_ROTATE_AFTER_DAYS',

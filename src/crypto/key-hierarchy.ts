@@ -451,9 +451,10 @@ export class KeyHierarchy {
 
   /** The subject's keys from the cache, if the KEKs that unwrapped them are still usable; else from the store. */
   private async keysOf(subjectId: string, trx?: Knex.Transaction): Promise<SubjectKeys> {
-    if (this.hasUsableKeys(subjectId)) {
+    const cached = this.usableCachedKeys(subjectId);
+    if (cached) {
       this.metrics.cacheHit('subject_key');
-      return this.subjectKeys.get(subjectId)!;
+      return cached;
     }
     this.metrics.cacheMiss('subject_key');
     return this.loadSubjectKeys(subjectId, trx);
@@ -495,8 +496,12 @@ export class KeyHierarchy {
   }
 
   private hasUsableKeys(subjectId: string): boolean {
+    return this.usableCachedKeys(subjectId) !== undefined;
+  }
+
+  private usableCachedKeys(subjectId: string): SubjectKeys | undefined {
     const cached = this.subjectKeys.get(subjectId);
-    return cached !== undefined && cached.kekGenerationIds.every((generation) => this.keks.usableForRead(generation));
+    return cached !== undefined && cached.kekGenerationIds.every((generation) => this.keks.usableForRead(generation)) ? cached : undefined;
   }
 
   private async acceptWrappedKeys(rows: readonly SubjectKeyRow[], epoch: number): Promise<void> {

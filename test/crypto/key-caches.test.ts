@@ -32,6 +32,53 @@ describe('the subject-key cache', () => {
     await nextTurn();
     for (const buffer of [evicted, replaced, deleted, cleared]) expect(isZero(buffer)).toBe(true);
   });
+
+  it('zeroes the key a reader was handed when its entry is evicted, replaced, deleted or cleared, after the turn, and reuses its memory only then', async () => {
+    const cache = new SubjectKeyCache(1);
+    const entry = (byte: number) => ({ current: 1, keys: new Map([[1, key(byte)]]), kekGenerationIds: [7] });
+    const handed = (subjectId: string) => cache.get(subjectId)!.keys.get(1)!;
+    cache.set('sub_a', entry(1));
+    const evicted = handed('sub_a');
+    cache.set('sub_b', entry(2));
+    const replaced = handed('sub_b');
+    cache.set('sub_b', entry(3));
+    const deleted = handed('sub_b');
+    cache.delete('sub_b');
+    cache.set('sub_c', entry(4));
+    const cleared = handed('sub_c');
+    cache.clear();
+    // Four keys were set in this turn: none overwrote another's memory while a reader could hold it.
+    expect([evicted, replaced, deleted, cleared].map((view) => view[0])).toEqual([1, 2, 3, 4]);
+    await nextTurn();
+    for (const view of [evicted, replaced, deleted, cleared]) expect(isZero(view)).toBe(true);
+    cache.set('sub_d', entry(5));
+    expect(cache.get('sub_d')).toEqual({ current: 1, keys: new Map([[1, key(5)]]), kekGenerationIds: [7] });
+  });
+
+  it('keeps its own copy of a key it is given, and zeroes the given buffer after the turn', async () => {
+    const cache = new SubjectKeyCache(2);
+    const given = key(9);
+    cache.set('sub_a', { current: 3, keys: new Map([[3, given]]), kekGenerationIds: [12] });
+    await nextTurn();
+    expect(isZero(given)).toBe(true);
+    expect(cache.get('sub_a')).toEqual({ current: 3, keys: new Map([[3, key(9)]]), kekGenerationIds: [12] });
+  });
+
+  it('holds a subject with two key versions as it was given', () => {
+    const cache = new SubjectKeyCache(2);
+    const twoVersions = { current: 2, keys: new Map([[1, key(1)], [2, key(2)]]), kekGenerationIds: [1, 2] };
+    cache.set('sub_a', twoVersions);
+    expect(cache.get('sub_a')).toBe(twoVersions);
+  });
+
+  it('still holds a key set while every slot awaits zeroing at the end of the turn', async () => {
+    const cache = new SubjectKeyCache(1);
+    for (let byte = 1; byte <= 4; byte++) cache.set(`sub_${byte}`, { current: 1, keys: new Map([[1, key(byte)]]), kekGenerationIds: [1] });
+    expect(cache.get('sub_4')!.keys.get(1)).toEqual(key(4));
+    await nextTurn();
+    expect(cache.get('sub_4')!.keys.get(1)).toEqual(key(4));
+    expect(cache.size).toBe(1);
+  });
 });
 
 describe('the KEK cache', () => {
