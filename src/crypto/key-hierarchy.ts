@@ -496,7 +496,7 @@ export class KeyHierarchy {
   }
 
   private hasUsableKeys(subjectId: string): boolean {
-    return this.usableCachedKeys(subjectId) !== undefined;
+    return this.subjectKeys.holdsUsable(subjectId, (generation) => this.keks.usableForRead(generation));
   }
 
   private usableCachedKeys(subjectId: string): SubjectKeys | undefined {

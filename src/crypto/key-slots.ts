@@ -30,7 +30,7 @@ export class KeySlots {
 
   /** Copies the key into a free slot; undefined when every slot is taken or still being released. */
   store(key: Buffer, version: number, generationId: number): number | undefined {
-    if (key.length !== KEY_BYTES) return undefined;
+    if (key.length !== KEY_BYTES || !isUint32(version) || !isUint32(generationId)) return undefined;
     const slot = this.take();
     if (slot === undefined) return undefined;
     const [chunk, offset] = this.locate(slot);
@@ -48,6 +48,11 @@ export class KeySlots {
       version: chunk.readUInt32LE(offset + KEY_BYTES),
       generationId: chunk.readUInt32LE(offset + KEY_BYTES + 4),
     };
+  }
+
+  generationOf(slot: number): number {
+    const [chunk, offset] = this.locate(slot);
+    return chunk.readUInt32LE(offset + KEY_BYTES + 4);
   }
 
   /** The slot is zeroed and freed after the current turn. */
@@ -82,4 +87,8 @@ export class KeySlots {
   private locate(slot: number): [Buffer, number] {
     return [this.chunks[Math.floor(slot / SLOTS_PER_CHUNK)]!, (slot % SLOTS_PER_CHUNK) * SLOT_BYTES];
   }
+}
+
+function isUint32(value: number): boolean {
+  return Number.isInteger(value) && value >= 0 && value <= 0xffffffff;
 }

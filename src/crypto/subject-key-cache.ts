@@ -43,6 +43,13 @@ export class SubjectKeyCache {
     return { current: version, keys: new Map([[version, key]]), kekGenerationIds: [generationId] };
   }
 
+  /** Whether the subject's keys are held, each unwrapped under a KEK generation `usable` accepts; no view is made. */
+  holdsUsable(subjectId: string, usable: (generationId: number) => boolean): boolean {
+    const held = this.lru.get(subjectId);
+    if (held === undefined) return false;
+    return typeof held === 'number' ? usable(this.slots.generationOf(held)) : held.kekGenerationIds.every(usable);
+  }
+
   /**
    * Takes the entry: it is held (a single key is copied into a slot and the entry's own buffer
    * zeroed at the end of the turn), or zeroed when nothing is being held.

@@ -64,6 +64,17 @@ describe('the subject-key cache', () => {
     expect(cache.get('sub_a')).toEqual({ current: 3, keys: new Map([[3, key(9)]]), kekGenerationIds: [12] });
   });
 
+  it('tells whether a subject is held under KEK generations still usable, for a slot and for a whole entry', () => {
+    const cache = new SubjectKeyCache(2);
+    cache.set('sub_one', { current: 1, keys: new Map([[1, key(1)]]), kekGenerationIds: [5] });
+    cache.set('sub_two', { current: 2, keys: new Map([[1, key(1)], [2, key(2)]]), kekGenerationIds: [5, 6] });
+    expect(cache.holdsUsable('sub_one', (generation) => generation === 5)).toBe(true);
+    expect(cache.holdsUsable('sub_one', (generation) => generation === 6)).toBe(false);
+    expect(cache.holdsUsable('sub_two', (generation) => generation === 5)).toBe(false);
+    expect(cache.holdsUsable('sub_two', (generation) => generation >= 5)).toBe(true);
+    expect(cache.holdsUsable('sub_none', () => true)).toBe(false);
+  });
+
   it('holds a subject with two key versions as it was given', () => {
     const cache = new SubjectKeyCache(2);
     const twoVersions = { current: 2, keys: new Map([[1, key(1)], [2, key(2)]]), kekGenerationIds: [1, 2] };
