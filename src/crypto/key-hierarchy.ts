@@ -258,9 +258,14 @@ export class KeyHierarchy {
     return this.provider.currentKeyRef?.();
   }
 
-  /** KEK rotation: a new generation wraps every new key from now on; returns its id. */
-  rotateKekGeneration(): Promise<number> {
-    return this.generations.rotateNow();
+  /**
+   * KEK rotation inside a job's transaction: a new generation that wraps every new key once `trx`
+   * commits. After the commit, `adopt` it (this instance wraps under it at once); if the
+   * transaction fails, `discard` it (its key is zeroed).
+   */
+  async rotateKekGenerationWithin(trx: Knex.Transaction): Promise<{ generationId: number; adopt(): void; discard(): void }> {
+    const created = await this.generations.rotateWithin(trx);
+    return { generationId: created.id, adopt: () => this.generations.adopt(created), discard: () => this.generations.discard(created) };
   }
 
   /**

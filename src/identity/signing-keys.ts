@@ -1,4 +1,5 @@
 import crypto, { type KeyObject } from 'node:crypto';
+import type { Knex } from 'knex';
 import type { IdentitySettings } from '../config/config';
 import type { SigningKeyStore, StoredSigningKey } from '../store/signing-keys';
 import { KID_PATTERN, newKid } from './ids';
@@ -6,6 +7,9 @@ import { SIGNING_KEY_KIND, type SecretSealer } from './secret-sealer';
 
 export type SigningAlgorithm = IdentitySettings['tokenAlgorithm'];
 export const SIGNING_ALGORITHMS: readonly SigningAlgorithm[] = ['ES256', 'EdDSA'];
+
+/** A key as it is stored: the private half sealed. */
+export type NewSigningKey = Omit<StoredSigningKey, 'state' | 'createdAt' | 'retiredAt'>;
 
 export interface ActiveSigningKey {
   kid: string;
@@ -70,11 +74,26 @@ export class SigningKeyRing {
 
   /** A new active key; the previous one is retired but stays published while its tokens live. */
   async rotate(): Promise<string> {
-    const key = await this.generate();
-    await this.store.activate(key, false);
+    const key = await this.newKey();
+    await this.activateWithin(key);
+    await this.activated();
+    return key.kid;
+  }
+
+  /** A new key pair, its private half sealed (which may take a pooled connection); not yet stored. */
+  newKey(): Promise<NewSigningKey> {
+    return this.generate();
+  }
+
+  /** Stores `key` as the active key, retiring the previous one, inside `db` (a rotation job's transaction) when given. */
+  async activateWithin(key: NewSigningKey, db?: Knex): Promise<void> {
+    await this.store.activate(key, false, db);
+  }
+
+  /** After the new key is committed: this instance signs with it and publishes it at once. */
+  async activated(): Promise<void> {
     this.signer = undefined;
     await this.reloadVerificationKeys();
-    return key.kid;
   }
 
   /** The key a token names, if it is one of the vault's own published keys. */
@@ -108,7 +127,7 @@ export class SigningKeyRing {
     return new Date(Date.now() - lingerMs);
   }
 
-  private async generate(): Promise<Omit<StoredSigningKey, 'state' | 'createdAt' | 'retiredAt'>> {
+  private async generate(): Promise<NewSigningKey> {
     const algorithm = this.settings.tokenAlgorithm;
     const kid = newKid();
     const pair = algorithm === 'EdDSA' ? crypto.generateKeyPairSync('ed25519') : crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' });

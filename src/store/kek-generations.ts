@@ -77,8 +77,9 @@ export class KekGenerationStore {
    * Runs `create` under a database-wide lock, so two instances never create generations at
    * once; the caller re-reads the active generation inside to see another instance's work.
    */
-  async withRotationLock<T>(create: (trx: Knex.Transaction) => Promise<T>): Promise<T> {
-    return this.db.transaction(async (trx) => {
+  async withRotationLock<T>(create: (trx: Knex.Transaction) => Promise<T>, db: Knex = this.db): Promise<T> {
+    // Inside a caller's transaction this is a savepoint; the lock is held until that transaction ends.
+    return db.transaction(async (trx) => {
       await trx.raw('select pg_advisory_xact_lock(?::bigint)', [ROTATION_LOCK.toString()]);
       return create(trx);
     });

@@ -1,4 +1,5 @@
 import type { Sealed } from '../crypto/sealed';
+import type { Knex } from 'knex';
 import type { Database } from './database';
 
 export type SigningKeyState = 'active' | 'retired';
@@ -45,9 +46,10 @@ export class SigningKeyStore {
    * Inserts `key` as the active key, retiring the previous one in the same transaction.
    * Returns false when another instance made a key active first (`onlyIfNoneActive`).
    */
-  async activate(key: Omit<StoredSigningKey, 'state' | 'createdAt' | 'retiredAt'>, onlyIfNoneActive: boolean): Promise<boolean> {
-    return this.db.transaction(async (trx) => {
-      // One writer at a time across instances; released when the transaction ends.
+  async activate(key: Omit<StoredSigningKey, 'state' | 'createdAt' | 'retiredAt'>, onlyIfNoneActive: boolean, db: Knex = this.db): Promise<boolean> {
+    // Inside a caller's transaction, a savepoint: the key commits with it.
+    return db.transaction(async (trx) => {
+      // One writer at a time across instances; released when the (outermost) transaction ends.
       await trx.raw("select pg_advisory_xact_lock(hashtext('pdvault.signing_keys'))");
       const current = await trx<SigningKeyRow>('signing_keys').where({ state: 'active' }).first();
       if (current && onlyIfNoneActive) return false;

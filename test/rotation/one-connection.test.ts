@@ -6,10 +6,11 @@ import { accountService, bearer, keyAdmin, subjectBody, VISA, waitForJob } from 
 jest.setTimeout(120_000);
 
 /**
- * A rotation step holds its transaction, and the row locks it claimed, while it works. Were it to
- * take a second pooled connection meanwhile, writers queued on those locks, each holding a
- * connection, could leave it none. The steps here run on an instance with a single connection
- * (and no subject key in memory), where any such second connection would never come.
+ * A rotation step holds its transaction, and the row locks it claimed, while it works; a start
+ * holds the transaction that records its job. Were either to take a second pooled connection
+ * meanwhile, writers queued on those locks, each holding a connection, could leave it none. The
+ * steps and starts here run on an instance with a single connection (and no subject key in
+ * memory), where any such second connection would never come.
  */
 describe('rotations on an instance with a single database connection', () => {
   let vault: TestVault;
@@ -19,7 +20,7 @@ describe('rotations on an instance with a single database connection', () => {
   const subjects: Array<{ id: string; email: string }> = [];
 
   beforeAll(async () => {
-    // This instance starts the jobs and answers the API; the worker alone runs their steps.
+    // The worker alone runs the jobs' steps; the starts below go to it too.
     vault = await startTestVault({ PDVAULT_ROTATION_WORKERS: '0', PDVAULT_BLIND_INDEX_RETIRE_GRACE_MS: '0' });
     admin = await keyAdmin(vault);
     account = await accountService(vault);
@@ -72,17 +73,25 @@ describe('rotations on an instance with a single database connection', () => {
     expect(await waitForJob(vault, admin, started.body.job_id)).toMatchObject({ state: 'succeeded' });
   });
 
-  // A KEK job runs for at least two reservation checks, so the four starts meet it running.
-  it('starts one KEK rotation of four asked for at once, and refuses the others as already running', async () => {
-    const jobs = async () => Number((await vault.vault.db('rotation_jobs').where({ kind: 'kek' }).count<Array<{ count: string }>>('* as count'))[0]!.count);
-    const before = await jobs();
-    const answers = await Promise.all([start('kek'), start('kek'), start('kek'), start('kek')]);
-    expect(answers.map((answer) => answer.status).sort()).toEqual([202, 409, 409, 409]);
-    const started = answers.find((answer) => answer.status === 202)!;
-    for (const refused of answers.filter((answer) => answer.status === 409)) {
-      expect(refused.body).toMatchObject({ code: 'rotation_already_running', detail: started.body.job_id });
-    }
-    expect(await waitForJob(vault, admin, started.body.job_id)).toMatchObject({ state: 'succeeded' });
-    expect(await jobs()).toBe(before + 1);
+  // Starts that look for a running job at the same moment all find none; the job row's unique
+  // index then lets one through. The others must leave no key behind: a signing key or a KEK
+  // generation made for a refused start would be a rotation the audit trail calls denied.
+  it.each([
+    ['signing', 'signing_keys'],
+    ['kek', 'kek_generations'],
+  ])('makes a new %s key only for a start it answers 202, of four asked for at once', async (kind, keyTable) => {
+    const count = async (table: string, where: Record<string, string> = {}) =>
+      Number((await vault.vault.db(table).where(where).count<Array<{ count: string }>>('* as count'))[0]!.count);
+    const [jobsBefore, keysBefore] = [await count('rotation_jobs', { kind }), await count(keyTable)];
+    const answers = await Promise.all([start(kind), start(kind), start(kind), start(kind)]);
+    const started = answers.filter((answer) => answer.status === 202);
+    const refused = answers.filter((answer) => answer.status !== 202);
+    expect(started.length).toBeGreaterThanOrEqual(1);
+    for (const answer of refused) expect(answer.body).toMatchObject({ status: 409, code: 'rotation_already_running' });
+    // A KEK job runs for at least two reservation checks: the four starts meet one job.
+    if (kind === 'kek') expect(started).toHaveLength(1);
+    for (const answer of started) expect(await waitForJob(vault, admin, answer.body.job_id)).toMatchObject({ state: 'succeeded' });
+    expect(await count('rotation_jobs', { kind })).toBe(jobsBefore + started.length);
+    expect(await count(keyTable)).toBe(keysBefore + started.length);
   });
 });

@@ -43,11 +43,8 @@ export class BlindIndexRotation implements RotationKindHandler {
         await this.store.addActiveKey(trx, version, sealed);
         return { params: { index_version: version, retire_after: Date.now() + this.retireGraceMs }, total: await this.store.remaining(version, trx) };
       },
+      committed: () => this.index.refresh(),
     };
-  }
-
-  async afterStart(): Promise<void> {
-    await this.index.refresh();
   }
 
   async step(job: RotationJobRow, batchSize: number): Promise<number> {

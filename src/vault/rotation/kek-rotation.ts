@@ -5,7 +5,7 @@ import { RESERVATION_CHECK_MS } from '../../crypto/kek-generations';
 import { SIGNING_KEY_KIND } from '../../identity/secret-sealer';
 import type { KeyRotationStore, SealedSecretColumn } from '../../store/key-rotation';
 import type { RotationJobRow, RotationJobStore } from '../../store/rotation-jobs';
-import type { RotationKindHandler } from './rotation-kind';
+import type { PreparedRotation, RotationKindHandler } from './rotation-kind';
 
 /**
  * Every vault secret sealed directly under a KEK generation that must stay openable, with the
@@ -42,17 +42,21 @@ export class KekRotation implements RotationKindHandler {
   ) {}
 
   /**
-   * The new generation commits on its own connection and wraps new keys at once. Should the job
-   * then not be recorded (a start that lost a race, a crash), it is only the newest generation:
-   * the next KEK rotation re-wraps what is below it.
+   * The new generation is made inside the job's transaction (a provider call, and no other pooled
+   * connection), so a refused or failed start leaves none; this instance wraps under it as soon
+   * as that commits, the others within a reservation check.
    */
-  async prepare() {
-    const target = await this.keys.rotateKekGeneration();
+  async prepare(): Promise<PreparedRotation> {
+    let generation: { generationId: number; adopt(): void; discard(): void } | undefined;
     return {
-      record: async (trx: Knex.Transaction) => {
+      record: async (trx) => {
+        generation = await this.keys.rotateKekGenerationWithin(trx);
+        const target = generation.generationId;
         await this.store.markRetiring(trx, target);
         return { params: { target_kek_generation: target }, total: await this.store.countSubjectKeysBelow(target, trx) };
       },
+      committed: () => generation?.adopt(),
+      abandoned: () => generation?.discard(),
     };
   }
 

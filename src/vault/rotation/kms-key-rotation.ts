@@ -3,7 +3,7 @@ import type { KeyHierarchy } from '../../crypto/key-hierarchy';
 import { VaultError } from '../../errors/vault-error';
 import type { KeyRotationStore } from '../../store/key-rotation';
 import type { RotationJobRow, RotationJobStore } from '../../store/rotation-jobs';
-import type { JobParams, RotationKindHandler, RotationRequest } from './rotation-kind';
+import type { RotationKindHandler, RotationRequest } from './rotation-kind';
 
 /**
  * `kms_key`: DescribeKey confirms the new KMS key is enabled and usable; from then on new KEK
@@ -28,16 +28,11 @@ export class KmsKeyRotation implements RotationKindHandler {
         await this.store.setCurrentProviderKey(keyRef, trx);
         return { params: { kms_key_ref: keyRef }, total: (await this.store.generationsNotUnder(keyRef, trx)).length };
       },
+      // New generations are made under the new key once the job is recorded, as on every other
+      // instance: a refused start leaves the provider's key as it was. A generation made in
+      // between is under the old key, and the job moves it like the others.
+      committed: () => this.keys.useProviderKey(keyRef),
     };
-  }
-
-  /**
-   * New generations are made under the new key once the job is recorded, as on every other
-   * instance: a start that is refused leaves the provider's key as it was. A generation made in
-   * between is under the old key, and the job moves it like the others.
-   */
-  async afterStart(params: JobParams): Promise<void> {
-    this.keys.useProviderKey(String(params.kms_key_ref));
   }
 
   /** Few rows (one per generation), each a KMS call: done by the one instance holding the job. */

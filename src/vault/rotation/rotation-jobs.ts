@@ -6,7 +6,7 @@ import type { Logger } from '../../observability/logger';
 import { describeError } from '../../observability/logger';
 import type { Database } from '../../store/database';
 import { RotationAlreadyRunning, type RotationJobRow, type RotationJobStore, type RotationKind } from '../../store/rotation-jobs';
-import type { RotationKindHandler, RotationRequest } from './rotation-kind';
+import type { PreparedRotation, RotationKindHandler, RotationRequest } from './rotation-kind';
 
 export const JOB_ID_PATTERN = /^job_[A-Za-z0-9_-]{22}$/;
 
@@ -49,36 +49,43 @@ export class RotationJobs {
   }
 
   /**
-   * Makes the job's new key, then records the job in one transaction; 409 with the running job's
-   * id when one of its kind runs. The key is made first because making it may take pooled
-   * connections and call the key provider: a transaction waiting on those while it holds its own
-   * connection (and, for a second start of the kind, waits on the first's job row) could take the
-   * whole pool. A running job is looked for before anything is made.
+   * Prepares the job's new key, then records the job and stores the key in one transaction; 409
+   * with the running job's id when one of its kind runs. What may take pooled connections or
+   * call the key provider at length (sealing, reservations) happens before: a transaction waiting
+   * on those while it holds its own connection (and, for a second start of the kind, waits on the
+   * first's job row) could take the whole pool. A running job is looked for before anything is
+   * made, and a start refused in the transaction leaves no key behind.
    */
   async start(request: RotationRequest, actor: RotationActor): Promise<RotationJobView> {
     const id = `job_${crypto.randomBytes(16).toString('base64url')}`;
     const event = { action: 'keys.rotation.start', clientId: actor.clientId, scopes: actor.scopes, requestId: actor.requestId, sourceAddress: actor.sourceAddress };
     let job: RotationJobRow;
+    let prepared: PreparedRotation | undefined;
     try {
       if ((await this.store.running(request.kind)).length > 0) throw new RotationAlreadyRunning(request.kind);
-      const prepared = await this.handlers[request.kind].prepare(request);
+      prepared = await this.handlers[request.kind].prepare(request);
+      const recording = prepared;
       job = await this.db.transaction(async (trx) => {
         await this.store.insert(trx, { id, kind: request.kind, params: {}, total: 0, startedBy: actor.clientId });
-        const recorded = await prepared.record(trx);
-        // Started once its new key exists: a KEK job's shortest duration counts from no earlier
-        // than when the new generation took new wraps.
+        const recorded = await recording.record(trx);
+        // Started once its new key exists: a KEK job's shortest duration counts from when the new
+        // generation was made, a moment before it commits and takes new wraps.
         await trx('rotation_jobs').where({ id }).update({ params: JSON.stringify(recorded.params), total: recorded.total, started_at: trx.raw('clock_timestamp()') });
         return (await this.store.find(id, trx))!;
       });
     } catch (error) {
+      prepared?.abandoned?.();
       if (error instanceof RotationAlreadyRunning) throw await this.refuseRunning(request.kind, event);
       const code = error instanceof VaultError ? error.code : 'rotation_start_failed';
       await this.audit.append([{ ...event, outcome: 'denied', reason: code, target: id }]);
       throw error;
     }
+    // The job and its key are committed: this instance uses the key before anything else can fail.
+    await Promise.resolve(prepared.committed?.()).catch((error: unknown) => {
+      this.logger.warn({ job_id: id, kind: request.kind, error: describeError(error) }, 'rotation started; this instance picks up the new key at its next reload');
+    });
     await this.audit.append([{ ...event, outcome: 'allowed', target: id }]);
     this.logger.info({ job_id: id, kind: request.kind, total: job.total }, 'rotation job started');
-    await this.handlers[request.kind].afterStart?.(job.params);
     return view(job);
   }
 

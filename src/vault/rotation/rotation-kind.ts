@@ -10,24 +10,32 @@ export interface RotationRequest {
   kmsKeyId?: string;
 }
 
-/** A new key made for a job not yet recorded. */
+/**
+ * A job about to be recorded: whatever may take a pooled connection or wait on the key provider
+ * for long is made already, and nothing the vault uses has changed yet.
+ */
 export interface PreparedRotation {
-  /** Inside the transaction that records the job, on that transaction alone: the job's parameters and its count of work. */
+  /**
+   * Inside the transaction that records the job, on that transaction alone: the new key is stored
+   * and made current with the job, and the work counted. A refused or failed start leaves no key.
+   */
   record(trx: Knex.Transaction): Promise<{ params: JobParams; total: number }>;
+  /** After that transaction committed: this instance uses the new key at once (the others follow within their reload interval). */
+  committed?(): Promise<void> | void;
+  /** When it did not commit: whatever was made is zeroed. */
+  abandoned?(): void;
 }
 
 /**
- * One kind of rotation as a job: `prepare` makes the new key before the job's transaction (making
- * it may call the key provider and take pooled connections, which nothing holding a transaction
- * may wait for) and its `record` counts the work inside it; `step` does one batch and commits it
- * with its progress (0 when nothing is left to claim), `complete` runs once, under the job's row
- * lock, and says whether the job is finished. A crash anywhere leaves committed progress and a
- * running job that any instance resumes.
+ * One kind of rotation as a job: `prepare` makes what it can before the job's transaction (making
+ * a key may call the key provider and take pooled connections, which nothing holding a
+ * transaction may wait for), and its `record` stores the key and counts the work inside it;
+ * `step` does one batch and commits it with its progress (0 when nothing is left to claim),
+ * `complete` runs once, under the job's row lock, and says whether the job is finished. A crash
+ * anywhere leaves committed progress and a running job that any instance resumes.
  */
 export interface RotationKindHandler {
   prepare(request: RotationRequest): Promise<PreparedRotation>;
-  /** After the job's transaction committed (e.g. reload keys the others must now see). */
-  afterStart?(params: JobParams): Promise<void>;
   step?(job: RotationJobRow, batchSize: number): Promise<number>;
   complete(job: RotationJobRow, trx: Knex.Transaction): Promise<boolean>;
   /** After the transaction that finished the job committed, on the instance that finished it. */

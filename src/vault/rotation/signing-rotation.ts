@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import type { SigningKeyRing } from '../../identity/signing-keys';
 import type { RotationJobRow, RotationJobStore } from '../../store/rotation-jobs';
-import type { RotationKindHandler } from './rotation-kind';
+import type { PreparedRotation, RotationKindHandler } from './rotation-kind';
 
 /**
  * `signing`: a new key signs from now on. The old one is retired and stays in the JWKS (and
@@ -13,9 +13,16 @@ export class SigningRotation implements RotationKindHandler {
     private readonly jobs: RotationJobStore,
   ) {}
 
-  async prepare() {
-    const kid = await this.ring.rotate();
-    return { record: async () => ({ params: { kid }, total: 1 }) };
+  /** The key is made and sealed first; it becomes active with the job, so a refused start changes nothing. */
+  async prepare(): Promise<PreparedRotation> {
+    const key = await this.ring.newKey();
+    return {
+      record: async (trx) => {
+        await this.ring.activateWithin(key, trx);
+        return { params: { kid: key.kid }, total: 1 };
+      },
+      committed: () => this.ring.activated(),
+    };
   }
 
   async complete(job: RotationJobRow, trx: Knex.Transaction): Promise<boolean> {
