@@ -19,7 +19,7 @@ const RELEASE_SLACK = 16_384;
  *
  * An entry as almost every subject has it (one key version, one KEK generation) is held in a
  * slot of `KeySlots`, off the heap, and the map holds only its number: a cache of a million
- * subjects is then about 110 MB rather than 700, and no garbage the collector walks. Other
+ * subjects is then about 120 MB rather than 700, and no garbage the collector walks. Other
  * entries (a subject mid re-key) are held as they are.
  */
 export class SubjectKeyCache {

@@ -89,6 +89,11 @@ export class KeyRotationStore {
     return trx('subject_keys').where({ subject_id: subjectId }).andWhere('version', '<', version).delete();
   }
 
+  async countSubjectKeys(db: Knex = this.db): Promise<number> {
+    const row = await db('subject_keys').count<{ count: string }[]>('* as count').first();
+    return Number(row?.count ?? 0);
+  }
+
   async countSubjectKeysBelow(targetGenerationId: number, db: Knex = this.db): Promise<number> {
     const row = await db('subject_keys').where('kek_generation_id', '<', targetGenerationId).count<{ count: string }[]>('* as count').first();
     return Number(row?.count ?? 0);

@@ -103,6 +103,11 @@ export class RotationJobStore {
       .update({ done: trx.raw('done + ?', [count]), total: trx.raw('greatest(total, done + ?)', [count]), updated_at: trx.fn.now() });
   }
 
+  /** A running job's start, no earlier than now (the moment after its transaction committed). */
+  async markStartedNow(id: string): Promise<void> {
+    await this.db('rotation_jobs').where({ id, state: 'running' }).update({ started_at: this.db.raw('greatest(started_at, clock_timestamp())') });
+  }
+
   async setTotal(id: string, total: number, db: Knex = this.db): Promise<void> {
     await db('rotation_jobs').where({ id }).update({ total, updated_at: db.fn.now() });
   }

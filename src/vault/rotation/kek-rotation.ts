@@ -50,10 +50,13 @@ export class KekRotation implements RotationKindHandler {
     let generation: { generationId: number; adopt(): void; discard(): void } | undefined;
     return {
       record: async (trx) => {
+        // Counted first: making the generation locks the active one's row until the commit, and
+        // every instance's next wrap reservation waits on that lock. Every key is below the new one.
+        const total = await this.store.countSubjectKeys(trx);
         generation = await this.keys.rotateKekGenerationWithin(trx);
         const target = generation.generationId;
         await this.store.markRetiring(trx, target);
-        return { params: { target_kek_generation: target }, total: await this.store.countSubjectKeysBelow(target, trx) };
+        return { params: { target_kek_generation: target }, total };
       },
       committed: () => generation?.adopt(),
       abandoned: () => generation?.discard(),

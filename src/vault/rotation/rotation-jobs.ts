@@ -68,8 +68,7 @@ export class RotationJobs {
       job = await this.db.transaction(async (trx) => {
         await this.store.insert(trx, { id, kind: request.kind, params: {}, total: 0, startedBy: actor.clientId });
         const recorded = await recording.record(trx);
-        // Started once its new key exists: a KEK job's shortest duration counts from when the new
-        // generation was made, a moment before it commits and takes new wraps.
+        // Started once its new key exists (and stamped again once it is committed, below).
         await trx('rotation_jobs').where({ id }).update({ params: JSON.stringify(recorded.params), total: recorded.total, started_at: trx.raw('clock_timestamp()') });
         return (await this.store.find(id, trx))!;
       });
@@ -81,8 +80,14 @@ export class RotationJobs {
       throw error;
     }
     // The job and its key are committed: this instance uses the key before anything else can fail.
-    await Promise.resolve(prepared.committed?.()).catch((error: unknown) => {
+    await (async () => prepared.committed?.())().catch((error: unknown) => {
       this.logger.warn({ job_id: id, kind: request.kind, error: describeError(error) }, 'rotation started; this instance picks up the new key at its next reload');
+    });
+    // Other instances see the new key from the commit on, a moment after the start was stamped
+    // inside the transaction: the start is stamped again, so a KEK job's shortest duration counts
+    // from the commit. Should this fail, the stamp before the commit stands (the margin covers it).
+    await this.store.markStartedNow(id).catch((error: unknown) => {
+      this.logger.warn({ job_id: id, error: describeError(error) }, 'rotation job start time not re-stamped after its commit');
     });
     await this.audit.append([{ ...event, outcome: 'allowed', target: id }]);
     this.logger.info({ job_id: id, kind: request.kind, total: job.total }, 'rotation job started');
