@@ -11,8 +11,8 @@ export interface RotationRequest {
 }
 
 /**
- * A job about to be recorded: whatever may take a pooled connection or wait on the key provider
- * for long is made already, and nothing the vault uses has changed yet.
+ * A job about to be recorded: whatever may take a pooled connection is made already, and nothing
+ * the vault uses has changed yet.
  */
 export interface PreparedRotation {
   /**
@@ -28,8 +28,8 @@ export interface PreparedRotation {
 
 /**
  * One kind of rotation as a job: `prepare` makes what it can before the job's transaction (making
- * a key may call the key provider and take pooled connections, which nothing holding a
- * transaction may wait for), and its `record` stores the key and counts the work inside it;
+ * a key may take pooled connections, which nothing holding a transaction may wait for), and its
+ * `record` stores the key and counts the work inside it;
  * `step` does one batch and commits it with its progress (0 when nothing is left to claim),
  * `complete` runs once, under the job's row lock, and says whether the job is finished. A crash
  * anywhere leaves committed progress and a running job that any instance resumes.
