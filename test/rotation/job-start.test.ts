@@ -1,0 +1,66 @@
+import { RotationJobStore } from '../../src/store/rotation-jobs';
+import { RotationJobs } from '../../src/vault/rotation/rotation-jobs';
+import type { RotationKindHandler } from '../../src/vault/rotation/rotation-kind';
+import { captureLogs } from '../crypto/hierarchy-fixture';
+import { startTestVault, type TestVault } from '../support/test-vault';
+
+let vault: TestVault;
+beforeAll(async () => {
+  // No runner takes the jobs up.
+  vault = await startTestVault({ PDVAULT_ROTATION_WORKERS: '0' });
+});
+afterAll(() => vault.stop());
+// A job a test left running would refuse the next test's start.
+afterEach(() => vault.vault.db('rotation_jobs').where({ state: 'running' }).update({ state: 'failed', finished_at: vault.vault.db.fn.now() }));
+
+const ACTOR = { clientId: 'cli_jobstarter00000' };
+
+/**
+ * The start of a job with a kind handler of the test's own, on the vault's real database and
+ * audit trail: what happens around the transaction that records it.
+ */
+function jobsWith(handler: RotationKindHandler) {
+  const logs = captureLogs();
+  const store = new RotationJobStore(vault.vault.db);
+  const jobs = new RotationJobs(vault.vault.db, store, { signing: handler } as unknown as ConstructorParameters<typeof RotationJobs>[2], vault.vault.audit.writer, logs.logger);
+  return { jobs, store, logs };
+}
+
+const startEvents = (outcome: string) => vault.vault.db('audit_events').where({ action: 'keys.rotation.start', outcome, client_id: ACTOR.clientId }).select('reason', 'target');
+
+describe('starting a rotation job', () => {
+  it('answers a committed start with its job, audited as allowed, when this instance fails to take up the new key', async () => {
+    const { jobs, store, logs } = jobsWith({
+      prepare: async () => ({
+        record: async () => ({ params: { kid: 'kid_test' }, total: 1 }),
+        committed: () => {
+          throw new Error('the new key could not be loaded');
+        },
+      }),
+      complete: async () => true,
+    });
+    const job = await jobs.start({ kind: 'signing' }, ACTOR);
+    expect(job).toMatchObject({ kind: 'signing', state: 'running', params: { kid: 'kid_test' } });
+    expect(await store.find(job.job_id)).toMatchObject({ state: 'running' });
+    expect(await startEvents('allowed')).toEqual([{ reason: null, target: job.job_id }]);
+    expect(logs.lines.some((line) => line.includes('picks up the new key at its next reload'))).toBe(true);
+  });
+
+  it('abandons what it made when recording the job fails, records no job and audits the start as denied', async () => {
+    let abandoned = 0;
+    const { jobs } = jobsWith({
+      prepare: async () => ({
+        record: async () => {
+          throw new Error('the key could not be stored');
+        },
+        abandoned: () => (abandoned += 1),
+      }),
+      complete: async () => true,
+    });
+    const running = async () => (await new RotationJobStore(vault.vault.db).running('signing')).length;
+    await expect(jobs.start({ kind: 'signing' }, ACTOR)).rejects.toThrow('the key could not be stored');
+    expect(abandoned).toBe(1);
+    expect(await running()).toBe(0);
+    expect(await startEvents('denied')).toEqual([expect.objectContaining({ reason: 'rotation_start_failed' })]);
+  });
+});
