@@ -62,6 +62,8 @@ export class KeyHierarchy {
   private readonly subjectKeys: SubjectKeyCache;
   private readonly metrics: KeyMetrics;
   private readonly loading = new Map<string, Promise<SubjectKeys>>();
+  // Whether a cached key's KEK generation may still unwrap: asked on every read.
+  private readonly usableKek = (generationId: number) => this.keks.usableForRead(generationId);
   // Bumped by every destroy: a load that started before a destroy must not put the shredded key back.
   private destroyEpoch = 0;
 
@@ -456,7 +458,7 @@ export class KeyHierarchy {
 
   /** The subject's keys from the cache, if the KEKs that unwrapped them are still usable; else from the store. */
   private async keysOf(subjectId: string, trx?: Knex.Transaction): Promise<SubjectKeys> {
-    const cached = this.usableCachedKeys(subjectId);
+    const cached = this.subjectKeys.getUsable(subjectId, this.usableKek);
     if (cached) {
       this.metrics.cacheHit('subject_key');
       return cached;
@@ -501,12 +503,7 @@ export class KeyHierarchy {
   }
 
   private hasUsableKeys(subjectId: string): boolean {
-    return this.subjectKeys.holdsUsable(subjectId, (generation) => this.keks.usableForRead(generation));
-  }
-
-  private usableCachedKeys(subjectId: string): SubjectKeys | undefined {
-    const cached = this.subjectKeys.get(subjectId);
-    return cached !== undefined && cached.kekGenerationIds.every((generation) => this.keks.usableForRead(generation)) ? cached : undefined;
+    return this.subjectKeys.holdsUsable(subjectId, this.usableKek);
   }
 
   private async acceptWrappedKeys(rows: readonly SubjectKeyRow[], epoch: number): Promise<void> {

@@ -61,11 +61,6 @@ export class KeySlots {
     this.releasing.push(slot);
   }
 
-  /** Slots in use or waiting to be zeroed. */
-  get inUse(): number {
-    return this.used - this.free.length;
-  }
-
   private take(): number | undefined {
     const reused = this.free.pop();
     if (reused !== undefined) return reused;

@@ -38,16 +38,30 @@ export class SubjectKeyCache {
   /** The subject's keys; a key from a slot is a view of it, to be used within the current turn. */
   get(subjectId: string): SubjectKeys | undefined {
     const held = this.lru.get(subjectId);
-    if (typeof held !== 'number') return held;
-    const { key, version, generationId } = this.slots.read(held);
-    return { current: version, keys: new Map([[version, key]]), kekGenerationIds: [generationId] };
+    return typeof held === 'number' ? this.view(held) : held;
   }
 
   /** Whether the subject's keys are held, each unwrapped under a KEK generation `usable` accepts; no view is made. */
   holdsUsable(subjectId: string, usable: (generationId: number) => boolean): boolean {
+    return this.heldUsable(subjectId, usable) !== undefined;
+  }
+
+  /** The subject's keys (as `get`) if each was unwrapped under a KEK generation `usable` accepts. */
+  getUsable(subjectId: string, usable: (generationId: number) => boolean): SubjectKeys | undefined {
+    const held = this.heldUsable(subjectId, usable);
+    return typeof held === 'number' ? this.view(held) : held;
+  }
+
+  private heldUsable(subjectId: string, usable: (generationId: number) => boolean): number | SubjectKeys | undefined {
     const held = this.lru.get(subjectId);
-    if (held === undefined) return false;
-    return typeof held === 'number' ? usable(this.slots.generationOf(held)) : held.kekGenerationIds.every(usable);
+    if (held === undefined) return undefined;
+    const generations = typeof held === 'number' ? [this.slots.generationOf(held)] : held.kekGenerationIds;
+    return generations.every(usable) ? held : undefined;
+  }
+
+  private view(slot: number): SubjectKeys {
+    const { key, version, generationId } = this.slots.read(slot);
+    return { current: version, keys: new Map([[version, key]]), kekGenerationIds: [generationId] };
   }
 
   /**

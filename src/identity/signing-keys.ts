@@ -62,7 +62,7 @@ export class SigningKeyRing {
     let stored = await this.store.active();
     if (!stored) {
       // The first instance to get here creates the key; the others find theirs refused and read it.
-      await this.store.activate(await this.generate(), true);
+      await this.store.activate(await this.newKey(), true);
       stored = await this.store.active();
       if (!stored) throw new Error('no active signing key');
       await this.reloadVerificationKeys();
@@ -78,11 +78,6 @@ export class SigningKeyRing {
     await this.activateWithin(key);
     await this.activated();
     return key.kid;
-  }
-
-  /** A new key pair, its private half sealed (which may take a pooled connection); not yet stored. */
-  newKey(): Promise<NewSigningKey> {
-    return this.generate();
   }
 
   /** Stores `key` as the active key, retiring the previous one, inside `db` (a rotation job's transaction) when given. */
@@ -127,7 +122,8 @@ export class SigningKeyRing {
     return new Date(Date.now() - lingerMs);
   }
 
-  private async generate(): Promise<NewSigningKey> {
+  /** A new key pair, its private half sealed (which may take a pooled connection); not yet stored. */
+  async newKey(): Promise<NewSigningKey> {
     const algorithm = this.settings.tokenAlgorithm;
     const kid = newKid();
     const pair = algorithm === 'EdDSA' ? crypto.generateKeyPairSync('ed25519') : crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' });

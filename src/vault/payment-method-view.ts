@@ -1,4 +1,3 @@
-import { integrityError } from '../crypto/key-errors';
 import type { CardBrand } from '../policy/masking/card';
 import type { FieldLevel } from '../policy/vocabulary';
 import type { PaymentMethodRecord } from '../store/payment-methods';
@@ -43,15 +42,6 @@ const FINGERPRINT_BYTES = 16;
  * payment method (even one of the same subject) fails to open.
  */
 export const cardField = (token: string) => `payment_method:${token}`;
-
-/** A sealed card's JSON; a parse error's message can quote the text (the number), so it never escapes. */
-export function parseSealedCard(plaintext: Buffer): unknown {
-  try {
-    return JSON.parse(plaintext.toString('utf8'));
-  } catch {
-    throw integrityError('a sealed card is not the JSON the vault seals');
-  }
-}
 
 export const fingerprintOf = (record: Pick<PaymentMethodRecord, 'fingerprint'>) => record.fingerprint.subarray(0, FINGERPRINT_BYTES).toString('hex');
 

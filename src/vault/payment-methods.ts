@@ -17,7 +17,6 @@ import type { CardInput } from './input/card-input';
 import {
   cardField,
   maskedView,
-  parseSealedCard,
   viewAt,
   type MaskedPaymentMethod,
   type PaymentMethodReference,
@@ -221,11 +220,20 @@ export async function openCard(keys: KeyHierarchy, card: Pick<PaymentMethodRecor
 /** The sealed document, checked for shape: it authenticated, so a bad shape is a bug or tampering, never input. */
 function parseContents(plaintext: Buffer): SealedCardContents {
   try {
-    const parsed = parseSealedCard(plaintext) as Partial<SealedCardContents>;
+    const parsed = parseJson(plaintext) as Partial<SealedCardContents>;
     if (typeof parsed.number !== 'string' || typeof parsed.holder_name !== 'string') throw integrityError('a sealed card does not hold a number and a holder name');
     return { number: parsed.number, holder_name: parsed.holder_name };
   } finally {
     // The strings handed out cannot be wiped; the decrypted buffer can, at once.
     plaintext.fill(0);
+  }
+}
+
+/** A parse error's message can quote the text (the number): it never escapes, an integrity error does. */
+function parseJson(plaintext: Buffer): unknown {
+  try {
+    return JSON.parse(plaintext.toString('utf8'));
+  } catch {
+    throw integrityError('a sealed card is not the JSON the vault seals');
   }
 }

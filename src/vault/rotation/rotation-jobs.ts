@@ -51,10 +51,10 @@ export class RotationJobs {
   /**
    * Prepares the job's new key, then records the job and stores the key in one transaction; 409
    * with the running job's id when one of its kind runs. What may take pooled connections
-   * (sealing, wrap reservations) happens before: a transaction waiting
-   * on those while it holds its own connection (and, for a second start of the kind, waits on the
-   * first's job row) could take the whole pool. A running job is looked for before anything is
-   * made, and a start refused in the transaction leaves no key behind.
+   * (sealing, wrap reservations) happens before: a transaction waiting on those while it holds
+   * its own connection (and, for a second start of the kind, waits on the first's job row) could
+   * take the whole pool. A running job is looked for before anything is made, and a start refused
+   * in the transaction leaves no key behind.
    */
   async start(request: RotationRequest, actor: RotationActor): Promise<RotationJobView> {
     const id = `job_${crypto.randomBytes(16).toString('base64url')}`;

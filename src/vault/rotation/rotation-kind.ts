@@ -29,10 +29,10 @@ export interface PreparedRotation {
 /**
  * One kind of rotation as a job: `prepare` makes what it can before the job's transaction (making
  * a key may take pooled connections, which nothing holding a transaction may wait for), and its
- * `record` stores the key and counts the work inside it;
- * `step` does one batch and commits it with its progress (0 when nothing is left to claim),
- * `complete` runs once, under the job's row lock, and says whether the job is finished. A crash
- * anywhere leaves committed progress and a running job that any instance resumes.
+ * `record` stores the key and counts the work inside it; `step` does one batch and commits it
+ * with its progress (0 when nothing is left to claim); `complete` runs once, under the job's row
+ * lock, and says whether the job is finished. A crash anywhere leaves committed progress and a
+ * running job that any instance resumes.
  */
 export interface RotationKindHandler {
   prepare(request: RotationRequest): Promise<PreparedRotation>;
