@@ -56,6 +56,15 @@ export class RotationAlreadyRunning extends Error {
   override name = 'RotationAlreadyRunning';
 }
 
+/**
+ * Thrown while recording a job whose key was prepared for a version another start has taken
+ * since: that start ran, and may have finished. The start prepares again; a start that keeps
+ * losing the race is refused as already running.
+ */
+export class PreparedVersionTaken extends RotationAlreadyRunning {
+  override name = 'PreparedVersionTaken';
+}
+
 // Errors kept per job: enough to diagnose, never a growing log.
 const MAX_ERRORS = 20;
 

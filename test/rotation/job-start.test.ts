@@ -1,4 +1,4 @@
-import { RotationJobStore } from '../../src/store/rotation-jobs';
+import { PreparedVersionTaken, RotationJobStore } from '../../src/store/rotation-jobs';
 import { RotationJobs } from '../../src/vault/rotation/rotation-jobs';
 import type { RotationKindHandler } from '../../src/vault/rotation/rotation-kind';
 import { captureLogs } from '../crypto/hierarchy-fixture';
@@ -62,5 +62,26 @@ describe('starting a rotation job', () => {
     expect(abandoned).toBe(1);
     expect(await running()).toBe(0);
     expect(await startEvents('denied')).toEqual([expect.objectContaining({ reason: 'rotation_start_failed' })]);
+  });
+
+  it('prepares again when its version was taken, and refuses as already running a start that loses that race three times', async () => {
+    let prepared = 0;
+    let abandoned = 0;
+    const { jobs, store } = jobsWith({
+      prepare: async () => {
+        prepared += 1;
+        return {
+          record: async () => {
+            throw new PreparedVersionTaken('signing');
+          },
+          abandoned: () => (abandoned += 1),
+        };
+      },
+      complete: async () => true,
+    });
+    await expect(jobs.start({ kind: 'signing' }, ACTOR)).rejects.toMatchObject({ code: 'rotation_already_running', status: 409 });
+    expect({ prepared, abandoned }).toEqual({ prepared: 3, abandoned: 3 });
+    expect(await store.running('signing')).toEqual([]);
+    expect((await startEvents('denied')).filter((event) => event.reason === 'rotation_already_running')).toHaveLength(1);
   });
 });

@@ -4,7 +4,7 @@ import { BLIND_INDEX_SECRET_KIND, type BlindIndex } from '../../crypto/blind-ind
 import type { KeyHierarchy } from '../../crypto/key-hierarchy';
 import type { BlindIndexRotationStore } from '../../store/blind-index-rotation';
 import type { KeyRotationStore } from '../../store/key-rotation';
-import { RotationAlreadyRunning, type RotationJobRow, type RotationJobStore } from '../../store/rotation-jobs';
+import { PreparedVersionTaken, type RotationJobRow, type RotationJobStore } from '../../store/rotation-jobs';
 import type { RotationKindHandler } from './rotation-kind';
 import { openCard } from '../payment-methods';
 
@@ -26,7 +26,7 @@ export class BlindIndexRotation implements RotationKindHandler {
   /**
    * The key is sealed for the version after the newest; sealing may check the KEK reservation on
    * a pooled connection. Recording it re-reads the newest under the version lock: a start that
-   * raced another finds its version taken and is refused as already running.
+   * raced another finds its version taken, and prepares again.
    */
   async prepare() {
     const version = (await this.store.newestVersion()) + 1;
@@ -39,7 +39,7 @@ export class BlindIndexRotation implements RotationKindHandler {
     }
     return {
       record: async (trx: Knex.Transaction) => {
-        if ((await this.store.lockNewestVersion(trx)) !== version - 1) throw new RotationAlreadyRunning('blind_index');
+        if ((await this.store.lockNewestVersion(trx)) !== version - 1) throw new PreparedVersionTaken('blind_index');
         await this.store.addActiveKey(trx, version, sealed);
         return { params: { index_version: version, retire_after: Date.now() + this.retireGraceMs }, total: await this.store.remaining(version, trx) };
       },

@@ -5,10 +5,13 @@ import { VaultError } from '../../errors/vault-error';
 import type { Logger } from '../../observability/logger';
 import { describeError } from '../../observability/logger';
 import type { Database } from '../../store/database';
-import { RotationAlreadyRunning, type RotationJobRow, type RotationJobStore, type RotationKind } from '../../store/rotation-jobs';
+import { PreparedVersionTaken, RotationAlreadyRunning, type RotationJobRow, type RotationJobStore, type RotationKind } from '../../store/rotation-jobs';
 import type { PreparedRotation, RotationKindHandler, RotationRequest } from './rotation-kind';
 
 export const JOB_ID_PATTERN = /^job_[A-Za-z0-9_-]{22}$/;
+
+// A start whose prepared version another start took prepares again, up to this many times in all.
+const MAX_START_ATTEMPTS = 3;
 
 /** Who asked: an admin client through the API, the CLI, or the vault's own schedule. */
 export interface RotationActor {
@@ -59,26 +62,16 @@ export class RotationJobs {
   async start(request: RotationRequest, actor: RotationActor): Promise<RotationJobView> {
     const id = `job_${crypto.randomBytes(16).toString('base64url')}`;
     const event = { action: 'keys.rotation.start', clientId: actor.clientId, scopes: actor.scopes, requestId: actor.requestId, sourceAddress: actor.sourceAddress };
-    let job: RotationJobRow;
-    let prepared: PreparedRotation | undefined;
+    let recorded: { job: RotationJobRow; prepared: PreparedRotation };
     try {
-      if ((await this.store.running(request.kind)).length > 0) throw new RotationAlreadyRunning(request.kind);
-      prepared = await this.handlers[request.kind].prepare(request);
-      const recording = prepared;
-      job = await this.db.transaction(async (trx) => {
-        await this.store.insert(trx, { id, kind: request.kind, params: {}, total: 0, startedBy: actor.clientId });
-        const recorded = await recording.record(trx);
-        // Started once its new key exists (and stamped again once it is committed, below).
-        await trx('rotation_jobs').where({ id }).update({ params: JSON.stringify(recorded.params), total: recorded.total, started_at: trx.raw('clock_timestamp()') });
-        return (await this.store.find(id, trx))!;
-      });
+      recorded = await this.prepareAndRecord(request, id, actor);
     } catch (error) {
-      prepared?.abandoned?.();
       if (error instanceof RotationAlreadyRunning) throw await this.refuseRunning(request.kind, event);
       const code = error instanceof VaultError ? error.code : 'rotation_start_failed';
       await this.audit.append([{ ...event, outcome: 'denied', reason: code, target: id }]);
       throw error;
     }
+    const { job, prepared } = recorded;
     // The job and its key are committed: this instance uses the key before anything else can fail.
     await (async () => prepared.committed?.())().catch((error: unknown) => {
       this.logger.warn({ job_id: id, kind: request.kind, error: describeError(error) }, 'rotation started; this instance picks up the new key at its next reload');
@@ -92,6 +85,33 @@ export class RotationJobs {
     await this.audit.append([{ ...event, outcome: 'allowed', target: id }]);
     this.logger.info({ job_id: id, kind: request.kind, total: job.total }, 'rotation job started');
     return view(job);
+  }
+
+  /**
+   * The job's key, then the job and the key in one transaction. A key prepared for a version
+   * another start took meanwhile (that start's job ran, and may have finished) is abandoned and
+   * prepared again: the caller asked for a rotation, and none runs. A start that loses that race
+   * three times running is refused as already running.
+   */
+  private async prepareAndRecord(request: RotationRequest, id: string, actor: RotationActor): Promise<{ job: RotationJobRow; prepared: PreparedRotation }> {
+    for (let attempt = 1; ; attempt++) {
+      if ((await this.store.running(request.kind)).length > 0) throw new RotationAlreadyRunning(request.kind);
+      const prepared = await this.handlers[request.kind].prepare(request);
+      try {
+        const job = await this.db.transaction(async (trx) => {
+          await this.store.insert(trx, { id, kind: request.kind, params: {}, total: 0, startedBy: actor.clientId });
+          const recorded = await prepared.record(trx);
+          // Started once its new key exists (and stamped again once it is committed, in start).
+          await trx('rotation_jobs').where({ id }).update({ params: JSON.stringify(recorded.params), total: recorded.total, started_at: trx.raw('clock_timestamp()') });
+          return (await this.store.find(id, trx))!;
+        });
+        return { job, prepared };
+      } catch (error) {
+        prepared.abandoned?.();
+        if (error instanceof PreparedVersionTaken && attempt < MAX_START_ATTEMPTS) continue;
+        throw error;
+      }
+    }
   }
 
   /** A start refused because a job of its kind runs: audited, and answered with that job's id. */
