@@ -29,12 +29,14 @@ export function sendProblem(req: Request, res: Response, error: VaultError): voi
   res.status(error.status).type('application/problem+json').send(JSON.stringify(body));
 }
 
-// A member name, an index into an array of at most a thousand items, or nothing (`/` is the whole document).
-const PLAIN_SEGMENT = /^(?:[A-Za-z_][A-Za-z0-9_]{0,63}|\d{1,4}|)$/;
+// A member name, an index into an array of at most a thousand items, or nothing (`/` is the
+// whole document). A name with three digits in a row is not plain: a card or phone number can
+// hide in an otherwise plain name (`pan_4111111111111111`); no name the vault knows has one.
+const PLAIN_SEGMENT = /^(?:(?!\w*\d{3})[A-Za-z_]\w{0,63}|\d{1,4}|)$/;
 
 /**
  * A pointer repeats the names of what the caller sent, and a name can be anything: an email
- * address or a card number written as a property or a query parameter. Only plain names and
+ * address or a card number written as a property or a query parameter, or inside one. Only plain names and
  * array indexes are repeated back; at any other segment the pointer stops, at the object that
  * holds it, and the detail says so.
  */

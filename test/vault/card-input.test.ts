@@ -46,7 +46,7 @@ describe('card input', () => {
     expect(parseCardInput({ ...valid, exp_month: 11, exp_year: 2026 }, now).expMonth).toBe(11);
   });
 
-  it.each(['cvv', 'CVC', 'security_code', 'securityCode', 'security-code', 'cvn', 'cvd', 'card_cvv', 'cvv_code', 'CVV2', 'cid', 'card_verification_value', 'verificationValue', 'pin', 'PIN'])('refuses a card carrying a security code under %s without echoing it', (key) => {
+  it.each(['cvv', 'CVC', 'security_code', 'securityCode', 'security-code', 'cvn', 'cvd', 'card_cvv', 'cvv_code', 'CVV2', 'cid', 'card_verification_value', 'verificationValue', 'pin', 'PIN', 'card_security_code', 'cardSecurityCode', 'security_number', 'secCode', 'sec_code', 'cv2', 'card_pin', 'pin_code', 'pinCode', 'spc'])('refuses a card carrying a security code under %s without echoing it', (key) => {
     const error = refusal({ ...valid, [key]: '987' });
     expect(error.code).toBe('cvv_not_accepted');
     expect(JSON.stringify(error.errors)).not.toContain('987');

@@ -8,13 +8,15 @@ import { text } from './text-rules';
 /**
  * Names under which callers send a card security code, or the PIN (sensitive authentication
  * data alike), compared in lower case without separators (`securityCode`, `security-code` and
- * `security_code` alike); the vault never accepts or stores one. A name holding one of the abbreviations (`card_cvv`, `cvv_code`) is one too.
+ * `security_code` alike); the vault never accepts or stores one. A name holding one of the
+ * abbreviations or phrases (`card_cvv`, `cardSecurityCode`, `sec_code`, `card_pin`) is one too.
+ * Every other unknown member is refused as well; this only chooses the answer that says why.
  */
-const SECURITY_CODE_NAMES = new Set(['cid', 'csc', 'cav2', 'securitycode', 'cardcode', 'verificationcode', 'cardverificationcode', 'verificationvalue', 'cardverificationvalue', 'pin', 'pinblock']);
-const SECURITY_CODE_ABBREVIATIONS = /cvv|cvc|cvn|cvd|cvk/;
+const SECURITY_CODE_NAMES = new Set(['cid', 'spc', 'cardcode', 'pinblock']);
+const SECURITY_CODE_PARTS = /cvv|cvc|cvn|cvd|cvk|cv2|cav2|csc|securitycode|securitynumber|seccode|verificationcode|verificationvalue|^pin|pin$/;
 const isSecurityCodeName = (key: string) => {
   const name = key.toLowerCase().replace(/[-_.\s]/g, '');
-  return SECURITY_CODE_NAMES.has(name) || SECURITY_CODE_ABBREVIATIONS.test(name);
+  return SECURITY_CODE_NAMES.has(name) || SECURITY_CODE_PARTS.test(name);
 };
 
 const cardSchema = z.strictObject(
