@@ -1,5 +1,5 @@
 import type { DataScope } from '../identity/scopes';
-import type { Field, RevealLevel } from './vocabulary';
+import { atLeast, type Field, type FieldLevel, type RevealLevel } from './vocabulary';
 
 /**
  * How an action uses the fields it names:
@@ -11,6 +11,16 @@ import type { Field, RevealLevel } from './vocabulary';
  *   on no condition), whatever fields the caller names; its event records none.
  */
 export type FieldMode = 'read' | 'reveal' | 'write' | 'owner';
+
+/**
+ * Whether a purpose that sees a field at `level` may use it as `mode` uses its fields (a read is
+ * refused only when none of them passes; an owner's action is decided by ownership, not here).
+ */
+export function levelServes(mode: Exclude<FieldMode, 'owner'>, level: FieldLevel): boolean {
+  if (mode === 'reveal') return level === 'plain';
+  if (mode === 'write') return atLeast(level, 'masked');
+  return level !== 'absent';
+}
 
 export interface ActionRule {
   scope: DataScope;

@@ -1,5 +1,5 @@
 import { insufficientScopeChallenge, VaultError } from '../errors/vault-error';
-import { DATA_ACTIONS, type ActionRule, type DataAction, type FieldMode } from './actions';
+import { DATA_ACTIONS, levelServes, type ActionRule, type DataAction, type FieldMode } from './actions';
 import { RECORD_FIELDS, type DenialReason, type FieldLevel, type SubjectReference } from './vocabulary';
 
 /** The subject as the decision needs it: its id and the preferences stored with it. */
@@ -81,7 +81,8 @@ export function denialError(decision: Denied): VaultError {
 function fieldsShortOf(decision: Denied): string {
   const rule: ActionRule = DATA_ACTIONS[decision.action];
   const decided = Object.entries(decision.fields).filter(([field]) => !rule.alongside?.includes(field));
-  const short = decided.filter(([, level]) => (rule.fieldMode === 'reveal' ? level !== 'plain' : rule.fieldMode === 'write' ? level === 'absent' : true));
+  const mode = rule.fieldMode;
+  const short = mode === 'owner' ? decided : decided.filter(([, level]) => !levelServes(mode, level));
   const needs: Record<FieldMode, string> = {
     // Not reached: an owner's action refused is not_record_owner, with its own detail.
     owner: "the record's owner",

@@ -1,9 +1,9 @@
 import type { Principal } from '../identity/access-token';
-import { DATA_ACTIONS, type ActionRule, type DataAction } from './actions';
+import { DATA_ACTIONS, levelServes, type ActionRule, type DataAction } from './actions';
 import type { Decision, SubjectFacts } from './decision';
 import { ownsRecord, type PolicyDocument, type PurposeRule } from './policy-document';
 import { effectivePreferences, type PreferenceDefaults } from './preferences';
-import { atLeast, atMost, isField, RECORD_FIELDS, type DenialReason, type Field, type FieldLevel } from './vocabulary';
+import { atMost, isField, RECORD_FIELDS, type DenialReason, type Field, type FieldLevel } from './vocabulary';
 
 /** The client's grants as they stand now (they may have changed since the token was issued). */
 export interface CurrentGrants {
@@ -59,9 +59,9 @@ export function evaluate(input: Evaluation): { decision: Decision; needsApproval
   const alongside = (rule as ActionRule).alongside;
   const levels = alongside ? Object.keys(fields).filter((field) => !alongside.includes(field)).map((field) => fields[field]!) : Object.values(fields);
   if (rule.fieldMode === 'owner' && !ownsRecord(purposeRule)) return deny('not_record_owner');
-  if (rule.fieldMode === 'reveal' && !levels.every((level) => level === 'plain')) return deny('field_not_allowed');
-  if (rule.fieldMode === 'write' && !levels.every((level) => atLeast(level, 'masked'))) return deny('field_not_allowed');
-  if (rule.fieldMode === 'read' && levels.length > 0 && levels.every((level) => level === 'absent')) return deny('field_not_allowed');
+  const mode = rule.fieldMode;
+  if ((mode === 'reveal' || mode === 'write') && !levels.every((level) => levelServes(mode, level))) return deny('field_not_allowed');
+  if (mode === 'read' && levels.length > 0 && !levels.some((level) => levelServes(mode, level))) return deny('field_not_allowed');
 
   // Subscriptions and sharing consent hold for every use a purpose makes of a subject: one the
   // subject opted out of neither reads it, nor finds it by email, nor changes it (a partner
