@@ -27,6 +27,14 @@ describe('errors are problem+json with a stable code and the request id', () => 
     expect(res.text).not.toContain('secret-canary');
   });
 
+  it.each(['"jo@example.com"', '123', 'true', 'null', ' "x" '])('answers the JSON %s, which is no object, with 422 validation_failed at /, and does not echo it', async (body) => {
+    const before = await vault.vault.db('subjects').count('* as n').first();
+    const res = await vault.post('/v1/subjects').set('Authorization', auth(account)).set('Content-Type', 'application/json').send(body);
+    expect([res.status, problem(res).code, res.body.errors]).toEqual([422, 'validation_failed', [{ pointer: '/', detail: 'the request body must be a JSON object' }]]);
+    expect(res.text).not.toContain('jo@example.com');
+    expect(await vault.vault.db('subjects').count('* as n').first()).toEqual(before);
+  });
+
   it('answers an unknown route with 404 not_found', async () => {
     const res = await vault.get('/v1/nothing-here').expect(404);
     expect(problem(res).code).toBe('not_found');

@@ -33,7 +33,9 @@ export function bodyReader(limitBytes: number): (kind: BodyKind) => RequestHandl
   const empty = new WeakSet<object>();
   const json = express.json({
     limit: limitBytes,
-    strict: true,
+    // Not strict: a bare `"x"` or `null` is JSON, refused below as not an object (422) rather than
+    // as not JSON at all (400), as `[]` is refused by the route's schema.
+    strict: false,
     type: JSON_TYPES,
     verify: (req, _res, raw) => {
       if (raw.length === 0) empty.add(req);
@@ -89,6 +91,7 @@ export function bodyReader(limitBytes: number): (kind: BodyKind) => RequestHandl
         req.body = undefined;
         return next();
       }
+      if (kind === 'json' && (req.body === null || typeof req.body !== 'object')) return next(notAnObject());
       // In body-parser's callback: a refusal thrown here would escape Express, so it is handed on.
       try {
         checkBodyValues(req.body);
@@ -183,6 +186,9 @@ function jsonRefusal(raw: Buffer): VaultError | undefined {
       return undefined;
   }
 }
+
+const notAnObject = () =>
+  new VaultError('validation_failed', 422, 'The request body is not valid', { errors: [{ pointer: '/', detail: 'the request body must be a JSON object' }] });
 
 // body-parser would decode such bytes as U+FFFD: the vault would store something other than what was sent.
 const notUtf8 = () => badRequest('invalid_characters', 'The request body is not valid UTF-8');
