@@ -19,7 +19,7 @@ export interface AuditEventInput {
   policyVersion?: number;
   requestId?: string;
   sourceAddress?: string;
-  /** The id of what an action acted on: a client, an approval, a policy version, a token's jti, a card's `pm_…` token. */
+  /** The id of what an admin action acted on (a client, an approval, a policy version, a token's jti). */
   target?: string;
 }
 

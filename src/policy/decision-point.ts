@@ -29,11 +29,9 @@ export class DecisionPoint {
    * `subject` is null for actions on no existing subject (creating one, searching). `fields`
    * names every personal field the action would read or write (see DATA_ACTIONS for how each
    * action uses them). Denials come back as decisions; `assertAllowed` turns one into its 403.
-   * `target` names what within the subject's record the action is on (a card's `pm_…` token),
-   * for its audit event.
    */
-  async decide(principal: Principal, action: DataAction, subject: SubjectLookup, fields: readonly string[], context: AccessContext, target?: string): Promise<Decision> {
-    const [decision] = await this.decideEach(principal, action, [subject], fields, context, target);
+  async decide(principal: Principal, action: DataAction, subject: SubjectLookup, fields: readonly string[], context: AccessContext): Promise<Decision> {
+    const [decision] = await this.decideEach(principal, action, [subject], fields, context);
     return decision!;
   }
 
@@ -44,7 +42,6 @@ export class DecisionPoint {
     subjects: readonly SubjectLookup[],
     fields: readonly string[],
     context: AccessContext,
-    target?: string,
   ): Promise<Decision[]> {
     const policy = await this.catalogue.current();
     // The token check of this very request read the grants already; ask again only without it.
@@ -69,7 +66,7 @@ export class DecisionPoint {
         decisions.push(approvalId ? { ...decision, approvalId } : { ...decision, allowed: false, reason: 'approval_required' });
       } else decisions.push(decision);
     }
-    await this.audit.record(decisions.map((decision, i) => auditEventOf(decision, subjects[i]!, principal, context, target)));
+    await this.audit.record(decisions.map((decision, i) => auditEventOf(decision, subjects[i]!, principal, context)));
     return decisions;
   }
 
@@ -112,7 +109,7 @@ export class DecisionPoint {
   }
 }
 
-function auditEventOf(decision: Decision, lookup: SubjectLookup, principal: Principal, context: AccessContext, target?: string): PolicyAuditEvent {
+function auditEventOf(decision: Decision, lookup: SubjectLookup, principal: Principal, context: AccessContext): PolicyAuditEvent {
   // A lookup of a subject that does not exist discloses nothing; the trail keeps the id asked for.
   const notFound = lookup !== null && 'missing' in lookup;
   return {
@@ -125,8 +122,7 @@ function auditEventOf(decision: Decision, lookup: SubjectLookup, principal: Prin
     subjectId: decision.subjectId ?? (notFound ? (lookup.missing ?? undefined) : undefined),
     fields: notFound && decision.allowed ? {} : decision.fields,
     policyVersion: decision.policyVersion,
-    // A break-glass disclosure names the approval that let it happen; the approval names the subject.
-    target: (decision.allowed ? decision.approvalId : undefined) ?? target,
+    target: decision.allowed ? decision.approvalId : undefined,
     requestId: context.requestId,
     sourceAddress: context.sourceAddress,
   };

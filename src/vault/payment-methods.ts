@@ -194,20 +194,19 @@ export class PaymentMethods {
 
   /**
    * Looks the token up, decides with its subject's facts, and only then says whether it exists.
-   * The audit event names the card by its token, so the trail tells which of a subject's cards
-   * was read, revealed or removed. A token that names no card is recorded as a lookup that found
-   * nothing, without it: what a caller makes up stays out of the trail.
+   * A token that names no card is recorded as a lookup that found nothing (the token itself
+   * stays out of the trail, which never holds one).
    */
   private async findAndDecide(caller: Caller, action: DataAction, token: string): Promise<{ record: PaymentMethodRecord; decision: Allowed }> {
     const record = isPaymentMethodToken(token) ? await this.deps.paymentMethods.find(token) : undefined;
     const subject: SubjectRecord | undefined = record ? await this.deps.subjects.find(record.subjectId) : undefined;
-    const decision = await this.decide(caller, action, subject ? factsOf(subject) : { missing: null }, CARD_FIELDS, subject ? record!.token : undefined);
+    const decision = await this.decide(caller, action, subject ? factsOf(subject) : { missing: null }, CARD_FIELDS);
     if (!record || !subject) throw paymentMethodNotFound();
     return { record, decision };
   }
 
-  private async decide(caller: Caller, action: DataAction, subject: SubjectLookup, fields: readonly string[], target?: string): Promise<Allowed> {
-    return assertAllowed(await this.deps.decisions.decide(caller.principal, action, subject, fields, caller.context, target));
+  private async decide(caller: Caller, action: DataAction, subject: SubjectLookup, fields: readonly string[]): Promise<Allowed> {
+    return assertAllowed(await this.deps.decisions.decide(caller.principal, action, subject, fields, caller.context));
   }
 }
 

@@ -271,31 +271,12 @@ describe('revealing a card for payment processing', () => {
       const [event, ...others] = await vault.vault.db('audit_events').where({ request_id: res.headers['x-request-id'] });
       expect(others).toEqual([]);
       expect(JSON.stringify(event)).not.toContain(unknown);
-      return [event.action, event.reason, event.fields, event.subject_id, event.target];
+      return [event.action, event.reason, event.fields, event.subject_id];
     };
-    expect(await eventOf(revealed)).toEqual(['payment_methods.reveal', null, { payment_method: 'plain' }, expect.stringMatching(/^sub_/), token]);
-    expect(await eventOf(missing)).toEqual(['payment_methods.reveal', 'not_found', {}, null, null]);
-    expect(await eventOf(removed)).toEqual(['payment_methods.delete', 'not_found', {}, null, null]);
-    expect(await eventOf(malformed)).toEqual(['payment_methods.read', 'not_found', {}, null, null]);
-  });
-
-  it('names in the audit trail which of a subject\'s cards was read, revealed, refused or removed, by its token', async () => {
-    const { id } = await createSubject(vault, account);
-    const visa = (await addCard(id, VISA).expect(201)).body.token as string;
-    const amex = (await addCard(id, AMEX).expect(201)).body.token as string;
-    const answers = [
-      await vault.get(`/v1/payment-methods/${amex}`).set('Authorization', auth(billing)).expect(200),
-      await vault.post(`/v1/payment-methods/${visa}/reveal`).set('Authorization', `Bearer ${processing}`).expect(200),
-      await vault.post(`/v1/payment-methods/${amex}/reveal`).set('Authorization', auth(billing)).expect(403),
-      await vault.delete(`/v1/payment-methods/${amex}`).set('Authorization', auth(account)).expect(204),
-    ];
-    const events = await Promise.all(answers.map((res) => vault.vault.db('audit_events').where({ request_id: res.headers['x-request-id'] }).first()));
-    expect(events.map((event) => [event.action, event.outcome, event.subject_id, event.target])).toEqual([
-      ['payment_methods.read', 'allowed', id, amex],
-      ['payment_methods.reveal', 'allowed', id, visa],
-      ['payment_methods.reveal', 'denied', id, amex],
-      ['payment_methods.delete', 'allowed', id, amex],
-    ]);
+    expect(await eventOf(revealed)).toEqual(['payment_methods.reveal', null, { payment_method: 'plain' }, expect.stringMatching(/^sub_/)]);
+    expect(await eventOf(missing)).toEqual(['payment_methods.reveal', 'not_found', {}, null]);
+    expect(await eventOf(removed)).toEqual(['payment_methods.delete', 'not_found', {}, null]);
+    expect(await eventOf(malformed)).toEqual(['payment_methods.read', 'not_found', {}, null]);
   });
 
   it('refuses the billing purpose with 403 field_not_allowed, even with payment_methods:reveal', async () => {
