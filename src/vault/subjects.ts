@@ -58,9 +58,11 @@ export class Subjects {
     // The id is chosen first so the creation's audit event names the subject it made.
     const id = newSubjectId();
     const write = new DecidedWrite(this.deps.decisions, caller);
-    const decision = write.restsOn(await this.decide(caller, 'subjects.create', { id, preferences: input.preferences }, fieldsDecidedOn(input)));
     return write.run(async () => {
+      // Consent is the record owner's to set: any other purpose is refused for that first, the
+      // same whatever the preferences sent would say of its own category.
       if (hasPreferences(input.preferences)) write.restsOn(await this.decide(caller, 'preferences.write', { id, preferences: input.preferences }, []));
+      const decision = write.restsOn(await this.decide(caller, 'subjects.create', { id, preferences: input.preferences }, fieldsDecidedOn(input)));
       return this.createDecided(caller, id, input, decision, write, idempotencyKey);
     });
   }

@@ -43,6 +43,16 @@ describe('consent is changed only by a client entitled to record it', () => {
 });
 
 describe("consent is the subject's choice, recorded only by the record's owner", () => {
+  it('refuses a creation that sets preferences from a purpose that does not own the record as not_record_owner, whatever they say of its category', async () => {
+    const mailer = await clientWith(['subjects:write', 'preferences:write'], 'newsletter');
+    const before = await vault.vault.db('subjects').count('* as n').first();
+    for (const newsletter of [false, true]) {
+      const res = await vault.post('/v1/subjects').set('Authorization', auth(mailer)).send({ email: `consent.${newsletter}@example.com`, preferences: { newsletter } });
+      expect([newsletter, res.status, res.body.code]).toEqual([newsletter, 403, 'not_record_owner']);
+    }
+    expect(await vault.vault.db('subjects').count('* as n').first()).toEqual(before);
+  });
+
   it('refuses a consent change from a purpose that does not own the record, even with preferences:write, and sharing stays refused', async () => {
     const { id, etag } = await createSubject(vault, account, { ...SAMPLE, preferences: { share_with_partners: false } });
     const partnerMailer = await clientWith(['emails:resolve'], 'joint_promotion');
