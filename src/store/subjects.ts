@@ -62,6 +62,18 @@ const FIELDS_COLUMNS = ['id', 'preferences'] as const;
 
 /** Most subjects one email search answers: an address shared by more is a household's, or a mistake. */
 export const SEARCH_LIMIT = 20;
+/** Most subjects one email search looks at, when those its purpose may not see are left out and more are looked for. */
+export const SEARCH_SCAN_LIMIT = 200;
+
+/**
+ * A subject an email search found, and where it stands in the order the search pages through:
+ * its creation time as PostgreSQL writes it (to the microsecond, which a Date would cut to the
+ * millisecond, and a next page would then start before it).
+ */
+export interface SearchHit extends Pick<SubjectRecord, 'id' | 'preferences'> {
+  created: string;
+}
+export type SearchPosition = Pick<SearchHit, 'id' | 'created'>;
 
 interface KeyColumns {
   key_versions: number[] | null;
@@ -278,21 +290,24 @@ export class SubjectStore {
   }
 
   /**
-   * The subjects whose email blind index matches one of the (version, index) pairs, the first
-   * SEARCH_LIMIT created, with their choices (which decide who may find them).
+   * The subjects whose email blind index matches one of the (version, index) pairs, at most
+   * `limit` of them in order of creation (after `after`, the last of a previous page), with their
+   * choices (which decide who may find them).
    */
-  async findByEmailIndex(candidates: ReadonlyArray<{ version: number; value: Buffer }>): Promise<Array<Pick<SubjectRecord, 'id' | 'preferences'>>> {
+  async findByEmailIndex(candidates: ReadonlyArray<{ version: number; value: Buffer }>, limit: number, after?: SearchPosition): Promise<SearchHit[]> {
     if (candidates.length === 0) return [];
-    const rows = await this.db<Row>('subjects')
-      .select('id', 'preferences')
-      .where((query) => {
+    const query = this.db<Row>('subjects')
+      .select('id', 'preferences', this.db.raw('created_at::text as created'))
+      .where((match) => {
         for (const candidate of candidates) {
-          query.orWhere((q) => q.where('email_index', candidate.value).andWhere('email_index_version', candidate.version));
+          match.orWhere((q) => q.where('email_index', candidate.value).andWhere('email_index_version', candidate.version));
         }
       })
-      .orderBy('created_at')
-      .limit(SEARCH_LIMIT);
-    return rows.map((row) => ({ id: row.id, preferences: row.preferences }));
+      .orderBy([{ column: 'created_at' }, { column: 'id' }])
+      .limit(limit);
+    if (after) query.andWhereRaw('(created_at, id) > (?::timestamptz, ?)', [after.created, after.id]);
+    const rows = (await query) as unknown as Array<Pick<Row, 'id' | 'preferences'> & { created: string }>;
+    return rows.map((row) => ({ id: row.id, preferences: row.preferences, created: row.created }));
   }
 }
 

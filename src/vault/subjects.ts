@@ -13,7 +13,7 @@ import type { ConsentHistoryStore } from '../store/consent-history';
 import type { Database } from '../store/database';
 import { BlindIndexKeysBehind } from '../store/blind-index-keys';
 import type { IdempotencyKeyRef, IdempotencyKeyStore, IdempotencyRecord } from '../store/idempotency-keys';
-import { ExternalIdTaken, type SealedSubjectField, type SubjectChanges, type SubjectRecord, type SubjectStore } from '../store/subjects';
+import { ExternalIdTaken, SEARCH_LIMIT, SEARCH_SCAN_LIMIT, type SealedSubjectField, type SearchPosition, type SubjectChanges, type SubjectRecord, type SubjectStore } from '../store/subjects';
 import type { Caller } from './caller';
 import { DecidedWrite } from './decided-write';
 import { assertIfMatch, etagOf, type IfMatch } from './if-match';
@@ -216,18 +216,31 @@ export class Subjects {
    * its refusal recorded: the search must not tell that purpose the address is a customer's.
    */
   async search(caller: Caller, email: string): Promise<{ subjects: Array<{ id: string } | { pseudonym: string }> }> {
-    const records = await this.deps.subjects.findByEmailIndex(await this.deps.index.emailCandidates(email));
-    const lookups: SubjectLookup[] = records.length > 0 ? records.map(factsOf) : [{ missing: null }];
-    const decisions = await this.deps.decisions.decideEach(caller.principal, 'subjects.search', lookups, ['email'], caller.context);
-    // A refusal of the caller itself (scope, purpose, grant) is the same for every subject: the search is refused.
-    const callerRefused = decisions.find((decision) => !decision.allowed && !refusedBySubject(decision));
-    if (callerRefused) assertAllowed(callerRefused);
-    // Each subject named as the purpose names it when it reads: a pseudonymous purpose never learns an id.
-    const found = records.flatMap((record, i) => {
-      const decision = decisions[i]!;
-      if (!decision.allowed) return [];
-      return [decision.subjectReference === 'id' ? { id: record.id } : this.deps.index.reference('psn', record.id).then((pseudonym) => ({ pseudonym }))];
-    });
+    const candidates = await this.deps.index.emailCandidates(email);
+    const found: Array<{ id: string } | Promise<{ pseudonym: string }>> = [];
+    let after: SearchPosition | undefined;
+    // A subject left out for its own choices does not count towards the answer: the next ones
+    // by creation are looked at, a page at a time, each page no larger than what is still to be
+    // found (every subject decided on is audited as found or refused), up to SEARCH_SCAN_LIMIT.
+    for (let examined = 0; found.length < SEARCH_LIMIT && examined < SEARCH_SCAN_LIMIT; ) {
+      const size = Math.min(SEARCH_LIMIT - found.length, SEARCH_SCAN_LIMIT - examined);
+      const records = await this.deps.subjects.findByEmailIndex(candidates, size, after);
+      // A page after a full one that finds no more: the search is over, and was no lookup that found nothing.
+      if (records.length === 0 && after) break;
+      const lookups: SubjectLookup[] = records.length > 0 ? records.map(factsOf) : [{ missing: null }];
+      const decisions = await this.deps.decisions.decideEach(caller.principal, 'subjects.search', lookups, ['email'], caller.context);
+      // A refusal of the caller itself (scope, purpose, grant) is the same for every subject: the search is refused.
+      const callerRefused = decisions.find((decision) => !decision.allowed && !refusedBySubject(decision));
+      if (callerRefused) assertAllowed(callerRefused);
+      // Each subject named as the purpose names it when it reads: a pseudonymous purpose never learns an id.
+      records.forEach((record, i) => {
+        if (!decisions[i]!.allowed) return;
+        found.push(decisions[i]!.subjectReference === 'id' ? { id: record.id } : this.deps.index.reference('psn', record.id).then((pseudonym) => ({ pseudonym })));
+      });
+      if (records.length < size) break;
+      examined += records.length;
+      after = records.at(-1);
+    }
     return { subjects: await Promise.all(found) };
   }
 

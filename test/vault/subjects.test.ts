@@ -269,6 +269,28 @@ describe('search', () => {
     expect((await vault.post('/v1/subjects/search').set('Authorization', auth(other)).send({ email: 'x@example.com' }).expect(403)).body.code).toBe('insufficient_scope');
   });
 
+  it('answers the first 20 subjects with an address by creation, and past those its purpose may not see, the next ones', async () => {
+    const email = 'shared.household@example.com';
+    // 21 unsubscribed from the newsletter, then 2 subscribed, then 20 more subscribed.
+    const created: Array<{ id: string; newsletter: boolean }> = [];
+    for (const newsletter of [...Array<boolean>(21).fill(false), ...Array<boolean>(22).fill(true)]) {
+      created.push({ id: (await createSubject(vault, account, { email, preferences: { newsletter } })).id, newsletter });
+    }
+    const newsletterSearch = await dataCaller(vault, 'subjects:search', 'newsletter');
+
+    const all = await vault.post('/v1/subjects/search').set('Authorization', auth(account)).send({ email }).expect(200);
+    const subscribed = await vault.post('/v1/subjects/search').set('Authorization', auth(newsletterSearch)).send({ email }).expect(200);
+
+    expect(all.body.subjects).toEqual(created.slice(0, 20).map(({ id }) => ({ id })));
+    expect(subscribed.body.subjects).toEqual(created.filter((subject) => subject.newsletter).slice(0, 20).map(({ id }) => ({ id })));
+    // Every subject looked at is in the trail, found or left out; none past the twentieth found.
+    const events = await vault.vault.db('audit_events').where({ request_id: subscribed.headers['x-request-id'] }).select('outcome', 'reason', 'subject_id');
+    expect(events.filter((event) => event.outcome === 'allowed').map((event) => event.subject_id).sort()).toEqual(subscribed.body.subjects.map((subject: { id: string }) => subject.id).sort());
+    const refused = events.filter((event) => event.outcome === 'denied');
+    expect(refused.map((event) => event.subject_id).sort()).toEqual(created.slice(0, 21).map(({ id }) => id).sort());
+    expect(new Set(refused.map((event) => event.reason))).toEqual(new Set(['subject_opted_out']));
+  });
+
   it('records the subject it found in the trail, so the subject\'s access log shows it; a search finding none is recorded as such', async () => {
     const { id } = await createSubject(vault, account, { email: 'searched.for@example.com' });
     const found = await vault.post('/v1/subjects/search').set('Authorization', auth(account)).send({ email: 'searched.for@example.com' }).expect(200);
