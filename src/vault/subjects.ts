@@ -168,12 +168,18 @@ export class Subjects {
   /** Seals the patch and writes it under the subject's row lock, if the subject is still at the version If-Match names. */
   private async writePatch(caller: Caller, id: string, patch: SubjectPatch, ifMatch: IfMatch, emailIndex: IndexValue | null | undefined, choicesHold: (subject: SubjectFacts) => void) {
     const { sealed, written } = await this.seal(patch, (field, text) => this.deps.keys.seal(id, field, text));
+    let changed = true;
     const updated = await this.deps.db.transaction(async (trx) => {
       const record = await this.deps.subjects.findForUpdate(id, trx);
       if (!record) throw subjectNotFound();
       assertIfMatch(ifMatch, record);
       // Decided on the row as read before the lock: an opt-out committed since refuses the write.
       choicesHold(factsOf(record));
+      // No new version for a patch that changes nothing: the ETags other writers hold stay good.
+      if (changesNothing(patch, record)) {
+        changed = false;
+        return record;
+      }
       const values = Object.values(sealed).filter((value): value is Sealed => value !== null);
       if (values.length && !(await this.deps.keys.sealedUnderCurrentKey(id, values, trx))) throw new SealedUnderRetiredKey({ ETag: etagOf(record) });
       const changes: SubjectChanges = { sealed };
@@ -184,7 +190,7 @@ export class Subjects {
       await this.recordConsent(id, changedPreferences(record.preferences, patch.preferences), caller, trx);
       return row;
     });
-    return { updated, written };
+    return { updated, written: changed ? written : {} };
   }
 
   /** Erasure is crypto-shredding: the subject key goes, so every ciphertext of the subject is unreadable at once. */
@@ -374,6 +380,20 @@ function fieldsDecidedOn(input: Partial<Record<PersonalField | 'external_id', un
 function subjectErased(): VaultError {
   return new VaultError('subject_erased', 409, 'The subject this Idempotency-Key created has been erased', {
     detail: 'it is not created again from a retry; send a new Idempotency-Key to create a new subject',
+  });
+}
+
+/**
+ * A patch that would leave the row as it is: choices already made, the external id it has, fields
+ * removed that are not on file. A value to seal always counts as a change: telling it from the
+ * stored one would mean opening that.
+ */
+function changesNothing(patch: SubjectPatch, record: SubjectRecord): boolean {
+  return Object.entries(patch).every(([member, value]) => {
+    if (value === undefined) return true;
+    if (member === 'preferences') return Object.keys(changedPreferences(record.preferences, value as PreferencesInput)).length === 0;
+    if (member === 'external_id') return value === record.externalId;
+    return value === null && !record.sealed[member as SealedSubjectField];
   });
 }
 

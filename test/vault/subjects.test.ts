@@ -173,6 +173,19 @@ describe('updating a subject', () => {
     expect(stale.headers.etag).toBe('"2"');
   });
 
+  it('answers a patch that changes nothing with the version it names, so the ETags other writers hold stay good', async () => {
+    const { id, etag } = await createSubject(vault, account, { email: 'same.again@example.com', external_id: 'acct-1007', preferences: { newsletter: false } });
+    for (const patch of [{ preferences: { newsletter: false } }, { external_id: 'acct-1007' }, { phone: null }, { birth_date: null, preferences: { newsletter: false } }]) {
+      const res = await vault.patch(`/v1/subjects/${id}`).set('Authorization', auth(account)).set('If-Match', etag).send(patch).expect(200);
+      expect([patch, res.headers.etag, res.body.version]).toEqual([patch, etag, 1]);
+    }
+    const row = await vault.vault.db('subjects').where({ id }).first();
+    expect([row.version, await vault.vault.db('consent_history').where({ subject_id: id }).count('* as n').first()]).toEqual([1, { n: '1' }]);
+    // A change among them is a new version.
+    const changed = await vault.patch(`/v1/subjects/${id}`).set('Authorization', auth(account)).set('If-Match', etag).send({ phone: null, preferences: { newsletter: true } }).expect(200);
+    expect(changed.headers.etag).toBe('"2"');
+  });
+
   it('refuses If-Match: * (a blind write) with 428 and changes nothing', async () => {
     const { id } = await createSubject(vault, account);
     const res = await vault.patch(`/v1/subjects/${id}`).set('Authorization', auth(account)).set('If-Match', '*').send({ name: 'Blind' }).expect(428);
