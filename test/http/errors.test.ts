@@ -35,6 +35,12 @@ describe('errors are problem+json with a stable code and the request id', () => 
     expect(await vault.vault.db('subjects').count('* as n').first()).toEqual(before);
   });
 
+  it('refuses a body sent as a JSON Patch with 415, rather than take an object under that type for a merge patch', async () => {
+    const res = await postBody('application/json-patch+json').send(JSON.stringify({ email: 'jo@example.com' }));
+    expect([res.status, problem(res).code]).toEqual([415, 'unsupported_media_type']);
+    expect((await postBody('application/merge-patch+json').send(JSON.stringify({ email: 'jo@example.com' }))).status).toBe(200);
+  });
+
   it('answers an unknown route with 404 not_found', async () => {
     const res = await vault.get('/v1/nothing-here').expect(404);
     expect(problem(res).code).toBe('not_found');

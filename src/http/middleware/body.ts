@@ -8,6 +8,7 @@ import { walkNames } from './repeated-names';
 import type { BodyKind } from '../route-table';
 
 const JSON_TYPES = ['application/json', 'application/*+json'];
+const JSON_PATCH_TYPE = 'application/json-patch+json';
 const FORM_TYPE = 'application/x-www-form-urlencoded';
 
 /**
@@ -74,7 +75,9 @@ export function bodyReader(limitBytes: number): (kind: BodyKind) => RequestHandl
       return next();
     }
     const expected = kind === 'form' ? [FORM_TYPE] : JSON_TYPES;
-    if (!req.is(expected)) {
+    // A JSON Patch (RFC 6902) is a list of operations: an object sent under its type would be taken
+    // for the document itself, a merge patch, which is not what its sender meant.
+    if (!req.is(expected) || (kind === 'json' && req.is(JSON_PATCH_TYPE))) {
       return next(new VaultError('unsupported_media_type', 415, 'The request body must be ' + expected[0]));
     }
     // RFC 8259 §8.1: JSON between systems is UTF-8. body-parser would decode UTF-7 or UTF-16, which a filter in front of the vault reads differently.
