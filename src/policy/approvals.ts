@@ -105,6 +105,14 @@ export class ApprovalService {
     return this.store.consume(clientId, subjectId, requestId);
   }
 
+  /**
+   * Gives back an approval the request used up for a disclosure that then did not happen (the
+   * subject has no address on file, say): the approval was for a disclosure, and none was made.
+   */
+  async release(id: string, requestId: string): Promise<boolean> {
+    return this.store.release(id, requestId);
+  }
+
   private async check(request: ApprovalRequest): Promise<void> {
     const problems: FieldProblem[] = [];
     const problem = (pointer: string, detail: string) => problems.push({ pointer, detail });

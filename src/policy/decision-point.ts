@@ -72,18 +72,20 @@ export class DecisionPoint {
 
   /**
    * Allowed actions that then did not happen, refused for a reason of the vault's own (a stale
-   * ETag, a taken external id): each recorded after its decision as denied with `reason`
-   * (`not_done:<code>`), in the same request, so the trail does not leave it looking done.
+   * ETag, a taken external id, no address on file): each recorded after its decision as denied
+   * with `reason` (`not_done:<code>`), in the same request, so the trail does not leave it looking
+   * done. An approval such a decision used up is given back, and its event names it: no
+   * disclosure was made under it.
    */
   async recordNotDone(principal: Principal, decisions: readonly Allowed[], reason: string, context: AccessContext): Promise<void> {
     const events = decisions.map((decision) => {
       const event = auditEventOf(decision, decision.subjectId === undefined ? null : { id: decision.subjectId }, principal, context);
       event.outcome = 'denied';
       event.reason = reason;
-      event.target = undefined;
       return event;
     });
     await this.audit.record(events);
+    for (const decision of decisions) if (decision.approvalId) await this.approvals.release(decision.approvalId, context.requestId);
   }
 
   /**

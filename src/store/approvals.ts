@@ -101,6 +101,14 @@ export class ApprovalStore {
       .returning('id');
     return row?.id;
   }
+
+  /** Makes an approval `requestId` used up usable again; false when that request did not use it. */
+  async release(id: string, requestId: string): Promise<boolean> {
+    const released = await this.db<Row>('approvals')
+      .where({ id, used_request_id: requestId })
+      .update({ used_at: null as unknown as Date, used_request_id: null as unknown as string });
+    return released > 0;
+  }
 }
 
 const toApproval = (row: Row): StoredApproval => ({

@@ -131,6 +131,27 @@ describe('break-glass legal disclosure', () => {
     expect((await vault.get(`/v1/admin/approvals/${approvalId}`).set(bearer(first)).expect(200)).body.state).toBe('approved');
   });
 
+  it('is given back when the disclosure it allowed did not happen (no address on file), and names itself in the not_done event', async () => {
+    const mailer = await callerWith(vault, { scopes: ['subjects:read', 'emails:resolve'], purposes: ['legal_disclosure'] }, 'emails:resolve subjects:read', 'legal_disclosure');
+    const { id } = await createSubject(vault, account, { email: undefined, name: 'No Address' });
+    const approvalId = await requestApproval(id, first, mailer);
+    await vault.post(`/v1/admin/approvals/${approvalId}/approve`).set(bearer(second)).expect(200);
+
+    const none = await vault.get(`/v1/subjects/${id}/email`).set(bearer(mailer));
+    expect([none.status, none.body.code]).toEqual([404, 'email_not_on_file']);
+    expect((await vault.get(`/v1/admin/approvals/${approvalId}`).set(bearer(first)).expect(200)).body.state).toBe('approved');
+    const events = await vault.vault.db('audit_events').where({ request_id: none.headers['x-request-id'] }).orderBy('seq').select('outcome', 'reason', 'target');
+    expect(events).toEqual([
+      { outcome: 'allowed', reason: null, target: approvalId },
+      { outcome: 'denied', reason: 'not_done:email_not_on_file', target: approvalId },
+    ]);
+
+    // The disclosure the approval was for is still possible, once.
+    const read = await vault.get(`/v1/subjects/${id}`).set('Authorization', `Bearer ${await accessToken(vault, mailer.credentials, { scope: 'subjects:read', purpose: 'legal_disclosure' })}`).expect(200);
+    expect(read.body.name).toBe('No Address');
+    expect((await vault.get(`/v1/admin/approvals/${approvalId}`).set(bearer(first)).expect(200)).body.state).toBe('used');
+  });
+
   it('does not erase: erasure is the record owner\'s, the subject stays and the approval is not used up', async () => {
     const eraser = await callerWith(vault, { scopes: ['subjects:read', 'subjects:write'], purposes: ['legal_disclosure'] }, 'subjects:write', 'legal_disclosure');
     const { id } = await createSubject(vault, account, { email: 'kept.under.approval@example.com' });
