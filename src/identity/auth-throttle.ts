@@ -20,6 +20,7 @@ import { temporarilyUnavailable } from './oauth-error';
 export class AuthThrottle {
   private readonly perClient: RateLimiterPostgres;
   private readonly perAddress: RateLimiterPostgres;
+  private readonly inFlight = new InFlight();
   private purging?: NodeJS.Timeout;
 
   constructor(
@@ -47,25 +48,89 @@ export class AuthThrottle {
     await purgeExpiredAuthFailures(this.db, now - PURGE_AFTER_MS).catch(() => undefined);
   }
 
-  /** Throws 429 with `Retry-After` when either counter has reached its limit. */
-  async assertAllowed(clientId: string, address: string): Promise<void> {
+  /**
+   * Admits one attempt to have its secret checked, and answers how to end it: `failed()` counts
+   * it, `settled()` (success, or no verdict) does not. Throws 429 with `Retry-After` when either
+   * counter has reached its limit.
+   * The counters only hold attempts already judged; an attempt waiting for argon2 is counted in
+   * this instance, and an attempt waits while the failures and the attempts in flight would
+   * reach a limit together. Without that, every attempt of a burst would pass the counters while
+   * the others waited for argon2: hundreds of guesses where the limit allows ten. A burst of good
+   * secrets (fifty workers starting at once) waits its turn rather than being refused. Across
+   * instances, each admits up to the limit at once.
+   */
+  async admit(clientId: string, address: string): Promise<AuthAttempt> {
     const source = sourceOf(address);
-    const [client, fromSource] = await Promise.all([
-      this.perClient.get(clientKey(clientId, source)),
-      this.perAddress.get(source),
-    ]);
-    const blocked = [
-      exhausted(client, this.perClient.points),
-      exhausted(fromSource, this.perAddress.points),
-    ].filter((ms): ms is number => ms !== undefined);
-    if (blocked.length) {
-      throw temporarilyUnavailable(429, Math.max(...blocked) / 1000, 'Too many failed authentications; retry later');
+    const keys = { client: clientKey(clientId, source), source };
+    for (;;) {
+      const [client, fromSource] = await Promise.all([this.perClient.get(keys.client), this.perAddress.get(source)]);
+      const blocked = [exhausted(client, this.perClient.points), exhausted(fromSource, this.perAddress.points)].filter((ms): ms is number => ms !== undefined);
+      if (blocked.length) {
+        throw temporarilyUnavailable(429, Math.max(...blocked) / 1000, 'Too many failed authentications; retry later');
+      }
+      const room =
+        (client?.consumedPoints ?? 0) + this.inFlight.count(`client:${keys.client}`) < this.perClient.points &&
+        (fromSource?.consumedPoints ?? 0) + this.inFlight.count(`source:${source}`) < this.perAddress.points;
+      if (room) return this.attempt(keys);
+      await this.inFlight.nextSettled();
     }
   }
 
-  async recordFailure(clientId: string, address: string): Promise<void> {
-    const source = sourceOf(address);
-    await Promise.all([this.perClient.penalty(clientKey(clientId, source)), this.perAddress.penalty(source)]);
+  private attempt(keys: { client: string; source: string }): AuthAttempt {
+    const counted = [`client:${keys.client}`, `source:${keys.source}`];
+    for (const key of counted) this.inFlight.add(key);
+    let ended = false;
+    const end = () => {
+      if (ended) return;
+      ended = true;
+      for (const key of counted) this.inFlight.remove(key);
+    };
+    return {
+      // Counted in the database before it leaves the in-flight count, so a waiting attempt re-reads it.
+      failed: async () => {
+        try {
+          await Promise.all([this.perClient.penalty(keys.client), this.perAddress.penalty(keys.source)]);
+        } finally {
+          end();
+        }
+      },
+      settled: end,
+    };
+  }
+}
+
+/** An attempt admitted by the throttle, until it ends one way or the other. */
+export interface AuthAttempt {
+  /** The secret was wrong (or the client unusable): counted as a failure. */
+  failed(): Promise<void>;
+  /** The secret was right, or no verdict was reached: not counted. */
+  settled(): void;
+}
+
+/** Attempts in flight on this instance, by counter key; settling one wakes those waiting for room. */
+class InFlight {
+  private readonly counts = new Map<string, number>();
+  private waiting: Array<() => void> = [];
+
+  count(key: string): number {
+    return this.counts.get(key) ?? 0;
+  }
+
+  add(key: string): void {
+    this.counts.set(key, this.count(key) + 1);
+  }
+
+  remove(key: string): void {
+    const left = this.count(key) - 1;
+    if (left > 0) this.counts.set(key, left);
+    else this.counts.delete(key);
+    const waiting = this.waiting;
+    this.waiting = [];
+    for (const wake of waiting) wake();
+  }
+
+  nextSettled(): Promise<void> {
+    return new Promise((resolve) => this.waiting.push(resolve));
   }
 }
 

@@ -29,17 +29,31 @@ export class ClientAuthenticator {
 
   async authenticate(credentials: ClientCredentials, address: string): Promise<StoredClient> {
     const { clientId, clientSecret } = credentials;
-    await this.throttle.assertAllowed(clientId, address);
+    const attempt = await this.throttle.admit(clientId, address);
+    let client: StoredClient | undefined;
+    try {
+      client = await this.check(clientId, clientSecret);
+    } catch (error) {
+      attempt.settled();
+      throw error;
+    }
+    if (!client) {
+      await attempt.failed();
+      throw invalidClient();
+    }
+    attempt.settled();
+    return client;
+  }
+
+  /** The client, as it stands once its secret is verified, if that secret is one it takes now. */
+  private async check(clientId: string, clientSecret: string): Promise<StoredClient | undefined> {
     const client = CLIENT_ID_PATTERN.test(clientId) ? await this.store.find(clientId) : undefined;
     const hash = (client && hashNamedBy(client, clientSecret)) ?? (await this.dummy());
     const secretMatches = await this.argon2.verify(hash, clientSecret);
     // The verification may have waited its turn for a while: the client as it stands now must
     // still take this secret (one ended by a rotation meanwhile, a leaked one, does not).
     const now = client && secretMatches ? await this.store.find(clientId) : undefined;
-    if (!client || !secretMatches || !now || hashNamedBy(now, clientSecret) !== hash || !isUsable(now)) {
-      await this.throttle.recordFailure(clientId, address);
-      throw invalidClient();
-    }
+    if (!client || !secretMatches || !now || hashNamedBy(now, clientSecret) !== hash || !isUsable(now)) return undefined;
     return now;
   }
 

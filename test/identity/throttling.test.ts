@@ -29,6 +29,18 @@ describe('throttling failed client authentication', () => {
     expect(Number(res.headers['retry-after'])).toBeLessThanOrEqual(120);
   });
 
+  it('lets a burst of wrong secrets sent at once fail no more often than the limit; the rest are 429 and not counted', async () => {
+    const client = await registerClient(vault);
+    const burst = await Promise.all(Array.from({ length: 12 }, () => requestToken(vault, wrong(client), grant).set('X-Forwarded-For', '198.51.100.7')));
+    const statuses = burst.map((res) => res.status).sort();
+    expect(statuses).toEqual([...Array<number>(3).fill(401), ...Array<number>(9).fill(429)]);
+    // Three failures counted for the client id, and three for the source: the refused ones spent none of its allowance.
+    await requestToken(vault, client, grant).set('X-Forwarded-For', '198.51.100.7').expect(429);
+    const other = await registerClient(vault);
+    for (let i = 0; i < 3; i += 1) await requestToken(vault, wrong(other), grant).set('X-Forwarded-For', '198.51.100.7').expect(401);
+    await requestToken(vault, (await registerClient(vault)), grant).set('X-Forwarded-For', '198.51.100.7').expect(200);
+  });
+
   it('throttles a client id only from the source that failed: anyone knowing the id cannot lock the client out', async () => {
     const client = await registerClient(vault);
     for (let i = 0; i < 3; i += 1) await requestToken(vault, wrong(client), grant).set('X-Forwarded-For', '203.0.113.5').expect(401);
