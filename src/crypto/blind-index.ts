@@ -43,6 +43,16 @@ export class BlindIndex {
     return (await this.liveKeys()).flatMap((key) => forms.map((form) => this.compute('email', form, key)));
   }
 
+  /**
+   * Whether the database holds a key version newer than any of `used`: another instance rotated
+   * the keys since this one loaded them, and may already have moved rows to the new one, where a
+   * lookup under the old keys alone misses them. Asked after the lookup: the key is committed
+   * before any row is moved to it, so a row the lookup missed for it shows here.
+   */
+  async newerThan(used: readonly IndexValue[]): Promise<boolean> {
+    return (await this.store.newestVersion()) > Math.max(0, ...used.map((value) => value.version));
+  }
+
   async cardFingerprint(pan: string): Promise<IndexValue> {
     return this.compute('card', pan, await this.activeKey());
   }

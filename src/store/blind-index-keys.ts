@@ -19,6 +19,12 @@ export class BlindIndexKeyStore {
     return rows.map((r) => ({ version: r.version, sealedKey: r.sealed_key as Sealed, status: r.status, createdAt: r.created_at }));
   }
 
+  /** The newest key version, whatever its status; 0 before the first. */
+  async newestVersion(): Promise<number> {
+    const newest = await this.db('blind_index_keys').max<{ version: number | null }>('version as version').first();
+    return newest?.version ?? 0;
+  }
+
   /**
    * Inserts the first key unless another session got there first; returns whether this one won.
    * `on conflict do nothing` without a target: two sessions racing conflict on the version or on

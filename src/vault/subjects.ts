@@ -222,7 +222,7 @@ export class Subjects {
    * its refusal recorded: the search must not tell that purpose the address is a customer's.
    */
   async search(caller: Caller, email: string): Promise<{ subjects: Array<{ id: string } | { pseudonym: string }> }> {
-    const candidates = await this.deps.index.emailCandidates(email);
+    let candidates = await this.deps.index.emailCandidates(email);
     const found: Array<{ id: string } | Promise<{ pseudonym: string }>> = [];
     let after: SearchPosition | undefined;
     // A subject left out for its own choices does not count towards the answer: the next ones
@@ -230,7 +230,13 @@ export class Subjects {
     // found (every subject decided on is audited as found or refused), up to SEARCH_SCAN_LIMIT.
     for (let examined = 0; found.length < SEARCH_LIMIT && examined < SEARCH_SCAN_LIMIT; ) {
       const size = Math.min(SEARCH_LIMIT - found.length, SEARCH_SCAN_LIMIT - examined);
-      const records = await this.deps.subjects.findByEmailIndex(candidates, size, after);
+      let records = await this.deps.subjects.findByEmailIndex(candidates, size, after);
+      if (!after && (await this.deps.index.newerThan(candidates))) {
+        // A rotation elsewhere may have moved the subjects to a key this instance has not loaded.
+        await this.deps.index.refresh();
+        candidates = await this.deps.index.emailCandidates(email);
+        records = await this.deps.subjects.findByEmailIndex(candidates, size);
+      }
       // A page after a full one that finds no more: the search is over, and was no lookup that found nothing.
       if (records.length === 0 && after) break;
       const lookups: SubjectLookup[] = records.length > 0 ? records.map(factsOf) : [{ missing: null }];

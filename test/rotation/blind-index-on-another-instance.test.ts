@@ -41,6 +41,26 @@ describe('an instance that has not yet loaded the blind-index key another instan
   });
 });
 
+describe('a search on an instance that has not yet loaded the key another instance re-indexed to', () => {
+  it('finds the subject, moved to the new key', async () => {
+    const second = await startSecondInstance(vault, withoutRotationWorkers);
+    try {
+      const email = 'moved.by.another@example.com';
+      const subject = await vault.post('/v1/subjects').set('Authorization', bearer(account)).send({ email }).expect(201);
+      const search = () => second.call('post', '/v1/subjects/search').set('Authorization', bearer(account)).send({ email }).expect(200);
+      // The second instance loads the index keys as they are now, and keeps them for its refresh interval.
+      expect((await search()).body.subjects).toEqual([{ id: subject.body.id }]);
+      const admin = await keyAdmin(vault);
+      const job = await vault.post('/v1/admin/keys/rotations').set('Authorization', bearer(admin)).send({ kind: 'blind_index' }).expect(202);
+      expect((await waitForJob(vault, admin, job.body.job_id)).state).toBe('succeeded');
+
+      expect((await search()).body.subjects).toEqual([{ id: subject.body.id }]);
+    } finally {
+      await second.stop();
+    }
+  });
+});
+
 describe('a subject written under the old blind-index key while the rotation retires it', () => {
   it('is re-indexed before the job ends, so a search still finds it', async () => {
     const second = await startSecondInstance(vault, withoutRotationWorkers);
