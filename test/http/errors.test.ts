@@ -1,5 +1,6 @@
 import { startTestVault, type TestVault } from '../support/test-vault';
 import { accountService, auth, type Caller } from '../vault/support/data-callers';
+import { adminCaller, bearer } from '../policy/support/principals';
 
 let vault: TestVault;
 let account: Caller;
@@ -27,12 +28,22 @@ describe('errors are problem+json with a stable code and the request id', () => 
     expect(res.text).not.toContain('secret-canary');
   });
 
-  it.each(['"jo@example.com"', '123', 'true', 'null', ' "x" '])('answers the JSON %s, which is no object, with 422 validation_failed at /, and does not echo it', async (body) => {
+  it.each(['"jo@example.com"', '123', 'true', 'null', ' "x" '])('answers the JSON %s, which is no object, as it answers [] (the route\'s own refusal), and does not echo it', async (body) => {
     const before = await vault.vault.db('subjects').count('* as n').first();
-    const res = await vault.post('/v1/subjects').set('Authorization', auth(account)).set('Content-Type', 'application/json').send(body);
-    expect([res.status, problem(res).code, res.body.errors]).toEqual([422, 'validation_failed', [{ pointer: '/', detail: 'the request body must be a JSON object' }]]);
+    const send = (text: string) => vault.post('/v1/subjects').set('Authorization', auth(account)).set('Content-Type', 'application/json').send(text);
+    const [res, array] = [await send(body), await send('[]')];
+    expect([res.status, problem(res).code, res.body.errors]).toEqual([array.status, array.body.code, array.body.errors]);
+    expect(res.status).toBe(422);
     expect(res.text).not.toContain('jo@example.com');
     expect(await vault.vault.db('subjects').count('* as n').first()).toEqual(before);
+  });
+
+  it('answers a bare JSON value on an admin route as that route answers []', async () => {
+    const admin = await adminCaller(vault, ['admin:keys']);
+    const send = (text: string) => vault.post('/v1/admin/keys/rotations').set(bearer(admin)).set('Content-Type', 'application/json').send(text);
+    const [res, array] = [await send('"kek"'), await send('[]')];
+    expect([res.status, res.body.code]).toEqual([400, 'invalid_body']);
+    expect([res.status, res.body.code]).toEqual([array.status, array.body.code]);
   });
 
   it('refuses a body sent as a JSON Patch with 415, rather than take an object under that type for a merge patch', async () => {

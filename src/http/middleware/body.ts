@@ -34,8 +34,8 @@ export function bodyReader(limitBytes: number): (kind: BodyKind) => RequestHandl
   const empty = new WeakSet<object>();
   const json = express.json({
     limit: limitBytes,
-    // Not strict: a bare `"x"` or `null` is JSON, refused below as not an object (422) rather than
-    // as not JSON at all (400), as `[]` is refused by the route's schema.
+    // Not strict: a bare `"x"` or `null` is JSON; the route's own schema refuses it as no object,
+    // as it refuses `[]`, rather than the parser as no JSON at all.
     strict: false,
     type: JSON_TYPES,
     verify: (req, _res, raw) => {
@@ -94,7 +94,6 @@ export function bodyReader(limitBytes: number): (kind: BodyKind) => RequestHandl
         req.body = undefined;
         return next();
       }
-      if (kind === 'json' && (req.body === null || typeof req.body !== 'object')) return next(notAnObject());
       // In body-parser's callback: a refusal thrown here would escape Express, so it is handed on.
       try {
         checkBodyValues(req.body);
@@ -189,9 +188,6 @@ function jsonRefusal(raw: Buffer): VaultError | undefined {
       return undefined;
   }
 }
-
-const notAnObject = () =>
-  new VaultError('validation_failed', 422, 'The request body is not valid', { errors: [{ pointer: '/', detail: 'the request body must be a JSON object' }] });
 
 // body-parser would decode such bytes as U+FFFD: the vault would store something other than what was sent.
 const notUtf8 = () => badRequest('invalid_characters', 'The request body is not valid UTF-8');
