@@ -58,13 +58,13 @@ export class PolicyCatalogue {
   }
 
   /**
-   * Validates `document` and stores it as the next version (the old versions stay), if
-   * `expectedVersion` (the caller's If-Match) is the current one: a replacement based on no
+   * Validates `document` and stores it as the next version (the old versions stay), if the
+   * current one is among `expectedVersions` (the caller's If-Match): a replacement based on no
    * version would silently undo another administrator's.
    */
-  async replace(document: unknown, actor: PolicyActor, context: AccessContext, expectedVersion: number | undefined): Promise<PolicyVersion> {
+  async replace(document: unknown, actor: PolicyActor, context: AccessContext, expectedVersions: readonly number[] | undefined): Promise<PolicyVersion> {
     const event = { action: 'policy.replace', clientId: actor.clientId, scopes: actor.scopes, requestId: context.requestId, sourceAddress: context.sourceAddress };
-    if (expectedVersion === undefined) {
+    if (expectedVersions === undefined) {
       await this.audit.record([{ ...event, outcome: 'denied', reason: 'precondition_required' }]);
       throw new VaultError('precondition_required', 428, 'Replacing the policy needs If-Match with the ETag of the version it is based on', {
         detail: 'read it with GET /v1/admin/policy and send its ETag, e.g. If-Match: "3"',
@@ -78,7 +78,7 @@ export class PolicyCatalogue {
       throw error;
     }
     const current = await this.store.currentVersion();
-    if (expectedVersion !== current) {
+    if (!expectedVersions.includes(current)) {
       await this.audit.record([{ ...event, outcome: 'denied', reason: 'policy_version_mismatch', policyVersion: current }]);
       throw new VaultError('policy_version_mismatch', 412, 'The policy has changed since the version named in If-Match', {
         detail: `The current version is ${current}`,

@@ -90,6 +90,14 @@ describe('/v1/admin/policy', () => {
     expect((await vault.get('/v1/admin/policy').set(bearer(admin)).expect(200)).body.version).toBe(current.version);
   });
 
+  it('takes an If-Match list that names the current version among others, and refuses one that is no list of quoted tags', async () => {
+    const current = (await vault.get('/v1/admin/policy').set(bearer(admin)).expect(200)).body;
+    const unquoted = await vault.put('/v1/admin/policy').set(bearer(admin)).set('If-Match', String(current.version)).send(current.policy).expect(400);
+    expect(unquoted.body.code).toBe('invalid_if_match');
+    const replaced = await vault.put('/v1/admin/policy').set(bearer(admin)).set('If-Match', `"${current.version + 40}", W/"1", "${current.version}"`).send(current.policy).expect(200);
+    expect(replaced.body.version).toBe(current.version + 1);
+  });
+
   it('refuses a replacement without If-Match with 428, audited, storing nothing', async () => {
     const { policy, version } = (await vault.get('/v1/admin/policy').set(bearer(admin)).expect(200)).body;
     const res = await vault.put('/v1/admin/policy').set(bearer(admin)).send(policy).expect(428);

@@ -1,6 +1,5 @@
 import { type Request, type Response, type Router } from 'express';
 import type { Audit } from '../../audit/audit';
-import { VaultError } from '../../errors/vault-error';
 import type { PolicyVersion } from '../../policy/policy-catalogue';
 import type { Policy } from '../../policy/policy';
 import { accessContextOf } from '../access-context';
@@ -8,6 +7,7 @@ import { principalOf } from '../middleware/authenticate';
 import type { SecuredRoutes } from '../secured-routes';
 import { auditRefusals } from './audit-refusals';
 import { caseSensitiveRouter } from '../route-table';
+import { optionalIfMatch } from '../../vault/if-match';
 
 const SCOPE = 'admin:policy';
 
@@ -21,7 +21,7 @@ export function adminPolicyRoutes(secured: SecuredRoutes, policy: Policy, audit:
     },
     put: async (req, res) => {
       const principal = principalOf(req);
-      const replaced = await catalogue.replace(req.body, { clientId: principal.clientId, scopes: principal.scopes }, accessContextOf(req), expectedVersion(req));
+      const replaced = await catalogue.replace(req.body, { clientId: principal.clientId, scopes: principal.scopes }, accessContextOf(req), expectedVersions(req));
       send(res, replaced);
     },
   });
@@ -46,14 +46,17 @@ function send(res: Response, policy: PolicyVersion): void {
   res.json({ version: policy.version, created_by: policy.createdBy, created_at: policy.createdAt.toISOString(), policy: policy.document });
 }
 
-/** `If-Match: "7"` replaces only version 7; absent (or `*`), the catalogue refuses the replacement (428). */
-function expectedVersion(req: Request): number | undefined {
-  const header = req.get('if-match');
-  // `*` matches whatever is current: the blind replacement If-Match is required to prevent.
-  if (header === undefined || header.trim() === '*') return undefined;
-  const match = /^\s*(W\/)?"([1-9]\d{0,8})"\s*$/.exec(header);
-  if (!match) throw new VaultError('invalid_if_match', 400, 'If-Match names a policy version as its ETag, e.g. "3"');
-  // If-Match compares strongly (RFC 9110 §13.1.1): a weak tag matches no version. Version 0,
-  // which no policy has, makes the replacement refused as stale (412), as the subject's PATCH does.
-  return match[1] ? 0 : Number(match[2]);
+/**
+ * `If-Match: "7"` replaces only version 7 (a list, any version it names); absent (or `*`), the
+ * catalogue refuses the replacement (428). If-Match compares strongly (RFC 9110 §13.1.1): a weak
+ * tag names no version, so one alone makes the replacement refused as stale (412), as the
+ * subject's PATCH does.
+ */
+function expectedVersions(req: Request): number[] | undefined {
+  const condition = optionalIfMatch(req.get('if-match'));
+  if (!condition || 'anyVersion' in condition) return undefined;
+  return condition.tags.flatMap((tag) => {
+    const version = /^"([1-9]\d{0,8})"$/.exec(tag)?.[1];
+    return version ? [Number(version)] : [];
+  });
 }
