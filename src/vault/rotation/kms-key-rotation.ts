@@ -17,21 +17,28 @@ export class KmsKeyRotation implements RotationKindHandler {
     private readonly jobs: RotationJobStore,
   ) {}
 
+  /**
+   * Nothing is made before the job's transaction: the key is described inside it, once the job's
+   * row is in (a second start of the kind is refused there first). Without a key id the local
+   * keyring makes a new master-key version as it describes one, which a refused start must not
+   * leave behind. A provider call takes no pooled connection, so it may run inside.
+   */
   async prepare(request: RotationRequest) {
-    const described = await this.keys.describeProviderKey(request.kmsKeyId);
-    if (!described.usable) {
-      throw new VaultError('kms_key_unusable', 409, 'The new KMS key is not enabled and usable for encryption', { detail: described.detail });
-    }
-    const keyRef = described.keyRef;
+    let keyRef: string | undefined;
     return {
       record: async (trx: Knex.Transaction) => {
+        const described = await this.keys.describeProviderKey(request.kmsKeyId);
+        if (!described.usable) {
+          throw new VaultError('kms_key_unusable', 409, 'The new KMS key is not enabled and usable for encryption', { detail: described.detail });
+        }
+        keyRef = described.keyRef;
         await this.store.setCurrentProviderKey(keyRef, trx);
         return { params: { kms_key_ref: keyRef }, total: (await this.store.generationsNotUnder(keyRef, trx)).length };
       },
       // New generations are made under the new key once the job is recorded, as on every other
       // instance: a refused start leaves the provider's key as it was. A generation made in
       // between is under the old key, and the job moves it like the others.
-      committed: () => this.keys.useProviderKey(keyRef),
+      committed: () => this.keys.useProviderKey(keyRef!),
     };
   }
 
