@@ -8,7 +8,7 @@ import { atLeast, type Field, type FieldLevel, type RevealLevel } from './vocabu
  * - `reveal`: every field must be `plain` (an address to send to, a card to charge);
  * - `write`: the caller supplies the values; it may touch only fields it may see (masked or plain);
  * - `owner`: the action is the record's owner's (ownsRecord: every field of the record in plain,
- *   on no condition), whatever fields the caller names; its event records none.
+ *   on no condition, subjects named by id), whatever fields the caller names; its event records none.
  */
 export type FieldMode = 'read' | 'reveal' | 'write' | 'owner';
 

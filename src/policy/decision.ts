@@ -65,7 +65,7 @@ export function denialError(decision: Denied): VaultError {
   if (decision.reason === 'field_not_allowed') return new PolicyDenial(decision.reason, 403, TITLES[decision.reason], { detail: fieldsShortOf(decision) });
   if (decision.reason === 'not_record_owner') {
     return new PolicyDenial(decision.reason, 403, TITLES[decision.reason], {
-      detail: `${decision.action} is for the record's owner, a purpose that sees ${RECORD_FIELDS.join(', ')} in plain on no condition; ${decision.purpose ?? '(no purpose)'} is not`,
+      detail: `${decision.action} is for the record's owner, a purpose that sees ${RECORD_FIELDS.join(', ')} in plain on no condition, naming subjects by their id; ${decision.purpose ?? '(no purpose)'} is not`,
     });
   }
   if (decision.reason !== 'insufficient_scope') return new PolicyDenial(decision.reason, 403, TITLES[decision.reason]);

@@ -178,13 +178,14 @@ function checkAlwaysAllowed(input: Record<string, unknown>, purposes: Record<str
  * never does, so it can neither erase the record nor open itself up by recording consent.
  */
 export function ownsRecord(rule: PurposeRule): boolean {
-  return RECORD_FIELDS.every((field) => rule.fields[field] === 'plain') && (rule.conditions ?? []).length === 0;
+  // Named by its id: a purpose that knows subjects only by pseudonym creates none (pseudonymous_purpose).
+  return RECORD_FIELDS.every((field) => rule.fields[field] === 'plain') && (rule.conditions ?? []).length === 0 && rule.subject_reference !== 'pseudonym';
 }
 
 /** Erasure and consent need an owner: a replacement keeps a purpose that owns the record. */
 function checkRecordOwned(purposes: Record<string, PurposeRule>, problem: (pointer: string, detail: string) => void): void {
   if (!Object.values(purposes).some(ownsRecord)) {
-    problem('/purposes', `A policy keeps a purpose that owns the record, seeing ${RECORD_FIELDS.join(', ')} in plain on no condition: only it may erase a subject or record consent`);
+    problem('/purposes', `A policy keeps a purpose that owns the record, seeing ${RECORD_FIELDS.join(', ')} in plain on no condition, naming subjects by their id: only it may erase a subject or record consent`);
   }
 }
 

@@ -110,12 +110,15 @@ describe('a policy document', () => {
     expect(problemsOf({ purposes: { account_management: OWNER, shipping: { fields: { name: 'plain' } } } })).toEqual(['/purposes/transactional_email']);
   });
 
-  it('is refused without a purpose that owns the record: one seeing every field of it in plain, on no condition', () => {
+  it('is refused without a purpose that owns the record: one seeing every field of it in plain, on no condition, naming subjects by id', () => {
     expect(problemsOf({ purposes: { transactional_email: TRANSACTIONAL } })).toEqual(['/purposes']);
     const conditional = { ...OWNER, conditions: [{ type: 'sharing_consent' }] };
     expect(problemsOf({ purposes: { transactional_email: TRANSACTIONAL, joint_promotion: conditional } })).toEqual(['/purposes']);
     const masked = { fields: { ...OWNER.fields, birth_date: 'token' } };
     expect(problemsOf({ purposes: { transactional_email: TRANSACTIONAL, account_management: masked } })).toEqual(['/purposes']);
+    // It could not create the subjects it owns, nor address one to erase it.
+    const pseudonymous = { ...OWNER, subject_reference: 'pseudonym' };
+    expect(problemsOf({ purposes: { transactional_email: TRANSACTIONAL, account_management: pseudonymous } })).toEqual(['/purposes']);
   });
 
   it.each([null, [], 'policy', { purposes: [] }])('is refused when it is not an object of purposes (%j)', (input) => {

@@ -19,7 +19,7 @@ const NewRotation = z.discriminatedUnion(
     z.strictObject({ kind: z.literal('kek') }),
     z.strictObject({ kind: z.literal('signing') }),
     z.strictObject({ kind: z.literal('blind_index') }),
-    z.strictObject({ kind: z.literal('kms_key'), kms_key_id: z.string({ error: 'kms_key_id must be a string' }).min(1).max(2048).optional() }),
+    z.strictObject({ kind: z.literal('kms_key'), kms_key_id: z.string({ error: 'kms_key_id must be a string' }).min(1, 'kms_key_id names a KMS key; leave it out for a new key of the provider\'s own').max(2048, 'kms_key_id is at most 2048 characters').optional() }),
     z.strictObject({
       kind: z.literal('subject'),
       subject_id: z.string({ error: 'subject_id (a sub_… id) is required for kind subject' }).regex(/^sub_[A-Za-z0-9_-]{1,64}$/, 'Not a subject id'),
