@@ -113,8 +113,13 @@ export class RotationJobStore {
   }
 
   /** A running job's start, no earlier than now (the moment after its transaction committed). */
-  async markStartedNow(id: string): Promise<void> {
-    await this.db('rotation_jobs').where({ id, state: 'running' }).update({ started_at: this.db.raw('greatest(started_at, clock_timestamp())') });
+  /** Stamps a running job's start (and last change) with the time now, if later; the job as it then stands. */
+  async markStartedNow(id: string): Promise<RotationJobRow | undefined> {
+    const [row] = await this.db('rotation_jobs')
+      .where({ id, state: 'running' })
+      .update({ started_at: this.db.raw('greatest(started_at, statement_timestamp())'), updated_at: this.db.raw('greatest(updated_at, started_at, statement_timestamp())') })
+      .returning('*');
+    return row ? toRow(row as DbRow) : undefined;
   }
 
   async setTotal(id: string, total: number, db: Knex = this.db): Promise<void> {

@@ -46,6 +46,14 @@ describe('starting a rotation job', () => {
     expect(logs.lines.some((line) => line.includes('picks up the new key at its next reload'))).toBe(true);
   });
 
+  it('answers a start with the job as stored: its start stamped after the commit, and no change before it', async () => {
+    const { jobs } = jobsWith({ prepare: async () => ({ record: async () => ({ params: {}, total: 0 }) }), complete: async () => true });
+    const job = await jobs.start({ kind: 'signing' }, ACTOR);
+    const stored = await vault.vault.rotation.jobs.get(job.job_id);
+    expect([job.started_at, job.updated_at]).toEqual([stored.started_at, stored.updated_at]);
+    expect(Date.parse(job.updated_at)).toBeGreaterThanOrEqual(Date.parse(job.started_at));
+  });
+
   it('abandons what it made when recording the job fails, records no job and audits the start as denied', async () => {
     let abandoned = 0;
     const { jobs } = jobsWith({

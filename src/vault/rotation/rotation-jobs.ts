@@ -71,7 +71,7 @@ export class RotationJobs {
       await this.audit.append([{ ...event, outcome: 'denied', reason: code, target: id }]);
       throw error;
     }
-    const { job, prepared } = recorded;
+    const { prepared } = recorded;
     // The job and its key are committed: this instance uses the key before anything else can fail.
     await (async () => prepared.committed?.())().catch((error: unknown) => {
       this.logger.warn({ job_id: id, kind: request.kind, error: describeError(error) }, 'rotation started; this instance picks up the new key at its next reload');
@@ -79,10 +79,13 @@ export class RotationJobs {
     // Other instances see the new key from the commit on, a moment after the start was stamped
     // inside the transaction: the start is stamped again, so a KEK job's shortest duration counts
     // from the commit. Should this fail, the stamp before the commit stands (the margin covers it).
-    await this.store.markStartedNow(id).catch((error: unknown) => {
+    const stamped = await this.store.markStartedNow(id).catch((error: unknown) => {
       this.logger.warn({ job_id: id, error: describeError(error) }, 'rotation job start time not re-stamped after its commit');
+      return undefined;
     });
     await this.audit.append([{ ...event, outcome: 'allowed', target: id }]);
+    // The job as stored: its start as stamped after the commit (unless it ended meanwhile).
+    const job = stamped ?? recorded.job;
     this.logger.info({ job_id: id, kind: request.kind, total: job.total }, 'rotation job started');
     return view(job);
   }
@@ -102,7 +105,7 @@ export class RotationJobs {
           await this.store.insert(trx, { id, kind: request.kind, params: {}, total: 0, startedBy: actor.clientId });
           const recorded = await prepared.record(trx);
           // Started once its new key exists (and stamped again once it is committed, in start).
-          await trx('rotation_jobs').where({ id }).update({ params: JSON.stringify(recorded.params), total: recorded.total, started_at: trx.raw('clock_timestamp()') });
+          await trx('rotation_jobs').where({ id }).update({ params: JSON.stringify(recorded.params), total: recorded.total, started_at: trx.raw('statement_timestamp()'), updated_at: trx.raw('statement_timestamp()') });
           return (await this.store.find(id, trx))!;
         });
         return { job, prepared };
