@@ -31,6 +31,9 @@ const FOLLOW_MS = 250;
 export async function rotateKeys(config: Config, options: RotateOptions): Promise<RotationJobView> {
   if (!KINDS.includes(options.kind as RotationKind)) throw new Error(`--kind is one of ${KINDS.join(', ')}`);
   if (options.kind === 'subject' && !options.subjectId) throw new Error('--subject-id is required for --kind subject');
+  // As the API refuses a member that does not belong to the kind: an option ignored would start a rotation not asked for.
+  if (options.kind !== 'subject' && options.subjectId !== undefined) throw new Error('--subject-id is only for --kind subject');
+  if (options.kind !== 'kms_key' && options.kmsKeyId !== undefined) throw new Error('--kms-key-id is only for --kind kms_key');
   return withCommandDatabase(config, async (db) => {
     // Log lines go to stderr with the bar; stdout carries only the final JSON.
     const logger = createLogger(config.log.level === 'info' ? 'warn' : config.log.level, process.stderr);

@@ -37,6 +37,11 @@ describe('pdvault keys rotate', () => {
     const seeding = await startVault(loadConfig(env), { logDestination: { write: () => true } as never });
     const subjects = await insertSubjects(seeding, 500).finally(() => seeding.stop());
 
+    // An option that does not belong to the kind is refused before anything starts, as the API refuses the member.
+    const refused = runCli(['keys', 'rotate', '--kind', 'kek', '--kms-key-id', 'alias/another'], env);
+    expect((await refused.exited).code).not.toBe(0);
+    expect(refused.stderr()).toContain('--kms-key-id is only for --kind kms_key');
+
     const run = runCli(['keys', 'rotate', '--kind', 'kek'], env);
     expect((await run.exited).code).toBe(0);
     const job = JSON.parse(run.stdout());
@@ -49,6 +54,7 @@ describe('pdvault keys rotate', () => {
         { id: 1, state: 'retired' },
         { id: 2, state: 'active' },
       ]);
+      expect(await reader.db('rotation_jobs').pluck('kind')).toEqual(['kek']);
       expect(await emailsMismatching(reader, subjects)).toEqual([]);
       const audited = await reader.db('audit_events').whereIn('action', ['keys.rotation.start', 'keys.rotation.finish']).select('action', 'client_id');
       expect(audited).toEqual(expect.arrayContaining([{ action: 'keys.rotation.start', client_id: 'pdvault:cli' }, { action: 'keys.rotation.finish', client_id: 'pdvault:cli' }]));
