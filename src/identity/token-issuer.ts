@@ -6,6 +6,7 @@ import { newJti } from './ids';
 import { issuerOf } from './issuer';
 import type { SigningKeyRing } from './signing-keys';
 import type { Grant } from './token-grant';
+import { invalidClient } from './oauth-error';
 
 /** RFC 6749 §5.1: the success body of the token endpoint. No refresh token, ever. */
 export interface TokenResponse {
@@ -20,7 +21,7 @@ export interface IssuedToken {
   jti: string;
 }
 
-/** Signs an RFC 9068 access token; a contractor's token never outlives its contract. */
+/** Signs an RFC 9068 access token; a contractor's token never outlives its contract, and lives at least a second. */
 export async function issueAccessToken(
   keys: SigningKeyRing,
   settings: IdentitySettings,
@@ -31,6 +32,8 @@ export async function issueAccessToken(
   const now = Math.floor(Date.now() / 1000);
   const contractEnd = client.expiresAt ? Math.floor(client.expiresAt.getTime() / 1000) : Infinity;
   const exp = Math.min(now + settings.tokenTtlSeconds, contractEnd);
+  // A contract that ends within this second leaves no whole second of lifetime: the client is as good as expired.
+  if (exp <= now) throw invalidClient();
   const jti = newJti();
   const scope = grant.scopes.join(' ');
   const claims: Record<string, string> = { client_id: client.id, scope };

@@ -169,6 +169,15 @@ describe('POST /oauth/token', () => {
     expect((await requestToken(vault, client, grant).expect(401)).body.error).toBe('invalid_client');
   });
 
+  it('refuses a contractor whose contract ends within the current second with invalid_client, never a token of no lifetime', async () => {
+    const client = await registerClient(vault, { kind: 'contractor', expiresAt: new Date(Date.now() + 60_000) });
+    // Early in a second, so the request is answered within it.
+    while (Date.now() % 1000 > 200) await new Promise((resolve) => setTimeout(resolve, 20));
+    await vault.vault.db('clients').where({ id: client.clientId }).update({ expires_at: new Date(Math.floor(Date.now() / 1000) * 1000 + 999) });
+    const res = await requestToken(vault, client, grant);
+    expect([res.status, res.body.error]).toEqual([401, 'invalid_client']);
+  });
+
   it('never lets a contractor token outlive the contract', async () => {
     const client = await registerClient(vault, { kind: 'contractor', expiresAt: new Date(Date.now() + 90_000) });
     const res = await requestToken(vault, client, grant).expect(200);
