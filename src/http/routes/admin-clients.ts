@@ -28,11 +28,14 @@ const SecretRotation = z.strictObject({
   end_previous: z.boolean({ error: 'end_previous must be true or false' }).default(false),
 });
 
-const GrantChange = z.strictObject({
-  scopes: names.optional(),
-  purposes: names.optional(),
-  expires_at: expiry.nullable().optional(),
-});
+const GrantChange = z
+  .strictObject({
+    scopes: names.optional(),
+    purposes: names.optional(),
+    expires_at: expiry.nullable().optional(),
+  })
+  // A change that names nothing would still be recorded as one, and drop every instance's cached token checks.
+  .refine((change) => Object.values(change).some((value) => value !== undefined), 'name at least one of scopes, purposes and expires_at');
 
 /** /v1/admin/clients: register, list, read, change grants, disable, rotate secret (scope admin:clients). */
 export function adminClientRoutes(routes: SecuredRoutes, identity: Identity, audit: AuditSink): Router {
