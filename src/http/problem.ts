@@ -68,7 +68,7 @@ export function problemHandler(logger: Logger): ErrorRequestHandler {
       res.destroy();
       return;
     }
-    if ((problem.status === 400 || problem.status === 503) && req.method === 'POST' && req.path.startsWith('/oauth/')) {
+    if (req.method === 'POST' && req.path.startsWith('/oauth/') && answeredAsOAuthError(problem.status)) {
       sendOAuthError(res, problem);
       return;
     }
@@ -76,11 +76,15 @@ export function problemHandler(logger: Logger): ErrorRequestHandler {
   };
 }
 
+// Refusals an OAuth client reads as RFC 6749 errors: every 4xx but those with answers of their
+// own (401 invalid_client and 429 come from the endpoint; 405 names the methods), and 503.
+const answeredAsOAuthError = (status: number) => status === 503 || (status >= 400 && status < 500 && status !== 401 && status !== 405 && status !== 429);
+
 /**
- * RFC 6749 §5.2: the OAuth endpoints answer any bad request as `invalid_request`, also when the
- * parser or input hygiene refused it before the endpoint ran, and a dependency that is down (the
- * database, the audit trail) as `temporarily_unavailable` with Retry-After: openapi.yaml declares
- * no problem there.
+ * RFC 6749 §5.2: the OAuth endpoints answer any bad request as `invalid_request` with 400, also
+ * when the parser or input hygiene refused it before the endpoint ran (a body that is no form,
+ * or too large, included), and a dependency that is down (the database, the audit trail) as
+ * `temporarily_unavailable` with Retry-After: an OAuth client reads `error`, not a problem.
  */
 function sendOAuthError(res: Response, error: VaultError): void {
   const description = error.message.replace(/[^\x20-\x21\x23-\x5B\x5D-\x7E]/g, '');

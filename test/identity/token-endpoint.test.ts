@@ -193,8 +193,12 @@ describe('POST /oauth/token', () => {
     await requestToken(vault, client, grant).expect(401);
   });
 
-  it('answers a JSON body at the token endpoint with 415 problem+json (the endpoint is form-encoded)', async () => {
-    await vault.post('/oauth/token').set('Authorization', basic(billing)).send({ grant_type: 'client_credentials' }).expect(415);
+  it('answers a JSON body at the token endpoint (which is form-encoded) as an RFC 6749 invalid_request, not a problem', async () => {
+    const res = await vault.post('/oauth/token').set('Authorization', basic(billing)).send({ grant_type: 'client_credentials' }).expect(400);
+    expect(res.headers['content-type']).toMatch(/^application\/json/);
+    expect(res.body).toEqual({ error: 'invalid_request', error_description: 'The request body must be application/x-www-form-urlencoded' });
+    const large = await vault.post('/oauth/token').set('Authorization', basic(billing)).type('form').send(`grant_type=client_credentials&scope=${'x'.repeat(70_000)}`).expect(400);
+    expect(large.body).toEqual({ error: 'invalid_request', error_description: 'The request body is larger than the vault accepts' });
   });
 
   it('answers other methods with 405 and Allow', async () => {
