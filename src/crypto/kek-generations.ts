@@ -121,9 +121,12 @@ export class KekGenerations {
     return count;
   }
 
-  /** ReEncrypt of one generation under the provider's current key; false when it is destroyed. */
-  async rewrapOne(generationId: number): Promise<boolean> {
-    const generation = await this.store.findById(generationId);
+  /**
+   * ReEncrypt of one generation under the provider's current key; whether this call moved it
+   * (false when it is destroyed, or already under that key, another re-wrap having got there first).
+   */
+  async rewrapOne(generationId: number, db?: Knex): Promise<boolean> {
+    const generation = await this.store.findById(generationId, db);
     if (!generation?.wrappedKey) return false;
     let rewrapped;
     try {
@@ -131,8 +134,7 @@ export class KekGenerations {
     } catch (error) {
       throw fromProviderError(error, 're-wrap KEK generation');
     }
-    await this.store.replaceWrappedKey(generation.id, rewrapped.wrapped, rewrapped.providerKeyRef);
-    return true;
+    return this.store.replaceWrappedKey(generation.id, rewrapped.wrapped, rewrapped.providerKeyRef, db);
   }
 
   /**

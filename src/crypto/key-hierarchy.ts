@@ -235,9 +235,12 @@ export class KeyHierarchy {
     return this.generations.rewrapAll();
   }
 
-  /** KMS key rotation, one generation at a time (a job's unit of work); false when it is destroyed. */
-  rewrapKekGeneration(generationId: number): Promise<boolean> {
-    return this.generations.rewrapOne(generationId);
+  /**
+   * KMS key rotation, one generation at a time (a job's unit of work), on `trx` when given;
+   * whether this call moved it (false when destroyed, or already under the key the provider gave).
+   */
+  rewrapKekGeneration(generationId: number, trx?: Knex.Transaction): Promise<boolean> {
+    return this.generations.rewrapOne(generationId, trx);
   }
 
   /** KMS key rotation: is the new KMS key enabled and usable? Its canonical reference (ARN). */

@@ -45,8 +45,8 @@ const toRow = (row: DbRow): KekGenerationRow => ({
 export class KekGenerationStore {
   constructor(private readonly db: Knex) {}
 
-  async findById(id: number): Promise<KekGenerationRow | undefined> {
-    const row = (await this.db('kek_generations').select(COLUMNS).where({ id }).first()) as DbRow | undefined;
+  async findById(id: number, db: Knex = this.db): Promise<KekGenerationRow | undefined> {
+    const row = (await db('kek_generations').select(COLUMNS).where({ id }).first()) as DbRow | undefined;
     return row ? toRow(row) : undefined;
   }
 
@@ -104,10 +104,13 @@ export class KekGenerationStore {
   }
 
   /** Replaces a generation's wrapped key after the provider re-encrypted it (KMS key rotation). */
-  async replaceWrappedKey(id: number, wrappedKey: Buffer, providerKeyRef: string): Promise<void> {
-    await this.db('kek_generations')
+  /** Whether this write moved the generation to `providerKeyRef` (false when it was there already, or destroyed). */
+  async replaceWrappedKey(id: number, wrappedKey: Buffer, providerKeyRef: string, db: Knex = this.db): Promise<boolean> {
+    const moved = await db('kek_generations')
       .where({ id })
       .whereNot({ state: 'destroyed' })
+      .whereNot({ provider_key_ref: providerKeyRef })
       .update({ wrapped_key: wrappedKey, provider_key_ref: providerKeyRef });
+    return moved > 0;
   }
 }

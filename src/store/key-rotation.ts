@@ -29,6 +29,15 @@ export class KeyRotationStore {
     return rows.map((r: { id: number }) => r.id);
   }
 
+  /**
+   * One generation not yet under `keyRef`, locked until `trx` ends; generations other
+   * transactions hold are passed over, so concurrent re-wraps each take another.
+   */
+  async claimGenerationNotUnder(keyRef: string, trx: Knex.Transaction): Promise<number | undefined> {
+    const row = await trx('kek_generations').select('id').whereNot({ state: 'destroyed' }).andWhereNot({ provider_key_ref: keyRef }).orderBy('id').first().forUpdate().skipLocked();
+    return (row as { id: number } | undefined)?.id;
+  }
+
   /** Provider keys still referenced by a live generation. */
   async providerKeysInUse(): Promise<string[]> {
     const rows = await this.db('kek_generations').distinct('provider_key_ref').whereNot({ state: 'destroyed' }).orderBy('provider_key_ref');

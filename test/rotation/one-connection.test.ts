@@ -68,7 +68,7 @@ describe('rotations on an instance with a single database connection', () => {
    */
   const start = (kind: string) => worker.call('post', '/v1/admin/keys/rotations').set('Authorization', bearer(admin)).send({ kind });
 
-  it.each(['signing', 'kek', 'blind_index'])('starts a %s rotation through its own API', async (kind) => {
+  it.each(['signing', 'kek', 'blind_index', 'kms_key'])('starts a %s rotation through its own API', async (kind) => {
     const started = await start(kind).expect(202);
     expect(await waitForJob(vault, admin, started.body.job_id)).toMatchObject({ state: 'succeeded' });
   });

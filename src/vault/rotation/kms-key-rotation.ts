@@ -42,17 +42,30 @@ export class KmsKeyRotation implements RotationKindHandler {
     };
   }
 
-  /** Few rows (one per generation), each a KMS call: done by the one instance holding the job. */
-  async complete(job: RotationJobRow, trx: Knex.Transaction): Promise<boolean> {
+  /**
+   * One generation a step, in a transaction of its own that locks it: its ReEncrypt (a provider
+   * call, which takes no pooled connection) and the write of the result, with the progress. No
+   * step waits for a second connection while it holds one (an instance with a single connection
+   * runs the job too), and concurrent steps, here or on other instances, each take another
+   * generation: none is re-wrapped twice.
+   */
+  async step(job: RotationJobRow): Promise<number> {
     const target = String(job.params.kms_key_ref);
     // An instance that restarted or did not start the job moves to the new key before re-wrapping to it.
     if (this.keys.providerKeyRef() !== target) this.keys.useProviderKey(target);
-    for (const generationId of await this.store.generationsNotUnder(target, trx)) {
-      // Progress goes with the job's own lock; a generation already moved is skipped after a crash
-      // anyway. Each re-wrap commits on a connection of its own (it locks nothing this transaction
-      // holds, so it waits at most for a free connection).
-      if (await this.keys.rewrapKekGeneration(generationId)) await this.jobs.addProgress(trx, job.id, 1);
-    }
-    return (await this.store.generationsNotUnder(target, trx)).length === 0;
+    return this.store.transaction(async (trx) => {
+      const generationId = await this.store.claimGenerationNotUnder(target, trx);
+      if (generationId === undefined) return 0;
+      if (!(await this.keys.rewrapKekGeneration(generationId, trx))) {
+        // Locked and live, yet not moved: the provider re-wrapped it under another key than the job's, and another step would only repeat that.
+        throw new VaultError('kms_key_mismatch', 500, 'A KEK generation re-wrapped under the new KMS key is not recorded under it');
+      }
+      await this.jobs.addProgress(trx, job.id, 1);
+      return 1;
+    });
+  }
+
+  async complete(job: RotationJobRow, trx: Knex.Transaction): Promise<boolean> {
+    return (await this.store.generationsNotUnder(String(job.params.kms_key_ref), trx)).length === 0;
   }
 }
