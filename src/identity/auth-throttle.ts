@@ -62,22 +62,41 @@ export class AuthThrottle {
   async admit(clientId: string, address: string): Promise<AuthAttempt> {
     const source = sourceOf(address);
     const keys = { client: clientKey(clientId, source), source };
-    for (;;) {
-      const [client, fromSource] = await Promise.all([this.perClient.get(keys.client), this.perAddress.get(source)]);
-      const blocked = [exhausted(client, this.perClient.points), exhausted(fromSource, this.perAddress.points)].filter((ms): ms is number => ms !== undefined);
-      if (blocked.length) {
-        throw temporarilyUnavailable(429, Math.max(...blocked) / 1000, 'Too many failed authentications; retry later');
+    const counted = [`client:${keys.client}`, `source:${source}`];
+    const waitUntil = Date.now() + MAX_WAIT_MS;
+    // Watched from the first read to the admission: an attempt that settles while the counters
+    // are read may be in neither (its failure written after the read began, its in-flight count
+    // gone before it ended), so a settle in between means reading again.
+    let settles = this.inFlight.watch(counted);
+    try {
+      for (;;) {
+        const [client, fromSource] = await Promise.all([this.perClient.get(keys.client), this.perAddress.get(source)]);
+        const now = this.inFlight.settles(counted);
+        if (now !== settles) {
+          settles = now;
+          continue;
+        }
+        const blocked = [exhausted(client, this.perClient.points), exhausted(fromSource, this.perAddress.points)].filter((ms): ms is number => ms !== undefined);
+        if (blocked.length) {
+          throw temporarilyUnavailable(429, Math.max(...blocked) / 1000, 'Too many failed authentications; retry later');
+        }
+        const room =
+          (client?.consumedPoints ?? 0) + this.inFlight.count(counted[0]!) < this.perClient.points &&
+          (fromSource?.consumedPoints ?? 0) + this.inFlight.count(counted[1]!) < this.perAddress.points;
+        if (room) return this.attempt(counted, keys);
+        // Waiting is bounded, like the argon2 queue behind it: a flood is refused, not parked.
+        const remainingMs = waitUntil - Date.now();
+        if (remainingMs <= 0 || this.inFlight.waiting >= MAX_WAITING) throw temporarilyUnavailable(503, 1, 'Too many client authentications at once; retry shortly');
+        await this.inFlight.nextSettled(counted, remainingMs);
+        // The next read begins after that settle.
+        settles = this.inFlight.settles(counted);
       }
-      const room =
-        (client?.consumedPoints ?? 0) + this.inFlight.count(`client:${keys.client}`) < this.perClient.points &&
-        (fromSource?.consumedPoints ?? 0) + this.inFlight.count(`source:${source}`) < this.perAddress.points;
-      if (room) return this.attempt(keys);
-      await this.inFlight.nextSettled();
+    } finally {
+      this.inFlight.unwatch(counted);
     }
   }
 
-  private attempt(keys: { client: string; source: string }): AuthAttempt {
-    const counted = [`client:${keys.client}`, `source:${keys.source}`];
+  private attempt(counted: string[], keys: { client: string; source: string }): AuthAttempt {
     for (const key of counted) this.inFlight.add(key);
     let ended = false;
     const end = () => {
@@ -107,32 +126,78 @@ export interface AuthAttempt {
   settled(): void;
 }
 
-/** Attempts in flight on this instance, by counter key; settling one wakes those waiting for room. */
+/**
+ * Attempts in flight on this instance, by counter key, and how many have settled while someone
+ * watched (an attempt reading the counters, or waiting); settling one wakes those waiting on its
+ * keys. A key's entry lasts while an attempt is in flight on it or watches it.
+ */
 class InFlight {
-  private readonly counts = new Map<string, number>();
-  private waiting: Array<() => void> = [];
+  private readonly entries = new Map<string, { inFlight: number; settled: number; watchers: number; wake: Set<() => void> }>();
+  waiting = 0;
 
   count(key: string): number {
-    return this.counts.get(key) ?? 0;
+    return this.entries.get(key)?.inFlight ?? 0;
+  }
+
+  /** Starts watching `keys`; the number settled on them so far, to compare with `settles` later. */
+  watch(keys: readonly string[]): number {
+    for (const key of keys) this.entry(key).watchers += 1;
+    return this.settles(keys);
+  }
+
+  unwatch(keys: readonly string[]): void {
+    for (const key of keys) {
+      this.entry(key).watchers -= 1;
+      this.prune(key);
+    }
+  }
+
+  settles(keys: readonly string[]): number {
+    return keys.reduce((sum, key) => sum + (this.entries.get(key)?.settled ?? 0), 0);
   }
 
   add(key: string): void {
-    this.counts.set(key, this.count(key) + 1);
+    this.entry(key).inFlight += 1;
   }
 
   remove(key: string): void {
-    const left = this.count(key) - 1;
-    if (left > 0) this.counts.set(key, left);
-    else this.counts.delete(key);
-    const waiting = this.waiting;
-    this.waiting = [];
-    for (const wake of waiting) wake();
+    const entry = this.entry(key);
+    entry.inFlight -= 1;
+    entry.settled += 1;
+    for (const wake of [...entry.wake]) wake();
+    this.prune(key);
   }
 
-  nextSettled(): Promise<void> {
-    return new Promise((resolve) => this.waiting.push(resolve));
+  /** Resolves when an attempt on one of `keys` settles, or after `timeoutMs`; the keys must be watched. */
+  nextSettled(keys: readonly string[], timeoutMs: number): Promise<void> {
+    this.waiting += 1;
+    return new Promise<void>((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        for (const key of keys) this.entries.get(key)?.wake.delete(wake);
+        this.waiting -= 1;
+        resolve();
+      };
+      const timer = setTimeout(wake, timeoutMs);
+      for (const key of keys) this.entry(key).wake.add(wake);
+    });
+  }
+
+  private entry(key: string) {
+    let entry = this.entries.get(key);
+    if (!entry) this.entries.set(key, (entry = { inFlight: 0, settled: 0, watchers: 0, wake: new Set() }));
+    return entry;
+  }
+
+  private prune(key: string): void {
+    const entry = this.entries.get(key);
+    if (entry && entry.inFlight === 0 && entry.watchers === 0) this.entries.delete(key);
   }
 }
+
+// How long an attempt waits for room, and how many may wait on one instance, before 503.
+const MAX_WAIT_MS = 10_000;
+const MAX_WAITING = 256;
 
 const PURGE_INTERVAL_MS = 5 * 60_000;
 const PURGE_AFTER_MS = 60 * 60_000;
