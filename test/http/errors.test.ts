@@ -38,12 +38,18 @@ describe('errors are problem+json with a stable code and the request id', () => 
     expect(await vault.vault.db('subjects').count('* as n').first()).toEqual(before);
   });
 
-  it('answers a bare JSON value on an admin route as that route answers []', async () => {
-    const admin = await adminCaller(vault, ['admin:keys']);
-    const send = (text: string) => vault.post('/v1/admin/keys/rotations').set(bearer(admin)).set('Content-Type', 'application/json').send(text);
-    const [res, array] = [await send('"kek"'), await send('[]')];
+  it.each(['"kek"', 'null'])('answers the bare JSON value %s on an admin route as that route answers [], and changes nothing', async (body) => {
+    const admin = await adminCaller(vault, ['admin:keys', 'admin:clients']);
+    const rotation = (text: string) => vault.post('/v1/admin/keys/rotations').set(bearer(admin)).set('Content-Type', 'application/json').send(text);
+    const [res, array] = [await rotation(body), await rotation('[]')];
     expect([res.status, res.body.code]).toEqual([400, 'invalid_body']);
-    expect([res.status, res.body.code]).toEqual([array.status, array.body.code]);
+    expect([res.status, res.body.code, res.body.errors]).toEqual([array.status, array.body.code, array.body.errors]);
+    // A route whose members are all optional: no body rotates the secret, a body that is no object does not.
+    const client = admin.principal.clientId;
+    const before = (await vault.vault.db('clients').where({ id: client }).first()).secret_id;
+    const rotate = await vault.post(`/v1/admin/clients/${client}/rotate-secret`).set(bearer(admin)).set('Content-Type', 'application/json').send(body);
+    expect([rotate.status, rotate.body.code]).toEqual([400, 'invalid_body']);
+    expect((await vault.vault.db('clients').where({ id: client }).first()).secret_id).toBe(before);
   });
 
   it('refuses a body sent as a JSON Patch with 415, rather than take an object under that type for a merge patch', async () => {
