@@ -30,9 +30,10 @@ export function sendProblem(req: Request, res: Response, error: VaultError): voi
 }
 
 // A member name, an index into an array of at most a thousand items, or nothing (`/` is the
-// whole document). A name with three digits in a row is not plain: a card or phone number can
-// hide in an otherwise plain name (`pan_4111111111111111`); no name the vault knows has one.
-const PLAIN_SEGMENT = /^(?:(?!\w*\d{3})[A-Za-z_]\w{0,63}|\d{1,4}|)$/;
+// whole document). A name with three digits or more is not plain: a card or phone number can
+// hide in an otherwise plain name (`pan_4111111111111111`, `tel_15_55_12`); no name the vault
+// knows has more than one.
+const PLAIN_SEGMENT = /^(?:(?!(?:\D*\d){3})[A-Za-z_]\w{0,63}|\d{1,4}|)$/;
 
 /**
  * A pointer repeats the names of what the caller sent, and a name can be anything: an email
@@ -68,7 +69,7 @@ export function problemHandler(logger: Logger): ErrorRequestHandler {
       res.destroy();
       return;
     }
-    if (req.method === 'POST' && req.path.startsWith('/oauth/') && answeredAsOAuthError(problem.status)) {
+    if (req.method === 'POST' && OAUTH_ENDPOINTS.has(req.path) && answeredAsOAuthError(problem.status)) {
       sendOAuthError(res, problem);
       return;
     }
@@ -76,9 +77,11 @@ export function problemHandler(logger: Logger): ErrorRequestHandler {
   };
 }
 
-// Refusals an OAuth client reads as RFC 6749 errors: every 4xx but those with answers of their
-// own (401 invalid_client and 429 come from the endpoint; 405 names the methods), and 503.
-const answeredAsOAuthError = (status: number) => status === 503 || (status >= 400 && status < 500 && status !== 401 && status !== 405 && status !== 429);
+// The OAuth endpoints, as routed (a path that only resembles one is a 404 problem), and the
+// refusals an OAuth client reads there as RFC 6749 errors: every 4xx but those with answers of
+// their own (401 invalid_client and 429 come from the endpoint; 405 names the methods), and 503.
+const OAUTH_ENDPOINTS = new Set(['/oauth/token', '/oauth/revoke']);
+const answeredAsOAuthError = (status: number) => status === 503 || (status >= 400 && status < 500 && status !== 401 && status !== 404 && status !== 405 && status !== 429);
 
 /**
  * RFC 6749 §5.2: the OAuth endpoints answer any bad request as `invalid_request` with 400, also

@@ -108,7 +108,7 @@ export class ClientRegistry {
         // Removing its own client administration over the API would leave it unable to undo that.
         if (now.via === 'api' && now.clientId === clientId && current.scopes.includes('admin:clients') && !change.scopes.includes('admin:clients')) {
           throw new VaultError('cannot_demote_self', 409, 'A client cannot remove admin:clients from itself', {
-            detail: 'Change it with another administrator client that holds every admin scope',
+            detail: 'Change it with another administrator client that holds each admin scope this one holds',
           });
         }
       }

@@ -85,7 +85,11 @@ export class DecisionPoint {
       return event;
     });
     await this.audit.record(events);
-    for (const decision of decisions) if (decision.approvalId) await this.approvals.release(decision.approvalId, context.requestId);
+    for (const decision of decisions) {
+      // Given back after the event naming it is committed. Should that fail, the approval stays
+      // used up (as before the disclosure was found impossible) and the answer stands.
+      if (decision.approvalId) await this.approvals.release(decision.approvalId, context.requestId).catch(() => false);
+    }
   }
 
   /**

@@ -112,8 +112,10 @@ export class RotationJobStore {
       .update({ done: trx.raw('done + ?', [count]), total: trx.raw('greatest(total, done + ?)', [count]), updated_at: trx.fn.now() });
   }
 
-  /** A running job's start, no earlier than now (the moment after its transaction committed). */
-  /** Stamps a running job's start (and last change) with the time now, if later; the job as it then stands. */
+  /**
+   * Stamps a running job's start (and last change) no earlier than now, the moment after its
+   * transaction committed; the job as it then stands, or undefined if it has ended.
+   */
   async markStartedNow(id: string): Promise<RotationJobRow | undefined> {
     const [row] = await this.db('rotation_jobs')
       .where({ id, state: 'running' })

@@ -223,7 +223,7 @@ export class Subjects {
    */
   async search(caller: Caller, email: string): Promise<{ subjects: Array<{ id: string } | { pseudonym: string }> }> {
     let candidates = await this.deps.index.emailCandidates(email);
-    const found: Array<{ id: string } | Promise<{ pseudonym: string }>> = [];
+    const found: Array<{ id: string; reference: 'id' | 'pseudonym' }> = [];
     let after: SearchPosition | undefined;
     // A subject left out for its own choices does not count towards the answer: the next ones
     // by creation are looked at, a page at a time, each page no larger than what is still to be
@@ -244,16 +244,18 @@ export class Subjects {
       // A refusal of the caller itself (scope, purpose, grant) is the same for every subject: the search is refused.
       const callerRefused = decisions.find((decision) => !decision.allowed && !refusedBySubject(decision));
       if (callerRefused) assertAllowed(callerRefused);
-      // Each subject named as the purpose names it when it reads: a pseudonymous purpose never learns an id.
       records.forEach((record, i) => {
-        if (!decisions[i]!.allowed) return;
-        found.push(decisions[i]!.subjectReference === 'id' ? { id: record.id } : this.deps.index.reference('psn', record.id).then((pseudonym) => ({ pseudonym })));
+        const decision = decisions[i]!;
+        if (decision.allowed) found.push({ id: record.id, reference: decision.subjectReference });
       });
       if (records.length < size) break;
       examined += records.length;
       after = records.at(-1);
     }
-    return { subjects: await Promise.all(found) };
+    // Each subject named as the purpose names it when it reads: a pseudonymous purpose never learns an id.
+    return {
+      subjects: await Promise.all(found.map(async ({ id, reference }) => (reference === 'id' ? { id } : { pseudonym: await this.deps.index.reference('psn', id) }))),
+    };
   }
 
   /** The subject's choices in force (defaults where it made none), audited as a read. */

@@ -199,6 +199,9 @@ describe('POST /oauth/token', () => {
     expect(res.body).toEqual({ error: 'invalid_request', error_description: 'The request body must be application/x-www-form-urlencoded' });
     const large = await vault.post('/oauth/token').set('Authorization', basic(billing)).type('form').send(`grant_type=client_credentials&scope=${'x'.repeat(70_000)}`).expect(400);
     expect(large.body).toEqual({ error: 'invalid_request', error_description: 'The request body is larger than the vault accepts' });
+    // A path that only resembles the endpoint is no endpoint: 404, as a problem.
+    const elsewhere = await vault.post('/oauth/token/').set('Authorization', basic(billing)).type('form').send({ grant_type: 'client_credentials' }).expect(404);
+    expect(elsewhere.body.code).toBe('not_found');
   });
 
   it('answers other methods with 405 and Allow', async () => {

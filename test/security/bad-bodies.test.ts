@@ -96,7 +96,7 @@ describe('bodies that name a property twice', () => {
 describe('names that carry personal values', () => {
   // An email address, a card number and a phone number written where a name goes (alone, or in a
   // name otherwise plain): as a property, twice, and as a query parameter.
-  const NAMES = ['jo.canary@example.com', '4111111111111111', '4111/1111/1111/1111', 'pan_4111111111111111', 'tel_15551234567'];
+  const NAMES = ['jo.canary@example.com', '4111111111111111', '4111/1111/1111/1111', 'pan_4111111111111111', 'tel_15551234567', 'tel_15_55_12_34_56'];
   const echoes = (text: string) => NAMES.filter((name) => text.includes(name));
 
   it.each(jsonOperations.map((op) => [op.label, op] as const))('%s refuses them without repeating them back', async (_label, op) => {

@@ -84,8 +84,8 @@ export class RotationJobs {
       return undefined;
     });
     await this.audit.append([{ ...event, outcome: 'allowed', target: id }]);
-    // The job as stored: its start as stamped after the commit (unless it ended meanwhile).
-    const job = stamped ?? recorded.job;
+    // The job as stored: its start as stamped after the commit, or as it stands if it ended meanwhile.
+    const job = stamped ?? (await this.store.find(id).catch(() => undefined)) ?? recorded.job;
     this.logger.info({ job_id: id, kind: request.kind, total: job.total }, 'rotation job started');
     return view(job);
   }
