@@ -21,7 +21,8 @@ export class KmsKeyRotation implements RotationKindHandler {
    * Nothing is made before the job's transaction: the key is described inside it, once the job's
    * row is in (a second start of the kind is refused there first). Without a key id the local
    * keyring makes a new master-key version as it describes one, which a refused start must not
-   * leave behind. A provider call takes no pooled connection, so it may run inside.
+   * leave behind. A provider call takes no pooled connection, so it may run inside. (A start
+   * that fails after it, at its last statements or its commit, leaves that version unused.)
    */
   async prepare(request: RotationRequest) {
     let keyRef: string | undefined;
