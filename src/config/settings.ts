@@ -331,7 +331,7 @@ export const SETTINGS = [
     env: 'PDVAULT_AUTH_FAILURES_PER_CLIENT',
     schema: positiveInt(100_000),
     devDefault: '10',
-    doc: 'Failed client authentications allowed per client id from one source address (the /64 of a global IPv6 address counts as one) in a window; beyond it the token and revocation endpoints answer 429 with `Retry-After` to that client id from that source, and other sources are unaffected (client ids are not secret). Counted in PostgreSQL, so the limit holds across instances; attempts sent at once count too (those beyond it wait while the others are checked), so a burst gets no more guesses than the limit, on each instance.',
+    doc: 'Failed client authentications allowed per client id from one source address (the /64 of a global IPv6 address counts as one) in a window; beyond it the token and revocation endpoints answer 429 with `Retry-After` to that client id from that source, and other sources are unaffected (client ids are not secret). Counted in PostgreSQL, so the limit holds across instances; attempts sent at once count too (those beyond it wait while the others are checked, at most 10 s and 256 at a time on an instance, then 503 with `Retry-After`), so a burst gets no more guesses than the limit, on each instance.',
   },
   {
     env: 'PDVAULT_AUTH_FAILURES_PER_ADDRESS',
