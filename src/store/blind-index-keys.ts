@@ -20,9 +20,8 @@ export class BlindIndexKeyStore {
   }
 
   /** The newest key version, whatever its status; 0 before the first. */
-  async newestVersion(): Promise<number> {
-    const newest = await this.db('blind_index_keys').max<{ version: number | null }>('version as version').first();
-    return newest?.version ?? 0;
+  newestVersion(): Promise<number> {
+    return newestBlindIndexVersion(this.db);
   }
 
   /**
@@ -48,8 +47,14 @@ export class BlindIndexKeysBehind extends Error {
   }
 }
 
+/** The newest blind-index key version, whatever its status, on `db` (a transaction, or the pool); 0 before the first. */
+export async function newestBlindIndexVersion(db: Knex): Promise<number> {
+  const newest = await db('blind_index_keys').max<{ version: number | null }>('version as version').first();
+  return newest?.version ?? 0;
+}
+
 /** Inside a write's transaction, after the rows it compares with were read: throws BlindIndexKeysBehind if `known` is not the newest version. */
 export async function assertBlindIndexCurrent(trx: Knex.Transaction, known: number): Promise<void> {
-  const newest = await trx('blind_index_keys').max<{ version: number | null }>('version as version').first();
-  if (newest?.version && newest.version > known) throw new BlindIndexKeysBehind(newest.version);
+  const newest = await newestBlindIndexVersion(trx);
+  if (newest > known) throw new BlindIndexKeysBehind(newest);
 }

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import type { Sealed } from '../crypto/sealed';
+import { newestBlindIndexVersion } from './blind-index-keys';
 
 export interface IndexedSubjectRow {
   id: string;
@@ -23,9 +24,8 @@ export class BlindIndexRotationStore {
   }
 
   /** The newest key version (0 before any). */
-  async newestVersion(db: Knex = this.db): Promise<number> {
-    const row = await db('blind_index_keys').max<{ max: number | null }>('version as max').first();
-    return row?.max ?? 0;
+  newestVersion(db: Knex = this.db): Promise<number> {
+    return newestBlindIndexVersion(db);
   }
 
   /** The newest key version, read under a lock held until `trx` ends: no other start adds one meanwhile. */

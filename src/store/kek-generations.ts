@@ -103,8 +103,10 @@ export class KekGenerationStore {
     });
   }
 
-  /** Replaces a generation's wrapped key after the provider re-encrypted it (KMS key rotation). */
-  /** Whether this write moved the generation to `providerKeyRef` (false when it was there already, or destroyed). */
+  /**
+   * Replaces a generation's wrapped key after the provider re-encrypted it (KMS key rotation);
+   * whether this write moved it to `providerKeyRef` (false when it was there already, or destroyed).
+   */
   async replaceWrappedKey(id: number, wrappedKey: Buffer, providerKeyRef: string, db: Knex = this.db): Promise<boolean> {
     const moved = await db('kek_generations')
       .where({ id })

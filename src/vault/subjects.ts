@@ -168,18 +168,14 @@ export class Subjects {
   /** Seals the patch and writes it under the subject's row lock, if the subject is still at the version If-Match names. */
   private async writePatch(caller: Caller, id: string, patch: SubjectPatch, ifMatch: IfMatch, emailIndex: IndexValue | null | undefined, choicesHold: (subject: SubjectFacts) => void) {
     const { sealed, written } = await this.seal(patch, (field, text) => this.deps.keys.seal(id, field, text));
-    let changed = true;
-    const updated = await this.deps.db.transaction(async (trx) => {
+    const { row: updated, changed } = await this.deps.db.transaction(async (trx): Promise<{ row: SubjectRecord; changed: boolean }> => {
       const record = await this.deps.subjects.findForUpdate(id, trx);
       if (!record) throw subjectNotFound();
       assertIfMatch(ifMatch, record);
       // Decided on the row as read before the lock: an opt-out committed since refuses the write.
       choicesHold(factsOf(record));
       // No new version for a patch that changes nothing: the ETags other writers hold stay good.
-      if (changesNothing(patch, record)) {
-        changed = false;
-        return record;
-      }
+      if (changesNothing(patch, record)) return { row: record, changed: false };
       const values = Object.values(sealed).filter((value): value is Sealed => value !== null);
       if (values.length && !(await this.deps.keys.sealedUnderCurrentKey(id, values, trx))) throw new SealedUnderRetiredKey({ ETag: etagOf(record) });
       const changes: SubjectChanges = { sealed };
@@ -188,7 +184,7 @@ export class Subjects {
       if (patch.preferences) changes.preferences = { ...record.preferences, ...patch.preferences };
       const row = await this.deps.subjects.update(id, changes, trx).catch(translateWriteError);
       await this.recordConsent(id, changedPreferences(record.preferences, patch.preferences), caller, trx);
-      return row;
+      return { row, changed: true };
     });
     return { updated, written: changed ? written : {} };
   }
