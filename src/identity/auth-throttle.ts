@@ -26,6 +26,7 @@ export class AuthThrottle {
   constructor(
     private readonly db: Database,
     settings: IdentitySettings,
+    private readonly waiting: WaitBounds = WAIT_BOUNDS,
   ) {
     // The library's own purge reschedules itself for ever, and so keeps a stopped vault in memory; the vault runs its own.
     const common = { storeClient: db, storeType: 'knex', tableName: 'auth_failures', tableCreated: true, clearExpiredByTimeout: false, duration: settings.authFailureWindowSeconds };
@@ -63,7 +64,7 @@ export class AuthThrottle {
     const source = sourceOf(address);
     const keys = { client: clientKey(clientId, source), source };
     const counted = [`client:${keys.client}`, `source:${source}`];
-    const waitUntil = Date.now() + MAX_WAIT_MS;
+    const waitUntil = Date.now() + this.waiting.maxWaitMs;
     // Watched from the first read to the admission: an attempt that settles while the counters
     // are read may be in neither (its failure written after the read began, its in-flight count
     // gone before it ended), so a settle in between means reading again.
@@ -86,7 +87,7 @@ export class AuthThrottle {
         if (room) return this.attempt(counted, keys);
         // Waiting is bounded, like the argon2 queue behind it: a flood is refused, not parked.
         const remainingMs = waitUntil - Date.now();
-        if (remainingMs <= 0 || this.inFlight.waiting >= MAX_WAITING) throw temporarilyUnavailable(503, 1, 'Too many client authentications at once; retry shortly');
+        if (remainingMs <= 0 || this.inFlight.waiting >= this.waiting.maxWaiting) throw temporarilyUnavailable(503, 1, 'Too many client authentications at once; retry shortly');
         await this.inFlight.nextSettled(counted, remainingMs);
         // The next read begins after that settle.
         settles = this.inFlight.settles(counted);
@@ -195,9 +196,13 @@ class InFlight {
   }
 }
 
-// How long an attempt waits for room, and how many may wait on one instance, before 503.
-const MAX_WAIT_MS = 10_000;
-const MAX_WAITING = 256;
+/** How long an attempt waits for room, and how many may wait on one instance, before 503. */
+export interface WaitBounds {
+  maxWaitMs: number;
+  maxWaiting: number;
+}
+
+const WAIT_BOUNDS: WaitBounds = { maxWaitMs: 10_000, maxWaiting: 256 };
 
 const PURGE_INTERVAL_MS = 5 * 60_000;
 const PURGE_AFTER_MS = 60 * 60_000;

@@ -127,3 +127,58 @@ describe('throttling failed client authentication', () => {
     for (let i = 0; i < 5; i += 1) await requestToken(vault, client, grant).expect(200);
   });
 });
+
+describe('an authentication attempt waiting for room under the limit', () => {
+  beforeEach(() => vault.vault.db('auth_failures').delete());
+
+  // One failure allowed per client id, so a second attempt must wait for the first to end.
+  const throttle = (bounds = { maxWaitMs: 5_000, maxWaiting: 2 }) =>
+    new AuthThrottle(vault.vault.db, { ...vault.config.identity, authFailuresPerClient: 1 }, bounds);
+  const settledWithin = async (admitting: Promise<unknown>, ms: number) =>
+    Promise.race([admitting.then(() => true, () => true), new Promise((resolve) => setTimeout(() => resolve(false), ms))]);
+
+  it('is let in when the attempt ahead of it succeeds', async () => {
+    const gate = throttle();
+    const ahead = await gate.admit('cli_waitsforsuccess', '192.0.2.10');
+    const waiting = gate.admit('cli_waitsforsuccess', '192.0.2.10');
+    expect(await settledWithin(waiting, 100)).toBe(false);
+    ahead.settled();
+    await expect(waiting).resolves.toHaveProperty('failed');
+  });
+
+  it('is refused with 429 when the attempt ahead of it fails and so reaches the limit', async () => {
+    const gate = throttle();
+    const ahead = await gate.admit('cli_waitsforfailure', '192.0.2.11');
+    const waiting = gate.admit('cli_waitsforfailure', '192.0.2.11');
+    waiting.catch(() => undefined);
+    await ahead.failed();
+    await expect(waiting).rejects.toMatchObject({ code: 'temporarily_unavailable', status: 429 });
+  });
+
+  it('is refused with 503 and Retry-After once it has waited its longest', async () => {
+    const gate = throttle({ maxWaitMs: 150, maxWaiting: 2 });
+    const ahead = await gate.admit('cli_waitstoolong', '192.0.2.12');
+    await expect(gate.admit('cli_waitstoolong', '192.0.2.12')).rejects.toMatchObject({
+      code: 'temporarily_unavailable',
+      status: 503,
+      headers: { 'Retry-After': '1' },
+    });
+    // Nothing was counted for it: the attempt ahead, once ended, leaves the client id its allowance.
+    ahead.settled();
+    (await gate.admit('cli_waitstoolong', '192.0.2.12')).settled();
+  });
+
+  it('is refused with 503 at once when as many attempts already wait on the instance as it allows', async () => {
+    const gate = throttle({ maxWaitMs: 5_000, maxWaiting: 2 });
+    const ahead = await Promise.all(['cli_crowdone', 'cli_crowdtwo'].map((id) => gate.admit(id, '192.0.2.13')));
+    const waiters = ['cli_crowdone', 'cli_crowdtwo'].map((id) => gate.admit(id, '192.0.2.13'));
+    expect(await settledWithin(Promise.race(waiters), 100)).toBe(false);
+
+    await expect(gate.admit('cli_crowdone', '192.0.2.13')).rejects.toMatchObject({ status: 503 });
+    // A client id with room is not made to wait, so the cap does not touch it.
+    (await gate.admit('cli_crowdthree', '192.0.2.13')).settled();
+
+    for (const attempt of ahead) attempt.settled();
+    for (const admitted of await Promise.all(waiters)) admitted.settled();
+  });
+});
