@@ -152,6 +152,28 @@ describe('break-glass legal disclosure', () => {
     expect((await vault.get(`/v1/admin/approvals/${approvalId}`).set(bearer(first)).expect(200)).body.state).toBe('used');
   });
 
+  it('stays used up when giving it back fails, and the answer stands', async () => {
+    const mailer = await callerWith(vault, { scopes: ['subjects:read', 'emails:resolve'], purposes: ['legal_disclosure'] }, 'emails:resolve subjects:read', 'legal_disclosure');
+    const { id } = await createSubject(vault, account, { email: undefined, name: 'Release Fails' });
+    const approvalId = await requestApproval(id, first, mailer);
+    await vault.post(`/v1/admin/approvals/${approvalId}/approve`).set(bearer(second)).expect(200);
+    // The database refuses to give this approval back (a fault of its own, not the request's).
+    await vault.vault.db.raw(`
+      create function refuse_release() returns trigger language plpgsql as $$
+      begin raise exception 'release refused'; end $$;
+      create trigger refuse_release before update on approvals
+        for each row when (old.used_at is not null and new.used_at is null and old.id = '${approvalId}')
+        execute function refuse_release();`);
+    try {
+      const none = await vault.get(`/v1/subjects/${id}/email`).set(bearer(mailer));
+
+      expect([none.status, none.body.code]).toEqual([404, 'email_not_on_file']);
+      expect((await vault.get(`/v1/admin/approvals/${approvalId}`).set(bearer(first)).expect(200)).body.state).toBe('used');
+    } finally {
+      await vault.vault.db.raw('drop trigger refuse_release on approvals; drop function refuse_release()');
+    }
+  });
+
   it('does not erase: erasure is the record owner\'s, the subject stays and the approval is not used up', async () => {
     const eraser = await callerWith(vault, { scopes: ['subjects:read', 'subjects:write'], purposes: ['legal_disclosure'] }, 'subjects:write', 'legal_disclosure');
     const { id } = await createSubject(vault, account, { email: 'kept.under.approval@example.com' });
