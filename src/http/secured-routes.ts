@@ -45,8 +45,11 @@ export function securedRoutes(routes: RouteTable, verifier: AccessTokenVerifier)
   return {
     add(router, path, scope, handlers, options = {}) {
       if (!path.startsWith('/v1/')) throw new Error(`secured routes live under /v1: ${path}`);
-      // Guards each method the path serves before its handler (a HEAD is authenticated as a GET, then refused); other methods get 405.
+      // Guards each method the path serves before its handler; other methods get 405. Express
+      // would guard a HEAD as a GET: a caller with no token would learn 401 rather than that HEAD
+      // is refused, and one without the scope would be audited as refused. HEAD skips the guard.
       const guard = router.route(path);
+      guard.head((_req, _res, next) => next('route'));
       for (const method of Object.keys(handlers) as Method[]) {
         const required = typeof scope === 'string' ? scope : scope[method];
         if (!required) throw new Error(`no scope for ${method.toUpperCase()} ${path}`);
