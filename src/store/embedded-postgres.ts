@@ -40,10 +40,11 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
   await assertPortFree(options.port);
   let fatal: string | undefined;
   let starting = true;
-  const log = (line: string) => {
+  const serverLog = new ServerLogFilter();
+  const log = (chunk: string) => {
     // The server's own reason for stopping, kept while it starts to say why it did not.
-    if (starting) for (const match of line.matchAll(/FATAL:\s+(.+)/g)) fatal = match[1]!.trim();
-    options.onLog?.(line);
+    if (starting) for (const match of chunk.matchAll(/FATAL:\s+(.+)/g)) fatal = match[1]!.trim();
+    for (const line of serverLog.keep(chunk)) options.onLog?.(line);
   };
   const EmbeddedPostgres = await loadEmbeddedPostgres();
   const server = new EmbeddedPostgres({
@@ -54,7 +55,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
     authMethod: 'scram-sha-256',
     persistent: true,
     createPostgresUser: asRoot,
-    postgresFlags: serverFlags({ listen_addresses: '127.0.0.1', ...options.settings }),
+    postgresFlags: serverFlags({ listen_addresses: '127.0.0.1', ...QUIET_ABOUT_STATEMENTS, ...options.settings }),
     onLog: (message) => log(String(message)),
     onError: (message) => log(String(message)),
   });
@@ -144,6 +145,37 @@ async function loadEmbeddedPostgres() {
   }
   return EmbeddedPostgres;
 }
+
+/**
+ * A statement's error quotes the values it refuses: a taken external id in its DETAIL, a value of
+ * the wrong type in the ERROR line itself, the whole statement after it. The server is told to
+ * write neither the detail nor the statement (`terse`, and statements only for a PANIC).
+ */
+const QUIET_ABOUT_STATEMENTS = { log_error_verbosity: 'terse', log_min_error_statement: 'panic' };
+
+/**
+ * Keeps the server's own lines (start, stop, checkpoints, a FATAL or WARNING) and drops what a
+ * statement's error writes, with the lines that continue it, so no value sent to the database
+ * reaches the vault's log even at debug level. The vault reports a failed statement itself,
+ * without its values.
+ */
+export class ServerLogFilter {
+  private dropping = false;
+
+  keep(chunk: string): string[] {
+    const kept: string[] = [];
+    for (const line of chunk.split('\n')) {
+      if (line.trim() === '') continue;
+      // A new entry starts with the log line prefix (a timestamp); a line without one continues the entry before it.
+      const severity = /^\d{4}-\d\d-\d\d [^[]*\[\d+\] ([A-Z]+):/.exec(line)?.[1];
+      if (severity !== undefined) this.dropping = STATEMENT_SEVERITIES.has(severity);
+      if (!this.dropping) kept.push(line.trimEnd());
+    }
+    return kept;
+  }
+}
+
+const STATEMENT_SEVERITIES = new Set(['ERROR', 'DETAIL', 'HINT', 'CONTEXT', 'STATEMENT', 'QUERY', 'LOCATION']);
 
 function serverFlags(settings: Readonly<Record<string, string>>): string[] {
   return Object.entries(settings).flatMap(([name, value]) => ['-c', `${name}=${value}`]);

@@ -7,6 +7,8 @@ export interface PostgresProcess {
   url: string;
   /** Stops PostgreSQL (a fast shutdown: sessions are cut) and waits for the process to end. */
   stop(): Promise<void>;
+  /** The server's log lines so far, as the vault receives them. */
+  log(): string;
 }
 
 /** An embedded PostgreSQL with its cluster in `dir`, on loopback `port`; a second start on the same dir reuses the cluster. */
@@ -36,6 +38,7 @@ export function startPostgres(dir: string, port: number, database: string): Prom
           child.stdin!.end();
           await exited;
         },
+        log: () => err,
       });
     });
     void exited.then((code) => {
