@@ -1,4 +1,5 @@
 import type { AuditEventInput } from './events';
+import { holdsNumber } from '../observability/planted-numbers';
 
 /**
  * The events identity reports through its audit hook (src/identity/audit-hook.ts), described
@@ -15,14 +16,14 @@ export type IdentityEvent =
 export type IdentityActor = { via: 'api'; clientId: string; requestId?: string; address?: string } | { via: 'cli' } | { via: 'bootstrap' };
 
 // A client id someone typed at the token endpoint may be anything, a personal value included:
-// only the vault's own id form goes into the trail.
+// only the vault's own id form goes into the trail, and not a card number written in that form.
 const CLIENT_ID = /^cli_[A-Za-z0-9_-]{16}$/;
 const REASON = /^[a-z_]{1,64}$/;
 
 function refusal(event: { clientId?: string; reason: string; address?: string }): Pick<AuditEventInput, 'reason' | 'clientId' | 'sourceAddress'> {
   return {
     reason: REASON.test(event.reason) ? event.reason : 'invalid_request',
-    clientId: event.clientId && CLIENT_ID.test(event.clientId) ? event.clientId : undefined,
+    clientId: event.clientId && CLIENT_ID.test(event.clientId) && !holdsNumber(event.clientId) ? event.clientId : undefined,
     sourceAddress: event.address,
   };
 }

@@ -2,6 +2,7 @@ import { VaultError } from '../errors/vault-error';
 import { auditRowAsJson, type AuditEventStore, type AuditFilter, type AuditRow } from '../store/audit-events';
 import type { AuditSink } from './writer';
 import type { ChainVerification, ChainVerifier } from './verify';
+import { holdsNumber } from '../observability/planted-numbers';
 
 /** Who reads the trail, and from where: the read is itself an audit event. */
 export interface AuditReader {
@@ -76,13 +77,16 @@ export class AuditTrail {
       { subjectId: query.subjectId, clientId: query.clientId, purpose: query.purpose, outcome: query.outcome, action: query.action, since: query.since, until: query.until },
       query,
     );
-    await this.writer.append([{ ...eventOf('audit.query', reader), subjectId: query.subjectId, target: query.clientId }]);
+    // The filters are the auditor's text: one holding a number (a card number typed into the
+    // subject filter) is kept out of the trail, and the event says the query was made.
+    const named = (id: string | undefined) => (id !== undefined && !holdsNumber(id) ? id : undefined);
+    await this.writer.append([{ ...eventOf('audit.query', reader), subjectId: named(query.subjectId), target: named(query.clientId) }]);
     return { items: page.rows.map(viewOf), nextCursor: page.nextCursor };
   }
 
   async accessLog(subjectId: string, query: Pick<AuditQuery, 'limit' | 'cursor'>, reader: AuditReader): Promise<Page<AccessLogEntry>> {
     const page = await this.page({ subjectId, ...ACCESS_LOG_LEAVES_OUT }, query);
-    await this.writer.append([{ ...eventOf('audit.access_log', reader), subjectId }]);
+    await this.writer.append([{ ...eventOf('audit.access_log', reader), subjectId: holdsNumber(subjectId) ? undefined : subjectId }]);
     return { items: page.rows.map(accessLogEntryOf), nextCursor: page.nextCursor };
   }
 

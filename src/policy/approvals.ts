@@ -5,6 +5,7 @@ import type { ClientStore } from '../store/clients';
 import type { CredentialLineage } from '../store/credential-lineage';
 import type { SubjectStore } from '../store/subjects';
 import type { AccessContext, PolicyAuditHook } from './audit-hook';
+import { holdsNumber } from '../observability/planted-numbers';
 
 export const APPROVAL_ID_PATTERN = /^apr_[A-Za-z0-9_-]{22}$/;
 /** Subject ids are opaque and prefixed; the vault's data routes define the exact form. */
@@ -176,7 +177,7 @@ const auditBase = (action: string, actor: ApprovalActor, context: AccessContext,
   clientId: actor.clientId,
   scopes: actor.scopes,
   // Only a well-formed id goes into the trail; a malformed one could be anything, a value included.
-  subjectId: SUBJECT_ID_PATTERN.test(subjectId) ? subjectId : undefined,
+  subjectId: SUBJECT_ID_PATTERN.test(subjectId) && !holdsNumber(subjectId) ? subjectId : undefined,
   requestId: context.requestId,
   sourceAddress: context.sourceAddress,
 });

@@ -12,7 +12,8 @@ export interface SubjectFacts {
 /**
  * A subject looked up and not found: decided like no subject, audited as a lookup that found
  * nothing, with the id asked for when it is well-formed (a malformed one is the caller's text,
- * which may be anything, and stays out of the trail).
+ * which may be anything, and stays out of the trail, as does one that holds a number: see
+ * `holdsNumber`).
  */
 export interface MissingSubject {
   missing: string | null;

@@ -22,6 +22,7 @@ import { PERSONAL_FIELDS, type PersonalField, type PreferencesInput, type Subjec
 import { indexKeysKeptChanging, openRereadingAfterKeyChange, SealedUnderRetiredKey, writeOnceMoreAfterRekey } from './key-changes';
 import type { SubjectReads } from './subject-reads';
 import { SUBJECT_READ_FIELDS, type SubjectRenderer, type SubjectView, type WrittenFields } from './subject-view';
+import { holdsNumber } from '../observability/planted-numbers';
 
 export interface SubjectResult {
   view: SubjectView;
@@ -45,7 +46,7 @@ export const factsOf = (record: Pick<SubjectRecord, 'id' | 'preferences'>): Subj
 
 /** What a lookup by `id` decides on: the subject's facts, or a lookup that found nothing (audited as such). */
 export const factsOrMissing = (id: string, record: Pick<SubjectRecord, 'id' | 'preferences'> | undefined): SubjectLookup =>
-  record ? factsOf(record) : { missing: isSubjectId(id) ? id : null };
+  record ? factsOf(record) : { missing: isSubjectId(id) && !holdsNumber(id) ? id : null };
 
 /**
  * Subjects: create, read, update and erase, each in the order the vault promises — decide

@@ -50,3 +50,28 @@ it('never writes a personal value, secret or token into the audit trail', async 
   for (const canary of [...CANARIES, admin.token, second.token, disclosure.token, admin.credentials.clientSecret]) expect(dump).not.toContain(canary);
   for (const line of vault.logs) for (const canary of CANARIES) expect(line).not.toContain(canary);
 });
+
+it('keeps a card or phone number written in the form of an id out of the trail, wherever an id is asked for', async () => {
+  const auditor = await adminCaller(vault, ['audit:read', 'admin:policy']);
+  const account = await accountService(vault);
+  const card = '4539773199462817';
+  const phone = '442079467731';
+  const disclosure = await dataCaller(vault, 'subjects:read', 'legal_disclosure');
+
+  await vault.get(`/v1/admin/audit?subject_id=${card}&client_id=${phone}`).set(bearer(auditor)).expect(200);
+  await vault.get(`/v1/admin/audit?subject_id=sub_${card}&client_id=cli_${card}`).set(bearer(auditor)).expect(200);
+  await vault.get(`/v1/subjects/sub_${card}/access-log`).set(bearer(auditor)).expect(200);
+  await vault.post('/v1/admin/approvals').set(bearer(auditor)).send({ subject_id: `sub_${card}`, client_id: disclosure.principal.clientId, justification: 'Court order 2026-118', expires_at: new Date(Date.now() + 3600_000).toISOString() }).expect(400);
+  // Ids of the subject-id form (22 characters after the prefix) and of the client-id form (16).
+  await vault.get(`/v1/subjects/sub_${card}zzzzzz`).set(bearer(account)).expect(404);
+  await vault.get(`/v1/subjects/sub_${phone}-zzzzzzzzz`).set(bearer(account)).expect(404);
+  await vault.post('/oauth/token').set('Authorization', basic({ clientId: `cli_${card}`, clientSecret: 'wrong' })).type('form').send({ grant_type: 'client_credentials', scope: 'subjects:read' }).expect(401);
+  // An id asked for that holds no number is kept: a read of an erased or unknown subject is worth knowing.
+  const unknown = 'sub_AAAAAAAAAAAAAAAAAAAAAA';
+  await vault.get(`/v1/subjects/${unknown}`).set(bearer(account)).expect(404);
+
+  const dump = JSON.stringify((await vault.vault.db.raw('select * from audit_events')).rows);
+  expect(dump).not.toContain(card);
+  expect(dump).not.toContain(phone);
+  expect(dump).toContain(unknown);
+});
