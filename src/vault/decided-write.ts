@@ -47,3 +47,15 @@ export class DecidedWrite {
     await this.decisions.recordNotDone(this.caller.principal, this.decided, `not_done:${code}`, this.caller.context);
   }
 }
+
+/**
+ * A disclosure its decision allowed, made after that decision is in the trail. Should it find
+ * nothing after all (an erasure, or the card's removal, committed in between), the decision is
+ * followed by `not_done:<code>` as a refused change's is: the trail never shows a read, a
+ * reveal or an export that gave nothing as one that was made.
+ */
+export function disclose<T>(decisions: DecisionPoint, caller: Caller, decision: Allowed, open: () => Promise<T>): Promise<T> {
+  const disclosure = new DecidedWrite(decisions, caller);
+  disclosure.restsOn(decision);
+  return disclosure.run(open);
+}

@@ -7,6 +7,7 @@ import type { ConsentHistoryStore } from '../store/consent-history';
 import type { PaymentMethodRecord, PaymentMethodStore } from '../store/payment-methods';
 import type { Caller } from './caller';
 import { isSubjectId, subjectNotFound } from './ids';
+import { disclose } from './decided-write';
 import { openRereadingAfterKeyChange } from './key-changes';
 import { openCard } from './payment-methods';
 import type { SubjectRenderer } from './subject-view';
@@ -47,15 +48,18 @@ export class SubjectExport {
     if (!record) throw subjectNotFound();
     // Cards at most masked (brand, last four, expiry, holder name), whatever the purpose could reveal; none if it may not see them.
     const cardLevel = decision.fields.payment_method ?? 'absent';
-    const [subject, cards, consent, accessLog] = await Promise.all([
-      openRereadingAfterKeyChange(record, () => this.subjects.again(id), (read) => this.renderer.render(read, decision)),
-      cardLevel === 'absent' ? undefined : this.cards(id, cardLevel === 'token'),
-      this.consent.list(id),
-      this.trail.wholeAccessLog(id, { clientId: caller.principal.clientId, scopes: caller.principal.scopes, ...caller.context }),
-    ]);
-    // An erasure removes the subject, its cards and its consent history in one transaction: with
-    // the subject still there after every part was read, no part was read after an erasure.
-    await this.subjects.stillThere(id);
+    const [subject, cards, consent, accessLog] = await disclose(this.decisions, caller, decision, async () => {
+      const parts = await Promise.all([
+        openRereadingAfterKeyChange(record, () => this.subjects.again(id), (read) => this.renderer.render(read, decision)),
+        cardLevel === 'absent' ? undefined : this.cards(id, cardLevel === 'token'),
+        this.consent.list(id),
+        this.trail.wholeAccessLog(id, { clientId: caller.principal.clientId, scopes: caller.principal.scopes, ...caller.context }),
+      ]);
+      // An erasure removes the subject, its cards and its consent history in one transaction: with
+      // the subject still there after every part was read, no part was read after an erasure.
+      await this.subjects.stillThere(id);
+      return parts;
+    });
     return {
       exported_at: new Date().toISOString(),
       subject,

@@ -11,7 +11,7 @@ import type { Database } from '../store/database';
 import type { PaymentMethodRecord, PaymentMethodStore } from '../store/payment-methods';
 import type { SubjectRecord, SubjectStore } from '../store/subjects';
 import type { Caller } from './caller';
-import { DecidedWrite } from './decided-write';
+import { DecidedWrite, disclose } from './decided-write';
 import { isPaymentMethodToken, isSubjectId, newPaymentMethodToken, paymentMethodNotFound, subjectNotFound } from './ids';
 import type { CardInput } from './input/card-input';
 import {
@@ -159,11 +159,13 @@ export class PaymentMethods {
    * The decision point commits the reveal's audit event before this opens the ciphertext.
    */
   async reveal(caller: Caller, token: string): Promise<RevealedCard> {
-    const { record } = await this.findAndDecide(caller, 'payment_methods.reveal', token);
-    const contents = await openRereadingAfterKeyChange(
-      record,
-      async () => (await this.deps.paymentMethods.find(token)) ?? Promise.reject(paymentMethodNotFound()),
-      (read) => openCard(this.deps.keys, read),
+    const { record, decision } = await this.findAndDecide(caller, 'payment_methods.reveal', token);
+    const contents = await disclose(this.deps.decisions, caller, decision, () =>
+      openRereadingAfterKeyChange(
+        record,
+        async () => (await this.deps.paymentMethods.find(token)) ?? Promise.reject(paymentMethodNotFound()),
+        (read) => openCard(this.deps.keys, read),
+      ),
     );
     return {
       token: record.token,

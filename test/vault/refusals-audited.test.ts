@@ -162,6 +162,54 @@ describe('a write its decision allowed and the vault then refused', () => {
   });
 });
 
+describe('a disclosure allowed, that then found its subject erased', () => {
+  // The erasure commits after the disclosure's decision is in the trail, as it begins to open values.
+  async function eraseAtFirstOpening(id: string) {
+    const keys = vault.vault.keys;
+    const open = keys.open.bind(keys);
+    let erased: Promise<unknown> | undefined;
+    const spy = jest.spyOn(keys, 'open').mockImplementation(async (...args) => {
+      erased ??= vault.delete(`/v1/subjects/${id}`).set('Authorization', auth(account)).expect(204);
+      await erased;
+      return open(...args);
+    });
+    return { restore: () => spy.mockRestore() };
+  }
+
+  it.each([
+    ['a read', 'subjects.read', 'subject_not_found', (id: string) => vault.get(`/v1/subjects/${id}`).set('Authorization', auth(account))],
+    ['an export', 'subjects.export', 'subject_not_found', (id: string) => vault.get(`/v1/subjects/${id}/export`).set('Authorization', auth(account))],
+  ])('is followed in the trail by not_done for %s', async (_name, action, code, request) => {
+    const { id } = await createSubject(vault, account, { email: 'erased.while.read@example.com', name: 'Erased Meanwhile' });
+    const erasing = await eraseAtFirstOpening(id);
+    const res = await request(id);
+    erasing.restore();
+
+    expect([res.status, res.body.code]).toEqual([404, code]);
+    const events = (await eventsOf(res)).filter(([a]) => a === action);
+    expect(events).toEqual([
+      [action, 'allowed', null],
+      [action, 'denied', `not_done:${code}`],
+    ]);
+  });
+
+  it('is followed in the trail by not_done for a card reveal', async () => {
+    const processor = await callerWith(vault, { scopes: ['payment_methods:reveal'], purposes: ['payment_processing'] }, 'payment_methods:reveal', 'payment_processing');
+    const { id } = await createSubject(vault, account, { email: 'card.erased.while.revealed@example.com' });
+    const card = { number: '4242424242424242', exp_month: 12, exp_year: new Date().getUTCFullYear() + 2, holder_name: 'Reveal Race' };
+    const token = (await vault.post(`/v1/subjects/${id}/payment-methods`).set('Authorization', auth(account)).send(card).expect(201)).body.token;
+    const erasing = await eraseAtFirstOpening(id);
+    const res = await vault.post(`/v1/payment-methods/${token}/reveal`).set('Authorization', auth(processor));
+    erasing.restore();
+
+    expect([res.status, res.body.code]).toEqual([404, 'payment_method_not_found']);
+    expect(await eventsOf(res)).toEqual([
+      ['payment_methods.reveal', 'allowed', null],
+      ['payment_methods.reveal', 'denied', 'not_done:payment_method_not_found'],
+    ]);
+  });
+});
+
 describe('an email resolution allowed for a subject with no address on file', () => {
   it('is followed in the trail by not_done:email_not_on_file, alone or in a batch, and the subject with an address is not', async () => {
     const mail = await mailer(vault, 'transactional_email');
