@@ -52,6 +52,16 @@ describe('card input', () => {
     expect(JSON.stringify(error.errors)).not.toContain('987');
   });
 
+  it('refuses a card number as the holder name, which masked views show', () => {
+    expect(refusal({ ...valid, holder_name: '5555555555554444' }).errors?.[0]).toEqual({ pointer: '/holder_name', detail: expect.stringMatching(/must not hold a card number/) });
+  });
+
+  it('names a security code member by an escaped pointer, and lists at most fifty of them', () => {
+    expect(refusal({ ...valid, 'card/cvv': '987' }).errors).toEqual([{ pointer: '/card~1cvv', detail: expect.any(String) }]);
+    const many = Object.fromEntries(Array.from({ length: 4500 }, (_, i) => [`cvv${i}`, 1]));
+    expect(refusal({ ...valid, ...many }).errors).toHaveLength(50);
+  });
+
   it.each([
     [{ ...valid, exp_month: 13 }, '/exp_month'],
     [{ ...valid, exp_month: '12' }, '/exp_month'],

@@ -195,6 +195,19 @@ describe('subject patch', () => {
     },
   );
 
+  it.each([
+    [{ name: '4111 1111 1111 1111' }, '/name'],
+    [{ name: 'Card 5555-5555-5555-4444 Holder' }, '/name'],
+    [{ postal_address: { line1: '4111111111111111', city: 'Leeds', country: 'GB' } }, '/postal_address/line1'],
+    [{ postal_address: { line1: '1 Main St', line2: 'ref 3782 822463 10005', city: 'Leeds', country: 'GB' } }, '/postal_address/line2'],
+  ])('refuses a card number written into free text (%p): a card is kept only as a payment method', (patch, pointer) => {
+    expect(refusal(() => parseSubjectPatch(patch)).errors).toEqual([{ pointer, detail: expect.stringMatching(/must not hold a card number/) }]);
+  });
+
+  it.each(['Flat 12, 4111 Ocean Drive', 'PO Box 41111111', 'Unit 4 / 11-15 High Street'])('takes an address line whose numbers are no card number (%s)', (line1) => {
+    expect(parseSubjectPatch({ postal_address: { line1, city: 'Leeds', country: 'GB' } }).postal_address?.line1).toBe(line1);
+  });
+
   it('refuses an empty patch', () => {
     expect(refusal(() => parseSubjectPatch({})).errors?.[0]?.detail).toBe('the patch changes nothing');
   });

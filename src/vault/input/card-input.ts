@@ -2,7 +2,7 @@ import cardValidator from 'card-validator';
 import { z } from 'zod';
 import { VaultError } from '../../errors/vault-error';
 import type { CardBrand } from '../../policy/masking/card';
-import { invalid, parseInput } from './parse-input';
+import { invalid, MAX_PROBLEMS, parseInput, pointerOf } from './parse-input';
 import { text } from './text-rules';
 
 /**
@@ -79,7 +79,7 @@ function refuseSecurityCode(body: unknown): void {
   const sent = Object.keys(body).filter(isSecurityCodeName);
   if (sent.length) {
     throw new VaultError('cvv_not_accepted', 422, 'The vault does not accept card security codes', {
-      errors: sent.map((key) => ({ pointer: `/${key}`, detail: 'security codes are never stored; send the card without it' })),
+      errors: sent.slice(0, MAX_PROBLEMS).map((key) => ({ pointer: pointerOf([key]), detail: 'security codes are never stored; send the card without it' })),
     });
   }
 }

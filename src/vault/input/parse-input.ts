@@ -2,10 +2,10 @@ import type { z } from 'zod';
 import { VaultError, type FieldProblem } from '../../errors/vault-error';
 
 /** Most field problems one answer lists: a body naming thousands of unknown members gets a bounded answer. */
-const MAX_PROBLEMS = 50;
+export const MAX_PROBLEMS = 50;
 
 const escape = (key: PropertyKey) => String(key).replace(/~/g, '~0').replace(/\//g, '~1');
-const pointerOf = (path: readonly PropertyKey[]) => (path.length ? '/' + path.map(escape).join('/') : '/');
+export const pointerOf = (path: readonly PropertyKey[]) => (path.length ? '/' + path.map(escape).join('/') : '/');
 
 /**
  * Validates a request document against a schema; on failure, one 422 `validation_failed`

@@ -1,7 +1,7 @@
-import cardValidator from 'card-validator';
 import { z } from 'zod';
 import { VaultError } from '../../errors/vault-error';
 import { PREFERENCE_NAMES, type PreferenceName } from '../../policy/preferences';
+import { holdsCardNumber } from './card-numbers';
 import { email, phone, postalAddress } from './contact-rules';
 import { invalid, parseInput } from './parse-input';
 import { text } from './text-rules';
@@ -39,35 +39,6 @@ const personalFields = {
   birth_date: birthDate,
 };
 
-/**
- * A card number written as an id, alone, with separators (`4111-1111-1111-1111`), after a
- * prefix (`acct4111111111111111`) or beside other numbers (`cust-01-4111-1111-1111-1111`): one or
- * more consecutive digit groups of a stretch of digits and separators that together make a card
- * number of a major network (14 to 16 digits, its issuer range, its check digit). Only whole
- * groups, and only those networks and lengths: one id in ten passes the check digit, and ranges
- * as wide as Maestro's or UnionPay's would refuse plain numeric account ids (a 13-digit shop
- * customer id, say) at random.
- */
-const MAJOR_NETWORKS = new Set(['visa', 'mastercard', 'american-express', 'discover', 'jcb', 'diners-club']);
-function isMajorNetworkCard(digits: string): boolean {
-  const checked = cardValidator.number(digits);
-  return checked.isValid && checked.card !== null && MAJOR_NETWORKS.has(checked.card.type);
-}
-
-function holdsCardNumber(id: string): boolean {
-  for (const stretch of id.match(/[0-9][0-9._:-]*/g) ?? []) {
-    const groups = stretch.split(/[._:-]+/).filter((group) => group !== '');
-    for (let first = 0; first < groups.length; first++) {
-      let digits = '';
-      for (let last = first; last < groups.length && digits.length < 19; last++) {
-        digits += groups[last];
-        if (digits.length >= 14 && digits.length <= 16 && isMajorNetworkCard(digits)) return true;
-      }
-    }
-  }
-  return false;
-}
-
 // The account's id in the caller's own terms: kept unsealed (it finds the record) and shown to
 // every purpose that names subjects by id. So no `@`: an account keyed by its email address
 // would put the address in clear, past every purpose's masking.
@@ -79,7 +50,7 @@ const externalId = z
   })
   .regex(/^[A-Za-z0-9._:-]{1,128}$/, 'external_id must be 1–128 characters of letters, digits and . _ : -')
   // Nor a card number: one sent as the account's id would be kept and shown in clear.
-  .refine((value) => !holdsCardNumber(value), {
+  .refine((value) => !holdsCardNumber(value, '._:-'), {
     error: 'external_id holds a card number (14 to 16 digits of a major network that pass its check digit): it is stored unsealed; use an opaque account id',
   });
 
