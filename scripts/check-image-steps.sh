@@ -31,9 +31,15 @@ port=$(node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{
 # check (only) allows the local keyring explicitly; the image itself defaults to AWS KMS.
 cd "$work/app"
 mkdir -p "$work/data"
+# The migration job as the README gives it: the image's command, in production mode, with the
+# database and key settings and no TLS files (it opens no listener).
+env -i PATH="$PATH" HOME="$work" NODE_ENV=production PDVAULT_MODE=production DATABASE_URL="$DATABASE_URL" \
+  PDVAULT_KEY_PROVIDER=local PDVAULT_ALLOW_LOCAL_KEYRING_IN_PRODUCTION=true PDVAULT_DATA_DIR="$work/data" \
+  node dist/src/cli/main.js migrate > "$work/migrate.log" 2>&1 || { echo "image check: the migration step failed"; cat "$work/migrate.log"; exit 1; }
+echo "image check: migrations applied as a separate step ($(tail -1 "$work/migrate.log" | cut -c1-60))"
 env -i PATH="$PATH" HOME="$work" NODE_ENV=production PDVAULT_MODE=production PDVAULT_HOST=127.0.0.1 PDVAULT_PORT="$port" \
   DATABASE_URL="$DATABASE_URL" PDVAULT_TLS_CERT_FILE="$work/cert.pem" PDVAULT_TLS_KEY_FILE="$work/key.pem" \
-  PDVAULT_KEY_PROVIDER=local PDVAULT_ALLOW_LOCAL_KEYRING_IN_PRODUCTION=true PDVAULT_DATA_DIR="$work/data" \
+  PDVAULT_KEY_PROVIDER=local PDVAULT_ALLOW_LOCAL_KEYRING_IN_PRODUCTION=true PDVAULT_DATA_DIR="$work/data" PDVAULT_MIGRATE_ON_START=false \
   node --max-semi-space-size=64 --heap-growing-percent=50 dist/src/cli/main.js start > "$work/out.log" 2>&1 &
 pid=$!
 for _ in $(seq 1 60); do

@@ -3,7 +3,8 @@ import { SETTINGS, type Setting } from '../src/config/settings';
 
 const cell = (text: string) => text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 const defaults = (s: Setting) => {
-  if (s.requiredInProduction) return s.devDefault ? `\`${s.devDefault}\`; required in production` : 'required in production';
+  const required = s.requiredInProduction === 'to serve' ? 'required in production (by `start`, not by the other commands)' : 'required in production';
+  if (s.requiredInProduction) return s.devDefault ? `\`${s.devDefault}\`; ${required}` : required;
   if (s.devDefault === undefined) return '—';
   return s.prodDefault ? `\`${s.devDefault}\` (production: \`${s.prodDefault}\`)` : `\`${s.devDefault}\``;
 };

@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { ConfigError, loadConfig } from '../config/config';
+import { ConfigError, loadCommandConfig } from '../config/config';
 import { VaultError } from '../errors/vault-error';
 import { createClient, disableClient, listClients, rotateClientSecret, type CreateClientOptions } from './clients';
 import { rotateKeys, type RotateOptions } from './keys';
@@ -47,22 +47,22 @@ clients
   .option('--purposes <purposes>', 'space-separated purposes, e.g. "billing payment_processing"')
   .option('--kind <kind>', 'internal or contractor', 'internal')
   .option('--expires <date>', 'end of the contract: a date (through that day, UTC) or an RFC 3339 date-time')
-  .action(run(async (options: CreateClientOptions) => printJson(await createClient(loadConfig(), options))));
+  .action(run(async (options: CreateClientOptions) => printJson(await createClient(loadCommandConfig(), options))));
 clients
   .command('list')
   .description('list clients (never their secrets)')
-  .action(run(async () => printJson(await listClients(loadConfig()))));
+  .action(run(async () => printJson(await listClients(loadCommandConfig()))));
 clients
   .command('disable')
   .description('disable a client: its tokens stop working at once')
   .argument('<client_id>')
-  .action(run(async (clientId: string) => printJson(await disableClient(loadConfig(), clientId))));
+  .action(run(async (clientId: string) => printJson(await disableClient(loadCommandConfig(), clientId))));
 clients
   .command('rotate-secret')
   .description('issue a new secret; the previous one works for the configured overlap')
   .argument('<client_id>')
   .option('--end-previous', 'the previous secret stops working at once (it leaked)')
-  .action(run(async (clientId: string, options: { endPrevious?: boolean }) => printJson(await rotateClientSecret(loadConfig(), clientId, options.endPrevious === true))));
+  .action(run(async (clientId: string, options: { endPrevious?: boolean }) => printJson(await rotateClientSecret(loadCommandConfig(), clientId, options.endPrevious === true))));
 
 const keys = program.command('keys').description('rotate keys online (the same jobs as POST /v1/admin/keys/rotations)');
 keys
@@ -72,6 +72,6 @@ keys
   .option('--subject-id <id>', 'the subject to re-key (--kind subject)')
   .option('--kms-key-id <id>', 'the new KMS key id, ARN or alias (--kind kms_key)')
   .option('--no-progress', 'no progress bar')
-  .action(run(async (options: RotateOptions) => printJson(await rotateKeys(loadConfig(), options))));
+  .action(run(async (options: RotateOptions) => printJson(await rotateKeys(loadCommandConfig(), options))));
 
 program.parseAsync(process.argv);

@@ -1,4 +1,4 @@
-import { loadConfig } from '../config/config';
+import { loadCommandConfig } from '../config/config';
 import { migrateToLatest } from '../store/database';
 import { withCommandConnection } from './cli-database';
 
@@ -7,7 +7,7 @@ import { withCommandConnection } from './cli-database';
  * database (the running vault's, when `npm start` has it up).
  */
 export async function migrateCommand(): Promise<void> {
-  const config = loadConfig();
+  const config = loadCommandConfig();
   const applied = await withCommandConnection(config, migrateToLatest);
   process.stdout.write(applied.length ? `applied: ${applied.join(', ')}\n` : 'already up to date\n');
 }

@@ -118,10 +118,18 @@ const KNOWN = new Set<string>(SETTINGS.map((s) => s.env));
  * Reads and validates the whole configuration once. This is the only place in the vault that
  * looks at the environment; everything else receives the typed result.
  */
-export function loadConfig(env: Env = process.env): Config {
+/** The configuration of a command (migrate, clients, keys): see `serving` below. */
+export const loadCommandConfig = (): Config => loadConfig(process.env, { serving: false });
+
+/**
+ * The configuration from the environment. `serving: false` is a command's (migrate, clients,
+ * keys): it opens no listener, so it is not refused for the lack of a TLS certificate, and a
+ * migration job or an operator's command needs only the database and key settings.
+ */
+export function loadConfig(env: Env = process.env, { serving = true }: { serving?: boolean } = {}): Config {
   rejectUnknownVaultVariables(env);
-  const mode = readSetting(env, 'PDVAULT_MODE', 'development') as Mode;
-  const read = (name: SettingName) => readSetting(env, name, mode);
+  const mode = readSetting(env, 'PDVAULT_MODE', 'development', serving) as Mode;
+  const read = (name: SettingName) => readSetting(env, name, mode, serving);
 
   const config: Config = {
     mode,
@@ -229,13 +237,13 @@ function rejectUnknownVaultVariables(env: Env): void {
   }
 }
 
-function readSetting(env: Env, name: SettingName, mode: Mode): unknown {
+function readSetting(env: Env, name: SettingName, mode: Mode, serving: boolean): unknown {
   const setting: Setting = SETTINGS.find((s) => s.env === name)!;
   const given = env[name];
   // Empty or only spaces is unset, as a line `PDVAULT_PORT=` in an env file means.
   const raw = given === undefined || given.trim() === '' ? defaultFor(setting, mode) : given;
   if (raw === undefined) {
-    if (mode === 'production' && setting.requiredInProduction) {
+    if (mode === 'production' && (setting.requiredInProduction === true || (setting.requiredInProduction === 'to serve' && serving))) {
       throw new ConfigError(`${name} is required in production mode`);
     }
     return undefined;

@@ -14,7 +14,8 @@ export interface Setting {
   devDefault?: string;
   /** Default for production mode when it differs from development's. */
   prodDefault?: string;
-  requiredInProduction?: boolean;
+  /** `to serve`: required only to run the service, not for a command (migrate, clients, keys). */
+  requiredInProduction?: boolean | 'to serve';
   doc: string;
 }
 
@@ -72,13 +73,13 @@ export const SETTINGS = [
   {
     env: 'PDVAULT_TLS_CERT_FILE',
     schema: nonEmpty,
-    requiredInProduction: true,
+    requiredInProduction: 'to serve',
     doc: 'PEM certificate chain served to clients. Development generates `<data dir>/tls/cert.pem` when unset.',
   },
   {
     env: 'PDVAULT_TLS_KEY_FILE',
     schema: nonEmpty,
-    requiredInProduction: true,
+    requiredInProduction: 'to serve',
     doc: 'PEM private key for the certificate. Development generates `<data dir>/tls/key.pem` (mode 0600) when unset.',
   },
   {

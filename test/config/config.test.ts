@@ -39,6 +39,13 @@ describe('configuration', () => {
     },
   );
 
+  it('lets a command (migrate, clients, keys) load production settings without the TLS files only the listener reads', () => {
+    const { PDVAULT_TLS_CERT_FILE: _cert, PDVAULT_TLS_KEY_FILE: _key, ...withoutTls } = production;
+    expect(loadConfig(withoutTls, { serving: false }).tls.certFile).toBeUndefined();
+    const { DATABASE_URL: _url, ...withoutDatabase } = withoutTls;
+    expect(() => loadConfig(withoutDatabase, { serving: false })).toThrow('DATABASE_URL is required in production mode');
+  });
+
   it('binds all interfaces by default in production', () => {
     expect(loadConfig(production).http.host).toBe('0.0.0.0');
   });
