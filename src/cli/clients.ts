@@ -24,7 +24,7 @@ export function createClient(config: Config, options: CreateClientOptions): Prom
   const kind = options.kind ?? 'internal';
   if (kind !== 'internal' && kind !== 'contractor') throw new Error('--kind is internal or contractor');
   const expiresAt = options.expires === undefined ? null : parseExpiry(options.expires);
-  if (expiresAt === undefined) throw new Error('--expires must be a date (2027-06-30) or an RFC 3339 date-time that exists, before the year 10000');
+  if (expiresAt === undefined) throw new Error('--expires must be a date (2027-06-30, through the end of that day) or an RFC 3339 date-time that exists, ending before the year 10000 (as a date, 9999-12-30 at the latest)');
   return withAuditedRegistry(config, async (registry) => {
     const issued = await registry.register({ name: options.name, kind, scopes: words(options.scopes), purposes: words(options.purposes), expiresAt }, CLI);
     return credentialsOf(issued);

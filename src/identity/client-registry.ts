@@ -162,6 +162,10 @@ export class ClientRegistry {
     const previousExpiresAt = new Date(Date.now() + (endPrevious ? 0 : this.settings.secretRotationOverlapSeconds * 1000));
     const updated = await this.changeClient(clientId, actor, async (store, target, now) => {
       checkAuthorityOver(now, target);
+      // Disabling is for good (its credentials may be in the wrong hands): a secret it could never use would only mislead.
+      if (!target.enabled) {
+        throw new VaultError('client_disabled', 409, 'A disabled client stays disabled', { detail: 'Register a new client (under a new name) to replace it' });
+      }
       return store.replaceSecret(clientId, secretId, secretHash, previousExpiresAt);
     });
     await this.audit.record({ type: 'client.secret_rotated', clientId, actor, endedPrevious: endPrevious });
@@ -231,7 +235,7 @@ function checkDelegation(actor: Actor, granted: readonly string[]): void {
   const beyond = granted.filter((scope) => isAdminScope(scope) && !actor.scopes.includes(scope));
   if (beyond.length) {
     throw new VaultError('scope_not_delegable', 403, 'An admin or audit scope is granted only by a client that holds it', {
-      detail: `This client does not hold ${beyond.join(', ')}`,
+      detail: `This request's token does not carry ${beyond.join(', ')}: request a token with it in its scope, or use the command line`,
     });
   }
 }
@@ -247,7 +251,7 @@ function checkAuthorityOver(actor: Actor, target: StoredClient): void {
   const beyond = target.scopes.filter((scope) => isAdminScope(scope) && !actor.scopes.includes(scope));
   if (beyond.length) {
     throw new VaultError('client_not_manageable', 403, 'A client holding an admin or audit scope is changed only by a client that holds it too', {
-      detail: `This client does not hold ${beyond.join(', ')}`,
+      detail: `This request's token does not carry ${beyond.join(', ')}: request a token with it in its scope, or use the command line`,
     });
   }
 }

@@ -153,6 +153,17 @@ describe('/v1/admin/clients', () => {
     expect((await vault.vault.db('clients').where({ id: created.body.client_id }).first()).previous_secret_expires_at).toBeNull();
   });
 
+  it('gives a disabled client no new secret: disabling is for good', async () => {
+    const created = await vault.post('/v1/admin/clients').set(as(token)).send({ name: 'disabled-for-good', scopes: ['audit:read'] }).expect(201);
+    await vault.post(`/v1/admin/clients/${created.body.client_id}/disable`).set(as(token)).expect(200);
+    const before = await vault.vault.db('clients').where({ id: created.body.client_id }).first();
+
+    const res = await vault.post(`/v1/admin/clients/${created.body.client_id}/rotate-secret`).set(as(token)).expect(409);
+
+    expect(res.body.code).toBe('client_disabled');
+    expect(await vault.vault.db('clients').where({ id: created.body.client_id }).first()).toEqual(before);
+  });
+
   it('disables a client, whose existing token stops working at once', async () => {
     const created = await vault.post('/v1/admin/clients').set(as(token)).send({ name: 'leaver', scopes: ['admin:clients'] }).expect(201);
     const leaverToken = await accessToken(vault, { clientId: created.body.client_id, clientSecret: created.body.client_secret }, { scope: 'admin:clients' });
@@ -208,7 +219,7 @@ describe('/v1/admin/clients', () => {
       vault.patch(`/v1/admin/clients/${keyAdmin.clientId}`).set(as(onlyClients)).send({ expires_at: '2099-01-01' }),
     ];
     for (const res of await Promise.all(attempts)) {
-      expect([res.status, res.body.code, res.body.detail]).toEqual([403, 'client_not_manageable', 'This client does not hold admin:keys']);
+      expect([res.status, res.body.code, res.body.detail]).toEqual([403, 'client_not_manageable', "This request's token does not carry admin:keys: request a token with it in its scope, or use the command line"]);
       expect(JSON.stringify(res.body)).not.toMatch(/client_secret/);
     }
 
