@@ -168,6 +168,11 @@ export class SubjectStore {
     }
   }
 
+  async versionOf(id: string): Promise<number | undefined> {
+    const row = await this.db<Row>('subjects').select('version').where({ id }).first();
+    return row?.version;
+  }
+
   async exists(id: string): Promise<boolean> {
     return (await this.db('subjects').select('id').where({ id }).first()) !== undefined;
   }

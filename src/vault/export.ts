@@ -1,10 +1,12 @@
 import type { AuditTrail } from '../audit/trail';
 import type { KeyHierarchy } from '../crypto/key-hierarchy';
-import { assertAllowed } from '../policy/decision';
+import { VaultError } from '../errors/vault-error';
+import { assertAllowed, type Allowed } from '../policy/decision';
 import type { DecisionPoint } from '../policy/decision-point';
 import { effectivePreferences, type PreferenceDefaults } from '../policy/preferences';
 import type { ConsentHistoryStore } from '../store/consent-history';
 import type { PaymentMethodRecord, PaymentMethodStore } from '../store/payment-methods';
+import type { SubjectRecord } from '../store/subjects';
 import type { Caller } from './caller';
 import { isSubjectId, subjectNotFound } from './ids';
 import { disclose } from './decided-write';
@@ -46,28 +48,49 @@ export class SubjectExport {
       await this.decisions.decide(caller.principal, 'subjects.export', factsOrMissing(id, record), EXPORT_FIELDS, caller.context),
     );
     if (!record) throw subjectNotFound();
-    // Cards at most masked (brand, last four, expiry, holder name), whatever the purpose could reveal; none if it may not see them.
-    const cardLevel = decision.fields.payment_method ?? 'absent';
-    const [subject, cards, consent, accessLog] = await disclose(this.decisions, caller, decision, async () => {
-      const parts = await Promise.all([
-        openRereadingAfterKeyChange(record, () => this.subjects.again(id), (read) => this.renderer.render(read, decision)),
-        cardLevel === 'absent' ? undefined : this.cards(id, cardLevel === 'token'),
-        this.consent.list(id),
-        this.trail.wholeAccessLog(id, { clientId: caller.principal.clientId, scopes: caller.principal.scopes, ...caller.context }),
-      ]);
+    return disclose(this.decisions, caller, decision, async () => {
+      const { shown, subject, cards, consent } = await this.atOneVersion(record, decision);
+      // The access log is a log: read once, after the rest (it then lists this export's own decision).
+      const accessLog = await this.trail.wholeAccessLog(id, { clientId: caller.principal.clientId, scopes: caller.principal.scopes, ...caller.context });
       // An erasure removes the subject, its cards and its consent history in one transaction: with
       // the subject still there after every part was read, no part was read after an erasure.
       await this.subjects.stillThere(id);
-      return parts;
+      return {
+        exported_at: new Date().toISOString(),
+        subject,
+        preferences: effectivePreferences(shown.preferences, this.defaults),
+        payment_methods: cards,
+        consent_history: consent.map((c) => ({ preference: c.preference, value: c.value, changed_by: c.changedBy, changed_at: c.changedAt.toISOString() })),
+        access_log: accessLog,
+      };
     });
-    return {
-      exported_at: new Date().toISOString(),
-      subject,
-      preferences: effectivePreferences(record.preferences, this.defaults),
-      payment_methods: cards,
-      consent_history: consent.map((c) => ({ preference: c.preference, value: c.value, changed_by: c.changedBy, changed_at: c.changedAt.toISOString() })),
-      access_log: accessLog,
-    };
+  }
+
+  /**
+   * The subject's values, preferences, cards and consent history as of one version of the
+   * subject, so the export does not state a consent its own history shows withdrawn. A change
+   * commits the subject's new version with its consent history, so the version read at the end,
+   * the same as the row's the parts were read after, says no change came between. Otherwise,
+   * or when a re-key made the row be read again midway, all is read again from the newer row.
+   */
+  private async atOneVersion(first: SubjectRecord, decision: Allowed) {
+    // Cards at most masked (brand, last four, expiry, holder name), whatever the purpose could reveal; none if it may not see them.
+    const cardLevel = decision.fields.payment_method ?? 'absent';
+    let record = first;
+    for (let attempt = 1; attempt <= READS_OF_A_CHANGING_SUBJECT; attempt++) {
+      let shown = record;
+      const [subject, cards, consent] = await Promise.all([
+        openRereadingAfterKeyChange(record, () => this.subjects.again(record.id), (read) => {
+          shown = read;
+          return this.renderer.render(read, decision);
+        }),
+        cardLevel === 'absent' ? undefined : this.cards(record.id, cardLevel === 'token'),
+        this.consent.list(record.id),
+      ]);
+      if (shown === record && (await this.subjects.versionNow(record.id)) === record.version) return { shown, subject, cards, consent };
+      record = await this.subjects.again(record.id);
+    }
+    throw new VaultError('subject_busy', 503, 'The subject kept changing while it was exported; retry shortly', { headers: { 'Retry-After': '1' } });
   }
 
   /** The subject's cards, as tokens alone or masked with their holder names. */
@@ -83,3 +106,6 @@ export class SubjectExport {
     return { token: card.token, brand: card.brand, last4: card.last4, exp_month: card.expMonth, exp_year: card.expYear, holder_name };
   }
 }
+
+// A subject changed this often during one export is being written in a loop: the caller retries.
+const READS_OF_A_CHANGING_SUBJECT = 5;

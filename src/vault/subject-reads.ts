@@ -22,6 +22,13 @@ export class SubjectReads {
     if (!(await this.subjects.exists(id))) throw subjectNotFound();
   }
 
+  /** The subject's version as it stands now; 404 if it was erased meanwhile. */
+  async versionNow(id: string): Promise<number> {
+    const version = await this.subjects.versionOf(id);
+    if (version === undefined) throw subjectNotFound();
+    return version;
+  }
+
   /** The subject read again (see `openRereadingAfterKeyChange`); 404 if it was erased meanwhile. */
   async again(id: string): Promise<SubjectRecord> {
     const record = await this.find(id);

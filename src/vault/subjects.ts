@@ -136,10 +136,21 @@ export class Subjects {
     // Decided (and audited) before existence is told, so a caller without the purpose cannot probe ids.
     const decision = await this.decide(caller, 'subjects.read', factsOrMissing(id, record), SUBJECT_READ_FIELDS);
     if (!record) throw subjectNotFound();
+    // A re-key may make the row be read again, at a later version: its ETag is the one answered,
+    // and the subject's choices as they stand then must still let the purpose see it.
+    let shown = record;
+    const reread = async () => {
+      const again = await this.deps.reads.again(id);
+      (await this.deps.decisions.choicesCheck(decision))(factsOf(again));
+      return again;
+    };
     const view = await disclose(this.deps.decisions, caller, decision, () =>
-      openRereadingAfterKeyChange(record, () => this.deps.reads.again(id), (read) => this.deps.renderer.render(read, decision)),
+      openRereadingAfterKeyChange(record, reread, (read) => {
+        shown = read;
+        return this.deps.renderer.render(read, decision);
+      }),
     );
-    return { view, etag: etagOf(record) };
+    return { view, etag: etagOf(shown) };
   }
 
   async update(caller: Caller, id: string, patch: SubjectPatch, ifMatch: IfMatch): Promise<SubjectResult> {

@@ -105,6 +105,29 @@ describe('reads of a subject while its key changes under them', () => {
     expect((await vault.vault.db('subject_keys').where({ subject_id: subject.id })).map((k: { version: number }) => k.version)).toEqual([26]);
   });
 
+  it('answers a read whose row was read again after a re-key with the ETag of the version it shows', async () => {
+    const { id, body } = await subjectWithCard(2);
+    // Between the read of the row and its opening: a change (version 2), then a re-key.
+    const keys = vault.vault.keys;
+    const open = keys.open.bind(keys);
+    let overtaken: Promise<unknown> | undefined;
+    const spy = jest.spyOn(keys, 'open').mockImplementation(async (...args) => {
+      overtaken ??= (async () => {
+        await vault.patch(`/v1/subjects/${id}`).set('Authorization', bearer(account)).set('If-Match', '"1"').send({ name: 'Renamed Meanwhile' }).expect(200);
+        await rekey(id);
+      })();
+      await overtaken;
+      return open(...args);
+    });
+    try {
+      const res = await vault.get(`/v1/subjects/${id}`).set('Authorization', bearer(account)).expect(200);
+
+      expect([res.headers.etag, res.body.version, res.body.name, res.body.email]).toEqual(['"2"', 2, 'Renamed Meanwhile', body.email]);
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
   it('answers a read or a write overtaken by an erasure as one after it: not found, never another error', async () => {
     const wrongs: string[] = [];
     for (let n = 0; n < 20; n++) {

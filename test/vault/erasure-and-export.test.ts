@@ -2,6 +2,7 @@ import { startTestVault, type TestVault } from '../support/test-vault';
 import { adminCaller, bearer } from '../policy/support/principals';
 import { accountService, auth, contractor, createSubject, mailer, SAMPLE, type Caller } from './support/data-callers';
 import type { Sealed } from '../../src/crypto/sealed';
+import { ConsentHistoryStore } from '../../src/store/consent-history';
 
 let vault: TestVault;
 let account: Caller;
@@ -54,6 +55,27 @@ describe('export', () => {
     expect(res.body.consent_history).toEqual([expect.objectContaining({ preference: 'newsletter', value: false })]);
     expect(res.body.access_log.map((e: { action: string }) => e.action)).toEqual(expect.arrayContaining(['subjects.create', 'emails.resolve']));
     expect(res.body.payment_methods).toEqual([]);
+  });
+
+  it('describes the subject at one version: a consent changed while it is read is in its preferences and its history alike', async () => {
+    const { id } = await createSubject(vault, account, { email: 'exported.while.changed@example.com' });
+    // The consent changes after the export read the subject's row, before it reads the history.
+    const list = ConsentHistoryStore.prototype.list;
+    let changed: Promise<unknown> | undefined;
+    const spy = jest.spyOn(ConsentHistoryStore.prototype, 'list').mockImplementation(async function (this: ConsentHistoryStore, subjectId) {
+      changed ??= vault.put(`/v1/subjects/${id}/preferences`).set('Authorization', auth(account)).send({ newsletter: false }).expect(200);
+      await changed;
+      return list.call(this, subjectId);
+    });
+    try {
+      const res = await vault.get(`/v1/subjects/${id}/export`).set('Authorization', auth(account)).expect(200);
+
+      expect(res.body.consent_history).toEqual([expect.objectContaining({ preference: 'newsletter', value: false })]);
+      expect(res.body.preferences.newsletter).toBe(false);
+      expect(res.body.subject.version).toBe(2);
+    } finally {
+      spy.mockRestore();
+    }
   });
 
   it('carries the whole access log, however long, the oldest entry included', async () => {
