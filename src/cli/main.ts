@@ -27,7 +27,8 @@ const run = <A extends unknown[]>(action: (...args: A) => Promise<void>) => asyn
 
 // The command line's options for the members of a client registration its errors point at.
 const OPTIONS: Record<string, string> = { '/name': '--name', '/kind': '--kind', '/scopes': '--scopes', '/purposes': '--purposes', '/expires_at': '--expires' };
-const optionFor = (pointer: string) => OPTIONS[pointer] ?? pointer;
+// An item of a list (`/scopes/1`) is the list's option: the message says which item.
+const optionFor = (pointer: string) => OPTIONS[pointer] ?? OPTIONS[pointer.replace(/\/\d+$/, '')] ?? pointer;
 
 /** Prints one JSON document on stdout (the only place a client secret is ever shown). */
 const printJson = (value: unknown) => {

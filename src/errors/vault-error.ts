@@ -56,3 +56,15 @@ export const invalidTokenChallenge = (description: string): Record<string, strin
 export const insufficientScopeChallenge = (scope: string): Record<string, string> => ({
   'WWW-Authenticate': `${BEARER_CHALLENGE}, error="insufficient_scope", scope="${scope}"`,
 });
+
+/**
+ * A value from the request, for an error message that names what was not understood: quoted
+ * when it reads as a name (a misspelt scope, purpose or level, `subjects:reed`), so the fix is
+ * plain to see; otherwise nothing, since a value of another shape may be anything, a personal
+ * one included (an email address or a card number pasted into the wrong box).
+ */
+export function echoedName(value: unknown): string {
+  return typeof value === 'string' && ECHOABLE_NAME.test(value) ? ` ${JSON.stringify(value)}` : '';
+}
+
+const ECHOABLE_NAME = /^(?!(?:\D*\d){3})[a-z][a-z0-9_.:-]{0,63}$/;

@@ -24,28 +24,40 @@ export function sendProblem(req: Request, res: Response, error: VaultError): voi
     request_id: req.requestId,
   };
   if (error.expose && error.detail) body.detail = error.detail;
-  if (error.expose && error.errors?.length) body.errors = error.errors.map(withoutEchoedNames);
+  if (error.expose && error.errors?.length) body.errors = error.errors.map((problem) => withoutEchoedNames(problem, req.body));
   for (const [name, value] of Object.entries(error.headers ?? {})) res.setHeader(name, value);
   res.status(error.status).type('application/problem+json').send(JSON.stringify(body));
 }
 
-// A member name, an index into an array of at most a thousand items, or nothing (`/` is the
-// whole document). A name with three digits or more is not plain: a card or phone number can
-// hide in an otherwise plain name (`pan_4111111111111111`, `tel_15_55_12`); no name the vault
-// knows has more than one.
-const PLAIN_SEGMENT = /^(?:(?!(?:\D*\d){3})[A-Za-z_]\w{0,63}|\d{1,4}|)$/;
+// A member name, or nothing (`/` is the whole document). A name with three digits or more is not
+// plain: a card or phone number can hide in an otherwise plain name (`pan_4111111111111111`,
+// `tel_15_55_12`); no name the vault knows has more than one.
+const PLAIN_NAME = /^(?:(?!(?:\D*\d){3})[A-Za-z_]\w{0,63}|)$/;
+// An index into an array of at most a thousand items; repeated only where the body holds an array.
+const INDEX = /^(?:0|[1-9]\d{0,3})$/;
 
 /**
  * A pointer repeats the names of what the caller sent, and a name can be anything: an email
- * address or a card number written as a property or a query parameter, or inside one. Only plain names and
- * array indexes are repeated back; at any other segment the pointer stops, at the object that
- * holds it, and the detail says so.
+ * address or a card number written as a property or a query parameter, or inside one. Only plain
+ * names, and indexes into the body's own arrays, are repeated back (a member named `7319`, a
+ * security code sent as a name, is no index); at any other segment the pointer stops, at the
+ * object that holds it, and the detail says so.
  */
-function withoutEchoedNames(problem: FieldProblem): FieldProblem {
+function withoutEchoedNames(problem: FieldProblem, body: unknown): FieldProblem {
   const segments = problem.pointer.split('/').slice(1);
-  const plain = segments.findIndex((segment) => !PLAIN_SEGMENT.test(segment));
+  let node = body;
+  const plain = segments.findIndex((segment) => {
+    const repeatable = PLAIN_NAME.test(segment) || (Array.isArray(node) && INDEX.test(segment));
+    node = childOf(node, segment.replace(/~1/g, '/').replace(/~0/g, '~'));
+    return !repeatable;
+  });
   if (plain === -1) return problem;
   return { pointer: '/' + segments.slice(0, plain).join('/'), detail: `${problem.detail} (in a member whose name is not repeated back)` };
+}
+
+function childOf(node: unknown, name: string): unknown {
+  if (Array.isArray(node)) return INDEX.test(name) ? node[Number(name)] : undefined;
+  return node !== null && typeof node === 'object' && Object.hasOwn(node, name) ? (node as Record<string, unknown>)[name] : undefined;
 }
 
 /**

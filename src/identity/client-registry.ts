@@ -1,4 +1,4 @@
-import { insufficientScopeChallenge, invalidTokenChallenge, VaultError, type FieldProblem } from '../errors/vault-error';
+import { echoedName, insufficientScopeChallenge, invalidTokenChallenge, VaultError, type FieldProblem } from '../errors/vault-error';
 import { ClientStore, isUniqueViolation, type ClientKind, type StoredClient } from '../store/clients';
 import type { Argon2Gate } from './argon2-gate';
 import type { Actor, IdentityAuditHook } from './audit-hook';
@@ -265,8 +265,8 @@ function checkRegistration(registration: ClientRegistration): void {
   if (!NAME_PATTERN.test(name)) problem('/name', 'A name is 1 to 63 letters, digits, dots, dashes or underscores');
   if (kind !== 'internal' && kind !== 'contractor') problem('/kind', 'A kind is internal or contractor');
   if (scopes.length === 0) problem('/scopes', 'A client is granted at least one scope');
-  scopes.filter((s) => !isScope(s)).forEach((s) => problem('/scopes', `Unknown scope ${printable(s)}`));
-  purposes.filter((p) => !isPurpose(p)).forEach((p) => problem('/purposes', `Unknown purpose ${printable(p)}`));
+  scopes.forEach((s, i) => isScope(s) || problem(`/scopes/${i}`, `Unknown scope${echoedName(s)}`));
+  purposes.forEach((p, i) => isPurpose(p) || problem(`/purposes/${i}`, `Unknown purpose${echoedName(p)}`));
   if (kind === 'contractor' && scopes.some(isAdminScope)) problem('/scopes', 'A contractor is never granted an admin or audit scope');
   if (scopes.some(isDataScope) && purposes.length === 0) problem('/purposes', 'A client granted a data scope is granted at least one purpose');
   // Said only when every scope was understood: a misspelt data scope is the one problem then.
@@ -278,7 +278,6 @@ function checkRegistration(registration: ClientRegistration): void {
 }
 
 const unique = (values: string[]) => [...new Set(values)];
-const printable = (value: string) => JSON.stringify(value.slice(0, 64));
 
 export function describeClient(client: StoredClient): ClientDescription {
   const iso = (date: Date | null) => (date ? date.toISOString() : null);

@@ -1,4 +1,4 @@
-import { VaultError, type FieldProblem } from '../errors/vault-error';
+import { echoedName, VaultError, type FieldProblem } from '../errors/vault-error';
 import { isPurpose } from '../identity/purposes';
 import {
   isField,
@@ -109,7 +109,7 @@ function parsePurpose(name: string, input: unknown, at: string, problem: (pointe
       const fieldAt = `${at}/fields/${escape(field)}`;
       if (!isField(field)) problem(fieldAt, 'Unknown field');
       else if (typeof level !== 'string' || !LEVEL_WORDS.includes(level)) {
-        problem(fieldAt, `Unknown reveal level ${printable(level)}; one of ${LEVEL_WORDS.join(', ')}`);
+        problem(fieldAt, `Unknown reveal level${echoedName(level)}; one of ${LEVEL_WORDS.join(', ')}`);
       } else if (level !== 'absent' && !(LEVELS_BY_FIELD[field] as readonly string[]).includes(level)) {
         problem(fieldAt, `${field} can be revealed only as ${LEVELS_BY_FIELD[field].join(', ')}`);
       } else rule.fields[field] = level as FieldLevel;
@@ -207,7 +207,7 @@ function parseCondition(input: unknown, at: string, problem: (pointer: string, d
       unknownMembers(input, ['type'], at, problem);
       return { type: input.type };
     default:
-      problem(`${at}/type`, `Unknown condition type ${printable(input.type)}; one of subscribed, sharing_consent, approval`);
+      problem(`${at}/type`, `Unknown condition type${echoedName(input.type)}; one of subscribed, sharing_consent, approval`);
       return undefined;
   }
 }
@@ -222,6 +222,3 @@ const PLAIN_TEXT = /^[\p{L}\p{M}\p{N}\p{P}\p{S}\p{Zs}\r\n\t]*$/u;
 
 const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 const escape = (segment: string) => segment.replace(/~/g, '~0').replace(/\//g, '~1');
-// Values from the request are echoed shortened and JSON-quoted: never a wall of text, never control characters.
-// Names are not: the pointer names them, as far as the answer repeats names back (src/http/problem.ts).
-const printable = (value: unknown) => JSON.stringify(typeof value === 'string' ? value.slice(0, 64) : value ?? null)?.slice(0, 80) ?? 'null';

@@ -93,7 +93,7 @@ describe('/v1/admin/clients', () => {
 
   it('refuses unknown scopes and purposes, data scopes without a purpose, and a duplicate name', async () => {
     const bad = await vault.post('/v1/admin/clients').set(as(token)).send({ name: 'x1', scopes: ['subjects:read', 'root'], purposes: ['spying'] }).expect(400);
-    expect(bad.body.errors.map((e: { pointer: string }) => e.pointer)).toEqual(expect.arrayContaining(['/scopes', '/purposes']));
+    expect(bad.body.errors.map((e: { pointer: string }) => e.pointer)).toEqual(expect.arrayContaining(['/scopes/1', '/purposes/0']));
     expect((await vault.post('/v1/admin/clients').set(as(token)).send({ name: 'x2', scopes: ['subjects:read'] }).expect(400)).body.code).toBe('invalid_client_grant');
     expect((await vault.post('/v1/admin/clients').set(as(token)).send({ name: 'x3', scopes: 'subjects:read' }).expect(400)).body.code).toBe('invalid_body');
     // A member left out is said to be required, in the words of the data routes.
@@ -151,6 +151,20 @@ describe('/v1/admin/clients', () => {
     }
     await requestToken(vault, { clientId: created.body.client_id, clientSecret: created.body.client_secret }, { grant_type: 'client_credentials', scope: 'audit:read' }).expect(200);
     expect((await vault.vault.db('clients').where({ id: created.body.client_id }).first()).previous_secret_expires_at).toBeNull();
+  });
+
+  it('names a misspelt scope or purpose back, but not a value of another shape, which may be personal', async () => {
+    const res = await vault
+      .post('/v1/admin/clients')
+      .set(as(token))
+      .send({ name: 'echo-check', scopes: ['subjects:reed', 'jo.canary@example.com'], purposes: ['shiping', '4111 1111 1111 1111'] })
+      .expect(400);
+    expect(res.body.errors).toEqual([
+      { pointer: '/scopes/0', detail: 'Unknown scope "subjects:reed"' },
+      { pointer: '/scopes/1', detail: 'Unknown scope' },
+      { pointer: '/purposes/0', detail: 'Unknown purpose "shiping"' },
+      { pointer: '/purposes/1', detail: 'Unknown purpose' },
+    ]);
   });
 
   it('gives a disabled client no new secret: disabling is for good', async () => {

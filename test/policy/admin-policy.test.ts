@@ -41,6 +41,7 @@ describe('/v1/admin/policy', () => {
     broken.purposes.billing.fields.name = 'sort_of';
     const res = await vault.put('/v1/admin/policy').set(bearer(admin)).set('If-Match', '"1"').send(broken).expect(400);
     expect(res.body.code).toBe('invalid_policy');
+    expect(res.body.errors.find((e: { pointer: string }) => e.pointer === '/purposes/billing/fields/name').detail).toMatch(/^Unknown reveal level "sort_of"; one of/);
     expect(res.body.errors.map((e: { pointer: string }) => e.pointer).sort()).toEqual(['/purposes/billing/fields/name', '/purposes/shipping/fields/shoe_size', '/purposes/teleportation']);
     expect((await vault.get('/v1/admin/policy').set(bearer(admin)).expect(200)).body.version).toBe(1);
     const [event] = await vault.vault.db('audit_events').where({ request_id: res.headers['x-request-id'] });

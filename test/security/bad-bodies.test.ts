@@ -122,6 +122,16 @@ describe('names that carry personal values', () => {
     }
   });
 
+  it('repeats a number as a pointer segment only where it indexes an array of the body', async () => {
+    const subjects = OPERATIONS.find((o) => o.label === 'POST /v1/subjects')!;
+    const named = await attack(vault, fixtures, subjects).set('Content-Type', 'application/json').send(JSON.stringify({ ...validBody(subjects, fixtures), 7319: 1 }));
+    expect([named.status, named.body.errors]).toEqual([422, [{ pointer: '/', detail: 'unknown property (in a member whose name is not repeated back)' }]]);
+
+    const batch = OPERATIONS.find((o) => o.label === 'POST /v1/emails/resolve')!;
+    const indexed = await attack(vault, fixtures, batch).set('Content-Type', 'application/json').send(JSON.stringify({ subject_ids: ['sub_AAAAAAAAAAAAAAAAAAAAAA', 7] }));
+    expect([indexed.status, indexed.body.errors?.[0]?.pointer]).toEqual([422, '/subject_ids/1']);
+  });
+
   it('still names a plain unknown property by its pointer', async () => {
     const op = OPERATIONS.find((o) => o.label === 'POST /v1/subjects')!;
     const res = await attack(vault, fixtures, op).set('Content-Type', 'application/json').send(JSON.stringify({ ...validBody(op, fixtures), nickname: 'x' }));
