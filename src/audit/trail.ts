@@ -146,8 +146,9 @@ const cursorOf = (seq: number) => Buffer.from(`seq:${seq}`).toString('base64url'
 
 function parseCursor(cursor: string): number {
   // Only what cursorOf writes: the decoder would skip characters it cannot read, so check them first.
-  const match = /^[A-Za-z0-9_-]+$/.test(cursor) ? /^seq:(\d{1,15})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8')) : null;
-  if (!match) throw new VaultError('invalid_cursor', 400, 'The cursor is not one this vault issued');
+  // … and only as cursorOf writes it: the number with no leading zero, the encoding unpadded.
+  const match = /^[A-Za-z0-9_-]+$/.test(cursor) ? /^seq:([1-9]\d{0,14})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8')) : null;
+  if (!match || cursorOf(Number(match[1])) !== cursor) throw new VaultError('invalid_cursor', 400, 'The cursor is not one this vault issued');
   return Number(match[1]);
 }
 

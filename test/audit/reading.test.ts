@@ -66,6 +66,10 @@ describe('GET /v1/admin/audit', () => {
       expect([limit, (await vault.get(`/v1/admin/audit?limit=${limit}`).set(bearer(auditor))).body.code]).toEqual([limit, 'invalid_query']);
     }
     expect((await vault.get(`/v1/admin/audit?cursor=${issued}!!!`).set(bearer(auditor)).expect(400)).body.code).toBe('invalid_cursor');
+    for (const written of ['seq:0', 'seq:01', `seq:0${Buffer.from(issued, 'base64url').toString().slice(4)}`]) {
+      const cursor = Buffer.from(written).toString('base64url');
+      expect([written, (await vault.get(`/v1/admin/audit?cursor=${cursor}`).set(bearer(auditor))).body.code]).toEqual([written, 'invalid_cursor']);
+    }
     expect((await vault.get(`/v1/subjects/${subject}/access-log?limit=1e2`).set(bearer(auditor)).expect(400)).body.code).toBe('invalid_query');
     await vault.get(`/v1/admin/audit?limit=1000&cursor=${issued}`).set(bearer(auditor)).expect(200);
   });
