@@ -140,6 +140,11 @@ function toVaultError(error: unknown): VaultError {
     return new VaultError('database_busy', 503, 'The database could not serve the request in time; retry shortly', { headers: { 'Retry-After': '1' } });
   }
   if (error instanceof URIError) return new VaultError('invalid_characters', 400, 'The request URL is not valid UTF-8');
+  if (isInflateError(error)) {
+    return new VaultError('bad_request', 400, 'The request body does not decompress as its Content-Encoding says', {
+      detail: 'Send it as gzip, deflate or br as declared, or uncompressed without Content-Encoding',
+    });
+  }
   // A library's own refusal the vault does not name more precisely: the caller's request, as 400
   // `bad_request` (the one status openapi.yaml catalogues that code under).
   if (typeof status === 'number' && status >= 400 && status < 500) {
@@ -168,3 +173,9 @@ function isDatabaseUnavailable(error: unknown): boolean {
 const DATABASE_BUSY_CODES = new Set(['57014', '55P03', '40P01', '40001']);
 
 const isDatabaseBusy = (error: unknown): boolean => isDatabaseError(error) && DATABASE_BUSY_CODES.has(error.code);
+
+// zlib's own failure to decompress a body (gzip and deflate: Z_DATA_ERROR and kin; brotli: ERR__ERROR_…).
+function isInflateError(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && (code.startsWith('Z_') || code.startsWith('ERR__ERROR_'));
+}

@@ -1,4 +1,6 @@
+import https from 'node:https';
 import tls from 'node:tls';
+import { gzipSync } from 'node:zlib';
 import { accessToken, registerAdmin, registerClient } from '../identity/support/identity-helpers';
 import { exchange, exchangeText, parseAnswer, type RawAnswer } from '../support/raw-https';
 import { startTestVault, type TestVault } from '../support/test-vault';
@@ -145,6 +147,39 @@ describe('Transfer-Encoding', () => {
     expect(await vault.vault.db('subjects').count('* as n').first()).toEqual(before);
     // The caller's mistake, not a fault of the vault: no error in the log, no stack.
     expect(vault.logs.slice(logged).map((line) => JSON.parse(line) as { level: string }).filter((line) => ['error', 'fatal'].includes(line.level))).toEqual([]);
+  });
+});
+
+describe('Content-Encoding', () => {
+  const count = () => vault.vault.db('subjects').count({ n: '*' }).then((rows) => Number(rows[0]!.n));
+  // The compressed bytes as they are, on a connection of their own.
+  const postCompressed = (encoding: string, body: Buffer) =>
+    new Promise<{ status: number; body: Record<string, unknown> }>((resolve, reject) => {
+      const req = https.request(
+        { host: '127.0.0.1', servername: 'localhost', port: vault.vault.port, ca: vault.ca, method: 'POST', path: '/v1/subjects', agent: false },
+        (res) => {
+          let text = '';
+          res.on('data', (chunk: Buffer) => (text += chunk.toString('utf8')));
+          res.on('end', () => resolve({ status: res.statusCode!, body: JSON.parse(text) as Record<string, unknown> }));
+        },
+      );
+      req.on('error', reject);
+      req.setHeader('Authorization', auth(account));
+      req.setHeader('Content-Type', 'application/json');
+      req.setHeader('Content-Encoding', encoding);
+      req.end(body);
+    });
+
+  it('gzip is read as the body it compresses', async () => {
+    const res = await postCompressed('gzip', gzipSync('{"name":"Compressed Body"}'));
+    expect([res.status, res.body.name]).toEqual([201, 'Compressed Body']);
+  });
+
+  it('that does not fit the body is refused with 400 saying so, and nothing is created', async () => {
+    const before = await count();
+    const res = await postCompressed('deflate', gzipSync('{"name":"canary"}'));
+    expect([res.status, res.body.code, res.body.title]).toEqual([400, 'bad_request', 'The request body does not decompress as its Content-Encoding says']);
+    expect(await count()).toBe(before);
   });
 });
 
