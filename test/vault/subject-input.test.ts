@@ -208,6 +208,10 @@ describe('subject patch', () => {
     expect(parseSubjectPatch({ postal_address: { line1, city: 'Leeds', country: 'GB' } }).postal_address?.line1).toBe(line1);
   });
 
+  it('stores a postal code in its compatibility form, as its masked prefix shows it', () => {
+    expect(parseSubjectPatch({ postal_address: { line1: '1 Main St', city: 'Tokyo', postal_code: '１００－０００１', country: 'JP' } }).postal_address?.postal_code).toBe('100-0001');
+  });
+
   it('refuses an empty patch', () => {
     expect(refusal(() => parseSubjectPatch({})).errors?.[0]?.detail).toBe('the patch changes nothing');
   });

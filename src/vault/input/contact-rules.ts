@@ -68,7 +68,10 @@ export const postalAddress = z.strictObject(
     line2: text(200, 'line2').optional(),
     city: text(100, 'city'),
     region: text(100, 'region').optional(),
-    postal_code: text(20, 'postal_code').optional(),
+    // Stored in its compatibility form (full-width １２３４５ as 12345), the form its masked prefix shows.
+    postal_code: text(20, 'postal_code')
+      .transform((value) => value.normalize('NFKC'))
+      .optional(),
     country: countryCode,
   },
   { error: (issue) => (issue.code === 'unrecognized_keys' ? 'unknown property' : 'postal_address must be an object') },
