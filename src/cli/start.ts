@@ -90,6 +90,7 @@ async function provideEmbeddedDatabase(config: Config, log: ReturnType<typeof cr
     port: config.database.embeddedPort,
     database: 'pdvault',
     onLog: (line) => log.debug({ postgres: line.trim() }, 'embedded postgres'),
+    onNotice: (message) => log.warn(message),
   });
   config.database.url = cluster.url;
   return cluster;

@@ -18,6 +18,8 @@ export interface EmbeddedOptions {
   /** Server settings for this start, each given as `-c name=value` (the benchmark sizes `shared_buffers`). */
   settings?: Readonly<Record<string, string>>;
   onLog?: (line: string) => void;
+  /** Told when a server a killed vault left running was stopped before this start. */
+  onNotice?: (message: string) => void;
 }
 
 /**
@@ -36,7 +38,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
   const clusterDir = path.join(options.dir, 'cluster');
   const password = readOrCreatePassword(path.join(options.dir, 'password'));
   const firstStart = !fs.existsSync(path.join(clusterDir, 'PG_VERSION'));
-  assertNotRunning(clusterDir);
+  await stopIfLeftBehind(clusterDir, password, options.onNotice);
   await assertPortFree(options.port);
   let fatal: string | undefined;
   let starting = true;
@@ -73,27 +75,69 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
 }
 
 /**
- * A cluster another process has running (a second `npm start`, or one left behind by a vault
- * that was killed) cannot be started again: say so in one line, naming the process.
+ * A cluster another process has running. A vault that was killed leaves its server behind, with
+ * no session open on it: that one is stopped (a fast shutdown) and this start goes on, as after
+ * any crash, so a supervisor's restart brings the vault back. One with sessions open is a vault
+ * (or a command) using this data folder: refused in one line, naming the process.
  */
-function assertNotRunning(clusterDir: string): void {
-  let pid: number;
-  try {
-    pid = Number(fs.readFileSync(path.join(clusterDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
-  } catch {
-    return;
+async function stopIfLeftBehind(clusterDir: string, password: string, notice?: (message: string) => void): Promise<void> {
+  const running = runningServer(clusterDir);
+  if (!running) return;
+  const sessions = running.port === undefined ? undefined : await openSessions(running.port, password).catch(() => undefined);
+  if (sessions !== 0) {
+    throw new Error(
+      `the embedded PostgreSQL in ${clusterDir} is already running (process ${running.pid}): a vault uses this data folder; ` +
+        `stop that vault first, or only if no vault is running (a server left behind by one that was killed), end that process (kill ${running.pid})`,
+    );
   }
-  if (!Number.isInteger(pid) || pid <= 0) return;
+  process.kill(running.pid, 'SIGINT');
+  if (!(await endedWithin(clusterDir, running.pid, LEFT_BEHIND_STOP_MS))) {
+    throw new Error(`the embedded PostgreSQL in ${clusterDir}, left running by a vault that was killed (process ${running.pid}), did not stop within ${LEFT_BEHIND_STOP_MS / 1000} s`);
+  }
+  notice?.(`stopped the embedded PostgreSQL a killed vault left running (process ${running.pid})`);
+}
+
+const LEFT_BEHIND_STOP_MS = 30_000;
+
+/** The server `postmaster.pid` names, if its process is alive: its pid, and its port (the file's fourth line). */
+function runningServer(clusterDir: string): { pid: number; port?: number } | undefined {
+  let lines: string[];
+  try {
+    lines = fs.readFileSync(path.join(clusterDir, 'postmaster.pid'), 'utf8').split('\n');
+  } catch {
+    return undefined;
+  }
+  const pid = Number(lines[0]);
+  if (!Number.isInteger(pid) || pid <= 0) return undefined;
   try {
     process.kill(pid, 0);
   } catch (error) {
     // Gone (a stale file PostgreSQL removes itself), or not ours to signal: only ESRCH means gone.
-    if ((error as NodeJS.ErrnoException).code === 'ESRCH') return;
+    if ((error as NodeJS.ErrnoException).code === 'ESRCH') return undefined;
   }
-  throw new Error(
-    `the embedded PostgreSQL in ${clusterDir} is already running (process ${pid}): a vault uses this data folder; ` +
-      `stop that vault first, or only if no vault is running (a server left behind by one that was killed), end that process (kill ${pid})`,
-  );
+  const port = Number(lines[3]);
+  return { pid, port: Number.isInteger(port) && port > 0 ? port : undefined };
+}
+
+/** Client sessions open on the server besides this one (a vault holds at least its two listeners). */
+async function openSessions(port: number, password: string): Promise<number> {
+  const { Client } = await import('pg');
+  const client = new Client({ host: '127.0.0.1', port, user: 'postgres', password, database: 'postgres', connectionTimeoutMillis: 2_000 });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ n: number }>("select count(*)::int as n from pg_stat_activity where backend_type = 'client backend' and pid <> pg_backend_pid()");
+    return rows[0]!.n;
+  } finally {
+    await client.end();
+  }
+}
+
+/** The server has stopped: its `postmaster.pid` gone (it removes the file last), or its process. */
+async function endedWithin(clusterDir: string, pid: number, ms: number): Promise<boolean> {
+  for (const deadline = Date.now() + ms; Date.now() < deadline; await new Promise((resolve) => setTimeout(resolve, 100))) {
+    if (runningServer(clusterDir)?.pid !== pid) return true;
+  }
+  return false;
 }
 
 /**

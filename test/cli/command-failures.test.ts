@@ -6,7 +6,9 @@ import { Client } from 'pg';
 import { loadConfig } from '../../src/config/config';
 import { startVault } from '../../src/cli/vault';
 import { startEmbeddedPostgres } from '../../src/store/embedded-postgres';
+import { startPostgres } from '../faults/support/postgres';
 import { runCli } from '../support/cli-process';
+import { freePort } from '../support/ports';
 import { createTestDatabase } from '../support/test-database';
 import { productionEnv, testCertificate } from '../support/test-vault';
 
@@ -86,6 +88,39 @@ describe('a vault told not to migrate, on a database with pending migrations', (
       await client.end();
       await database.drop();
       fs.rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('an embedded PostgreSQL a killed vault left running', () => {
+  it('is stopped by the next start, which then starts as after any crash', async () => {
+    const port = await freePort();
+    const first = await startPostgres(path.join(dir, 'postgres'), port, 'pdvault');
+    const url = first.url;
+    await first.abandon();
+    const leftBehind = Number(fs.readFileSync(path.join(dir, 'postgres', 'cluster', 'postmaster.pid'), 'utf8').split('\n')[0]);
+    try {
+      // Left behind: still running, with no session open on it.
+      const probe = new Client({ connectionString: url });
+      await probe.connect();
+      await probe.end();
+
+      const second = await startPostgres(path.join(dir, 'postgres'), port, 'pdvault');
+      try {
+        expect(second.log()).toMatch(/database system is ready to accept connections/);
+        const client = new Client({ connectionString: second.url });
+        await client.connect();
+        expect((await client.query('select 1 as one')).rows).toEqual([{ one: 1 }]);
+        await client.end();
+      } finally {
+        await second.stop();
+      }
+    } finally {
+      try {
+        process.kill(leftBehind, 'SIGKILL');
+      } catch {
+        // Stopped, as it should be.
+      }
     }
   });
 });

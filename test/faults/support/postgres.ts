@@ -9,6 +9,8 @@ export interface PostgresProcess {
   stop(): Promise<void>;
   /** The server's log lines so far, as the vault receives them. */
   log(): string;
+  /** Kills the process that started PostgreSQL (SIGKILL), as a killed vault dies: the server is left running. */
+  abandon(): Promise<void>;
 }
 
 /** An embedded PostgreSQL with its cluster in `dir`, on loopback `port`; a second start on the same dir reuses the cluster. */
@@ -39,6 +41,10 @@ export function startPostgres(dir: string, port: number, database: string): Prom
           await exited;
         },
         log: () => err,
+        async abandon() {
+          child.kill('SIGKILL');
+          await exited;
+        },
       });
     });
     void exited.then((code) => {
