@@ -12,7 +12,12 @@ import { escapePointer } from '../middleware/input-hygiene';
 
 const SCOPE = 'audit:read';
 const identifier = z.string().regex(/^[A-Za-z0-9_.:-]{1,128}$/, 'Not an identifier');
-const time = z.iso.datetime({ offset: true }).transform((value) => new Date(value));
+// RFC 3339 §5.6 lets `T` and `Z` be written in lower case; zod's check takes only upper.
+const time = z
+  .string()
+  .transform((value) => value.replace(/^(\d{4}-\d{2}-\d{2})t/, '$1T').replace(/z$/, 'Z'))
+  .pipe(z.iso.datetime({ offset: true }))
+  .transform((value) => new Date(value));
 
 export const Paging = {
   // Digits only: Number() would also take 0x10, 1e2 and surrounding spaces.
