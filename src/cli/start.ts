@@ -24,7 +24,7 @@ export async function startCommand(): Promise<void> {
   // PostgreSQL starts or the banner prints is as clean as one that arrives later.
   let stopping = false;
   const running: { vault?: RunningVault } = {};
-  const stop = async (signal: string) => {
+  const stop = async (signal: string, exitCode = 0) => {
     if (stopping) return;
     stopping = true;
     running.vault?.logger.info({ signal }, 'shutting down');
@@ -42,7 +42,7 @@ export async function startCommand(): Promise<void> {
       process.stderr.write(`pdvault: shutdown failed: ${error instanceof Error ? error.message : String(error)}\n`);
       process.exit(1);
     }
-    process.exit(0);
+    process.exit(exitCode);
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
@@ -53,6 +53,12 @@ export async function startCommand(): Promise<void> {
     fs.chmodSync(config.dataDir, 0o711);
     bootLog.warn({ data_dir: config.dataDir }, 'DEVELOPMENT MODE: embedded PostgreSQL and a self-signed certificate; do not hold real personal data');
     embedded = await provideEmbeddedDatabase(config, bootLog);
+    // The vault cannot serve without it, and nothing would start it again: stop too, and say why,
+    // so whatever restarts the vault restarts both.
+    void embedded?.ended.then((code) => {
+      (running.vault?.logger ?? bootLog).error({ exit_code: code }, 'the embedded PostgreSQL stopped unexpectedly; the vault stops too');
+      void stop('embedded PostgreSQL exited', 1);
+    });
     await provideDevelopmentCertificate(config, bootLog);
   }
 

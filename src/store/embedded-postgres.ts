@@ -1,3 +1,4 @@
+import type { ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -9,6 +10,8 @@ export interface EmbeddedCluster {
   /** Connection string of the `postgres` maintenance database (for creating more databases). */
   adminUrl: string;
   stop(): Promise<void>;
+  /** Settles with the server's exit code if it exits other than through `stop()` (killed, crashed); never otherwise. */
+  ended: Promise<number | null>;
 }
 
 export interface EmbeddedOptions {
@@ -68,10 +71,25 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
     throw new Error(`the embedded PostgreSQL did not start${why ? `: ${why}` : ''} (its whole log is at debug level)`);
   });
   starting = false;
+  let stopped = false;
+  let exited = false;
+  // The package keeps the server's process on the instance, undeclared.
+  const child = (server as unknown as { process?: ChildProcess }).process;
+  const ended = new Promise<number | null>((resolve) =>
+    child?.once('exit', (code) => {
+      exited = true;
+      if (!stopped) resolve(code);
+    }),
+  );
   const base = `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${options.port}`;
   const adminUrl = `${base}/postgres`;
   await createDatabaseIfMissing(adminUrl, options.database);
-  return { url: `${base}/${options.database}`, adminUrl, stop: () => server.stop() };
+  const stop = async () => {
+    stopped = true;
+    // The package's stop waits for an exit that, for a server already gone, never comes.
+    if (!exited) await server.stop();
+  };
+  return { url: `${base}/${options.database}`, adminUrl, stop, ended };
 }
 
 /**

@@ -55,6 +55,23 @@ describe('pdvault start (development)', () => {
   });
 });
 
+describe('pdvault start (development), when its embedded PostgreSQL dies under it', () => {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pdvault-start-'));
+  fs.chmodSync(dataDir, 0o711);
+  afterAll(() => fs.rmSync(dataDir, { recursive: true, force: true }));
+
+  it('stops too, with status 1 and the reason in its log, so whatever restarts it restarts both', async () => {
+    const run = runCli(['start'], { PDVAULT_DATA_DIR: dataDir, PDVAULT_PORT: '0', PDVAULT_EMBEDDED_PG_PORT: String(await freePort()) });
+    await run.waitFor(/try: curl/);
+    const postgres = Number(fs.readFileSync(path.join(dataDir, 'postgres', 'cluster', 'postmaster.pid'), 'utf8').split('\n')[0]);
+
+    process.kill(postgres, 'SIGKILL');
+
+    const exited = await run.exited;
+    expect([exited.code, run.stdout()]).toEqual([1, expect.stringMatching(/the embedded PostgreSQL stopped unexpectedly; the vault stops too/)]);
+  });
+});
+
 // Only root runs the embedded server as another user (postgres), who must pass through every folder above its data.
 const asRoot = process.getuid?.() === 0;
 (asRoot ? it : it.skip)('as root, refuses in one line a data folder the postgres user cannot reach, naming the folder', async () => {
