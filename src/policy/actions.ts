@@ -33,6 +33,11 @@ export interface ActionRule {
   /** How a `write` action uses its fields, for a refusal's detail ("writes" when unset). */
   uses?: string;
   /**
+   * A `write` only the record's owner makes (ownsRecord), decided on the fields it names like
+   * any write: the subject's values are the subject's own, changed through the account service.
+   */
+  ownerOnly?: true;
+  /**
    * The most the action shows of a field whatever the purpose's level (a card listing shows it
    * masked even to a purpose that may reveal it): the decision and its audit event say so.
    */
@@ -44,12 +49,15 @@ const CARD_MASKED = { payment_method: 'masked' } as const;
 
 /** Every data action the vault performs, with the scope it needs. Data routes name one of these. */
 export const DATA_ACTIONS = {
-  'subjects.create': { scope: 'subjects:write', fieldMode: 'write', uses: 'writes (all of them when it sets external_id)' },
+  // A subject's values are created and changed by the record's owner alone. Any other purpose
+  // that could write a field could overwrite what it sees only masked, or redirect the account's
+  // own mail by writing its email (a support desk, a partner mailing), whatever its scopes.
+  'subjects.create': { scope: 'subjects:write', fieldMode: 'write', ownerOnly: true, uses: 'writes (all of them when it sets external_id)' },
   // A creation retried with its Idempotency-Key, answered with the subject the first one made:
   // decided on that subject as its creation was, and recorded as such in its access log.
-  'subjects.replay': { scope: 'subjects:write', fieldMode: 'write', uses: 'writes (all of them when it sets external_id)' },
+  'subjects.replay': { scope: 'subjects:write', fieldMode: 'write', ownerOnly: true, uses: 'writes (all of them when it sets external_id)' },
   'subjects.read': { scope: 'subjects:read', fieldMode: 'read' },
-  'subjects.update': { scope: 'subjects:write', fieldMode: 'write', uses: 'writes (all of them when it sets external_id)' },
+  'subjects.update': { scope: 'subjects:write', fieldMode: 'write', ownerOnly: true, uses: 'writes (all of them when it sets external_id)' },
   // Erasure destroys everything held, irreversibly: only the record's owner may erase (not a
   // break-glass purpose, whose approval is for a disclosure).
   'subjects.erase': { scope: 'subjects:write', fieldMode: 'owner' },

@@ -58,7 +58,7 @@ export function evaluate(input: Evaluation): { decision: Decision; needsApproval
 
   const alongside = (rule as ActionRule).alongside;
   const levels = alongside ? Object.keys(fields).filter((field) => !alongside.includes(field)).map((field) => fields[field]!) : Object.values(fields);
-  if (rule.fieldMode === 'owner' && !ownsRecord(purposeRule)) return deny('not_record_owner');
+  if ((rule.fieldMode === 'owner' || (rule as ActionRule).ownerOnly) && !ownsRecord(purposeRule)) return deny('not_record_owner');
   const mode = rule.fieldMode;
   if ((mode === 'reveal' || mode === 'write') && !levels.every((level) => levelServes(mode, level))) return deny('field_not_allowed');
   if (mode === 'read' && levels.length > 0 && !levels.some((level) => levelServes(mode, level))) return deny('field_not_allowed');

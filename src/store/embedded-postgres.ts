@@ -93,22 +93,26 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
 }
 
 /**
- * A cluster another process has running. A vault that was killed leaves its server behind, with
- * no session open on it: that one is stopped (a fast shutdown) and this start goes on, as after
- * any crash, so a supervisor's restart brings the vault back. One with sessions open is a vault
- * (or a command) using this data folder: refused in one line, naming the process.
+ * A cluster another process has running. A vault that was killed leaves its server behind:
+ * that one is stopped (a fast shutdown) and this start goes on, as after any crash, so a
+ * supervisor's restart brings the vault back. Any other is a vault (or a command) using this
+ * data folder, or one that cannot be told apart from it: refused in one line, naming the process.
  */
 async function stopIfLeftBehind(clusterDir: string, password: string, notice?: (message: string) => void): Promise<void> {
   const running = runningServer(clusterDir);
   if (!running) return;
-  const sessions = running.port === undefined ? undefined : await openSessions(running.port, password).catch(() => undefined);
-  if (sessions !== 0) {
+  if (!(await isLeftBehind(running, password))) {
     throw new Error(
       `the embedded PostgreSQL in ${clusterDir} is already running (process ${running.pid}): a vault uses this data folder; ` +
         `stop that vault first, or only if no vault is running (a server left behind by one that was killed), end that process (kill ${running.pid})`,
     );
   }
-  process.kill(running.pid, 'SIGINT');
+  try {
+    process.kill(running.pid, 'SIGINT');
+  } catch (error) {
+    // Gone meanwhile: nothing left to stop.
+    if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
+  }
   if (!(await endedWithin(clusterDir, running.pid, LEFT_BEHIND_STOP_MS))) {
     throw new Error(`the embedded PostgreSQL in ${clusterDir}, left running by a vault that was killed (process ${running.pid}), did not stop within ${LEFT_BEHIND_STOP_MS / 1000} s`);
   }
@@ -116,6 +120,36 @@ async function stopIfLeftBehind(clusterDir: string, password: string, notice?: (
 }
 
 const LEFT_BEHIND_STOP_MS = 30_000;
+// A killed client's sessions end when their statement does (the vault's statement timeout is 5 s).
+const SESSIONS_END_MS = 10_000;
+
+/**
+ * Left behind: the process that started the server is gone (its parent is no longer a Node.js
+ * process: the server was handed to init or a subreaper), and no session stays open on it once
+ * a killed client's have had time to end. A vault that has started its server and not yet
+ * connected, or a command's own server, still has its Node.js parent. Where /proc cannot tell
+ * (not Linux), nothing is taken for left behind.
+ */
+async function isLeftBehind(running: { pid: number; port?: number }, password: string): Promise<boolean> {
+  if (running.port === undefined || parentIsNode(running.pid) !== false) return false;
+  for (const deadline = Date.now() + SESSIONS_END_MS; ; await new Promise((resolve) => setTimeout(resolve, 250))) {
+    const sessions = await openSessions(running.port, password).catch(() => undefined);
+    if (sessions === 0) return true;
+    if (sessions === undefined || Date.now() > deadline) return false;
+  }
+}
+
+/** Whether a process's parent is a Node.js process; undefined where /proc does not say. */
+function parentIsNode(pid: number): boolean | undefined {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The name in parentheses may hold spaces; the state and the parent's pid follow it.
+    const parent = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    return fs.readFileSync(`/proc/${parent}/comm`, 'utf8').trim().startsWith('node');
+  } catch {
+    return undefined;
+  }
+}
 
 /** The server `postmaster.pid` names, if its process is alive: its pid, and its port (the file's fourth line). */
 function runningServer(clusterDir: string): { pid: number; port?: number } | undefined {

@@ -386,10 +386,9 @@ function showingOnly(decision: Allowed, input: Partial<Record<PersonalField, unk
 }
 
 /**
- * The fields a write is decided on: those it sets, or every personal field when it sets
- * external_id. That id ties the record to an account, so only a purpose that may see all of
- * the record (masked at least) may set it; a write naming no personal field would otherwise
- * pass for any purpose with subjects:write.
+ * The fields a write is decided on, and its audit event records: those it sets, or every
+ * personal field when it sets external_id, which ties the whole record to an account. (Only the
+ * record's owner writes at all: see `ownerOnly` in src/policy/actions.ts.)
  */
 function fieldsDecidedOn(input: Partial<Record<PersonalField | 'external_id', unknown>>): PersonalField[] {
   return input.external_id !== undefined ? [...PERSONAL_FIELDS] : PERSONAL_FIELDS.filter((field) => input[field] !== undefined);

@@ -98,7 +98,7 @@ describe('an embedded PostgreSQL a killed vault left running', () => {
     const first = await startPostgres(path.join(dir, 'postgres'), port, 'pdvault');
     const url = first.url;
     await first.abandon();
-    const leftBehind = Number(fs.readFileSync(path.join(dir, 'postgres', 'cluster', 'postmaster.pid'), 'utf8').split('\n')[0]);
+    const leftBehind = postmasterPid();
     try {
       // Left behind: still running, with no session open on it.
       const probe = new Client({ connectionString: url });
@@ -116,11 +116,29 @@ describe('an embedded PostgreSQL a killed vault left running', () => {
         await second.stop();
       }
     } finally {
-      try {
-        process.kill(leftBehind, 'SIGKILL');
-      } catch {
-        // Stopped, as it should be.
-      }
+      // Only should the test have failed with the server still there (its pid may be another's by now).
+      if (leftBehind !== undefined && postmasterPid() === leftBehind) process.kill(leftBehind, 'SIGKILL');
+    }
+  });
+
+  it('is not taken for left behind while the process that started it lives: that start is refused', async () => {
+    const port = await freePort();
+    const first = await startPostgres(path.join(dir, 'postgres'), port, 'pdvault');
+    try {
+      await expect(startPostgres(path.join(dir, 'postgres'), port, 'pdvault')).rejects.toThrow(/is already running \(process \d+\)/);
+      const client = new Client({ connectionString: first.url });
+      await client.connect();
+      await client.end();
+    } finally {
+      await first.stop();
     }
   });
 });
+
+const postmasterPid = () => {
+  try {
+    return Number(fs.readFileSync(path.join(dir, 'postgres', 'cluster', 'postmaster.pid'), 'utf8').split('\n')[0]);
+  } catch {
+    return undefined;
+  }
+};

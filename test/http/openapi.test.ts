@@ -53,8 +53,11 @@ describe('the response checker', () => {
     expect(() => expectMatchesSpec(fakeResponse(200, { status: 'ok', extra: 1 }))).toThrow(/does not match openapi.yaml/);
   });
 
-  it('refuses a status the spec does not declare', () => {
-    expect(() => expectMatchesSpec(fakeResponse(418, {}))).toThrow(/declares no 418/);
+  it('takes a status the operation does not list only as the problem document of its default response', () => {
+    expect(() => expectMatchesSpec(fakeResponse(418, { status: 'ok' }))).toThrow(/418: media type application\/json not declared/);
+    const problem = { type: 'urn:pdvault:problem:expectation_failed', title: 'x', status: 417, code: 'expectation_failed', request_id: 'req_0123456789abcdef0123456789abcdef' };
+    expect(() => expectMatchesSpec(fakeResponse(417, problem, 'application/problem+json'))).not.toThrow();
+    expect(() => expectMatchesSpec(fakeResponse(417, { ...problem, code: 'not_in_the_catalogue' }, 'application/problem+json'))).toThrow();
   });
 
   it('refuses an undeclared media type', () => {
