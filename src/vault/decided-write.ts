@@ -1,5 +1,5 @@
 import { VaultError } from '../errors/vault-error';
-import type { Allowed } from '../policy/decision';
+import type { Allowed, SubjectFacts } from '../policy/decision';
 import type { DecisionPoint } from '../policy/decision-point';
 import type { Caller } from './caller';
 
@@ -58,4 +58,20 @@ export function disclose<T>(decisions: DecisionPoint, caller: Caller, decision: 
   const disclosure = new DecidedWrite(decisions, caller);
   disclosure.restsOn(decision);
   return disclosure.run(open);
+}
+
+/**
+ * The subject's row read again for a disclosure decided on the row first read (a re-key made
+ * the first unreadable): the subject's choices as they stand now must still let the decision's
+ * purpose see it, since an opt-out may have committed in between. Refused with the decision's
+ * own reason (403 `subject_opted_out`, …), which `disclose` then records as not done.
+ */
+export async function rereadUnderChoices<R extends { id: string; preferences: SubjectFacts['preferences'] }>(
+  decisions: DecisionPoint,
+  decision: Allowed,
+  reread: () => Promise<R>,
+): Promise<R> {
+  const again = await reread();
+  (await decisions.choicesCheck(decision))({ id: again.id, preferences: again.preferences });
+  return again;
 }

@@ -3,6 +3,7 @@ import { VaultError } from '../errors/vault-error';
 import { assertAllowed, type Allowed, type Decision } from '../policy/decision';
 import type { DecisionPoint } from '../policy/decision-point';
 import type { SubjectFields } from '../store/subjects';
+import { rereadUnderChoices } from './decided-write';
 import { openRereadingAfterKeyChange } from './key-changes';
 import type { SubjectReads } from './subject-reads';
 import type { Caller } from './caller';
@@ -30,10 +31,10 @@ export class EmailResolution {
     const decision = assertAllowed(await this.decisions.decide(caller.principal, 'emails.resolve', factsOrMissing(id, record), ['email'], caller.context));
     if (!record) throw subjectNotFound();
     try {
-      return { subject_id: id, email: await this.openEmail(id, record) };
+      return { subject_id: id, email: await this.openEmail(id, record, decision) };
     } catch (error) {
-      // No address to give (none on file, or erased since): the allowed disclosure did not happen.
-      if (error instanceof VaultError && error.status === 404) await this.notGiven(caller, [decision], error.code);
+      // No address to give (none on file, erased since, or an opt-out found on a row read again): the allowed disclosure did not happen.
+      if (isNotGiven(error)) await this.notGiven(caller, [decision], error.code);
       throw error;
     }
   }
@@ -58,10 +59,10 @@ export class EmailResolution {
         if (decision && !decision.allowed) return { subject_id: id, error: decision.reason };
         if (!record || !decision) return { subject_id: id, error: 'not_found' };
         try {
-          return { subject_id: id, email: await this.openEmail(id, record) };
+          return { subject_id: id, email: await this.openEmail(id, record, decision) };
         } catch (error) {
-          // Erased, or its email removed, since the batch read it: that subject's answer, not the batch's.
-          if (!(error instanceof VaultError) || error.status !== 404) throw error;
+          // Erased, its email removed, or opted out, since the batch read it: that subject's answer, not the batch's.
+          if (!isNotGiven(error)) throw error;
           notGiven.set(error.code, [...(notGiven.get(error.code) ?? []), decision]);
           return { subject_id: id, error: error.code === 'subject_not_found' ? 'not_found' : error.code };
         }
@@ -75,11 +76,15 @@ export class EmailResolution {
     return this.decisions.recordNotDone(caller.principal, decisions, `not_done:${code}`, caller.context);
   }
 
-  private openEmail(id: string, record: SubjectFields): Promise<string> {
-    return openRereadingAfterKeyChange(record, () => this.subjects.fieldsAgain(id, ['email']), async (read) => {
+  private openEmail(id: string, record: SubjectFields, decision: Allowed): Promise<string> {
+    const reread = () => rereadUnderChoices(this.decisions, decision, () => this.subjects.fieldsAgain(id, ['email']));
+    return openRereadingAfterKeyChange(record, reread, async (read) => {
       // Checked on the row as read, and again on a row read after a key change.
       if (!read.sealed.email) throw new VaultError('email_not_on_file', 404, 'The subject has no email address');
       return (await this.keys.open(id, 'email', read.sealed.email)).toString('utf8');
     });
   }
 }
+
+/** A refusal of the vault's own after the decision allowed it (404 nothing to give, 403 an opt-out found on a row read again). */
+const isNotGiven = (error: unknown): error is VaultError => error instanceof VaultError && (error.status === 404 || error.status === 403);

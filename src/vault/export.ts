@@ -9,7 +9,7 @@ import type { PaymentMethodRecord, PaymentMethodStore } from '../store/payment-m
 import type { SubjectRecord } from '../store/subjects';
 import type { Caller } from './caller';
 import { isSubjectId, subjectNotFound } from './ids';
-import { disclose } from './decided-write';
+import { disclose, rereadUnderChoices } from './decided-write';
 import { openRereadingAfterKeyChange } from './key-changes';
 import { openCard } from './payment-methods';
 import type { SubjectRenderer } from './subject-view';
@@ -67,11 +67,12 @@ export class SubjectExport {
   }
 
   /**
-   * The subject's values, preferences, cards and consent history as of one version of the
-   * subject, so the export does not state a consent its own history shows withdrawn. A change
-   * commits the subject's new version with its consent history, so the version read at the end,
-   * the same as the row's the parts were read after, says no change came between. Otherwise,
-   * or when a re-key made the row be read again midway, all is read again from the newer row.
+   * The subject's values, preferences and consent history as of one version of the subject, so
+   * the export does not state a consent its own history shows withdrawn. A change commits the
+   * subject's new version with its consent history, so the version read at the end, the same as
+   * the row's the parts were read after, says no change came between. Otherwise, or when a
+   * re-key made the row be read again midway, all is read again from the newer row. (A card
+   * added or removed leaves the version as it was: the cards are those held as the export ran.)
    */
   private async atOneVersion(first: SubjectRecord, decision: Allowed) {
     // Cards at most masked (brand, last four, expiry, holder name), whatever the purpose could reveal; none if it may not see them.
@@ -80,7 +81,7 @@ export class SubjectExport {
     for (let attempt = 1; attempt <= READS_OF_A_CHANGING_SUBJECT; attempt++) {
       let shown = record;
       const [subject, cards, consent] = await Promise.all([
-        openRereadingAfterKeyChange(record, () => this.subjects.again(record.id), (read) => {
+        openRereadingAfterKeyChange(record, () => rereadUnderChoices(this.decisions, decision, () => this.subjects.again(record.id)), (read) => {
           shown = read;
           return this.renderer.render(read, decision);
         }),
@@ -88,9 +89,10 @@ export class SubjectExport {
         this.consent.list(record.id),
       ]);
       if (shown === record && (await this.subjects.versionNow(record.id)) === record.version) return { shown, subject, cards, consent };
-      record = await this.subjects.again(record.id);
+      record = await rereadUnderChoices(this.decisions, decision, () => this.subjects.again(record.id));
     }
-    throw new VaultError('subject_busy', 503, 'The subject kept changing while it was exported; retry shortly', { headers: { 'Retry-After': '1' } });
+    // A 409, like a write overtaken by re-keys (subject_rekeyed): nothing was given, and the trail says so.
+    throw new VaultError('subject_busy', 409, 'The subject kept changing while it was exported; send the request again', { headers: { 'Retry-After': '1' } });
   }
 
   /** The subject's cards, as tokens alone or masked with their holder names. */

@@ -15,7 +15,7 @@ import { BlindIndexKeysBehind } from '../store/blind-index-keys';
 import type { IdempotencyKeyRef, IdempotencyKeyStore, IdempotencyRecord } from '../store/idempotency-keys';
 import { ExternalIdTaken, SEARCH_LIMIT, SEARCH_SCAN_LIMIT, type SealedSubjectField, type SearchPosition, type SubjectChanges, type SubjectRecord, type SubjectStore } from '../store/subjects';
 import type { Caller } from './caller';
-import { DecidedWrite, disclose } from './decided-write';
+import { DecidedWrite, disclose, rereadUnderChoices } from './decided-write';
 import { assertIfMatch, etagOf, type IfMatch } from './if-match';
 import { isSubjectId, newSubjectId, subjectNotFound } from './ids';
 import { PERSONAL_FIELDS, type PersonalField, type PreferencesInput, type SubjectInput, type SubjectPatch } from './input/subject-input';
@@ -136,14 +136,9 @@ export class Subjects {
     // Decided (and audited) before existence is told, so a caller without the purpose cannot probe ids.
     const decision = await this.decide(caller, 'subjects.read', factsOrMissing(id, record), SUBJECT_READ_FIELDS);
     if (!record) throw subjectNotFound();
-    // A re-key may make the row be read again, at a later version: its ETag is the one answered,
-    // and the subject's choices as they stand then must still let the purpose see it.
+    // A re-key may make the row be read again, at a later version: its ETag is the one answered.
     let shown = record;
-    const reread = async () => {
-      const again = await this.deps.reads.again(id);
-      (await this.deps.decisions.choicesCheck(decision))(factsOf(again));
-      return again;
-    };
+    const reread = () => rereadUnderChoices(this.deps.decisions, decision, () => this.deps.reads.again(id));
     const view = await disclose(this.deps.decisions, caller, decision, () =>
       openRereadingAfterKeyChange(record, reread, (read) => {
         shown = read;

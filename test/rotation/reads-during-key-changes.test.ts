@@ -2,6 +2,7 @@ import { startTestVault, type TestVault } from '../support/test-vault';
 import { dataCaller } from '../policy/support/principals';
 import { accountService, bearer, keyAdmin, paymentProcessor, subjectBody, VISA, waitForJob } from './support/rotation-helpers';
 import type { Caller } from '../policy/support/principals';
+import { accountService as accountWithConsent } from '../vault/support/data-callers';
 
 jest.setTimeout(120_000);
 
@@ -123,6 +124,35 @@ describe('reads of a subject while its key changes under them', () => {
       const res = await vault.get(`/v1/subjects/${id}`).set('Authorization', bearer(account)).expect(200);
 
       expect([res.headers.etag, res.body.version, res.body.name, res.body.email]).toEqual(['"2"', 2, 'Renamed Meanwhile', body.email]);
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
+  it('refuses an email whose row, read again after a re-key, shows the subject unsubscribed meanwhile, and records it as not given', async () => {
+    const { id } = await subjectWithCard(3);
+    const newsletter = await dataCaller(vault, 'emails:resolve', 'newsletter');
+    const owner = await accountWithConsent(vault);
+    const keys = vault.vault.keys;
+    const open = keys.open.bind(keys);
+    let overtaken: Promise<unknown> | undefined;
+    const spy = jest.spyOn(keys, 'open').mockImplementation(async (...args) => {
+      overtaken ??= (async () => {
+        await vault.put(`/v1/subjects/${id}/preferences`).set('Authorization', bearer(owner)).send({ newsletter: false }).expect(200);
+        await rekey(id);
+      })();
+      await overtaken;
+      return open(...args);
+    });
+    try {
+      const res = await vault.get(`/v1/subjects/${id}/email`).set('Authorization', bearer(newsletter));
+
+      expect([res.status, res.body.code]).toEqual([403, 'subject_opted_out']);
+      const events = await vault.vault.db('audit_events').where({ request_id: res.headers['x-request-id'] }).orderBy('seq').select('outcome', 'reason');
+      expect(events).toEqual([
+        { outcome: 'allowed', reason: null },
+        { outcome: 'denied', reason: 'not_done:subject_opted_out' },
+      ]);
     } finally {
       spy.mockRestore();
     }
