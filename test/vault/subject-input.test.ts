@@ -204,7 +204,17 @@ describe('subject patch', () => {
     expect(refusal(() => parseSubjectPatch(patch)).errors).toEqual([{ pointer, detail: expect.stringMatching(/must not hold a card number/) }]);
   });
 
-  it.each(['Flat 12, 4111 Ocean Drive', 'PO Box 41111111', 'Unit 4 / 11-15 High Street'])('takes an address line whose numbers are no card number (%s)', (line1) => {
+  it.each(['4111\u00a01111\u00a01111\u00a01111', '４１１１ １１１１ １１１１ １１１１', '4111\u20131111\u20131111\u20131111'])('refuses a card number written with other spaces, dashes or digits (%p)', (name) => {
+    expect(refusal(() => parseSubjectPatch({ name })).errors?.[0]?.detail).toMatch(/must not hold a card number/);
+  });
+
+  it('refuses a card number written as a full-width postal code, and a postal code too long once in its stored form', () => {
+    const address = (postal_code: string) => ({ postal_address: { line1: '1 Main St', city: 'Tokyo', postal_code, country: 'JP' } });
+    expect(refusal(() => parseSubjectPatch(address('４１１１１１１１１１１１１１１１'))).errors?.[0]?.pointer).toBe('/postal_address/postal_code');
+    expect(refusal(() => parseSubjectPatch(address('\ufdfa\ufdfa\ufdfa'))).errors?.[0]?.detail).toMatch(/at most 20 characters/);
+  });
+
+  it.each(['Flat 12, 4111 Ocean Drive', 'PO Box 41111111', 'Unit 4 / 11-15 High Street', '40.732330 -73.960057', 'Lat 40.7323304 Lon -73.9600571'])('takes an address line whose numbers are no card number (%s)', (line1) => {
     expect(parseSubjectPatch({ postal_address: { line1, city: 'Leeds', country: 'GB' } }).postal_address?.line1).toBe(line1);
   });
 

@@ -68,9 +68,12 @@ export const postalAddress = z.strictObject(
     line2: text(200, 'line2').optional(),
     city: text(100, 'city'),
     region: text(100, 'region').optional(),
-    // Stored in its compatibility form (full-width １２３４５ as 12345), the form its masked prefix shows.
-    postal_code: text(20, 'postal_code')
+    // Stored in its compatibility form (full-width １２３４５ as 12345), the form its masked prefix
+    // shows; checked in that form, so its limits hold for what is stored.
+    postal_code: z
+      .string({ error: 'postal_code must be a string' })
       .transform((value) => value.normalize('NFKC'))
+      .pipe(text(20, 'postal_code'))
       .optional(),
     country: countryCode,
   },

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { VaultError } from '../../errors/vault-error';
 import { PREFERENCE_NAMES, type PreferenceName } from '../../policy/preferences';
-import { holdsCardNumber } from './card-numbers';
+import { holdsCardNumber, ID_SEPARATORS } from './card-numbers';
 import { email, phone, postalAddress } from './contact-rules';
 import { invalid, parseInput } from './parse-input';
 import { text } from './text-rules';
@@ -50,7 +50,7 @@ const externalId = z
   })
   .regex(/^[A-Za-z0-9._:-]{1,128}$/, 'external_id must be 1–128 characters of letters, digits and . _ : -')
   // Nor a card number: one sent as the account's id would be kept and shown in clear.
-  .refine((value) => !holdsCardNumber(value, '._:-'), {
+  .refine((value) => !holdsCardNumber(value, ID_SEPARATORS), {
     error: 'external_id holds a card number (14 to 16 digits of a major network that pass its check digit): it is stored unsealed; use an opaque account id',
   });
 
