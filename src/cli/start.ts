@@ -56,6 +56,8 @@ export async function startCommand(): Promise<void> {
     // The vault cannot serve without it, and nothing would start it again: stop too, and say why,
     // so whatever restarts the vault restarts both.
     void embedded?.ended.then((code) => {
+      // A Ctrl-C reaches the server too (the same process group): it stopping then is no surprise.
+      if (stopping) return;
       (running.vault?.logger ?? bootLog).error({ exit_code: code }, 'the embedded PostgreSQL stopped unexpectedly; the vault stops too');
       void stop('embedded PostgreSQL exited', 1);
     });

@@ -114,15 +114,12 @@ export class ConfigError extends Error {
 type Env = Readonly<Record<string, string | undefined>>;
 const KNOWN = new Set<string>(SETTINGS.map((s) => s.env));
 
-/**
- * Reads and validates the whole configuration once. This is the only place in the vault that
- * looks at the environment; everything else receives the typed result.
- */
 /** The configuration of a command (migrate, clients, keys): see `serving` below. */
 export const loadCommandConfig = (): Config => loadConfig(process.env, { serving: false });
 
 /**
- * The configuration from the environment. `serving: false` is a command's (migrate, clients,
+ * Reads and validates the whole configuration once. This is the only place in the vault that
+ * looks at the environment; everything else receives the typed result. `serving: false` is a command's (migrate, clients,
  * keys): it opens no listener, so it is not refused for the lack of a TLS certificate, and a
  * migration job or an operator's command needs only the database and key settings.
  */

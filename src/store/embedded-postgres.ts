@@ -257,10 +257,14 @@ const QUIET_ABOUT_STATEMENTS = { log_error_verbosity: 'terse', log_min_error_sta
  */
 export class ServerLogFilter {
   private dropping = false;
+  // A line cut between two chunks is judged whole, when its end arrives.
+  private partial = '';
 
   keep(chunk: string): string[] {
     const kept: string[] = [];
-    for (const line of chunk.split('\n')) {
+    const lines = (this.partial + chunk).split('\n');
+    this.partial = lines.pop() ?? '';
+    for (const line of lines) {
       if (line.trim() === '') continue;
       // A new entry starts with the log line prefix (a timestamp); a line without one continues the entry before it.
       const severity = /^\d{4}-\d\d-\d\d [^[]*\[\d+\] ([A-Z]+):/.exec(line)?.[1];

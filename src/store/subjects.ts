@@ -173,10 +173,6 @@ export class SubjectStore {
     return row?.version;
   }
 
-  async exists(id: string): Promise<boolean> {
-    return (await this.db('subjects').select('id').where({ id }).first()) !== undefined;
-  }
-
   async find(id: string, trx?: Knex.Transaction): Promise<SubjectRecord | undefined> {
     const row = await (trx ?? this.db)<Row>('subjects').where({ id }).first();
     return row ? toRecord(row) : undefined;

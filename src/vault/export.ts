@@ -54,7 +54,7 @@ export class SubjectExport {
       const accessLog = await this.trail.wholeAccessLog(id, { clientId: caller.principal.clientId, scopes: caller.principal.scopes, ...caller.context });
       // An erasure removes the subject, its cards and its consent history in one transaction: with
       // the subject still there after every part was read, no part was read after an erasure.
-      await this.subjects.stillThere(id);
+      await this.subjects.versionNow(id);
       return {
         exported_at: new Date().toISOString(),
         subject,

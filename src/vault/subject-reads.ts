@@ -17,11 +17,6 @@ export class SubjectReads {
     return (await this.findMany([id])).get(id);
   }
 
-  /** 404 if the subject was erased since it was read; nothing is opened. */
-  async stillThere(id: string): Promise<void> {
-    if (!(await this.subjects.exists(id))) throw subjectNotFound();
-  }
-
   /** The subject's version as it stands now; 404 if it was erased meanwhile. */
   async versionNow(id: string): Promise<number> {
     const version = await this.subjects.versionOf(id);

@@ -62,13 +62,18 @@ describe('pdvault start (development), when its embedded PostgreSQL dies under i
 
   it('stops too, with status 1 and the reason in its log, so whatever restarts it restarts both', async () => {
     const run = runCli(['start'], { PDVAULT_DATA_DIR: dataDir, PDVAULT_PORT: '0', PDVAULT_EMBEDDED_PG_PORT: String(await freePort()) });
-    await run.waitFor(/try: curl/);
-    const postgres = Number(fs.readFileSync(path.join(dataDir, 'postgres', 'cluster', 'postmaster.pid'), 'utf8').split('\n')[0]);
+    try {
+      await run.waitFor(/try: curl/);
+      const postgres = Number(fs.readFileSync(path.join(dataDir, 'postgres', 'cluster', 'postmaster.pid'), 'utf8').split('\n')[0]);
 
-    process.kill(postgres, 'SIGKILL');
+      process.kill(postgres, 'SIGKILL');
 
-    const exited = await run.exited;
-    expect([exited.code, run.stdout()]).toEqual([1, expect.stringMatching(/the embedded PostgreSQL stopped unexpectedly; the vault stops too/)]);
+      const exited = await run.exited;
+      expect([exited.code, run.stdout()]).toEqual([1, expect.stringMatching(/the embedded PostgreSQL stopped unexpectedly; the vault stops too/)]);
+    } finally {
+      // Should it not have stopped, it must not outlive the test.
+      run.child.kill('SIGKILL');
+    }
   });
 });
 

@@ -182,8 +182,7 @@ describe('a disclosure allowed, that then found its subject erased', () => {
   ])('is followed in the trail by not_done for %s', async (_name, action, code, request) => {
     const { id } = await createSubject(vault, account, { email: 'erased.while.read@example.com', name: 'Erased Meanwhile' });
     const erasing = await eraseAtFirstOpening(id);
-    const res = await request(id);
-    erasing.restore();
+    const res = await Promise.resolve(request(id)).finally(() => erasing.restore());
 
     expect([res.status, res.body.code]).toEqual([404, code]);
     const events = (await eventsOf(res)).filter(([a]) => a === action);
@@ -199,8 +198,7 @@ describe('a disclosure allowed, that then found its subject erased', () => {
     const card = { number: '4242424242424242', exp_month: 12, exp_year: new Date().getUTCFullYear() + 2, holder_name: 'Reveal Race' };
     const token = (await vault.post(`/v1/subjects/${id}/payment-methods`).set('Authorization', auth(account)).send(card).expect(201)).body.token;
     const erasing = await eraseAtFirstOpening(id);
-    const res = await vault.post(`/v1/payment-methods/${token}/reveal`).set('Authorization', auth(processor));
-    erasing.restore();
+    const res = await Promise.resolve(vault.post(`/v1/payment-methods/${token}/reveal`).set('Authorization', auth(processor))).finally(() => erasing.restore());
 
     expect([res.status, res.body.code]).toEqual([404, 'payment_method_not_found']);
     expect(await eventsOf(res)).toEqual([

@@ -11,7 +11,7 @@ export interface MaskedAddress {
 
 /**
  * Country and the start of the postal code only: `SW1A 1AA` → `SW1`, `94105-1234` → `941`,
- * `10115` → `101`. At most three characters, and never more than half of the code, so a short
+ * `10115` → `10`. At most three characters, and never more than half of the code, so a short
  * code (Iceland's `101`) keeps one character. Street, number, name and city never appear.
  */
 export function maskPostalAddress(address: AddressParts): MaskedAddress {
