@@ -34,6 +34,11 @@ export class AuthThrottle {
     this.perAddress = new RateLimiterPostgres({ ...common, keyPrefix: 'address', points: settings.authFailuresPerAddress });
   }
 
+  /** Attempts on this instance waiting for room under a limit. */
+  get attemptsWaiting(): number {
+    return this.inFlight.waiting;
+  }
+
   /** Every five minutes, removes counters that expired over an hour ago (both kinds share the table). */
   start(): void {
     this.purging ??= setInterval(() => void this.purgeExpired(), PURGE_INTERVAL_MS).unref();
