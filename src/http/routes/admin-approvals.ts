@@ -7,6 +7,7 @@ import { accessContextOf } from '../access-context';
 import { principalOf } from '../middleware/authenticate';
 import { hasForbiddenCharacters } from '../../vault/input/text-rules';
 import { parseBody } from '../parse-body';
+import { rfc3339Time } from './admin-audit';
 import type { SecuredRoutes } from '../secured-routes';
 import { auditRefusals } from './audit-refusals';
 import { caseSensitiveRouter } from '../route-table';
@@ -21,7 +22,7 @@ const NewApproval = z.strictObject({
     .string()
     .max(4000)
     .refine((value) => !hasForbiddenCharacters(value.replace(/[\r\n\t]/g, ' ')), 'justification must not contain control or invisible formatting characters'),
-  expires_at: z.iso.datetime({ offset: true }).transform((value) => new Date(value)),
+  expires_at: rfc3339Time,
 });
 
 /** /v1/admin/approvals: break-glass approvals for `legal_disclosure`, created by one admin client, approved by another. */

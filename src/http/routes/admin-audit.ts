@@ -13,7 +13,7 @@ import { escapePointer } from '../middleware/input-hygiene';
 const SCOPE = 'audit:read';
 const identifier = z.string().regex(/^[A-Za-z0-9_.:-]{1,128}$/, 'Not an identifier');
 // RFC 3339 §5.6 lets `T` and `Z` be written in lower case; zod's check takes only upper.
-const time = z
+export const rfc3339Time = z
   .string()
   .transform((value) => value.replace(/^(\d{4}-\d{2}-\d{2})t/, '$1T').replace(/z$/, 'Z'))
   .pipe(z.iso.datetime({ offset: true }))
@@ -36,8 +36,8 @@ const AuditQuery = z.strictObject({
   purpose: identifier.optional(),
   outcome: z.enum(['allowed', 'denied']).optional(),
   action: identifier.optional(),
-  since: time.optional(),
-  until: time.optional(),
+  since: rfc3339Time.optional(),
+  until: rfc3339Time.optional(),
   ...Paging,
 });
 

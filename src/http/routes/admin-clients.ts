@@ -13,7 +13,7 @@ import { auditRefusals } from './audit-refusals';
 
 const expiry = z
   .string()
-  .transform((value, ctx) => parseExpiry(value) ?? (ctx.addIssue({ code: 'custom', message: 'Not an RFC 3339 date or date-time that exists (before the year 10000)' }), z.NEVER));
+  .transform((value, ctx) => parseExpiry(value) ?? (ctx.addIssue({ code: 'custom', message: 'Not an RFC 3339 date (through the end of that day) or date-time that exists, ending before the year 10000 (as a date, 9999-12-30 at the latest)' }), z.NEVER));
 const names = z.array(z.string().max(64)).max(64);
 
 const Registration = z.strictObject({
