@@ -11,6 +11,9 @@ describe('maskEmail', () => {
     ['ölaf@xn--bcher-kva.de', 'ö***@xn--bcher-kva.de'],
     ['用户名@例子.中国', '用***@例子.中国'],
     ['"john@home"@example.com', 'j***@example.com'],
+    ['"a"@example.com', '***@example.com'],
+    ['"ab"@example.com', '***@example.com'],
+    ['"abc"@example.com', 'a***@example.com'],
     ['.hidden@example.com', '***@example.com'],
   ])('masks %s as %s', (email, masked) => {
     expect(maskEmail(email)).toBe(masked);

@@ -11,9 +11,12 @@ export function maskEmail(email: string): string {
   // The domain starts after the last @: a quoted local part may itself contain one.
   const at = normalised.lastIndexOf('@');
   if (at <= 0 || at === normalised.length - 1) return HIDDEN;
-  const local = [...normalised.slice(0, at)];
+  const written = [...normalised.slice(0, at)];
   const domain = normalised.slice(at + 1);
-  const first = local[0] === '"' ? local[1] : local[0];
+  // A quoted local part ("a"@…) is counted without its quotes: `"a"` is one character, not three.
+  const quoted = written.length >= 2 && written[0] === '"' && written[written.length - 1] === '"';
+  const local = quoted ? written.slice(1, -1) : written;
+  const first = local[0];
   const keepFirst = local.length >= 3 && first !== undefined && /[\p{L}\p{N}]/u.test(first);
   return `${keepFirst ? first : ''}${HIDDEN}@${domain}`;
 }
