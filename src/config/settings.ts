@@ -368,7 +368,7 @@ export const SETTINGS = [
     env: 'PDVAULT_DEFAULT_SUBSCRIBED',
     schema: flag,
     devDefault: 'true',
-    doc: 'Whether a subject who never said otherwise receives newsletters, promotions, surveys and partner offers (the source policy\'s opt-out model). Set `false` in jurisdictions that require opt-in to marketing.',
+    doc: 'Whether a subject who never said otherwise receives newsletters, promotions, surveys and partner offers (the source policy\'s opt-out model). Set `false` in jurisdictions that require opt-in to marketing (a subject who never chose is then refused as `subject_not_subscribed`). Applied when a purpose is decided, not stored: a change moves every subject who never chose, so keep it the same on every instance.',
   },
   {
     env: 'PDVAULT_DEFAULT_SHARE_WITH_PARTNERS',

@@ -52,6 +52,7 @@ const TITLES: Record<DenialReason, string> = {
   grant_expired: 'The client\'s grant has expired',
   field_not_allowed: 'The purpose of the access token does not allow these fields',
   subject_opted_out: 'The subject has unsubscribed from this purpose',
+  subject_not_subscribed: 'The subject has never subscribed to this purpose, and subscription is opt-in',
   sharing_not_consented: 'The subject has not consented to sharing with partners',
   approval_required: 'This purpose requires an approved break-glass approval for the subject',
   pseudonymous_purpose: 'The purpose of the access token knows subjects only by pseudonym and cannot create one',
@@ -100,7 +101,7 @@ function fieldsShortOf(decision: Denied): string {
  * answered on its own, and the others are not refused with it.
  */
 export const refusedBySubject = (decision: Decision): boolean =>
-  !decision.allowed && (decision.reason === 'subject_opted_out' || decision.reason === 'sharing_not_consented');
+  !decision.allowed && (decision.reason === 'subject_opted_out' || decision.reason === 'subject_not_subscribed' || decision.reason === 'sharing_not_consented');
 
 /** Returns the decision when allowed; throws its 403 otherwise. */
 export function assertAllowed(decision: Decision): Allowed {

@@ -84,7 +84,9 @@ export function evaluate(input: Evaluation): { decision: Decision; needsApproval
 export function subjectsChoiceRefuses(rule: PurposeRule, stored: SubjectFacts['preferences'] | undefined, defaults: PreferenceDefaults): DenialReason | undefined {
   const preferences = effectivePreferences(stored, defaults);
   for (const condition of rule.conditions ?? []) {
-    if (condition.type === 'subscribed' && !preferences[condition.category]) return 'subject_opted_out';
+    // Unsubscribed by the subject's own choice, or never subscribed where subscription is opt-in
+    // (PDVAULT_DEFAULT_SUBSCRIBED=false): the trail, and the subject's export, say which.
+    if (condition.type === 'subscribed' && !preferences[condition.category]) return typeof stored?.[condition.category] === 'boolean' ? 'subject_opted_out' : 'subject_not_subscribed';
     if (condition.type === 'sharing_consent' && !preferences.share_with_partners) return 'sharing_not_consented';
   }
   return undefined;

@@ -52,6 +52,7 @@ export const DENIAL_REASONS = [
   'grant_expired',
   'field_not_allowed',
   'subject_opted_out',
+  'subject_not_subscribed',
   'sharing_not_consented',
   'approval_required',
   'pseudonymous_purpose',

@@ -161,7 +161,9 @@ describe('preference defaults', () => {
     const partner = await dataCaller(optIn, 'subjects:read', 'joint_promotion');
     const subject = { id: newSubjectId() };
     const context = contextFor('defaults');
-    expect(await optIn.vault.policy.decisions.decide(mailer.principal, 'emails.resolve', subject, ['email'], context)).toMatchObject({ allowed: false, reason: 'subject_opted_out' });
+    expect(await optIn.vault.policy.decisions.decide(mailer.principal, 'emails.resolve', subject, ['email'], context)).toMatchObject({ allowed: false, reason: 'subject_not_subscribed' });
+    const unsubscribed = { id: newSubjectId(), preferences: { newsletter: false } };
+    expect(await optIn.vault.policy.decisions.decide(mailer.principal, 'emails.resolve', unsubscribed, ['email'], context)).toMatchObject({ allowed: false, reason: 'subject_opted_out' });
     expect(await optIn.vault.policy.decisions.decide(partner.principal, 'subjects.read', subject, ['name'], context)).toMatchObject({ allowed: true });
   });
 });
