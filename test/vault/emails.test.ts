@@ -175,6 +175,11 @@ describe('batch resolution', () => {
     expect(res.body.code).toBe('validation_failed');
   });
 
+  it('names each repeated id by its index and the index it repeats', async () => {
+    const res = await vault.post('/v1/emails/resolve').set('Authorization', auth(await mailer(vault, 'transactional_email'))).send({ subject_ids: ['sub_a', 'sub_b', 'sub_a'] }).expect(422);
+    expect(res.body.errors).toEqual([{ pointer: '/subject_ids/2', detail: 'repeats the id at /subject_ids/0' }]);
+  });
+
   it('refuses the whole batch for a purpose the mailer was not granted', async () => {
     const { id } = await createSubject(vault, account, SAMPLE);
     const wrong = await mailer(vault, 'newsletter');

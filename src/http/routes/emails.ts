@@ -23,7 +23,15 @@ const BatchBody = z.strictObject(
       )
       .min(1, 'subject_ids must name at least one subject')
       .max(MAX_BATCH, `subject_ids may name at most ${MAX_BATCH} subjects`)
-      .refine((ids) => new Set(ids).size === ids.length, 'subject_ids must not repeat an id'),
+      // Each repeat named by its index, so a mailer finds it in a list of a thousand.
+      .superRefine((ids, ctx) => {
+        const first = new Map<string, number>();
+        ids.forEach((id, index) => {
+          const earlier = first.get(id);
+          if (earlier === undefined) first.set(id, index);
+          else ctx.addIssue({ code: 'custom', path: [index], message: `repeats the id at /subject_ids/${earlier}` });
+        });
+      }),
   },
   { error: (i) => (i.code === 'unrecognized_keys' ? 'unknown property' : 'the request must be a JSON object') },
 );
