@@ -21,8 +21,12 @@ async function installationId(dataDir: string, port: number): Promise<string> {
 }
 
 describe('pdvault start (development)', () => {
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pdvault-start-'));
-  fs.chmodSync(dataDir, 0o711);
+  // Made in beforeAll, not as the file is read: a run that skips these tests leaves no folder behind.
+  let dataDir: string;
+  beforeAll(() => {
+    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pdvault-start-'));
+    fs.chmodSync(dataDir, 0o711);
+  });
   afterAll(() => fs.rmSync(dataDir, { recursive: true, force: true }));
 
   it('runs with everything embedded, prints its https URL, stops on SIGTERM with 0, and reuses its data on the next start', async () => {
@@ -56,8 +60,12 @@ describe('pdvault start (development)', () => {
 });
 
 describe('pdvault start (development), when its embedded PostgreSQL dies under it', () => {
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pdvault-start-'));
-  fs.chmodSync(dataDir, 0o711);
+  // Made in beforeAll, not as the file is read: a run that skips these tests leaves no folder behind.
+  let dataDir: string;
+  beforeAll(() => {
+    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pdvault-start-'));
+    fs.chmodSync(dataDir, 0o711);
+  });
   afterAll(() => fs.rmSync(dataDir, { recursive: true, force: true }));
 
   it('stops too, with status 1 and the reason in its log, so whatever restarts it restarts both', async () => {
