@@ -3,6 +3,8 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Client } from 'pg';
 
 export interface EmbeddedCluster {
   /** Connection string of the vault's database on the embedded server. */
@@ -132,7 +134,7 @@ const SESSIONS_END_MS = 10_000;
  */
 async function isLeftBehind(running: { pid: number; port?: number }, password: string): Promise<boolean> {
   if (running.port === undefined || parentIsNode(running.pid) !== false) return false;
-  for (const deadline = Date.now() + SESSIONS_END_MS; ; await new Promise((resolve) => setTimeout(resolve, 250))) {
+  for (const deadline = Date.now() + SESSIONS_END_MS; ; await sleep(250)) {
     const sessions = await openSessions(running.port, password).catch(() => undefined);
     if (sessions === 0) return true;
     if (sessions === undefined || Date.now() > deadline) return false;
@@ -173,7 +175,6 @@ function runningServer(clusterDir: string): { pid: number; port?: number } | und
 
 /** Client sessions open on the server besides this one (a vault holds at least its two listeners). */
 async function openSessions(port: number, password: string): Promise<number> {
-  const { Client } = await import('pg');
   const client = new Client({ host: '127.0.0.1', port, user: 'postgres', password, database: 'postgres', connectionTimeoutMillis: 2_000 });
   await client.connect();
   try {
@@ -186,7 +187,7 @@ async function openSessions(port: number, password: string): Promise<number> {
 
 /** The server has stopped: its `postmaster.pid` gone (it removes the file last), or its process. */
 async function endedWithin(clusterDir: string, pid: number, ms: number): Promise<boolean> {
-  for (const deadline = Date.now() + ms; Date.now() < deadline; await new Promise((resolve) => setTimeout(resolve, 100))) {
+  for (const deadline = Date.now() + ms; Date.now() < deadline; await sleep(100)) {
     if (runningServer(clusterDir)?.pid !== pid) return true;
   }
   return false;
@@ -255,7 +256,7 @@ const QUIET_ABOUT_STATEMENTS = { log_error_verbosity: 'terse', log_min_error_sta
  * reaches the vault's log even at debug level. The vault reports a failed statement itself,
  * without its values.
  */
-export class ServerLogFilter {
+class ServerLogFilter {
   private dropping = false;
   // A line cut between two chunks is judged whole, when its end arrives.
   private partial = '';
@@ -291,7 +292,6 @@ function readOrCreatePassword(file: string): string {
 }
 
 async function createDatabaseIfMissing(adminUrl: string, database: string): Promise<void> {
-  const { Client } = await import('pg');
   const client = new Client({ connectionString: adminUrl });
   await client.connect();
   try {

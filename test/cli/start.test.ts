@@ -20,16 +20,22 @@ async function installationId(dataDir: string, port: number): Promise<string> {
   }
 }
 
-describe('pdvault start (development)', () => {
-  // Made in beforeAll, not as the file is read: a run that skips these tests leaves no folder behind.
-  let dataDir: string;
+/** A data folder for one describe's tests: made in beforeAll, so a run that skips them leaves none behind, and removed after. */
+function dataFolderForTests(): { readonly path: string } {
+  const folder = { path: '' };
   beforeAll(() => {
-    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pdvault-start-'));
-    fs.chmodSync(dataDir, 0o711);
+    folder.path = fs.mkdtempSync(path.join(os.tmpdir(), 'pdvault-start-'));
+    fs.chmodSync(folder.path, 0o711);
   });
-  afterAll(() => fs.rmSync(dataDir, { recursive: true, force: true }));
+  afterAll(() => fs.rmSync(folder.path, { recursive: true, force: true }));
+  return folder;
+}
+
+describe('pdvault start (development)', () => {
+  const folder = dataFolderForTests();
 
   it('runs with everything embedded, prints its https URL, stops on SIGTERM with 0, and reuses its data on the next start', async () => {
+    const dataDir = folder.path;
     const pgPort = await freePort();
     const env = { PDVAULT_DATA_DIR: dataDir, PDVAULT_PORT: '0', PDVAULT_EMBEDDED_PG_PORT: String(pgPort) };
 
@@ -60,15 +66,10 @@ describe('pdvault start (development)', () => {
 });
 
 describe('pdvault start (development), when its embedded PostgreSQL dies under it', () => {
-  // Made in beforeAll, not as the file is read: a run that skips these tests leaves no folder behind.
-  let dataDir: string;
-  beforeAll(() => {
-    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pdvault-start-'));
-    fs.chmodSync(dataDir, 0o711);
-  });
-  afterAll(() => fs.rmSync(dataDir, { recursive: true, force: true }));
+  const folder = dataFolderForTests();
 
   it('stops too, with status 1 and the reason in its log, so whatever restarts it restarts both', async () => {
+    const dataDir = folder.path;
     const run = runCli(['start'], { PDVAULT_DATA_DIR: dataDir, PDVAULT_PORT: '0', PDVAULT_EMBEDDED_PG_PORT: String(await freePort()) });
     try {
       await run.waitFor(/try: curl/);
