@@ -241,6 +241,27 @@ describe('repeated and oversized headers', () => {
   });
 });
 
+describe('a fragment in the request target', () => {
+  it.each(securedOperations.map((op) => [op.label, op] as const))('%s refuses a target holding # with 400, acting on nothing', async (_label, op) => {
+    const before = await dataFingerprint(vault);
+    const body = op.body === 'json' ? JSON.stringify(validBody(op, fixtures)) : '';
+    const answer = await exchange([
+      `${op.method.toUpperCase()} ${concretePath(op, fixtures)}#/payment-methods/pm_x?limit=1 HTTP/1.1`,
+      'Host: localhost',
+      `Authorization: Bearer ${fixtures.callers.get(op.scope!)!.token}`,
+      ...(op.headerParams.includes('If-Match') ? [`If-Match: ${fixtures.subjectEtag}`] : []),
+      ...(body ? ['Content-Type: application/json', `Content-Length: ${Buffer.byteLength(body)}`] : []),
+      'Connection: close',
+      '',
+      body,
+    ]);
+    expect(answer.split('\r\n')[0]).toBe('HTTP/1.1 400 Bad Request');
+    expect(answer).toMatch(/"code":"bad_request"/);
+    expect(answer).toMatch(/fragment/);
+    expectNothingWritten(before, await dataFingerprint(vault), `${op.label} with #`);
+  });
+});
+
 describe('after every bad parameter and header', () => {
   it('is still alive and wrote no attacker text into its logs', async () => {
     await expectAlive(vault);

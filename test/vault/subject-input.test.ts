@@ -180,7 +180,7 @@ describe('subject patch', () => {
     expect(parseSubjectInput({ external_id: 'tenant:acct-42.eu_1' }).external_id).toBe('tenant:acct-42.eu_1');
   });
 
-  it.each(['4111111111111111', '4111-1111-1111-1111', 'acct4111111111111111', 'card:5555.5555.5555.4444', '378282246310005', 'cust-01-4111-1111-1111-1111', '2024-4111-1111-1111-1111'])(
+  it.each(['4111111111111111', '4111111111111111003', '4111-1111-1111-1111', 'acct4111111111111111', 'card:5555.5555.5555.4444', '378282246310005', 'cust-01-4111-1111-1111-1111', '2024-4111-1111-1111-1111'])(
     'refuses an external_id holding a card number (%s), which would be kept and shown unsealed',
     (externalId) => {
       expect(refusal(() => parseSubjectInput({ external_id: externalId })).errors).toEqual([{ pointer: '/external_id', detail: expect.stringMatching(/holds a card number/) }]);
@@ -204,8 +204,24 @@ describe('subject patch', () => {
     expect(refusal(() => parseSubjectPatch(patch)).errors).toEqual([{ pointer, detail: expect.stringMatching(/must not hold a card number/) }]);
   });
 
-  it.each(['4111\u00a01111\u00a01111\u00a01111', '４１１１ １１１１ １１１１ １１１１', '4111\u20131111\u20131111\u20131111'])('refuses a card number written with other spaces, dashes or digits (%p)', (name) => {
+  it.each(['4111\u00a01111\u00a01111\u00a01111', '４１１１ １１１１ １１１１ １１１１', '4111\u20131111\u20131111\u20131111', '٤١١١١١١١١١١١١١١١', '४१११ ११११ ११११ ११११'])('refuses a card number written with other spaces, dashes or digits (%p)', (name) => {
     expect(refusal(() => parseSubjectPatch({ name })).errors?.[0]?.detail).toMatch(/must not hold a card number/);
+  });
+
+  it.each([
+    [{ name: 'Card 4111.1111.1111.1111' }, '/name'],
+    [{ name: 'Amex 3782/822463/10005' }, '/name'],
+    [{ name: 'Card 4111111111111111003' }, '/name'],
+    [{ postal_address: { line1: '4111/1111/1111/1111', city: 'Leeds', country: 'GB' } }, '/postal_address/line1'],
+    [{ email: '4111.1111.1111.1111@example.com' }, '/email'],
+    [{ email: '4111_1111_1111_1111@example.com' }, '/email'],
+    [{ email: '٤١١١١١١١١١١١١١١١@example.com' }, '/email'],
+  ])('refuses a card number printed in groups split by dots, slashes or underscores, or of 19 digits (%p)', (patch, pointer) => {
+    expect(refusal(() => parseSubjectPatch(patch)).errors).toEqual([{ pointer, detail: expect.stringMatching(/must not hold a card number/) }]);
+  });
+
+  it.each(['192.168.100.200', '2026.12.02 41.111111/11.111111', 'v4111.1111.1111.111', 'ref 4111.11111111.1111', '+1.415.555.1234'])('takes text whose numbers split by dots or slashes are not laid out as a card (%s)', (name) => {
+    expect(parseSubjectPatch({ name }).name).toBe(name);
   });
 
   it('refuses a card number written as a full-width postal code, and a postal code too long once in its stored form', () => {
@@ -241,6 +257,8 @@ describe('subject patch', () => {
     expect(details(' ')).toEqual(['email must not start or end with white space']);
     expect(details('jo@example.com\n')).toEqual(['email must not contain control or invisible formatting characters']);
     expect(details('\u2800')).toEqual(['email must contain a visible character and not start with a combining mark']);
+    expect(details('x\u200Dabc@example.com')).toEqual(['email must not contain invisible characters (zero-width joiner or non-joiner)']);
+    expect(details('xabc\u200C@example.com')).toEqual(['email must not contain invisible characters (zero-width joiner or non-joiner)']);
     expect(details(`${'a'.repeat(60)}@${'b'.repeat(190)}.com`)).toEqual(['email must be at most 254 characters']);
     expect(details(`jo@${'c'.repeat(64)}.example`)).toEqual([expect.stringContaining('labels must be at most 63 octets')]);
     // An internationalised label is counted in its xn-- form: 25 different ideographs make one of more than 63.

@@ -5,40 +5,77 @@ import cardValidator from 'card-validator';
  * `4111-1111-1111-1111`), after a prefix (`acct4111111111111111`) or beside other numbers
  * (`cust-01-4111-1111-1111-1111`): one or more consecutive digit groups of a stretch of digits
  * and separators (`separators`, the body of a regular expression's character class) that
- * together make a card number of a major network (14 to 16 digits, its issuer range, its check
- * digit). Only whole groups, and only those networks and lengths: one number in ten passes the
+ * together make a card number of a major network (14 to 19 digits, its issuer range, a length
+ * the network issues, its check digit: every number the vault would take as a payment method of
+ * those networks). Only whole groups, and only those networks: one number in ten passes the
  * check digit, and ranges as wide as Maestro's or UnionPay's would refuse plain numeric account
  * ids (a 13-digit shop customer id, say) at random.
  */
 export function holdsCardNumber(text: string, separators: string): boolean {
+  return someCardNumber(text, separators, () => true);
+}
+
+/**
+ * Whether free text holds a card number, written in any decimal digits (`٤١١١…`, full-width
+ * digits), either in groups split by spaces or dashes of any kind, or as a card is printed
+ * (four-digit groups, or Amex's and Diners' 4-6-5 and 4-6-4) split by any of those or by `.`,
+ * `/` or `_` (`4111.1111.1111.1111@…`). Groups of other lengths split by `.` or `/` are left
+ * alone: numbers side by side in a line (coordinates, `40.732330 -73.960057`) would join into one.
+ */
+export function textHoldsCardNumber(text: string): boolean {
+  const digits = asciiDigits(text.normalize('NFKC'));
+  return holdsCardNumber(digits, TEXT_SEPARATORS) || someCardNumber(digits, PRINTED_SEPARATORS, isPrintedLayout);
+}
+
+/** How an id's digit groups are split (`._:-`), as a character class's body. */
+export const ID_SEPARATORS = '._:\\-';
+
+/** Spaces and dashes of any kind (a no-break space, an en dash), as a character class's body. */
+const TEXT_SEPARATORS = '\\p{Zs}\\p{Pd}';
+const PRINTED_SEPARATORS = `${TEXT_SEPARATORS}./_`;
+
+const MAJOR_NETWORKS = new Set(['visa', 'mastercard', 'american-express', 'discover', 'jcb', 'diners-club']);
+const MIN_DIGITS = 14;
+const MAX_DIGITS = 19;
+
+function someCardNumber(text: string, separators: string, layoutAllowed: (groupLengths: number[]) => boolean): boolean {
   const stretches = new RegExp(`[0-9][0-9${separators}]*`, 'gu');
   const between = new RegExp(`[${separators}]+`, 'u');
   for (const stretch of text.match(stretches) ?? []) {
     const groups = stretch.split(between).filter((group) => group !== '');
     for (let first = 0; first < groups.length; first++) {
       let digits = '';
-      for (let last = first; last < groups.length && digits.length < 19; last++) {
+      for (let last = first; last < groups.length && digits.length < MAX_DIGITS; last++) {
         digits += groups[last];
-        if (digits.length >= 14 && digits.length <= 16 && isMajorNetworkCard(digits)) return true;
+        if (digits.length >= MIN_DIGITS && digits.length <= MAX_DIGITS && layoutAllowed(groups.slice(first, last + 1).map((group) => group.length)) && isMajorNetworkCard(digits)) return true;
       }
     }
   }
   return false;
 }
 
-/** How an id's digit groups are split (`._:-`), as a character class's body. */
-export const ID_SEPARATORS = '._:\\-';
-
-/**
- * How a card number is written in text: groups split by spaces or dashes of any kind (`4111 1111
- * 1111 1111`, a no-break space, an en dash), as a character class's body. Not by `.` or `/`:
- * numbers side by side in a line (coordinates, `40.732330 -73.960057`) would join into one.
- */
-export const TEXT_SEPARATORS = '\\p{Zs}\\p{Pd}';
-
-const MAJOR_NETWORKS = new Set(['visa', 'mastercard', 'american-express', 'discover', 'jcb', 'diners-club']);
+// As cards are printed: 4-4-4-4 (and 4-4-4-4-1..3 for 17 to 19 digits), Amex's 4-6-5, Diners' 4-6-4.
+function isPrintedLayout(lengths: number[]): boolean {
+  const layout = lengths.join('-');
+  return layout === '4-6-5' || layout === '4-6-4' || /^4-4-4-4(-[1-3])?$/.test(layout);
+}
 
 function isMajorNetworkCard(digits: string): boolean {
   const checked = cardValidator.number(digits);
   return checked.isValid && checked.card !== null && MAJOR_NETWORKS.has(checked.card.type);
 }
+
+/**
+ * Every decimal digit as its ASCII digit (`٤` → `4`). Unicode encodes each script's decimal
+ * digits as one run of ten code points, zero first, and runs of several scripts' digits lie side
+ * by side (the mathematical digits): a digit's value is its distance from the run's start, modulo ten.
+ */
+function asciiDigits(text: string): string {
+  return text.replace(/(?![0-9])\p{Nd}/gu, (digit) => {
+    let start = digit.codePointAt(0)!;
+    while (DECIMAL_DIGIT.test(String.fromCodePoint(start - 1))) start--;
+    return String((digit.codePointAt(0)! - start) % 10);
+  });
+}
+
+const DECIMAL_DIGIT = /^\p{Nd}$/u;

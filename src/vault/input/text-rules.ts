@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { holdsCardNumber, TEXT_SEPARATORS } from './card-numbers';
+import { textHoldsCardNumber } from './card-numbers';
 
 // C0/C1 controls; every format character (Cf: the bidirectional overrides, isolates and marks
 // that make a string display as something else, zero-width space, word joiner, soft hyphen,
@@ -36,8 +36,7 @@ function textProblem(value: string, maxLength: number): string | undefined {
   if (/^\p{M}/u.test(value) || !VISIBLE.test(value)) return 'must contain a visible character and not start with a combining mark';
   // A card is kept only as a payment method, sealed apart and revealed to payment processing
   // alone; one written into a name or an address line would be shown wherever those are.
-  // In its compatibility form: full-width digits are digits.
-  if (holdsCardNumber(value.normalize('NFKC'), TEXT_SEPARATORS)) return 'must not hold a card number (add a card as a payment method)';
+  if (textHoldsCardNumber(value)) return 'must not hold a card number (add a card as a payment method)';
   return undefined;
 }
 
