@@ -114,14 +114,14 @@ function sendOAuthError(res: Response, error: VaultError): void {
 
 function toVaultError(error: unknown): VaultError {
   if (error instanceof VaultError) return error;
-  const known = error as { type?: string; status?: number; statusCode?: number };
+  const known = error as { type?: string; status?: number; statusCode?: number; limit?: unknown };
   const status = known.status ?? known.statusCode;
   // body-parser's messages quote the body; never pass them on.
   switch (known.type) {
     case 'entity.parse.failed':
       return new VaultError('malformed_json', 400, 'The request body is not valid JSON');
     case 'entity.too.large':
-      return new VaultError('body_too_large', 413, 'The request body is larger than the vault accepts');
+      return new VaultError('body_too_large', 413, 'The request body is larger than the vault accepts', typeof known.limit === 'number' ? { detail: `At most ${known.limit} bytes` } : {});
     case 'encoding.unsupported':
     case 'charset.unsupported':
       return new VaultError('unsupported_media_type', 415, 'The request body encoding is not supported');

@@ -34,6 +34,9 @@ export function tlsServerOptions(tls: Config['tls'], handshakeTimeoutMs: number)
     // Mozilla intermediate lets the client pick among equally strong suites.
     honorCipherOrder: false,
     handshakeTimeout: handshakeTimeoutMs,
+    // The vault answers HTTP/1.1 and HTTP/1.0. Node's https server offers only http/1.1 by
+    // default, and a client that asks for http/1.0 alone (curl --http1.0) would fail its handshake.
+    ALPNProtocols: ['http/1.1', 'http/1.0'],
     ...(mutual ? { ca: fs.readFileSync(tls.clientCaFile!), requestCert: true, rejectUnauthorized: true } : {}),
   };
 }

@@ -59,6 +59,18 @@ const TITLES: Record<DenialReason, string> = {
   not_record_owner: "Only the record's owner may do this",
 };
 
+// What a caller refused so can do about it; names only the vault's own vocabulary, never a value.
+const DETAILS = {
+  purpose_not_granted: (decision: Denied) =>
+    `The client is not granted the purpose ${decision.purpose ?? '(none)'}, or the policy in force (version ${decision.policyVersion}) gives that purpose no rule; an administrator grants purposes (PATCH /v1/admin/clients/{id}) and sets the policy (PUT /v1/admin/policy)`,
+  approval_required: (decision: Denied) => {
+    const mode = DATA_ACTIONS[decision.action].fieldMode;
+    return mode === 'read' || mode === 'reveal'
+      ? `The purpose ${decision.purpose ?? '(none)'} discloses a subject only under an approval for this client and subject, asked for with POST /v1/admin/approvals and approved by a second administrator; each is used up by one disclosure`
+      : `An approval is for a disclosure about one subject; ${decision.action} is none, and no approval allows it to the purpose ${decision.purpose ?? '(none)'}`;
+  },
+};
+
 /** A 403 the decision point made, and so already recorded in the audit trail. */
 export class PolicyDenial extends VaultError {}
 
@@ -69,6 +81,9 @@ export function denialError(decision: Denied): VaultError {
     return new PolicyDenial(decision.reason, 403, TITLES[decision.reason], {
       detail: `${decision.action} is for the record's owner, a purpose that sees ${RECORD_FIELDS.join(', ')} in plain on no condition, naming subjects by their id; ${decision.purpose ?? '(no purpose)'} is not`,
     });
+  }
+  if (decision.reason === 'purpose_not_granted' || decision.reason === 'approval_required') {
+    return new PolicyDenial(decision.reason, 403, TITLES[decision.reason], { detail: DETAILS[decision.reason](decision) });
   }
   if (decision.reason !== 'insufficient_scope') return new PolicyDenial(decision.reason, 403, TITLES[decision.reason]);
   // As the route-level scope check answers (RFC 6750 §3.1): the challenge names the scope.

@@ -90,7 +90,7 @@ describe('errors are problem+json with a stable code and the request id', () => 
 
   it('reads no body for a caller the route does not admit, nor on a path or method that takes none', async () => {
     const unauthenticated = await vault.post('/v1/subjects/search').set('Content-Type', 'application/json').send('{"secret-canary": x');
-    expect([unauthenticated.status, problem(unauthenticated).code]).toEqual([401, 'unauthenticated']);
+    expect([unauthenticated.status, problem(unauthenticated).code, problem(unauthenticated).detail]).toEqual([401, 'unauthenticated', 'Send Authorization: Bearer <access token>; POST /oauth/token issues one']);
     const elsewhere = await vault.post('/v1/anything').set('Authorization', auth(account)).set('Content-Type', 'application/json').send('{"secret-canary": x');
     expect([elsewhere.status, problem(elsewhere).code]).toEqual([404, 'not_found']);
     const getOnly = await vault.post('/healthz').set('Content-Type', 'application/json').send('{"secret-canary": x');

@@ -175,6 +175,13 @@ describe('Content-Encoding', () => {
     expect([res.status, res.body.name]).toEqual([201, 'Compressed Body']);
   });
 
+  it('that inflates past the limit is refused with 413 naming the limit, and nothing is created', async () => {
+    const before = await count();
+    const res = await postCompressed('gzip', gzipSync(JSON.stringify({ name: 'x'.repeat(200_000) })));
+    expect([res.status, res.body.code, res.body.detail]).toEqual([413, 'body_too_large', expect.stringMatching(/^At most \d+ bytes$/)]);
+    expect(await count()).toBe(before);
+  });
+
   it('that does not fit the body is refused with 400 saying so, and nothing is created', async () => {
     const before = await count();
     const res = await postCompressed('deflate', gzipSync('{"name":"canary"}'));

@@ -55,6 +55,32 @@ describe('TLS on the only listener', () => {
     },
   );
 
+  it.each([
+    [['http/1.1'], 'http/1.1'],
+    [['http/1.0'], 'http/1.0'],
+    [['h2', 'http/1.1'], 'http/1.1'],
+  ])('agrees on the application protocol %p offers: %s (the HTTP versions it answers)', async (offered, agreed) => {
+    const socketProtocol = await new Promise<string | false | null>((resolve, reject) => {
+      const socket = tls.connect({ host: '127.0.0.1', servername: 'localhost', port: vault.vault.port, ca: vault.ca, ALPNProtocols: offered }, () => {
+        resolve(socket.alpnProtocol ?? null);
+        socket.end();
+      });
+      socket.on('error', reject);
+    });
+    expect(socketProtocol).toBe(agreed);
+  });
+
+  it('answers an HTTP/1.0 request on a connection that agreed on http/1.0', async () => {
+    const answer = await new Promise<string>((resolve, reject) => {
+      const socket = tls.connect({ host: '127.0.0.1', servername: 'localhost', port: vault.vault.port, ca: vault.ca, ALPNProtocols: ['http/1.0'] }, () => socket.end('GET /healthz HTTP/1.0\r\n\r\n'));
+      let text = '';
+      socket.on('data', (chunk) => (text += String(chunk)));
+      socket.on('end', () => resolve(text));
+      socket.on('error', reject);
+    });
+    expect(answer).toMatch(/^HTTP\/1\.1 200 /);
+  });
+
   it('gives a plaintext HTTP request no HTTP answer', async () => {
     const answer = await new Promise<string>((resolve) => {
       let received = '';

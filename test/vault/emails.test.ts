@@ -186,5 +186,6 @@ describe('batch resolution', () => {
     await vault.vault.db('clients').where({ id: wrong.credentials.clientId }).update({ purposes: ['transactional_email'] });
     const res = await vault.post('/v1/emails/resolve').set('Authorization', auth(wrong)).send({ subject_ids: [id] }).expect(403);
     expect(res.body.code).toBe('purpose_not_granted');
+    expect(res.body.detail).toMatch(/^The client is not granted the purpose newsletter, or the policy in force \(version \d+\) gives that purpose no rule; an administrator grants purposes/);
   });
 });

@@ -156,6 +156,12 @@ describe('reading a subject through each purpose', () => {
   it('refuses a purpose the client was not granted', async () => {
     const res = await vault.get(`/v1/subjects/${id}`).set('Authorization', auth(await contractor(vault, 'legal_disclosure'))).expect(403);
     expect(res.body.code).toBe('approval_required');
+    expect(res.body.detail).toMatch(/^The purpose legal_disclosure discloses a subject only under an approval .* POST \/v1\/admin\/approvals/);
+  });
+
+  it('says no approval allows a search to a purpose that discloses only under one', async () => {
+    const res = await vault.post('/v1/subjects/search').set('Authorization', auth(await dataCaller(vault, 'subjects:search', 'legal_disclosure', 'contractor'))).send({ email: SAMPLE.email }).expect(403);
+    expect(res.body).toMatchObject({ code: 'approval_required', detail: 'An approval is for a disclosure about one subject; subjects.search is none, and no approval allows it to the purpose legal_disclosure' });
   });
 });
 

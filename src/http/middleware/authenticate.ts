@@ -14,7 +14,10 @@ export function authenticate(verifier: AccessTokenVerifier): RequestHandler {
   return async (req, _res, next) => {
     const header = req.get('authorization');
     if (header === undefined || !/^bearer(\s|$)/i.test(header)) {
-      throw new VaultError('unauthenticated', 401, 'An access token is required', { headers: { 'WWW-Authenticate': BEARER_CHALLENGE } });
+      throw new VaultError('unauthenticated', 401, 'An access token is required', {
+        detail: 'Send Authorization: Bearer <access token>; POST /oauth/token issues one',
+        headers: { 'WWW-Authenticate': BEARER_CHALLENGE },
+      });
     }
     const token = BEARER.exec(header)?.[1];
     try {
