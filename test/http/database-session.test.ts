@@ -1,3 +1,4 @@
+import { Client } from 'pg';
 import request from 'supertest';
 import { startVault } from '../../src/cli/vault';
 import { openDatabase } from '../../src/store/database';
@@ -5,6 +6,8 @@ import { expectMatchesSpec } from '../support/openapi';
 import { describeError } from '../../src/observability/logger';
 import { holdRowLocks } from '../support/row-lock';
 import { startStallingProxy } from '../support/tcp-proxy';
+import { eventually } from '../support/eventually';
+import { ADMIN_URL_ENV } from '../support/test-database';
 import { startTestVault, type TestVault } from '../support/test-vault';
 import { accountService, auth, createSubject } from '../vault/support/data-callers';
 
@@ -103,6 +106,33 @@ describe('a session whose transaction was cut off by a silent network', () => {
       await db.destroy();
       await proxy.close();
       await vault.vault.db.raw('drop table stalled_writes');
+    }
+  });
+});
+
+describe('a database that refuses new sessions', () => {
+  it('answers 503 database_unavailable with Retry-After while it is not accepting connections, and serves again after', async () => {
+    const own = await startTestVault();
+    const name = own.database.name;
+    const admin = new Client({ connectionString: process.env[ADMIN_URL_ENV] });
+    await admin.connect();
+    try {
+      const account = await accountService(own);
+      const { id } = await createSubject(own, account, { email: 'refused@example.com' });
+      // SQLSTATE 55000 at connection time, as after ALLOW_CONNECTIONS false or during a maintenance window.
+      await admin.query(`alter database ${name} allow_connections false`);
+      await admin.query('select pg_terminate_backend(pid) from pg_stat_activity where datname = $1', [name]);
+
+      const refused = await own.get(`/v1/subjects/${id}`).set('Authorization', auth(account)).expect(503);
+      expect(refused.body).toMatchObject({ code: 'database_unavailable' });
+      expect(refused.headers['retry-after']).toBe('1');
+
+      await admin.query(`alter database ${name} allow_connections true`);
+      await eventually(async () => (await own.get(`/v1/subjects/${id}`).set('Authorization', auth(account))).status === 200, 'the vault serving again');
+    } finally {
+      await admin.query(`alter database ${name} allow_connections true`).catch(() => undefined);
+      await admin.end();
+      await own.stop();
     }
   });
 });

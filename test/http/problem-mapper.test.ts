@@ -41,6 +41,23 @@ describe('the problem mapper', () => {
     expect(JSON.stringify(line)).not.toContain('stack');
   });
 
+  it.each([
+    ['the database gone or renamed', '3D000', 'database "pdvault" does not exist'],
+    ['the password changed under the vault', '28P01', 'password authentication failed for user "pdvault"'],
+    ['no pg_hba.conf entry any more', '28000', 'no pg_hba.conf entry for host'],
+    ['a database not accepting connections', '55000', 'database "pdvault" is not currently accepting connections'],
+    ['a host name that no longer resolves', 'ENOTFOUND', 'getaddrinfo ENOTFOUND db.internal'],
+  ])('answers a new session refused (%s) with 503 database_unavailable and Retry-After', async (_label, code, message) => {
+    const { app } = appThrowing(Object.assign(new Error(message), { code }));
+    const res = await request(app).get('/boom').expect(503);
+    expect([res.body.code, res.headers['retry-after']]).toEqual(['database_unavailable', '1']);
+  });
+
+  it('answers 55000 from a statement (an object not in the state it needs) as the vault fault it is: 500', async () => {
+    const { app } = appThrowing(Object.assign(new Error('currval of sequence "s" is not yet defined in this session'), { code: '55000' }));
+    await request(app).get('/boom').expect(500);
+  });
+
   it('answers a dependency outage at an OAuth endpoint as RFC 6749 temporarily_unavailable, with Retry-After', async () => {
     const { app } = appThrowing(new VaultError('audit_unavailable', 503, 'The audit trail cannot be written', { headers: { 'Retry-After': '2' } }));
     const res = await request(app).post('/oauth/token').expect(503);
