@@ -4,7 +4,9 @@
 # and mounted files at run time. scripts/check-image-steps.sh runs these same steps without
 # Docker, so CI proves they build and start.
 
-FROM node:20-bookworm-slim AS build
+# Node 22 (maintenance LTS): Node 20 is past its end of life, and the AWS SDK's releases from
+# January 2027 need 22. package.json's engines take both; development may run on either.
+FROM node:22-bookworm-slim AS build
 WORKDIR /app
 # argon2 is compiled against this image's Node: its prebuilt binary is not trusted to load
 # under every Node build, and a crash at start is the worst way to find out.
@@ -16,7 +18,7 @@ COPY src ./src
 COPY migrations ./migrations
 RUN npm run build && npm prune --omit=dev --ignore-scripts
 
-FROM node:20-bookworm-slim AS runtime
+FROM node:22-bookworm-slim AS runtime
 ENV NODE_ENV=production \
     PDVAULT_MODE=production \
     PDVAULT_HOST=0.0.0.0 \

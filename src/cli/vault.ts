@@ -6,6 +6,7 @@ import { createApp, type VaultApp } from '../http/app';
 import { createIdentity, type Identity } from '../identity/identity';
 import type { ReadinessCheck } from '../http/routes/operations';
 import { listenHttps, type RunningServer } from '../http/server';
+import { tlsServerOptions } from '../http/tls-options';
 import { createLogger, type Logger } from '../observability/logger';
 import { createMetrics, type Metrics } from '../observability/metrics';
 import { createPolicy, type Policy } from '../policy/policy';
@@ -60,6 +61,8 @@ export interface StartOptions {
  */
 export async function startVault(config: Config, options: StartOptions = {}): Promise<RunningVault> {
   if (!config.database.url) throw new Error('database URL must be resolved before the vault starts');
+  // Before anything starts: a certificate or key the listener could not serve with is said in one line.
+  const tls = tlsServerOptions(config.tls, config.http.headersTimeoutMs);
   const logger = createLogger(config.log.level, options.logDestination);
   const metrics = createMetrics();
   const db = openDatabase(config.database, config.database.url, {
@@ -123,7 +126,7 @@ export async function startVault(config: Config, options: StartOptions = {}): Pr
       checkpointKeys: audit.checkpoints,
     });
     const { app, routes } = createApp({ config, logger, metrics, readiness, identity, policy, audit, domain, rotation });
-    const server: RunningServer = await listenHttps(app, config, logger);
+    const server: RunningServer = await listenHttps(app, config, logger, tls);
     // Unconfigured, the issuer is the listener's own URL (known only now, for port 0).
     config.identity.issuer ??= server.url;
     audit.start();

@@ -1,13 +1,13 @@
 import { STATUS_CODES, type ServerResponse } from 'node:http';
 import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
+import type { SecureContextOptions, TlsOptions } from 'node:tls';
 import type { Express } from 'express';
 import type { Config } from '../config/config';
 import type { Logger } from '../observability/logger';
 import { expressMessageClasses } from './express-messages';
 import { securityHeaders } from './middleware/security-headers';
 import { PROBLEM_TYPE_PREFIX } from './problem';
-import { tlsServerOptions } from './tls-options';
 
 export interface RunningServer {
   server: https.Server;
@@ -17,14 +17,14 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-/** The vault's only listener: HTTPS, with timeouts and size caps a vault needs. */
-export async function listenHttps(app: Express, config: Config, logger: Logger): Promise<RunningServer> {
+/** The vault's only listener: HTTPS (`tls`: tlsServerOptions, read before the vault starts), with timeouts and size caps a vault needs. */
+export async function listenHttps(app: Express, config: Config, logger: Logger, tls: TlsOptions & SecureContextOptions): Promise<RunningServer> {
   const { http } = config;
   // How often Node checks the header and request timeouts of open connections.
   const timeoutCheckMs = Math.min(1000, http.headersTimeoutMs);
   const server = https.createServer(
     {
-      ...tlsServerOptions(config.tls, http.headersTimeoutMs),
+      ...tls,
       maxHeaderSize: http.maxHeaderBytes,
       headersTimeout: http.headersTimeoutMs,
       requestTimeout: http.requestTimeoutMs,

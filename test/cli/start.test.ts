@@ -107,6 +107,12 @@ describe('pdvault start (production)', () => {
     expect(run.stderr()).toBe('pdvault: DATABASE_URL is required in production mode\n');
   });
 
+  it('refuses to start with a certificate file it cannot read, naming the setting in one line, before it reaches for the database', async () => {
+    const run = runCli(['start'], { PDVAULT_MODE: 'production', DATABASE_URL: 'postgres://127.0.0.1:1/x', PDVAULT_TLS_CERT_FILE: '/nonexistent/c.pem', PDVAULT_TLS_KEY_FILE: '/nonexistent/k.pem' });
+    expect((await run.exited).code).toBe(1);
+    expect(run.stderr()).toMatch(/^pdvault: PDVAULT_TLS_CERT_FILE cannot be read: \/nonexistent\/c\.pem \(ENOENT\)\n$/);
+  });
+
   it('refuses to start without a certificate file', async () => {
     const run = runCli(['start'], { PDVAULT_MODE: 'production', DATABASE_URL: 'postgres://127.0.0.1:1/x' });
     expect((await run.exited).code).toBe(1);
