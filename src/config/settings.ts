@@ -43,6 +43,18 @@ const addressList = z
       .refine((entries) => entries.every((entry) => !/\/0+$/.test(entry)), 'a /0 range would trust every address to say where a request came from'),
   );
 const nonEmpty = z.string().trim().min(1);
+/** A `postgres://` or `postgresql://` URL, as `pg` reads one; never echoed (it may hold a password). */
+const databaseUrl = z.string().refine((value) => {
+  try {
+    const url = new URL(value);
+    // A Unix socket is named by `?host=/var/run/postgresql` or an encoded path as the host.
+    return (url.protocol === 'postgres:' || url.protocol === 'postgresql:') && (url.host !== '' || url.searchParams.has('host'));
+  } catch {
+    return false;
+  }
+}, 'must be a postgres:// (or postgresql://) URL with a host, e.g. postgres://user@db.internal:5432/pdvault (a Unix socket: ?host=/var/run/postgresql)');
+/** An https URL; its own message, since zod's for a wrong protocol is "Invalid URL". */
+const httpsUrl = z.url({ protocol: /^https$/, error: 'must be an https:// URL' });
 
 export const SETTINGS = [
   {
@@ -136,7 +148,7 @@ export const SETTINGS = [
   },
   {
     env: 'DATABASE_URL',
-    schema: nonEmpty,
+    schema: databaseUrl,
     requiredInProduction: true,
     doc: 'PostgreSQL (13 or later) connection string. For TLS to the database add `?sslmode=verify-full&sslrootcert=/path/ca.pem`. Development starts an embedded PostgreSQL when unset.',
   },
@@ -283,7 +295,7 @@ export const SETTINGS = [
   },
   {
     env: 'PDVAULT_ISSUER',
-    schema: z.url({ protocol: /^https$/ }),
+    schema: httpsUrl,
     doc: 'The vault\'s public `https://` URL, used as the `iss` of every access token and in the RFC 8414 metadata. Set it wherever clients reach the vault through another name (a load balancer); unset, it is the listener\'s own URL.',
   },
   {

@@ -64,6 +64,20 @@ describe('configuration', () => {
     expect(error.message).not.toContain('hunter2');
   });
 
+  it.each(['not a url at all', 'mysql://vault:s3cret@db.internal/vault', 'postgres:///vault'])('refuses a DATABASE_URL that is no PostgreSQL URL with a host (%s), saying what one looks like, without echoing it', (url) => {
+    const error = errorOf({ ...production, DATABASE_URL: url });
+    expect(error.message).toBe('DATABASE_URL is invalid: must be a postgres:// (or postgresql://) URL with a host, e.g. postgres://user@db.internal:5432/pdvault (a Unix socket: ?host=/var/run/postgresql)');
+    expect(error.message).not.toContain('s3cret');
+  });
+
+  it.each(['postgresql://vault@db.internal:6432/vault?sslmode=verify-full', 'postgres:///vault?host=/var/run/postgresql'])('takes %s', (url) => {
+    expect(loadConfig({ ...production, DATABASE_URL: url }).database.url).toBe(url);
+  });
+
+  it('refuses a PDVAULT_ISSUER that is not https, saying so', () => {
+    expect(errorOf({ ...production, PDVAULT_ISSUER: 'http://vault.example' }).message).toBe('PDVAULT_ISSUER is invalid: must be an https:// URL');
+  });
+
   it('accepts TLS 1.3 only', () => {
     expect(loadConfig({ PDVAULT_TLS_MIN_VERSION: 'TLSv1.3' }).tls.minVersion).toBe('TLSv1.3');
     expect(errorOf({ PDVAULT_TLS_MIN_VERSION: 'TLSv1.1' }).message).toMatch(/^PDVAULT_TLS_MIN_VERSION is invalid/);
