@@ -197,7 +197,7 @@ export const SETTINGS = [
   {
     env: 'PDVAULT_KMS_KEY_ID',
     schema: nonEmpty,
-    doc: 'With the `aws` provider (required then): id, ARN or alias of the symmetric KMS key that wraps the KEK generations. Credentials come from the standard AWS chain (environment, web identity, container or instance role); grant `kms:GenerateDataKey`, `kms:Decrypt`, `kms:ReEncrypt*` and `kms:DescribeKey` on this key only.',
+    doc: 'With the `aws` provider (required then): id, ARN or alias of the symmetric KMS key that wraps the KEK generations, until a `kms_key` rotation moves them to another: from then on the vault uses the key that rotation named (kept in the database) whatever this says, and a start whose setting names another key logs a warning saying so. Credentials come from the standard AWS chain (environment, web identity, container or instance role); grant `kms:GenerateDataKey`, `kms:Decrypt`, `kms:ReEncrypt*` and `kms:DescribeKey` on this key only.',
   },
   {
     env: 'PDVAULT_KMS_REGION',

@@ -1,3 +1,5 @@
+import { startVault } from '../../src/cli/vault';
+import { eventually } from '../support/eventually';
 import { KmsServer, kmsEnv } from '../support/kms-server';
 import { startTestVault, type TestVault } from '../support/test-vault';
 import type { Caller } from '../policy/support/principals';
@@ -11,6 +13,7 @@ describe('KMS key rotation against the KMS protocol', () => {
   let admin: Caller;
   let account: Caller;
   const subjects: Array<{ id: string; email: string }> = [];
+  let rotatedTo: string | undefined;
 
   beforeAll(async () => {
     kms = await KmsServer.start();
@@ -55,5 +58,22 @@ describe('KMS key rotation against the KMS protocol', () => {
     // New generations are made under the new key too.
     expect((await waitForJob(vault, admin, (await rotate({ kind: 'kek' }).expect(202)).body.job_id)).state).toBe('succeeded');
     expect(kms.calls.filter((c) => c.operation === 'GenerateDataKey').at(-1)?.keyId).toBe(next.arn);
+    rotatedTo = next.arn;
+  });
+
+  it('says at start that PDVAULT_KMS_KEY_ID names a key a rotation has moved from, and makes new generations under the rotated key', async () => {
+    const lines: string[] = [];
+    // Another instance, configured as the first was, with the first KMS key.
+    const config = structuredClone(vault.config);
+    config.http.port = 0;
+    const second = await startVault(config, { logDestination: { write: (line: string) => lines.push(line) > 0 } as never });
+    try {
+      await eventually(() => lines.some((line) => line.includes('PDVAULT_KMS_KEY_ID')), 'the warning');
+      const warning = JSON.parse(lines.find((line) => line.includes('PDVAULT_KMS_KEY_ID'))!) as Record<string, unknown>;
+      expect(warning).toMatchObject({ level: 'warn', kms_key: rotatedTo });
+      expect(second.keys.providerKeyRef()).toBe(rotatedTo);
+    } finally {
+      await second.stop();
+    }
   });
 });

@@ -30,6 +30,7 @@ export class RotationRunner {
   /** Rows this instance processed, per job (tests: two instances share a job without overlap). */
   readonly processed = new Map<string, number>();
   private wake: (() => void) | undefined;
+  private toldOfRotatedKey = false;
 
   constructor(
     private readonly db: Database,
@@ -83,10 +84,23 @@ export class RotationRunner {
     }
   }
 
-  /** A KMS key rotation on another instance moved the key new generations are made under. */
+  /**
+   * A KMS key rotation (on another instance, or before this one started) moved the key new
+   * generations are made under. Said once: an operator who changed PDVAULT_KMS_KEY_ID to switch
+   * keys would otherwise see no effect and no word of why.
+   */
   private async adoptProviderKey(): Promise<void> {
     const current = await this.keyStore.currentProviderKey();
-    if (current && this.keys.providerKeyRef() !== undefined && this.keys.providerKeyRef() !== current) this.keys.useProviderKey(current);
+    const inUse = this.keys.providerKeyRef();
+    if (!current || inUse === undefined || inUse === current) return;
+    if (!this.toldOfRotatedKey) {
+      this.toldOfRotatedKey = true;
+      this.logger.warn(
+        { kms_key: current, replaced: inUse },
+        'KEK generations are made under the KMS key a kms_key rotation moved to; PDVAULT_KMS_KEY_ID names the first key only (set it to this one, or rotate to change keys)',
+      );
+    }
+    this.keys.useProviderKey(current);
   }
 
   private async drive(job: RotationJobRow): Promise<void> {
