@@ -7,7 +7,7 @@ import { holdsNumber } from '../observability/planted-numbers';
  * the other and the compiler checks that the shapes still agree.
  */
 export type IdentityEvent =
-  | { type: 'client.registered' | 'client.disabled' | 'client.grants_changed' | 'client.secret_rotated'; clientId: string; actor: IdentityActor; endedPrevious?: boolean }
+  | { type: 'client.registered' | 'client.disabled' | 'client.grants_changed' | 'client.secret_rotated'; clientId: string; actor: IdentityActor; endedPrevious?: boolean; notDone?: string }
   | { type: 'token.issued'; clientId: string; jti: string; scopes: string[]; purpose?: string; address?: string; requestId?: string }
   | { type: 'token.refused'; clientId?: string; reason: string; address?: string; requestId?: string }
   | { type: 'token.revoked'; clientId: string; jti: string; address?: string; requestId?: string }
@@ -41,11 +41,14 @@ export function auditEventOfIdentity(event: IdentityEvent, requestId?: string): 
       return { action: 'token.revoke', outcome: 'denied', ...refusal(event), target: event.jti, requestId: event.requestId ?? requestId };
     default: {
       // An operator at the command line has no client id; the trail names how they acted.
-      // A rotation that ended the previous secret at once (it leaked) says so.
-      const reason = event.endedPrevious ? 'previous_secret_ended' : undefined;
-      if (event.actor.via !== 'api') return { action: event.type, outcome: 'allowed', reason, clientId: `operator:${event.actor.via}`, target: event.clientId, requestId };
+      // A rotation that ended the previous secret at once (it leaked) says so. A change recorded
+      // before it took effect and then not committed is followed by its `not_done:<code>`.
+      const notDone = event.notDone !== undefined && REASON.test(event.notDone) ? `not_done:${event.notDone}` : undefined;
+      const outcome = event.notDone === undefined ? 'allowed' : 'denied';
+      const reason = event.notDone !== undefined ? (notDone ?? 'not_done') : event.endedPrevious ? 'previous_secret_ended' : undefined;
+      if (event.actor.via !== 'api') return { action: event.type, outcome, reason, clientId: `operator:${event.actor.via}`, target: event.clientId, requestId };
       const { clientId, address } = event.actor;
-      return { action: event.type, outcome: 'allowed', reason, clientId, target: event.clientId, sourceAddress: address, requestId: event.actor.requestId ?? requestId };
+      return { action: event.type, outcome, reason, clientId, target: event.clientId, sourceAddress: address, requestId: event.actor.requestId ?? requestId };
     }
   }
 }

@@ -8,7 +8,7 @@ export interface IdentityAuditHook {
 }
 
 export type IdentityAuditEvent =
-  | { type: 'client.registered' | 'client.disabled' | 'client.grants_changed' | 'client.secret_rotated'; clientId: string; actor: Actor; endedPrevious?: boolean }
+  | { type: 'client.registered' | 'client.disabled' | 'client.grants_changed' | 'client.secret_rotated'; clientId: string; actor: Actor; endedPrevious?: boolean; notDone?: string }
   | { type: 'token.issued'; clientId: string; jti: string; scopes: string[]; purpose?: string; address?: string; requestId?: string }
   | { type: 'token.refused'; clientId?: string; reason: string; address?: string; requestId?: string }
   | { type: 'token.revoked'; clientId: string; jti: string; address?: string; requestId?: string }

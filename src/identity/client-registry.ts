@@ -1,7 +1,7 @@
 import { echoedName, insufficientScopeChallenge, invalidTokenChallenge, VaultError, type FieldProblem } from '../errors/vault-error';
 import { ClientStore, isUniqueViolation, type ClientKind, type StoredClient } from '../store/clients';
 import type { Argon2Gate } from './argon2-gate';
-import type { Actor, IdentityAuditHook } from './audit-hook';
+import type { Actor, IdentityAuditEvent, IdentityAuditHook } from './audit-hook';
 import { generateSecret } from './client-secret';
 import { CLIENT_ID_PATTERN, newClientId } from './ids';
 import { clientLapsed } from './token-verifier';
@@ -61,11 +61,12 @@ export class ClientRegistry {
     checkDelegation(actor, registration.scopes);
     const { secretId, secret } = generateSecret();
     const secretHash = await this.argon2.hash(secret);
-    const client = await this.underLock(actor, [], async (store, _locked, now) => {
+    const id = newClientId();
+    const client = await this.auditedFirst({ type: 'client.registered', clientId: id, actor }, () => this.underLock(actor, [], async (store, _locked, now) => {
       checkDelegation(now, registration.scopes);
       try {
         return await store.insert({
-          id: newClientId(),
+          id,
           name: registration.name,
           kind: registration.kind,
           secretId,
@@ -78,8 +79,7 @@ export class ClientRegistry {
         if (isUniqueViolation(error)) throw new VaultError('client_name_taken', 409, 'A client with this name already exists');
         throw error;
       }
-    });
-    await this.audit.record({ type: 'client.registered', clientId: client.id, actor });
+    }));
     return { client_id: client.id, client_secret: secret, client: describeClient(client) };
   }
 
@@ -101,7 +101,8 @@ export class ClientRegistry {
   }
 
   async changeGrants(clientId: string, change: GrantChange, actor: Actor): Promise<ClientDescription> {
-    const updated = await this.changeClient(clientId, actor, async (store, current, now) => {
+    checkAuthorityOver(actor, await this.existing(clientId));
+    const updated = await this.auditedFirst({ type: 'client.grants_changed', clientId, actor }, () => this.changeClient(clientId, actor, async (store, current, now) => {
       checkAuthorityOver(now, current);
       if (change.scopes) {
         checkDelegation(now, change.scopes.filter((scope) => !current.scopes.includes(scope)));
@@ -124,9 +125,8 @@ export class ClientRegistry {
         purposes: change.purposes && unique(change.purposes),
         expiresAt: change.expiresAt,
       });
-    });
+    }));
     this.changed(clientId);
-    await this.audit.record({ type: 'client.grants_changed', clientId, actor });
     return describeClient(updated!);
   }
 
@@ -136,18 +136,18 @@ export class ClientRegistry {
         detail: 'Disable it with another administrator client or from the command line',
       });
     }
-    let disabledNow = false;
-    const updated = await this.changeClient(clientId, actor, async (store, target, now) => {
-      checkAuthorityOver(now, target);
-      // Disabling it again changes nothing, so nothing is written or recorded as a change.
-      if (!target.enabled) return target;
-      disabledNow = true;
-      return store.setEnabled(target.id, false);
-    });
-    if (disabledNow) {
-      this.changed(clientId);
-      await this.audit.record({ type: 'client.disabled', clientId, actor });
-    }
+    const current = await this.existing(clientId);
+    checkAuthorityOver(actor, current);
+    // Disabling it again changes nothing, so nothing is written or recorded as a change.
+    if (!current.enabled) return describeClient(current);
+    const updated = await this.auditedFirst({ type: 'client.disabled', clientId, actor }, () =>
+      this.changeClient(clientId, actor, async (store, target, now) => {
+        checkAuthorityOver(now, target);
+        // Disabled meanwhile by another request: as this one asked.
+        return target.enabled ? store.setEnabled(target.id, false) : target;
+      }),
+    );
+    this.changed(clientId);
     return describeClient(updated!);
   }
 
@@ -156,20 +156,38 @@ export class ClientRegistry {
    * redeployed without an outage, or not at all with `endPrevious` (a secret that leaked).
    */
   async rotateSecret(clientId: string, actor: Actor, { endPrevious = false }: { endPrevious?: boolean } = {}): Promise<IssuedCredentials> {
-    checkAuthorityOver(actor, await this.existing(clientId));
+    const current = await this.existing(clientId);
+    checkAuthorityOver(actor, current);
+    if (!current.enabled) throw clientDisabled();
     const { secretId, secret } = generateSecret();
     const secretHash = await this.argon2.hash(secret);
     const previousExpiresAt = new Date(Date.now() + (endPrevious ? 0 : this.settings.secretRotationOverlapSeconds * 1000));
-    const updated = await this.changeClient(clientId, actor, async (store, target, now) => {
+    const updated = await this.auditedFirst({ type: 'client.secret_rotated', clientId, actor, endedPrevious: endPrevious }, () => this.changeClient(clientId, actor, async (store, target, now) => {
       checkAuthorityOver(now, target);
       // Disabling is for good (its credentials may be in the wrong hands): a secret it could never use would only mislead.
-      if (!target.enabled) {
-        throw new VaultError('client_disabled', 409, 'A disabled client stays disabled', { detail: 'Register a new client (under a new name) to replace it' });
-      }
+      if (!target.enabled) throw clientDisabled();
       return store.replaceSecret(clientId, secretId, secretHash, previousExpiresAt);
-    });
-    await this.audit.record({ type: 'client.secret_rotated', clientId, actor, endedPrevious: endPrevious });
+    }));
     return { client_id: clientId, client_secret: secret, client: describeClient(updated!) };
+  }
+
+  /**
+   * A change to clients, audited before it takes effect, as every change the vault makes is:
+   * recorded after its commit, a crash between the two would leave a client registered, or a
+   * secret handed out, that the trail does not show (and the independence of two approvers is
+   * read from the trail). Should the change then not commit, that is recorded too, as
+   * `not_done:<code>`. What can be refused before (a client not found, no authority over it) is
+   * refused before anything is recorded.
+   */
+  private async auditedFirst<T>(event: Extract<IdentityAuditEvent, { type: `client.${string}` }>, change: () => Promise<T>): Promise<T> {
+    await this.audit.record(event);
+    try {
+      return await change();
+    } catch (error) {
+      const code = error instanceof VaultError ? error.code : 'change_failed';
+      await this.audit.record({ ...event, notDone: code }).catch(() => undefined);
+      throw error;
+    }
   }
 
   /** `change` to an existing client, under `underLock`; 404 when there is no such client. */
@@ -205,6 +223,7 @@ export class ClientRegistry {
 }
 
 const clientNotFound = () => new VaultError('client_not_found', 404, 'No such client');
+const clientDisabled = () => new VaultError('client_disabled', 409, 'A disabled client stays disabled', { detail: 'Register a new client (under a new name) to replace it' });
 
 /**
  * An API actor as its locked row stands: enabled, unexpired, and with only the scopes its

@@ -1,3 +1,4 @@
+import { ClientStore } from '../../src/store/clients';
 import { holdRowLocks } from '../support/row-lock';
 import { startTestVault, type TestVault } from '../support/test-vault';
 import { accessToken, registerAdmin, registerClient, requestToken, type Credentials } from './support/identity-helpers';
@@ -101,6 +102,40 @@ describe('/v1/admin/clients', () => {
     expect(empty.body.errors).toEqual(expect.arrayContaining([{ pointer: '/name', detail: 'name is required' }]));
     await vault.post('/v1/admin/clients').set(as(token)).send({ name: 'twice', scopes: ['audit:read'] }).expect(201);
     expect((await vault.post('/v1/admin/clients').set(as(token)).send({ name: 'twice', scopes: ['audit:read'] }).expect(409)).body.code).toBe('client_name_taken');
+  });
+
+  it('has a registration and a new secret in the audit trail before they take effect, so a crash between cannot leave one unrecorded', async () => {
+    const seenAtCommit: string[][] = [];
+    const recordedFor = async (target: string) => (await vault.vault.db('audit_events').where({ target }).orderBy('seq').pluck('action')) as string[];
+    const { insert: originalInsert, replaceSecret: originalReplace } = ClientStore.prototype;
+    // Inside the change's transaction, read apart from it: what a crash at this moment would leave.
+    const insert = jest.spyOn(ClientStore.prototype, 'insert').mockImplementation(async function (this: ClientStore, ...args) {
+      seenAtCommit.push(await recordedFor(args[0].id));
+      return originalInsert.apply(this, args);
+    });
+    const replace = jest.spyOn(ClientStore.prototype, 'replaceSecret').mockImplementation(async function (this: ClientStore, ...args) {
+      seenAtCommit.push(await recordedFor(args[0]));
+      return originalReplace.apply(this, args);
+    });
+    try {
+      const made = await vault.post('/v1/admin/clients').set(as(token)).send({ name: 'recorded-first', scopes: ['subjects:read'], purposes: ['shipping'] }).expect(201);
+      await vault.post(`/v1/admin/clients/${made.body.client_id}/rotate-secret`).set(as(token)).expect(200);
+    } finally {
+      insert.mockRestore();
+      replace.mockRestore();
+    }
+    expect(seenAtCommit).toEqual([['client.registered'], ['client.registered', 'client.secret_rotated']]);
+  });
+
+  it('follows a registration refused under the lock (a name taken) with not_done, naming the same client id', async () => {
+    await vault.post('/v1/admin/clients').set(as(token)).send({ name: 'taken-once', scopes: ['subjects:read'], purposes: ['shipping'] }).expect(201);
+    const before = Number((await vault.vault.db('audit_events').max('seq as seq').first())?.seq);
+    await vault.post('/v1/admin/clients').set(as(token)).send({ name: 'taken-once', scopes: ['subjects:read'], purposes: ['shipping'] }).expect(409);
+    const events = await vault.vault.db('audit_events').where('seq', '>', before).andWhere({ action: 'client.registered' }).orderBy('seq').select('outcome', 'reason', 'target');
+    expect(events).toEqual([
+      { outcome: 'allowed', reason: null, target: expect.stringMatching(/^cli_/) },
+      { outcome: 'denied', reason: 'not_done:client_name_taken', target: events[0]!.target },
+    ]);
   });
 
   it('changes grants, so the next token carries the new ones', async () => {

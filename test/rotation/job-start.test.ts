@@ -26,7 +26,7 @@ function jobsWith(handler: RotationKindHandler) {
   return { jobs, store, logs };
 }
 
-const startEvents = (outcome: string) => vault.vault.db('audit_events').where({ action: 'keys.rotation.start', outcome, client_id: ACTOR.clientId }).select('reason', 'target');
+const startEvents = (outcome: string) => vault.vault.db('audit_events').where({ action: 'keys.rotation.start', outcome, client_id: ACTOR.clientId }).orderBy('seq').select('reason', 'target');
 
 describe('starting a rotation job', () => {
   it('answers a committed start with its job, audited as allowed, when this instance fails to take up the new key', async () => {
@@ -54,7 +54,7 @@ describe('starting a rotation job', () => {
     expect(Date.parse(job.updated_at)).toBeGreaterThanOrEqual(Date.parse(job.started_at));
   });
 
-  it('abandons what it made when recording the job fails, records no job and audits the start as denied', async () => {
+  it('abandons what it made when recording the job fails, records no job, and follows the allowed start with not_done', async () => {
     let abandoned = 0;
     const { jobs } = jobsWith({
       prepare: async () => ({
@@ -69,7 +69,8 @@ describe('starting a rotation job', () => {
     await expect(jobs.start({ kind: 'signing' }, ACTOR)).rejects.toThrow('the key could not be stored');
     expect(abandoned).toBe(1);
     expect(await running()).toBe(0);
-    expect(await startEvents('denied')).toEqual([expect.objectContaining({ reason: 'rotation_start_failed' })]);
+    const allowed = (await startEvents('allowed')).at(-1);
+    expect(await startEvents('denied')).toEqual([{ reason: 'not_done:rotation_start_failed', target: allowed!.target }]);
   });
 
   it('prepares again when its version was taken, and refuses as already running a start that loses that race three times', async () => {
@@ -90,6 +91,22 @@ describe('starting a rotation job', () => {
     await expect(jobs.start({ kind: 'signing' }, ACTOR)).rejects.toMatchObject({ code: 'rotation_already_running', status: 409 });
     expect({ prepared, abandoned }).toEqual({ prepared: 3, abandoned: 3 });
     expect(await store.running('signing')).toEqual([]);
-    expect((await startEvents('denied')).filter((event) => event.reason === 'rotation_already_running')).toHaveLength(1);
+    expect((await startEvents('denied')).filter((event) => event.reason === 'not_done:rotation_already_running')).toHaveLength(1);
+  });
+
+  it('has the start audited as allowed before the transaction that makes it take effect commits', async () => {
+    let seenInside: Array<{ reason: string | null; target: string }> = [];
+    const { jobs } = jobsWith({
+      prepare: async () => ({
+        record: async () => {
+          // Read apart from the transaction: what a crash at this moment would leave.
+          seenInside = await vault.vault.db('audit_events').where({ action: 'keys.rotation.start', outcome: 'allowed', client_id: 'cli_auditedfirst0000' }).select('reason', 'target');
+          return { params: {}, total: 0 };
+        },
+      }),
+      complete: async () => true,
+    });
+    const job = await jobs.start({ kind: 'signing' }, { clientId: 'cli_auditedfirst0000' });
+    expect(seenInside).toEqual([{ reason: null, target: job.job_id }]);
   });
 });

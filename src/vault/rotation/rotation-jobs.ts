@@ -1,5 +1,4 @@
 import crypto from 'node:crypto';
-import type { AuditEventInput } from '../../audit/events';
 import type { AuditSink } from '../../audit/writer';
 import { VaultError } from '../../errors/vault-error';
 import type { Logger } from '../../observability/logger';
@@ -58,18 +57,31 @@ export class RotationJobs {
    * its own connection (and, for a second start of the kind, waits on the first's job row) could
    * take the whole pool. A running job is looked for before anything is made, and a start refused
    * in the transaction leaves no key behind.
+   *
+   * The start is audited as allowed before the transaction that makes it take effect, as every
+   * change the vault makes is: recorded after the commit, a crash between the two would leave a
+   * rotation running that no one is recorded as starting. A start refused before it (a job
+   * running, a key the provider finds unusable) is audited as denied; one whose transaction then
+   * fails, as denied `not_done:<code>` after the allowed event.
    */
   async start(request: RotationRequest, actor: RotationActor): Promise<RotationJobView> {
     const id = `job_${crypto.randomBytes(16).toString('base64url')}`;
     const event = { action: 'keys.rotation.start', clientId: actor.clientId, scopes: actor.scopes, requestId: actor.requestId, sourceAddress: actor.sourceAddress };
+    let audited = false;
+    const auditStart = async () => {
+      if (audited) return;
+      await this.audit.append([{ ...event, outcome: 'allowed', target: id }]);
+      audited = true;
+    };
     let recorded: { job: RotationJobRow; prepared: PreparedRotation };
     try {
-      recorded = await this.prepareAndRecord(request, id, actor);
+      recorded = await this.prepareAndRecord(request, id, actor.clientId, auditStart);
     } catch (error) {
-      if (error instanceof RotationAlreadyRunning) throw await this.refuseRunning(request.kind, event);
-      const code = error instanceof VaultError ? error.code : 'rotation_start_failed';
-      await this.audit.append([{ ...event, outcome: 'denied', reason: code, target: id }]);
-      throw error;
+      const running = error instanceof RotationAlreadyRunning;
+      const code = running ? 'rotation_already_running' : error instanceof VaultError ? error.code : 'rotation_start_failed';
+      const [job] = running ? await this.store.running(request.kind) : [];
+      await this.audit.append([{ ...event, outcome: 'denied', reason: audited ? `not_done:${code}` : code, target: audited ? id : (job?.id ?? id) }]);
+      throw running ? alreadyRunning(request.kind, job) : error;
     }
     const { prepared } = recorded;
     // The job and its key are committed: this instance uses the key before anything else can fail.
@@ -83,7 +95,6 @@ export class RotationJobs {
       this.logger.warn({ job_id: id, error: describeError(error) }, 'rotation job start time not re-stamped after its commit');
       return undefined;
     });
-    await this.audit.append([{ ...event, outcome: 'allowed', target: id }]);
     // The job as stored: its start as stamped after the commit, or as it stands if it ended meanwhile.
     const job = stamped ?? (await this.store.find(id).catch(() => undefined)) ?? recorded.job;
     this.logger.info({ job_id: id, kind: request.kind, total: job.total }, 'rotation job started');
@@ -91,18 +102,19 @@ export class RotationJobs {
   }
 
   /**
-   * The job's key, then the job and the key in one transaction. A key prepared for a version
-   * another start took meanwhile (that start's job ran, and may have finished) is abandoned and
-   * prepared again: the caller asked for a rotation, and none runs. A start that loses that race
-   * three times running is refused as already running.
+   * The job's key, then the job and the key in one transaction, `beforeRecording` awaited before
+   * it. A key prepared for a version another start took meanwhile (that start's job ran, and may
+   * have finished) is abandoned and prepared again: the caller asked for a rotation, and none
+   * runs. A start that loses that race three times running is refused as already running.
    */
-  private async prepareAndRecord(request: RotationRequest, id: string, actor: RotationActor): Promise<{ job: RotationJobRow; prepared: PreparedRotation }> {
+  private async prepareAndRecord(request: RotationRequest, id: string, startedBy: string, beforeRecording: () => Promise<void>): Promise<{ job: RotationJobRow; prepared: PreparedRotation }> {
     for (let attempt = 1; ; attempt++) {
       if ((await this.store.running(request.kind)).length > 0) throw new RotationAlreadyRunning(request.kind);
       const prepared = await this.handlers[request.kind].prepare(request);
       try {
+        await beforeRecording();
         const job = await this.db.transaction(async (trx) => {
-          await this.store.insert(trx, { id, kind: request.kind, params: {}, total: 0, startedBy: actor.clientId });
+          await this.store.insert(trx, { id, kind: request.kind, params: {}, total: 0, startedBy });
           const recorded = await prepared.record(trx);
           // Started once its new key exists (and stamped again once it is committed, in start).
           await trx('rotation_jobs').where({ id }).update({ params: JSON.stringify(recorded.params), total: recorded.total, started_at: trx.raw('statement_timestamp()'), updated_at: trx.raw('statement_timestamp()') });
@@ -115,17 +127,6 @@ export class RotationJobs {
         throw error;
       }
     }
-  }
-
-  /** A start refused because a job of its kind runs: audited, and answered with that job's id. */
-  private async refuseRunning(kind: RotationKind, event: Omit<AuditEventInput, 'outcome'>): Promise<VaultError> {
-    const [running] = await this.store.running(kind);
-    await this.audit.append([{ ...event, outcome: 'denied', reason: 'rotation_already_running', target: running?.id }]);
-    return new VaultError('rotation_already_running', 409, `A ${kind} rotation is already running`, {
-      // The running job's id, as the detail and as where to follow it.
-      detail: running?.id,
-      headers: running ? { 'Content-Location': `/v1/admin/jobs/${running.id}` } : undefined,
-    });
   }
 
   async get(id: string): Promise<RotationJobView> {
@@ -148,6 +149,15 @@ export class RotationJobs {
       this.logger.error({ job_id: job.id, error: describeError(error) }, 'rotation job end could not be audited');
     }
   }
+}
+
+/** A start refused because a job of its kind runs, answered with that job's id. */
+function alreadyRunning(kind: RotationKind, running: RotationJobRow | undefined): VaultError {
+  return new VaultError('rotation_already_running', 409, `A ${kind} rotation is already running`, {
+    // The running job's id, as the detail and as where to follow it.
+    detail: running?.id,
+    headers: running ? { 'Content-Location': `/v1/admin/jobs/${running.id}` } : undefined,
+  });
 }
 
 export function view(job: RotationJobRow): RotationJobView {
