@@ -136,7 +136,7 @@ export class RotationJobs {
   }
 
   async list(limit = 50): Promise<RotationJobView[]> {
-    return (await this.store.latest(limit)).map(view);
+    return (await this.store.latest(limit)).map((job) => view(job));
   }
 
   /** The end of a job, audited after its state is committed. */
@@ -160,8 +160,9 @@ function alreadyRunning(kind: RotationKind, running: RotationJobRow | undefined)
   });
 }
 
-export function view(job: RotationJobRow): RotationJobView {
-  const end = job.finishedAt ?? job.updatedAt;
+export function view(job: RotationJobRow, now = new Date()): RotationJobView {
+  // A running job's rate is to now: measured to its last update, it would stand still while the job does.
+  const end = job.finishedAt ?? now;
   const seconds = Math.max(0.001, (end.getTime() - job.startedAt.getTime()) / 1000);
   return {
     job_id: job.id,
