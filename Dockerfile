@@ -2,7 +2,7 @@
 # Production image: compiled JavaScript, production dependencies only, non-root, no secrets.
 # Configuration (DATABASE_URL, certificate and key files, KMS key) comes from the environment
 # and mounted files at run time. scripts/check-image-steps.sh runs these same steps without
-# Docker, so CI proves they build and start.
+# Docker, on the Node it finds, so CI proves they build and start (on that Node).
 
 # Node 22 (maintenance LTS): Node 20 is past its end of life, and the AWS SDK's releases from
 # January 2027 need 22. package.json's engines take both; development may run on either.

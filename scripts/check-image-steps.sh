@@ -43,7 +43,7 @@ env -i PATH="$PATH" HOME="$work" NODE_ENV=production PDVAULT_MODE=production PDV
   node --max-semi-space-size=64 --heap-growing-percent=50 dist/src/cli/main.js start > "$work/out.log" 2>&1 &
 pid=$!
 for _ in $(seq 1 60); do
-  if env -i PATH="$PATH" PDVAULT_MODE=production PDVAULT_PORT="$port" DATABASE_URL=x PDVAULT_TLS_CERT_FILE=x PDVAULT_TLS_KEY_FILE=x \
+  if env -i PATH="$PATH" PDVAULT_MODE=production PDVAULT_PORT="$port" DATABASE_URL=postgres://unused/unused PDVAULT_TLS_CERT_FILE=x PDVAULT_TLS_KEY_FILE=x \
       node dist/src/cli/healthcheck.js; then
     echo "image check: HEALTHCHECK passed on port $port"
     kill -TERM "$pid"; status=0; wait "$pid" || status=$?; pid=

@@ -43,16 +43,16 @@ const addressList = z
       .refine((entries) => entries.every((entry) => !/\/0+$/.test(entry)), 'a /0 range would trust every address to say where a request came from'),
   );
 const nonEmpty = z.string().trim().min(1);
-/** A `postgres://` or `postgresql://` URL, as `pg` reads one; never echoed (it may hold a password). */
-const databaseUrl = z.string().refine((value) => {
-  try {
-    const url = new URL(value);
-    // A Unix socket is named by `?host=/var/run/postgresql` or an encoded path as the host.
-    return (url.protocol === 'postgres:' || url.protocol === 'postgresql:') && (url.host !== '' || url.searchParams.has('host'));
-  } catch {
-    return false;
-  }
-}, 'must be a postgres:// (or postgresql://) URL with a host, e.g. postgres://user@db.internal:5432/pdvault (a Unix socket: ?host=/var/run/postgresql)');
+/**
+ * A connection string in one of the forms `pg` reads: a `postgres://` or `postgresql://` URL (a
+ * Unix socket as `?host=/var/run/postgresql`), `socket:/path`, or a socket folder path. Only the
+ * form is checked, so that a value that is none of them is said at once rather than as a failed
+ * host lookup; never echoed (it may hold a password).
+ */
+const databaseUrl = z
+  .string()
+  .trim()
+  .regex(/^(postgres(ql)?:\/\/|socket:|\/)/, 'must be a PostgreSQL connection URL, e.g. postgres://user@db.internal:5432/pdvault (a Unix socket: postgres:///pdvault?host=/var/run/postgresql)');
 /** An https URL; its own message, since zod's for a wrong protocol is "Invalid URL". */
 const httpsUrl = z.url({ protocol: /^https$/, error: 'must be an https:// URL' });
 

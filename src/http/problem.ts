@@ -159,16 +159,17 @@ function toVaultError(error: unknown): VaultError {
 // only: the database gone or renamed (3D000), the role's password or pg_hba.conf entry changed
 // under the vault (28P01, 28000), and a name that no longer resolves.
 const DATABASE_DOWN_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', '57P01', '57P02', '57P03', '53300', '3D000', '28P01', '28000']);
-// 55000 is any object not in the state a statement needs; at connection time, a database not
+// 55000 is any object not in the state a statement needs; from the server's check of a new
+// session's database (its routine, whatever language the server answers in), a database not
 // accepting connections (ALLOW_CONNECTIONS false, a maintenance window). Only that one is an outage.
 const NOT_ACCEPTING_CONNECTIONS = /is not currently accepting connections/;
 
 function isDatabaseUnavailable(error: unknown): boolean {
   // Socket errors are made by Node's own Error, which is not this realm's under a test runner's vm.
   if (!(error instanceof Error) && !types.isNativeError(error)) return false;
-  const { code, name, message } = error as Error & { code?: unknown };
+  const { code, name, message, routine } = error as Error & { code?: unknown; routine?: unknown };
   if (typeof code === 'string' && (DATABASE_DOWN_CODES.has(code) || code.startsWith('08'))) return true;
-  if (code === '55000' && NOT_ACCEPTING_CONNECTIONS.test(message)) return true;
+  if (code === '55000' && (routine === 'CheckMyDatabase' || NOT_ACCEPTING_CONNECTIONS.test(message))) return true;
   return name === 'KnexTimeoutError' || /Connection terminated|connection error and is not queryable|Query read timeout/.test(message);
 }
 

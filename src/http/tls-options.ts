@@ -25,7 +25,7 @@ export const TLS13_CIPHERS = ['TLS_AES_128_GCM_SHA256', 'TLS_AES_256_GCM_SHA384'
 /**
  * The listener's TLS options, its files read and checked once, before anything else starts: a
  * file that cannot be read, holds no certificate or key, a key that is not the certificate's, a
- * certificate outside its validity, or a client CA file with no certificate in it is refused with
+ * certificate that has expired, or a client CA file with no certificate in it is refused with
  * one line naming the setting. Served, each would leave an instance that is up, and passes a
  * health check that only connects, while every client's handshake fails.
  */
@@ -75,10 +75,10 @@ function checkCertificateAndKey(certPem: Buffer, keyPem: Buffer, now: Date): voi
     throw new ConfigError('PDVAULT_TLS_KEY_FILE holds no unencrypted PEM private key');
   }
   if (!certificate.checkPrivateKey(key)) throw new ConfigError('PDVAULT_TLS_KEY_FILE is not the private key of the certificate in PDVAULT_TLS_CERT_FILE');
+  // Expired, it fails every handshake. (One not valid yet is served: a certificate issued moments
+  // ago on a clock a little ahead would otherwise stop the vault from starting at all.)
   const validTo = new Date(certificate.validTo);
-  const validFrom = new Date(certificate.validFrom);
   if (validTo <= now) throw new ConfigError(`PDVAULT_TLS_CERT_FILE holds a certificate that expired on ${validTo.toISOString()}`);
-  if (validFrom > now) throw new ConfigError(`PDVAULT_TLS_CERT_FILE holds a certificate not valid until ${validFrom.toISOString()}`);
 }
 
 function checkClientCa(pem: Buffer): void {

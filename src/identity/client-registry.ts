@@ -101,31 +101,18 @@ export class ClientRegistry {
   }
 
   async changeGrants(clientId: string, change: GrantChange, actor: Actor): Promise<ClientDescription> {
-    checkAuthorityOver(actor, await this.existing(clientId));
-    const updated = await this.auditedFirst({ type: 'client.grants_changed', clientId, actor }, () => this.changeClient(clientId, actor, async (store, current, now) => {
-      checkAuthorityOver(now, current);
-      if (change.scopes) {
-        checkDelegation(now, change.scopes.filter((scope) => !current.scopes.includes(scope)));
-        // Removing its own client administration over the API would leave it unable to undo that.
-        if (now.via === 'api' && now.clientId === clientId && current.scopes.includes('admin:clients') && !change.scopes.includes('admin:clients')) {
-          throw new VaultError('cannot_demote_self', 409, 'A client cannot remove admin:clients from itself', {
-            detail: 'Change it with another administrator client that holds each admin scope this one holds',
-          });
-        }
-      }
-      checkRegistration({
-        name: current.name,
-        kind: current.kind,
-        scopes: change.scopes ?? current.scopes,
-        purposes: change.purposes ?? current.purposes,
-        expiresAt: change.expiresAt === undefined ? current.expiresAt : change.expiresAt,
-      });
-      return store.updateGrants(clientId, {
-        scopes: change.scopes && unique(change.scopes),
-        purposes: change.purposes && unique(change.purposes),
-        expiresAt: change.expiresAt,
-      });
-    }));
+    // Checked on the client as it stands, so a refusal is recorded as one; and again under the lock.
+    checkGrantChange(actor, clientId, await this.existing(clientId), change);
+    const updated = await this.auditedFirst({ type: 'client.grants_changed', clientId, actor }, () =>
+      this.changeClient(clientId, actor, async (store, current, now) => {
+        checkGrantChange(now, clientId, current, change);
+        return store.updateGrants(clientId, {
+          scopes: change.scopes && unique(change.scopes),
+          purposes: change.purposes && unique(change.purposes),
+          expiresAt: change.expiresAt,
+        });
+      }),
+    );
     this.changed(clientId);
     return describeClient(updated!);
   }
@@ -175,17 +162,19 @@ export class ClientRegistry {
    * A change to clients, audited before it takes effect, as every change the vault makes is:
    * recorded after its commit, a crash between the two would leave a client registered, or a
    * secret handed out, that the trail does not show (and the independence of two approvers is
-   * read from the trail). Should the change then not commit, that is recorded too, as
-   * `not_done:<code>`. What can be refused before (a client not found, no authority over it) is
-   * refused before anything is recorded.
+   * read from the trail). Should the change then be refused under the lock (a race another
+   * request won), that is recorded too, as `not_done:<code>`. What can be refused before (a
+   * client not found, no authority over it, a grant it may not give) is refused before anything
+   * is recorded.
    */
   private async auditedFirst<T>(event: Extract<IdentityAuditEvent, { type: `client.${string}` }>, change: () => Promise<T>): Promise<T> {
     await this.audit.record(event);
     try {
       return await change();
     } catch (error) {
-      const code = error instanceof VaultError ? error.code : 'change_failed';
-      await this.audit.record({ ...event, notDone: code }).catch(() => undefined);
+      // Only a refusal says for certain that nothing changed: a 5xx may come from a commit whose
+      // outcome is unknown. Like every audit write, a failed one answers 503 in the refusal's place.
+      if (error instanceof VaultError && error.status < 500) await this.audit.record({ ...event, notDone: error.code });
       throw error;
     }
   }
@@ -241,6 +230,27 @@ function actorUnderLock(actor: Extract<Actor, { via: 'api' }>, row: StoredClient
     });
   }
   return { ...actor, scopes };
+}
+
+/** Whether `actor` may make `change` to the client as it stands (`current`); throws the refusal. */
+function checkGrantChange(actor: Actor, clientId: string, current: StoredClient, change: GrantChange): void {
+  checkAuthorityOver(actor, current);
+  if (change.scopes) {
+    checkDelegation(actor, change.scopes.filter((scope) => !current.scopes.includes(scope)));
+    // Removing its own client administration over the API would leave it unable to undo that.
+    if (actor.via === 'api' && actor.clientId === clientId && current.scopes.includes('admin:clients') && !change.scopes.includes('admin:clients')) {
+      throw new VaultError('cannot_demote_self', 409, 'A client cannot remove admin:clients from itself', {
+        detail: 'Change it with another administrator client that holds each admin scope this one holds',
+      });
+    }
+  }
+  checkRegistration({
+    name: current.name,
+    kind: current.kind,
+    scopes: change.scopes ?? current.scopes,
+    purposes: change.purposes ?? current.purposes,
+    expiresAt: change.expiresAt === undefined ? current.expiresAt : change.expiresAt,
+  });
 }
 
 /**

@@ -64,13 +64,13 @@ describe('configuration', () => {
     expect(error.message).not.toContain('hunter2');
   });
 
-  it.each(['not a url at all', 'mysql://vault:s3cret@db.internal/vault', 'postgres:///vault'])('refuses a DATABASE_URL that is no PostgreSQL URL with a host (%s), saying what one looks like, without echoing it', (url) => {
+  it.each(['not a url at all', 'mysql://vault:s3cret@db.internal/vault', 'db.internal:5432'])('refuses a DATABASE_URL that is no PostgreSQL connection string (%s), saying what one looks like, without echoing it', (url) => {
     const error = errorOf({ ...production, DATABASE_URL: url });
-    expect(error.message).toBe('DATABASE_URL is invalid: must be a postgres:// (or postgresql://) URL with a host, e.g. postgres://user@db.internal:5432/pdvault (a Unix socket: ?host=/var/run/postgresql)');
+    expect(error.message).toBe('DATABASE_URL is invalid: must be a PostgreSQL connection URL, e.g. postgres://user@db.internal:5432/pdvault (a Unix socket: postgres:///pdvault?host=/var/run/postgresql)');
     expect(error.message).not.toContain('s3cret');
   });
 
-  it.each(['postgresql://vault@db.internal:6432/vault?sslmode=verify-full', 'postgres:///vault?host=/var/run/postgresql'])('takes %s', (url) => {
+  it.each(['postgresql://vault@db.internal:6432/vault?sslmode=verify-full', 'postgres:///vault?host=/var/run/postgresql', 'postgres://vault@/vault?host=/var/run/postgresql', 'socket:/var/run/postgresql?db=vault'])('takes %s', (url) => {
     expect(loadConfig({ ...production, DATABASE_URL: url }).database.url).toBe(url);
   });
 

@@ -53,6 +53,11 @@ describe('the problem mapper', () => {
     expect([res.body.code, res.headers['retry-after']]).toEqual(['database_unavailable', '1']);
   });
 
+  it('knows a database not accepting connections by the server routine that says so, in whatever language the server answers', async () => {
+    const { app } = appThrowing(Object.assign(new Error('la base de données « pdvault » n\'accepte pas les connexions'), { code: '55000', routine: 'CheckMyDatabase' }));
+    expect((await request(app).get('/boom').expect(503)).body.code).toBe('database_unavailable');
+  });
+
   it('answers 55000 from a statement (an object not in the state it needs) as the vault fault it is: 500', async () => {
     const { app } = appThrowing(Object.assign(new Error('currval of sequence "s" is not yet defined in this session'), { code: '55000' }));
     await request(app).get('/boom').expect(500);

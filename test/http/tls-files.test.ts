@@ -48,8 +48,11 @@ describe('the listener\'s TLS files, checked before the vault starts', () => {
     expect(options(tls())).toThrow(message);
   });
 
-  it('refuses a certificate that has expired, or is not valid yet, saying when', () => {
+  it('refuses a certificate that has expired, saying when', () => {
     expect(options({ certFile: cert, keyFile: key }, new Date(Date.now() + 20 * 365 * 24 * 3600 * 1000))).toThrow(/^PDVAULT_TLS_CERT_FILE holds a certificate that expired on \d{4}-\d\d-\d\dT/);
-    expect(options({ certFile: cert, keyFile: key }, new Date('2001-01-01T00:00:00Z'))).toThrow(/^PDVAULT_TLS_CERT_FILE holds a certificate not valid until \d{4}-/);
+  });
+
+  it('serves a certificate not valid yet, as one issued moments ago on a clock a little ahead is', () => {
+    expect(options({ certFile: cert, keyFile: key }, new Date(Date.now() - 30 * 60 * 1000))()).toMatchObject({ cert: expect.any(Buffer) });
   });
 });

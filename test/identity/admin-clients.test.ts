@@ -251,6 +251,8 @@ describe('/v1/admin/clients', () => {
     expect(await vault.vault.db('clients').where('name', 'like', 'escalate-%')).toEqual([]);
     const self = await vault.patch(`/v1/admin/clients/${clientAdmin.clientId}`).set(as(onlyClients)).send({ scopes: ['admin:clients', 'admin:keys'] });
     expect([self.status, self.body.code]).toEqual([403, 'scope_not_delegable']);
+    // Refused before anything took effect, and before anything was recorded as allowed.
+    expect(await vault.vault.db('audit_events').where({ action: 'client.grants_changed', target: clientAdmin.clientId }).select('outcome')).toEqual([]);
     // Data scopes are what client administration hands out.
     await vault.post('/v1/admin/clients').set(as(onlyClients)).send({ name: 'delegated-reader', scopes: ['subjects:read'], purposes: ['shipping'] }).expect(201);
   });

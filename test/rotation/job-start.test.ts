@@ -1,3 +1,4 @@
+import { VaultError } from '../../src/errors/vault-error';
 import { PreparedVersionTaken, RotationJobStore } from '../../src/store/rotation-jobs';
 import { RotationJobs } from '../../src/vault/rotation/rotation-jobs';
 import type { RotationKindHandler } from '../../src/vault/rotation/rotation-kind';
@@ -54,7 +55,22 @@ describe('starting a rotation job', () => {
     expect(Date.parse(job.updated_at)).toBeGreaterThanOrEqual(Date.parse(job.started_at));
   });
 
-  it('abandons what it made when recording the job fails, records no job, and follows the allowed start with not_done', async () => {
+  it('follows the allowed start with not_done when its transaction refuses it, and records no job', async () => {
+    const { jobs } = jobsWith({
+      prepare: async () => ({
+        record: async () => {
+          throw new VaultError('kms_key_unusable', 409, 'The new KMS key is not enabled and usable for encryption');
+        },
+      }),
+      complete: async () => true,
+    });
+    await expect(jobs.start({ kind: 'signing' }, ACTOR)).rejects.toMatchObject({ code: 'kms_key_unusable' });
+    expect(await new RotationJobStore(vault.vault.db).running('signing')).toEqual([]);
+    const allowed = (await startEvents('allowed')).at(-1);
+    expect((await startEvents('denied')).at(-1)).toEqual({ reason: 'not_done:kms_key_unusable', target: allowed!.target });
+  });
+
+  it('abandons what it made when recording the job fails, records no job, and claims nothing of a failure whose commit it cannot know', async () => {
     let abandoned = 0;
     const { jobs } = jobsWith({
       prepare: async () => ({
@@ -69,8 +85,8 @@ describe('starting a rotation job', () => {
     await expect(jobs.start({ kind: 'signing' }, ACTOR)).rejects.toThrow('the key could not be stored');
     expect(abandoned).toBe(1);
     expect(await running()).toBe(0);
-    const allowed = (await startEvents('allowed')).at(-1);
-    expect(await startEvents('denied')).toEqual([{ reason: 'not_done:rotation_start_failed', target: allowed!.target }]);
+    const denied = await startEvents('denied');
+    expect(denied.filter((event) => event.reason !== 'not_done:kms_key_unusable')).toEqual([]);
   });
 
   it('prepares again when its version was taken, and refuses as already running a start that loses that race three times', async () => {

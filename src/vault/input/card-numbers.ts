@@ -5,14 +5,16 @@ import cardValidator from 'card-validator';
  * `4111-1111-1111-1111`), after a prefix (`acct4111111111111111`) or beside other numbers
  * (`cust-01-4111-1111-1111-1111`): one or more consecutive digit groups of a stretch of digits
  * and separators (`separators`, the body of a regular expression's character class) that
- * together make a card number of a major network (14 to 19 digits, its issuer range, a length
- * the network issues, its check digit: every number the vault would take as a payment method of
- * those networks). Only whole groups, and only those networks: one number in ten passes the
+ * together make a card number of a major network (14 to 16 digits, or 17 to 19 printed in groups
+ * of four; its issuer range, a length the network issues, its check digit). Only whole groups,
+ * and only those networks and lengths: one number in ten passes the
  * check digit, and ranges as wide as Maestro's or UnionPay's would refuse plain numeric account
  * ids (a 13-digit shop customer id, say) at random.
  */
 export function holdsCardNumber(text: string, separators: string): boolean {
-  return someCardNumber(text, separators, () => true);
+  // 17 to 19 digits only as printed: a run that long is as often a plain numeric id (an 18-digit
+  // snowflake id), which one in ten would be refused at random.
+  return someCardNumber(text, separators, (lengths, digits) => digits <= 16 || isPrintedLayout(lengths));
 }
 
 /**
@@ -24,7 +26,7 @@ export function holdsCardNumber(text: string, separators: string): boolean {
  */
 export function textHoldsCardNumber(text: string): boolean {
   const digits = asciiDigits(text.normalize('NFKC'));
-  return holdsCardNumber(digits, TEXT_SEPARATORS) || someCardNumber(digits, PRINTED_SEPARATORS, isPrintedLayout);
+  return holdsCardNumber(digits, TEXT_SEPARATORS) || someCardNumber(digits, PRINTED_SEPARATORS, (lengths) => isPrintedLayout(lengths));
 }
 
 /** How an id's digit groups are split (`._:-`), as a character class's body. */
@@ -38,7 +40,7 @@ const MAJOR_NETWORKS = new Set(['visa', 'mastercard', 'american-express', 'disco
 const MIN_DIGITS = 14;
 const MAX_DIGITS = 19;
 
-function someCardNumber(text: string, separators: string, layoutAllowed: (groupLengths: number[]) => boolean): boolean {
+function someCardNumber(text: string, separators: string, layoutAllowed: (groupLengths: number[], digits: number) => boolean): boolean {
   const stretches = new RegExp(`[0-9][0-9${separators}]*`, 'gu');
   const between = new RegExp(`[${separators}]+`, 'u');
   for (const stretch of text.match(stretches) ?? []) {
@@ -47,7 +49,7 @@ function someCardNumber(text: string, separators: string, layoutAllowed: (groupL
       let digits = '';
       for (let last = first; last < groups.length && digits.length < MAX_DIGITS; last++) {
         digits += groups[last];
-        if (digits.length >= MIN_DIGITS && digits.length <= MAX_DIGITS && layoutAllowed(groups.slice(first, last + 1).map((group) => group.length)) && isMajorNetworkCard(digits)) return true;
+        if (digits.length >= MIN_DIGITS && digits.length <= MAX_DIGITS && layoutAllowed(groups.slice(first, last + 1).map((group) => group.length), digits.length) && isMajorNetworkCard(digits)) return true;
       }
     }
   }

@@ -29,9 +29,10 @@ function emailProblem(value: string): string | undefined {
   const domain = at > 0 ? value.slice(at + 1) : '';
   if (!local || !domain) return 'email must be an address of the form local@domain';
   if (Buffer.byteLength(local) > MAX_LOCAL_OCTETS) return `email local part must be at most ${MAX_LOCAL_OCTETS} octets`;
-  // Text may hold the zero-width joiner and non-joiner (scripts need them); an address with one
-  // displays as another (`jo\u200D@…` as `jo@…`), which a mailer or a support desk would take it for.
-  if (/[\u200C\u200D]/u.test(value)) return 'email must not contain invisible characters (zero-width joiner or non-joiner)';
+  // Text may hold the zero-width joiner and non-joiner (scripts need them); a local part with one
+  // displays as another (`jo\u200D@…` as `jo@…`), which a mailer or a support desk would take it
+  // for. In the domain, IDNA allows them only where a script joins letters (checked below).
+  if (/[\u200C\u200D]/u.test(local)) return 'email local part must not contain invisible characters (zero-width joiner or non-joiner)';
   const asciiDomain = domainToASCII(domain);
   if (Buffer.byteLength(`${local}@${asciiDomain}`) > MAX_ADDRESS_OCTETS) return `email must be at most ${MAX_ADDRESS_OCTETS} octets`;
   if (!asciiDomain) return 'email domain is not a valid domain name';

@@ -51,7 +51,7 @@ const externalId = z
   .regex(/^[A-Za-z0-9._:-]{1,128}$/, 'external_id must be 1–128 characters of letters, digits and . _ : -')
   // Nor a card number: one sent as the account's id would be kept and shown in clear.
   .refine((value) => !holdsCardNumber(value, ID_SEPARATORS), {
-    error: 'external_id holds a card number (14 to 19 digits of a major network that pass its check digit): it is stored unsealed; use an opaque account id',
+    error: 'external_id holds a card number (14 to 16 digits of a major network, or 17 to 19 in groups of four, that pass its check digit): it is stored unsealed; use an opaque account id',
   });
 
 const createSchema = z.strictObject(

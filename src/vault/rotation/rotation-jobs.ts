@@ -60,9 +60,10 @@ export class RotationJobs {
    *
    * The start is audited as allowed before the transaction that makes it take effect, as every
    * change the vault makes is: recorded after the commit, a crash between the two would leave a
-   * rotation running that no one is recorded as starting. A start refused before it (a job
-   * running, a key the provider finds unusable) is audited as denied; one whose transaction then
-   * fails, as denied `not_done:<code>` after the allowed event.
+   * rotation running that no one is recorded as starting. A start refused before it (a job of the
+   * kind running, no such subject) is audited as denied; one refused in that transaction (a KMS
+   * key the provider finds unusable, a job started meanwhile), as denied `not_done:<code>` after
+   * the allowed event. A 5xx there records nothing more: its commit's outcome may be unknown.
    */
   async start(request: RotationRequest, actor: RotationActor): Promise<RotationJobView> {
     const id = `job_${crypto.randomBytes(16).toString('base64url')}`;
@@ -79,8 +80,10 @@ export class RotationJobs {
     } catch (error) {
       const running = error instanceof RotationAlreadyRunning;
       const code = running ? 'rotation_already_running' : error instanceof VaultError ? error.code : 'rotation_start_failed';
+      const refused = running || (error instanceof VaultError && error.status < 500);
       const [job] = running ? await this.store.running(request.kind) : [];
-      await this.audit.append([{ ...event, outcome: 'denied', reason: audited ? `not_done:${code}` : code, target: audited ? id : (job?.id ?? id) }]);
+      if (!audited) await this.audit.append([{ ...event, outcome: 'denied', reason: code, target: job?.id ?? id }]);
+      else if (refused) await this.audit.append([{ ...event, outcome: 'denied', reason: `not_done:${code}`, target: id }]);
       throw running ? alreadyRunning(request.kind, job) : error;
     }
     const { prepared } = recorded;
@@ -161,8 +164,9 @@ function alreadyRunning(kind: RotationKind, running: RotationJobRow | undefined)
 }
 
 export function view(job: RotationJobRow, now = new Date()): RotationJobView {
-  // A running job's rate is to now: measured to its last update, it would stand still while the job does.
-  const end = job.finishedAt ?? now;
+  // A running job's rate is to now: measured to its last update, it would stand still while the
+  // job does. Never before its last update, which the database stamped on its own clock.
+  const end = job.finishedAt ?? new Date(Math.max(now.getTime(), job.updatedAt.getTime()));
   const seconds = Math.max(0.001, (end.getTime() - job.startedAt.getTime()) / 1000);
   return {
     job_id: job.id,

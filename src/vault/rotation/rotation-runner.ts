@@ -30,7 +30,7 @@ export class RotationRunner {
   /** Rows this instance processed, per job (tests: two instances share a job without overlap). */
   readonly processed = new Map<string, number>();
   private wake: (() => void) | undefined;
-  private toldOfRotatedKey = false;
+  private checkedSetting = false;
 
   constructor(
     private readonly db: Database,
@@ -86,21 +86,30 @@ export class RotationRunner {
 
   /**
    * A KMS key rotation (on another instance, or before this one started) moved the key new
-   * generations are made under. Said once: an operator who changed PDVAULT_KMS_KEY_ID to switch
-   * keys would otherwise see no effect and no word of why.
+   * generations are made under. Checked once, at the first poll, against the key the setting
+   * names: an operator who changed PDVAULT_KMS_KEY_ID to switch keys would otherwise see no
+   * effect and no word of why.
    */
   private async adoptProviderKey(): Promise<void> {
     const current = await this.keyStore.currentProviderKey();
     const inUse = this.keys.providerKeyRef();
+    const first = !this.checkedSetting;
+    this.checkedSetting = true;
     if (!current || inUse === undefined || inUse === current) return;
-    if (!this.toldOfRotatedKey) {
-      this.toldOfRotatedKey = true;
-      this.logger.warn(
-        { kms_key: current, replaced: inUse },
-        'KEK generations are made under the KMS key a kms_key rotation moved to; PDVAULT_KMS_KEY_ID names the first key only (set it to this one, or rotate to change keys)',
-      );
-    }
+    if (first) await this.sayIfSettingSuperseded(inUse, current);
     this.keys.useProviderKey(current);
+  }
+
+  /** The setting may name the same key by its id or an alias: only another key is said, once. */
+  private async sayIfSettingSuperseded(configured: string, current: string): Promise<void> {
+    // The local keyring has no such setting: its versions are its own.
+    if (current.startsWith('local:')) return;
+    const described = await this.keys.describeProviderKey(configured).catch(() => undefined);
+    if (described?.keyRef === current) return;
+    this.logger.warn(
+      { kms_key: current, configured },
+      'KEK generations are made under the KMS key a kms_key rotation moved to, not the one PDVAULT_KMS_KEY_ID names: the setting names the first key only (set it to this ARN, or rotate to change keys)',
+    );
   }
 
   private async drive(job: RotationJobRow): Promise<void> {

@@ -19,12 +19,17 @@ export class SubjectRotation implements RotationKindHandler {
     private readonly jobs: RotationJobStore,
   ) {}
 
-  /** The new key is made when the job runs, under the subject's row lock; here the subject need only exist. */
+  /**
+   * The new key is made when the job runs, under the subject's row lock; here the subject need
+   * only exist: looked for before the start is recorded (so a start for no subject is refused as
+   * one), and again in the job's transaction (erased meanwhile).
+   */
   async prepare(request: RotationRequest) {
     const subjectId = request.subjectId;
+    if (!subjectId || !(await this.store.exists(subjectId))) throw subjectNotFound();
     return {
       record: async (trx: Knex.Transaction) => {
-        if (!subjectId || !(await this.store.exists(subjectId, trx))) throw new VaultError('subject_not_found', 404, 'No such subject');
+        if (!(await this.store.exists(subjectId, trx))) throw subjectNotFound();
         return { params: { subject_id: subjectId }, total: 1 };
       },
     };
@@ -59,3 +64,5 @@ export class SubjectRotation implements RotationKindHandler {
     return true;
   }
 }
+
+const subjectNotFound = () => new VaultError('subject_not_found', 404, 'No such subject');
