@@ -14,6 +14,7 @@ describe('KMS key rotation against the KMS protocol', () => {
   let account: Caller;
   const subjects: Array<{ id: string; email: string }> = [];
   let rotatedTo: string | undefined;
+  let rotatedId: string | undefined;
 
   beforeAll(async () => {
     kms = await KmsServer.start();
@@ -59,6 +60,7 @@ describe('KMS key rotation against the KMS protocol', () => {
     expect((await waitForJob(vault, admin, (await rotate({ kind: 'kek' }).expect(202)).body.job_id)).state).toBe('succeeded');
     expect(kms.calls.filter((c) => c.operation === 'GenerateDataKey').at(-1)?.keyId).toBe(next.arn);
     rotatedTo = next.arn;
+    rotatedId = next.id;
   });
 
   it('says at start that PDVAULT_KMS_KEY_ID names a key a rotation has moved from, and makes new generations under the rotated key', async () => {
@@ -74,6 +76,23 @@ describe('KMS key rotation against the KMS protocol', () => {
       expect(second.keys.providerKeyRef()).toBe(rotatedTo);
     } finally {
       await second.stop();
+    }
+  });
+
+  it('says nothing when PDVAULT_KMS_KEY_ID names the key the rotation moved to, by its id rather than its ARN', async () => {
+    const lines: string[] = [];
+    const config = structuredClone(vault.config);
+    config.http.port = 0;
+    config.keys.kms.keyId = rotatedId;
+    expect(rotatedId).not.toBe(rotatedTo);
+    const third = await startVault(config, { logDestination: { write: (line: string) => lines.push(line) > 0 } as never });
+    try {
+      // Past the first poll, which is where the setting is checked.
+      // The first poll adopts the key by its ARN, checking the setting as it does.
+      await eventually(() => third.keys.providerKeyRef() === rotatedTo, 'the first poll');
+      expect(lines.filter((line) => line.includes('PDVAULT_KMS_KEY_ID'))).toEqual([]);
+    } finally {
+      await third.stop();
     }
   });
 });
