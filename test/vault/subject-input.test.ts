@@ -204,7 +204,7 @@ describe('subject patch', () => {
     expect(refusal(() => parseSubjectPatch(patch)).errors).toEqual([{ pointer, detail: expect.stringMatching(/must not hold a card number/) }]);
   });
 
-  it.each(['4111\u00a01111\u00a01111\u00a01111', '４１１１ １１１１ １１１１ １１１１', '4111\u20131111\u20131111\u20131111', '٤١١١١١١١١١١١١١١١', '४१११ ११११ ११११ ११११'])('refuses a card number written with other spaces, dashes or digits (%p)', (name) => {
+  it.each(['4111\u00a01111\u00a01111\u00a01111', '４１１１ １１１１ １１１１ １１１１', '4111\u20131111\u20131111\u20131111', '٤١١١١١١١١١١١١١١١', '४१११ ११११ ११११ ११११', '④①①① ①①①① ①①①① ①①①①'])('refuses a card number written with other spaces, dashes or digits (%p)', (name) => {
     expect(refusal(() => parseSubjectPatch({ name })).errors?.[0]?.detail).toMatch(/must not hold a card number/);
   });
 

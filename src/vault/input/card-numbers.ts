@@ -25,6 +25,9 @@ export function holdsCardNumber(text: string, separators: string): boolean {
  * alone: numbers side by side in a line (coordinates, `40.732330 -73.960057`) would join into one.
  */
 export function textHoldsCardNumber(text: string): boolean {
+  // Most names, cities and emails hold no number at all: nothing to fold or look through. (Every
+  // character that folds to a digit, ① or ⑩ or a full-width 4, is a number already.)
+  if (!ANY_NUMBER.test(text)) return false;
   const digits = asciiDigits(text.normalize('NFKC'));
   return holdsCardNumber(digits, TEXT_SEPARATORS) || someCardNumber(digits, PRINTED_SEPARATORS, (lengths) => isPrintedLayout(lengths));
 }
@@ -41,8 +44,7 @@ const MIN_DIGITS = 14;
 const MAX_DIGITS = 19;
 
 function someCardNumber(text: string, separators: string, layoutAllowed: (groupLengths: number[], digits: number) => boolean): boolean {
-  const stretches = new RegExp(`[0-9][0-9${separators}]*`, 'gu');
-  const between = new RegExp(`[${separators}]+`, 'u');
+  const { stretches, between } = patternsFor(separators);
   for (const stretch of text.match(stretches) ?? []) {
     const groups = stretch.split(between).filter((group) => group !== '');
     for (let first = 0; first < groups.length; first++) {
@@ -54,6 +56,19 @@ function someCardNumber(text: string, separators: string, layoutAllowed: (groupL
     }
   }
   return false;
+}
+
+const ANY_NUMBER = /\p{N}/u;
+const PATTERNS = new Map<string, { stretches: RegExp; between: RegExp }>();
+
+/** Digits and separators in a stretch, and the separators between groups; made once per set of separators. */
+function patternsFor(separators: string): { stretches: RegExp; between: RegExp } {
+  let patterns = PATTERNS.get(separators);
+  if (!patterns) {
+    patterns = { stretches: new RegExp(`[0-9][0-9${separators}]*`, 'gu'), between: new RegExp(`[${separators}]+`, 'u') };
+    PATTERNS.set(separators, patterns);
+  }
+  return patterns;
 }
 
 // As cards are printed: 4-4-4-4 (and 4-4-4-4-1..3 for 17 to 19 digits), Amex's 4-6-5, Diners' 4-6-4.
