@@ -7,9 +7,9 @@ import cardValidator from 'card-validator';
  * and separators (`separators`, the body of a regular expression's character class) that
  * together make a card number of a major network (14 to 16 digits, or 17 to 19 printed in groups
  * of four; its issuer range, a length the network issues, its check digit). Only whole groups,
- * and only those networks and lengths: one number in ten passes the
- * check digit, and ranges as wide as Maestro's or UnionPay's would refuse plain numeric account
- * ids (a 13-digit shop customer id, say) at random.
+ * and only those networks and lengths: one number in ten passes the check digit, and ranges as
+ * wide as Maestro's or UnionPay's would refuse plain numeric account ids (a 13-digit shop
+ * customer id, say) at random.
  */
 export function holdsCardNumber(text: string, separators: string): boolean {
   // 17 to 19 digits only as printed: a run that long is as often a plain numeric id (an 18-digit
@@ -29,7 +29,7 @@ export function textHoldsCardNumber(text: string): boolean {
   // character that folds to a digit, ① or ⑩ or a full-width 4, is a number already.)
   if (!ANY_NUMBER.test(text)) return false;
   const digits = asciiDigits(text.normalize('NFKC'));
-  return holdsCardNumber(digits, TEXT_SEPARATORS) || someCardNumber(digits, PRINTED_SEPARATORS, (lengths) => isPrintedLayout(lengths));
+  return holdsCardNumber(digits, TEXT_SEPARATORS) || someCardNumber(digits, PRINTED_SEPARATORS, isPrintedLayout);
 }
 
 /** How an id's digit groups are split (`._:-`), as a character class's body. */
