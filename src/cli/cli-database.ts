@@ -42,7 +42,8 @@ const STDERR_LOG = {
   warn: (message: unknown) => process.stderr.write(`pdvault: database: ${firstLine(message)}\n`),
   error: (message: unknown) => process.stderr.write(`pdvault: database: ${firstLine(message)}\n`),
 };
-const firstLine = (message: unknown) => (message instanceof Error ? message.message : String(message)).split('\n')[0];
+/** A message of knex's without the stack it may carry (a connection error's): one line of log each. */
+export const firstLine = (message: unknown) => (message instanceof Error ? message.message : String(message)).split('\n')[0];
 
 async function runningEmbeddedUrl(config: Config): Promise<string | undefined> {
   const passwordFile = path.join(config.dataDir, 'postgres', 'password');

@@ -17,6 +17,7 @@ import { describeError } from '../observability/logger';
 import type { KeyHierarchy } from '../crypto/key-hierarchy';
 import { keyHierarchyFromConfig } from '../crypto/key-hierarchy-from-config';
 import { keyMetrics } from '../crypto/key-metrics';
+import { firstLine } from './cli-database';
 import { followSubjectKeyDeletions } from '../crypto/subject-key-feed';
 import {
   databaseIsReachable,
@@ -66,8 +67,8 @@ export async function startVault(config: Config, options: StartOptions = {}): Pr
   const logger = createLogger(config.log.level, options.logDestination);
   const metrics = createMetrics();
   const db = openDatabase(config.database, config.database.url, {
-    warn: (message) => logger.warn({ component: 'database' }, String(message)),
-    error: (message) => logger.error({ component: 'database' }, String(message)),
+    warn: (message) => logger.warn({ component: 'database' }, firstLine(message)),
+    error: (message) => logger.error({ component: 'database' }, firstLine(message)),
   });
   try {
     if (config.database.migrateOnStart) {

@@ -68,8 +68,19 @@ describe('a command whose database does not answer', () => {
     const list = runCli(['clients', 'list'], env);
     expect((await list.exited).code).toBe(1);
     expect(list.stdout()).toBe('');
-    expect(list.stderr()).toMatch(/^pdvault: .*ECONNREFUSED/m);
+    expect(list.stderr()).toMatch(/^pdvault: the database cannot be reached or refused the session: connect ECONNREFUSED 127\.0\.0\.1:1 \(check DATABASE_URL/m);
     expect(list.stderr()).not.toMatch(/^\s+at /m);
+  });
+
+  it('stops the vault at start with that one line, and logs no stack', async () => {
+    const tls = await testCertificate();
+    const env = productionEnv({ dataDir: dir, certFile: tls.certFile, keyFile: tls.keyFile, databaseUrl: 'postgres://root@127.0.0.1:1/none' });
+    const start = runCli(['start'], env);
+    expect((await start.exited).code).toBe(1);
+    expect(start.stderr()).toMatch(/^pdvault: the database cannot be reached or refused the session: connect ECONNREFUSED 127\.0\.0\.1:1 \(check DATABASE_URL/m);
+    const logged = start.stdout().split('\n').filter(Boolean).map((line) => JSON.parse(line) as { msg: string; component?: string });
+    expect(logged).toContainEqual(expect.objectContaining({ component: 'database', msg: 'Acquire connection error: Error: connect ECONNREFUSED 127.0.0.1:1' }));
+    expect(start.stdout() + start.stderr()).not.toMatch(/\s+at \S+ \(/);
   });
 });
 
