@@ -127,13 +127,21 @@ export class ClientRegistry {
     checkAuthorityOver(actor, current);
     // Disabling it again changes nothing, so nothing is written or recorded as a change.
     if (!current.enabled) return describeClient(current);
-    const updated = await this.auditedFirst({ type: 'client.disabled', clientId, actor }, () =>
-      this.changeClient(clientId, actor, async (store, target, now) => {
-        checkAuthorityOver(now, target);
-        // Disabled meanwhile by another request: as this one asked.
-        return target.enabled ? store.setEnabled(target.id, false) : target;
-      }),
-    );
+    let updated: StoredClient | undefined;
+    try {
+      updated = await this.auditedFirst({ type: 'client.disabled', clientId, actor }, () =>
+        this.changeClient(clientId, actor, async (store, target, now) => {
+          checkAuthorityOver(now, target);
+          // Disabled meanwhile by another request: this one changed nothing, which the trail says.
+          if (!target.enabled) throw new DisabledMeanwhile(target);
+          return store.setEnabled(target.id, false);
+        }),
+      );
+    } catch (error) {
+      // Answered as a second disable is: the client as it stands, which is as this request asked.
+      if (error instanceof DisabledMeanwhile) return describeClient(error.client);
+      throw error;
+    }
     this.changed(clientId);
     return describeClient(updated!);
   }
@@ -212,6 +220,13 @@ export class ClientRegistry {
 }
 
 const clientNotFound = () => new VaultError('client_not_found', 404, 'No such client');
+
+/** A disable that found the client disabled by another request under the lock: `not_done`, answered 200. */
+class DisabledMeanwhile extends VaultError {
+  constructor(readonly client: StoredClient) {
+    super('client_already_disabled', 409, 'The client was disabled meanwhile by another request');
+  }
+}
 const clientDisabled = () => new VaultError('client_disabled', 409, 'A disabled client stays disabled', { detail: 'Register a new client (under a new name) to replace it' });
 
 /**

@@ -231,6 +231,30 @@ describe('/v1/admin/clients', () => {
     expect((await vault.vault.db('audit_events').where({ target: id, action: 'client.disabled' })).length).toBe(1);
   });
 
+  it('answers two disables at once both 200, and records the one that found it disabled under the lock as not done', async () => {
+    const created = await vault.post('/v1/admin/clients').set(as(token)).send({ name: 'disabled-at-once', scopes: ['subjects:read'], purposes: ['shipping'] }).expect(201);
+    const id = created.body.client_id;
+    // Both pass the check before the transaction (the client is enabled) and queue on its row.
+    const lock = await holdRowLocks(vault.database.url, 'select 1 from clients where id = $1 for update', [id]);
+    let answers;
+    try {
+      const sent = [1, 2].map(() => vault.post(`/v1/admin/clients/${id}/disable`).set(as(token)).then((r) => r));
+      await lock.waitForWaiters(2);
+      await lock.release();
+      answers = await Promise.all(sent);
+    } catch (error) {
+      await lock.release().catch(() => undefined);
+      throw error;
+    }
+    expect(answers.map((a) => [a.status, a.body.enabled])).toEqual([[200, false], [200, false]]);
+    const events = await vault.vault.db('audit_events').where({ target: id, action: 'client.disabled' }).orderBy('seq').select('outcome', 'reason');
+    expect(events).toEqual([
+      { outcome: 'allowed', reason: null },
+      { outcome: 'allowed', reason: null },
+      { outcome: 'denied', reason: 'not_done:client_already_disabled' },
+    ]);
+  });
+
   it('refuses to let a client disable itself', async () => {
     const res = await vault.post(`/v1/admin/clients/${admin.clientId}/disable`).set(as(token)).expect(409);
     expect(res.body.code).toBe('cannot_disable_self');
