@@ -86,6 +86,10 @@ export class ApprovalService {
     if (await this.lineage.oneCanActAsBoth(current.createdBy, actor.clientId)) throw await refuse(notIndependent());
     if (current.approvedAt) throw await refuse(new VaultError('approval_already_approved', 409, 'This approval has already been approved'));
     if (current.expiresAt.getTime() <= this.now().getTime()) throw await refuse(new VaultError('approval_expired', 409, 'This approval has expired'));
+    // Erased since it was asked for: approved, it would stand as a disclosure allowed of no one.
+    if (!(await this.subjects.find(current.subjectId))) {
+      throw await refuse(new VaultError('approval_subject_erased', 409, 'The subject this approval names has been erased; there is nothing left to disclose'));
+    }
     const approved = await this.store.approve(id, actor.clientId);
     // Lost a race with another approver, or it expired in between.
     if (!approved) throw await refuse(new VaultError('approval_already_approved', 409, 'This approval is no longer pending'));

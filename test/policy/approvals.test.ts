@@ -77,6 +77,17 @@ describe('break-glass legal disclosure', () => {
     expect((await vault.post(`/v1/admin/approvals/${approvalId}/approve`).set(bearer(second)).expect(409)).body.code).toBe('approval_expired');
   });
 
+  it('refuses to approve an approval whose subject was erased since, and records the refusal', async () => {
+    const subjectId = await aSubject();
+    const approvalId = await requestApproval(subjectId);
+    await vault.delete(`/v1/subjects/${subjectId}`).set('Authorization', `Bearer ${account.token}`).expect(204);
+    const res = await vault.post(`/v1/admin/approvals/${approvalId}/approve`).set(bearer(second)).expect(409);
+    expect(res.body.code).toBe('approval_subject_erased');
+    expect((await vault.get(`/v1/admin/approvals/${approvalId}`).set(bearer(first)).expect(200)).body.state).toBe('pending');
+    const events = await vault.vault.db('audit_events').where({ target: approvalId, action: 'approval.approve' }).select('outcome', 'reason');
+    expect(events).toEqual([{ outcome: 'denied', reason: 'approval_subject_erased' }]);
+  });
+
   it('does not disclose with an approval that expired after it was approved', async () => {
     const subject = await aSubject();
     const approvalId = await requestApproval(subject);
