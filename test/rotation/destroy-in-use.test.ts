@@ -1,3 +1,4 @@
+import { holdRowLocks } from '../support/row-lock';
 import { startTestVault, type TestVault } from '../support/test-vault';
 import type { Caller } from '../policy/support/principals';
 import { emailsMismatching, insertSubjects, type BulkSubject } from './support/bulk-subjects';
@@ -41,6 +42,36 @@ describe('destroying a KEK generation retired by its wrap limit', () => {
       { action: 'keys.kek.destroy.request', outcome: 'denied', reason: 'kek_generation_in_use' },
       { action: 'keys.kek.destroy.request', outcome: 'allowed', reason: null },
       { action: 'keys.kek.destroy.approve', outcome: 'allowed', reason: null },
+    ]);
+  });
+
+  it('answers an approval that lost the race to another 409 kek_generation_destroyed, and records it as not done', async () => {
+    const started = await vault.post('/v1/admin/keys/rotations').set('Authorization', bearer(admin)).send({ kind: 'kek' }).expect(202);
+    expect(await waitForJob(vault, admin, started.body.job_id)).toEqual(expect.objectContaining({ state: 'succeeded' }));
+    const inventory = (await vault.get('/v1/admin/keys').set('Authorization', bearer(admin)).expect(200)).body;
+    const retired = inventory.kek_generations.find((g: { status: string }) => g.status === 'retired');
+    expect(retired).toEqual(expect.objectContaining({ subject_keys: 0, vault_secrets: 0 }));
+    await destroy(retired.id).expect(202);
+    const approvers = [await keyAdmin(vault), await keyAdmin(vault)];
+    const before = Number((await vault.vault.db('audit_events').max('seq as seq').first())?.seq);
+    // Both pass the checks before the transaction and queue on the generation's row.
+    const lock = await holdRowLocks(vault.database.url, 'select 1 from kek_generations where id = $1 for update', [retired.id]);
+    let answers;
+    try {
+      const sent = approvers.map((approver) => vault.post(`/v1/admin/keys/kek-generations/${retired.id}/destruction/approve`).set('Authorization', bearer(approver)).then((r) => r));
+      await lock.waitForWaiters(2);
+      await lock.release();
+      answers = await Promise.all(sent);
+    } catch (error) {
+      await lock.release().catch(() => undefined);
+      throw error;
+    }
+    expect(answers.map((a) => [a.status, a.body.code]).sort()).toEqual([[200, undefined], [409, 'kek_generation_destroyed']]);
+    const audited = await vault.vault.db('audit_events').where('seq', '>', before).andWhere({ action: 'keys.kek.destroy.approve' }).orderBy('seq').select('outcome', 'reason');
+    expect(audited).toEqual([
+      { outcome: 'allowed', reason: null },
+      { outcome: 'allowed', reason: null },
+      { outcome: 'denied', reason: 'not_done:kek_generation_destroyed' },
     ]);
   });
 

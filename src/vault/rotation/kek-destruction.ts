@@ -60,30 +60,40 @@ export class KekDestruction {
       throw await refuse(new VaultError('second_approver_required', 403, 'A destruction must be approved by a different admin client than the one that requested it'));
     }
     if (await this.lineage.oneCanActAsBoth(pending.requestedBy, actor.clientId)) throw await refuse(notIndependent());
-    if (pending.approvedAt) throw await refuse(new VaultError('kek_generation_destroyed', 409, 'This KEK generation is already destroyed'));
+    if (pending.approvedAt) throw await refuse(alreadyDestroyed());
     try {
-      await this.db.transaction(async (trx) => {
-        // The generation's row lock keeps a re-wrap or a new wrap from racing the last reference check.
-        const generation = await this.rotation.lockGeneration(trx, generationId);
-        if (generation?.state !== 'retired') throw new VaultError('kek_generation_not_retired', 409, 'Only a retired KEK generation can be destroyed');
-        await this.checkUnreferenced(generationId, trx);
-        if (!(await this.store.approve(trx, generationId, actor.clientId))) throw new VaultError('kek_generation_destroyed', 409, 'This destruction is no longer pending');
-        await this.rotation.destroyGeneration(trx, generationId);
-      });
+      await this.checkDestroyable(generationId);
     } catch (error) {
       if (error instanceof VaultError) throw await refuse(error);
       throw error;
     }
-    this.keys.forgetKekGeneration(generationId);
+    // Recorded before it takes effect: a crash between the commit and a later write would leave
+    // key material destroyed with no trace. A refusal under the lock (another approver, or a wrap
+    // under the generation, won the race) follows as not_done; a 5xx's commit may have landed.
     await this.audit.append([{ ...event, outcome: 'allowed' }]);
+    try {
+      await this.db.transaction(async (trx) => {
+        // The generation's row lock keeps a re-wrap or a new wrap from racing the last reference check.
+        const generation = await this.rotation.lockGeneration(trx, generationId);
+        if (generation?.state === 'destroyed') throw alreadyDestroyed();
+        if (generation?.state !== 'retired') throw notRetired();
+        await this.checkUnreferenced(generationId, trx);
+        if (!(await this.store.approve(trx, generationId, actor.clientId))) throw alreadyDestroyed();
+        await this.rotation.destroyGeneration(trx, generationId);
+      });
+    } catch (error) {
+      if (error instanceof VaultError && error.status < 500) await this.audit.append([{ ...event, outcome: 'denied', reason: `not_done:${error.code}` }]);
+      throw error;
+    }
+    this.keys.forgetKekGeneration(generationId);
     return view((await this.store.find(generationId))!);
   }
 
   private async checkDestroyable(generationId: number): Promise<void> {
     const generation = (await this.inventory.read()).kek_generations.find((g) => g.id === generationId);
     if (!generation) throw new VaultError('kek_generation_not_found', 404, 'No such KEK generation');
-    if (generation.status === 'destroyed') throw new VaultError('kek_generation_destroyed', 409, 'This KEK generation is already destroyed');
-    if (generation.status !== 'retired') throw new VaultError('kek_generation_not_retired', 409, 'Only a retired KEK generation can be destroyed');
+    if (generation.status === 'destroyed') throw alreadyDestroyed();
+    if (generation.status !== 'retired') throw notRetired();
     await this.checkUnreferenced(generationId);
   }
 
@@ -112,3 +122,6 @@ function view(row: KekDestructionRow): KekDestructionView {
     approved_at: row.approvedAt ? row.approvedAt.toISOString() : null,
   };
 }
+
+const alreadyDestroyed = () => new VaultError('kek_generation_destroyed', 409, 'This KEK generation is already destroyed');
+const notRetired = () => new VaultError('kek_generation_not_retired', 409, 'Only a retired KEK generation can be destroyed');
