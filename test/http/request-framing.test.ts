@@ -150,6 +150,35 @@ describe('Transfer-Encoding', () => {
   });
 });
 
+describe('a body whose length cannot be told from the head (RFC 9112 §6.1, §6.3)', () => {
+  const statusLines = (text: string) => text.match(/^HTTP\/1\.[01] \d{3} /gm) ?? [];
+  const body = JSON.stringify({ name: 'canary' });
+  const chunked = `${body.length.toString(16)}\r\n${body}\r\n0\r\n\r\n`;
+  const pipelined = head(['GET /healthz HTTP/1.1', 'Host: localhost']);
+
+  it.each([
+    ['HTTP/1.0 with Transfer-Encoding', 'HTTP/1.0', 'chunked'],
+    ['a transfer coding other than chunked alone', 'HTTP/1.1', 'gzip'],
+  ])('%s is refused with 400, nothing is created, and the connection closes before a request behind it is read', async (_, version, coding) => {
+    const before = await vault.vault.db('subjects').count('* as n').first();
+    const request =
+      head([`POST /v1/subjects ${version}`, 'Host: localhost', 'Connection: keep-alive', `Authorization: ${auth(account)}`, 'Content-Type: application/json', `Transfer-Encoding: ${coding}`]) + chunked + pipelined;
+    const text = await exchangeText(vault, request);
+    expect(statusLines(text)).toHaveLength(1);
+    expectRefusal(parseAnswer(text), 400, 'bad_request');
+    expect(await vault.vault.db('subjects').count('* as n').first()).toEqual(before);
+  });
+});
+
+describe('Upgrade', () => {
+  it('is not taken up: the request is answered, with the connection closed, since nothing behind it on that connection would be', async () => {
+    const request = head(['GET /healthz HTTP/1.1', 'Host: localhost', 'Connection: Upgrade', 'Upgrade: websocket']) + head(['GET /readyz HTTP/1.1', 'Host: localhost']);
+    const answer = parseAnswer((await exchangeText(vault, request)).split(/(?=^HTTP\/1\.1 )/m)[0]!);
+    expect(answer.statusLine).toMatch(/^HTTP\/1\.1 200 /);
+    expect(answer.headers.connection).toBe('close');
+  });
+});
+
 describe('Content-Encoding', () => {
   const count = () => vault.vault.db('subjects').count({ n: '*' }).then((rows) => Number(rows[0]!.n));
   // The compressed bytes as they are, on a connection of their own.

@@ -14,8 +14,9 @@ const BODILESS_METHODS = new Set(['GET', 'HEAD', 'DELETE']);
  * - more than MAX_HEADER_FIELDS header fields (431: past a count, Node would drop the rest
  *   silently, a second Authorization among them, which a proxy in front may act on);
  * - an expectation other than `100-continue` (417; Node would answer a bare 417 of its own);
- * - a transfer coding other than `chunked` alone (501, RFC 9112 §6.1: Node's parser reads
- *   `gzip, chunked` as chunked and would hand on compressed bytes as the body);
+ * - a transfer coding other than `chunked` alone (400 and the connection closed when the body's
+ *   length cannot be told, below; else 501, RFC 9112 §6.1: Node's parser reads `gzip, chunked`
+ *   as chunked and would hand on compressed bytes as the body);
  * - a declared length over the limit (413 at once: the body parser says so only after the
  *   whole declared body has arrived, or the request timeout has passed);
  * - a body declared on GET, HEAD or DELETE (400: ignored, `DELETE` with a body would erase a
@@ -37,10 +38,9 @@ export function framingRefusal(req: Request, limitBytes: number): VaultError | u
     return new VaultError('expectation_failed', 417, 'The vault meets no expectation but 100-continue');
   }
   const coding = req.headers['transfer-encoding'];
-  if (coding !== undefined && coding.trim().toLowerCase() !== 'chunked') {
-    return new VaultError('transfer_coding_not_implemented', 501, 'The vault accepts no transfer coding but chunked', {
-      detail: 'Send the body with Content-Length or chunked alone; a compressed body goes with Content-Encoding',
-    });
+  if (coding !== undefined) {
+    const refusal = transferCodingRefusal(req.httpVersion, coding);
+    if (refusal) return refusal;
   }
   // Node's parser has checked that a Content-Length is digits.
   const declared = Number(req.headers['content-length'] ?? 0);
@@ -51,16 +51,38 @@ export function framingRefusal(req: Request, limitBytes: number): VaultError | u
 }
 
 /**
+ * RFC 9112 §6.1 and §6.3: a body whose length cannot be told for certain (an HTTP/1.0 request
+ * with Transfer-Encoding, or one whose last coding is not chunked) is refused with 400 and its
+ * connection closed, since where the next request starts is no longer known: read on, it is the
+ * shape of request smuggling. A chunked body with another coding before it is framed, but not
+ * understood: 501, and the connection may go on.
+ */
+function transferCodingRefusal(httpVersion: string, coding: string): VaultError | undefined {
+  const codings = coding.split(',').map((name) => name.trim().toLowerCase()).filter((name) => name !== '');
+  const unframed = (detail: string) => new VaultError('bad_request', 400, 'The request body\'s length cannot be told from its head', { detail, headers: { Connection: 'close' } });
+  if (httpVersion === '1.0') return unframed('HTTP/1.0 has no Transfer-Encoding: send the body with Content-Length');
+  if (codings.at(-1) !== 'chunked') return unframed('chunked must be the last transfer coding; send the body with Content-Length or chunked alone');
+  if (codings.length === 1) return undefined;
+  return new VaultError('transfer_coding_not_implemented', 501, 'The vault accepts no transfer coding but chunked', {
+    detail: 'Send the body with Content-Length or chunked alone; a compressed body goes with Content-Encoding',
+  });
+}
+
+/**
  * Every request's head, before routing: the framing refusals above, then the head's input
  * hygiene (`checkHead`). A refused request's body is never read: Node discards what arrives of it
  * afterwards, so a client that sends its whole body before it reads (most do) gets the answer, not
  * a reset.
  */
 export function requestHead(limitBytes: number): RequestHandler {
-  return (req, _res, next) => {
+  return (req, res, next) => {
     const refusal = framingRefusal(req, limitBytes);
     if (refusal) return next(refusal);
     checkHead(req);
+    // The vault upgrades to no other protocol. Node's parser stops reading a connection after a
+    // request asking for one, so a request pipelined behind it would never be answered: the
+    // answer closes the connection instead, and the client opens a new one.
+    if (req.headers.upgrade !== undefined) res.setHeader('Connection', 'close');
     next();
   };
 }
