@@ -182,7 +182,7 @@ export class ClientRegistry {
     } catch (error) {
       // Only a refusal says for certain that nothing changed: a 5xx may come from a commit whose
       // outcome is unknown. Like every audit write, a failed one answers 503 in the refusal's place.
-      if (error instanceof VaultError && error.status < 500) await this.audit.record({ ...event, notDone: error.code });
+      if ((error instanceof VaultError && error.status < 500) || error instanceof DisabledMeanwhile) await this.audit.record({ ...event, notDone: error.code });
       throw error;
     }
   }
@@ -222,9 +222,10 @@ export class ClientRegistry {
 const clientNotFound = () => new VaultError('client_not_found', 404, 'No such client');
 
 /** A disable that found the client disabled by another request under the lock: `not_done`, answered 200. */
-class DisabledMeanwhile extends VaultError {
+class DisabledMeanwhile extends Error {
+  readonly code = 'client_already_disabled';
   constructor(readonly client: StoredClient) {
-    super('client_already_disabled', 409, 'The client was disabled meanwhile by another request');
+    super('The client was disabled meanwhile by another request');
   }
 }
 const clientDisabled = () => new VaultError('client_disabled', 409, 'A disabled client stays disabled', { detail: 'Register a new client (under a new name) to replace it' });
