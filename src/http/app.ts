@@ -25,7 +25,7 @@ import { adminClientRoutes } from './routes/admin-clients';
 import { adminKeyRoutes } from './routes/admin-keys';
 import type { KeyRotation } from '../vault/rotation/rotation';
 import { adminPolicyRoutes } from './routes/admin-policy';
-import { oauthRoutes } from './routes/oauth';
+import { oauthRefusalsBeforeTheEndpoint, oauthRoutes } from './routes/oauth';
 import { operationsRoutes, type ReadinessCheck } from './routes/operations';
 import { wellKnownRoutes } from './routes/well-known';
 import { securedRoutes } from './secured-routes';
@@ -99,6 +99,7 @@ export function createApp(deps: AppDependencies): VaultApp {
   app.use(() => {
     throw new VaultError('not_found', 404, 'No such resource');
   });
+  app.use(oauthRefusalsBeforeTheEndpoint(deps.identity));
   app.use(problemHandler(deps.logger));
   return { app, routes };
 }

@@ -6,9 +6,23 @@ import type { OAuthRequest, OAuthSource } from '../identity/token-service';
 
 const KNOWN_PARAMETERS = new Set(['grant_type', 'scope', 'purpose', 'client_id', 'client_secret', 'token', 'token_type_hint']);
 
-/** Where an OAuth endpoint request came from: its source address and the vault's request id. */
+/** Where an OAuth endpoint request came from: its source address, the vault's request id and the client id it names. */
 export function oauthSource(req: Request): OAuthSource {
-  return { address: clientAddress(req) ?? 'unknown', requestId: req.requestId };
+  return { address: clientAddress(req) ?? 'unknown', requestId: req.requestId, clientIdSent: clientIdSent(req) };
+}
+
+/** The client id in the Basic credentials or, in a body read already, the client_id parameter; for the trail only. */
+function clientIdSent(req: Request): string | undefined {
+  const authorization = req.get('authorization');
+  if (authorization !== undefined) {
+    try {
+      return parseBasic(authorization).clientId;
+    } catch {
+      return undefined;
+    }
+  }
+  const sent: unknown = (req.body as Record<string, unknown> | undefined)?.client_id;
+  return typeof sent === 'string' ? sent : undefined;
 }
 
 /** Reads an OAuth endpoint request: form parameters and client credentials (one method only). */

@@ -112,7 +112,8 @@ function sendOAuthError(res: Response, error: VaultError): void {
   res.status(400).json({ error: 'invalid_request', error_description: description });
 }
 
-function toVaultError(error: unknown): VaultError {
+/** Any error as the problem it is answered with. */
+export function toVaultError(error: unknown): VaultError {
   if (error instanceof VaultError) return error;
   const known = error as { type?: string; status?: number; statusCode?: number; limit?: unknown };
   const status = known.status ?? known.statusCode;

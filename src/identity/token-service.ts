@@ -22,7 +22,12 @@ export interface OAuthSource {
   address: string;
   /** The vault's id of the HTTP request, which its audit event carries too. */
   requestId: string;
+  /** The client id the request names, read leniently and never trusted: a refusal before the credentials are read still says who asked. */
+  clientIdSent?: string;
 }
+
+/** The two OAuth endpoints, by the event each one's refusal is recorded as. */
+export type OAuthEndpoint = 'token' | 'revoke';
 
 /** The token endpoint (RFC 6749 §4.4) and the revocation endpoint (RFC 7009), as steps. */
 export class TokenService {
@@ -45,7 +50,7 @@ export class TokenService {
     const { address, requestId } = source;
     return this.refusalsAudited(
       read,
-      address,
+      source,
       async ({ params }, client) => {
         if (params.grant_type === undefined) throw invalidRequest('The grant_type parameter is required');
         if (params.grant_type !== 'client_credentials') {
@@ -70,7 +75,7 @@ export class TokenService {
     const { address, requestId } = source;
     return this.refusalsAudited(
       read,
-      address,
+      source,
       async (request, client, seen) => {
         const token = request.params.token;
         if (token === undefined) throw invalidRequest('The token parameter is required');
@@ -91,21 +96,32 @@ export class TokenService {
   }
 
   /**
+   * A request refused before its endpoint ran (a body that is no form, bad percent-encoding, an
+   * expectation the vault does not meet): recorded as the endpoint's own refusals are, naming the
+   * client id it sent, if any.
+   */
+  async recordRefusedUnread(endpoint: OAuthEndpoint, reason: string, source: OAuthSource): Promise<void> {
+    const { address, requestId, clientIdSent } = source;
+    const clientId = clientIdSent?.slice(0, 64);
+    await this.audit.record(endpoint === 'token' ? { type: 'token.refused', clientId, reason, address, requestId } : { type: 'token.revoke_refused', clientId, reason, address, requestId });
+  }
+
+  /**
    * Reads the request and authenticates its client, then runs the endpoint's step; a refusal
    * (a 4xx) at any point, a malformed request included, is recorded with what was learnt by
    * then (`seen`: the client id sent, the token's id) before it is answered.
    */
   private async refusalsAudited<T>(
     read: () => OAuthRequest,
-    address: string,
+    source: OAuthSource,
     step: (request: OAuthRequest, client: StoredClient, seen: Seen) => Promise<T>,
     refusal: (seen: Seen, reason: string) => IdentityAuditEvent,
   ): Promise<T> {
-    const seen: Seen = {};
+    const seen: Seen = { clientId: source.clientIdSent };
     try {
       const request = read();
       seen.clientId = request.credentials.clientId;
-      const client = await this.authenticator.authenticate(request.credentials, address);
+      const client = await this.authenticator.authenticate(request.credentials, source.address);
       return await step(request, client, seen);
     } catch (error) {
       if (error instanceof VaultError && error.status < 500) await this.audit.record(refusal(seen, error.code));

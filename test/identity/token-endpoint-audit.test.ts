@@ -1,3 +1,4 @@
+import { exchange } from '../support/raw-https';
 import { startTestVault, type TestVault } from '../support/test-vault';
 import { accessToken, basic, registerAdmin, type Credentials } from './support/identity-helpers';
 
@@ -30,7 +31,32 @@ describe('the token endpoint in the audit trail', () => {
 
     const repeated = await vault.post('/oauth/token').set('Authorization', basic(admin)).type('form').send('grant_type=client_credentials&scope=a&scope=b').expect(400);
     expect(repeated.body.error).toBe('invalid_request');
-    expect(await eventsOf(repeated)).toEqual([{ action: 'token.issue', outcome: 'denied', reason: 'invalid_request', client_id: null, target: null }]);
+    expect(await eventsOf(repeated)).toEqual([{ action: 'token.issue', outcome: 'denied', reason: 'invalid_request', client_id: admin.clientId, target: null }]);
+  });
+});
+
+describe('a request refused before its OAuth endpoint runs', () => {
+  // Each way, by the code it is refused with: a JSON body, bad percent-encoding, an expectation other than 100-continue.
+  const sent = {
+    unsupported_media_type: (path: string) => vault.post(path).set('Authorization', basic(admin)).set('Content-Type', 'application/json').send('{"token":"x","grant_type":"client_credentials"}'),
+    invalid_characters: (path: string) => vault.post(path).set('Authorization', basic(admin)).type('form').send('token=%zz&grant_type=client_credentials'),
+    expectation_failed: async (path: string) => {
+      const body = 'token=x&grant_type=client_credentials';
+      const head = [`POST ${path} HTTP/1.1`, 'Host: localhost', `Authorization: ${basic(admin)}`, 'Expect: nope', 'Content-Type: application/x-www-form-urlencoded', `Content-Length: ${body.length}`, 'Connection: close'];
+      const answer = await exchange(vault, `${head.join('\r\n')}\r\n\r\n${body}`);
+      return { status: Number(answer.statusLine.split(' ')[1]), headers: answer.headers };
+    },
+  };
+  it.each([
+    ['/oauth/token', 'token.issue'],
+    ['/oauth/revoke', 'token.revoke'],
+  ])('at %s is in the audit trail as the endpoint records its own refusals, naming the client id sent', async (path, action) => {
+    for (const [reason, send] of Object.entries(sent)) {
+      const res = await send(path);
+      // RFC 6749 §5.2: the endpoint answers every bad request 400 invalid_request; the trail keeps the vault's own code.
+      expect([reason, res.status]).toEqual([reason, 400]);
+      expect(await eventsOf(res)).toEqual([{ action, outcome: 'denied', reason, client_id: admin.clientId, target: null }]);
+    }
   });
 });
 
