@@ -1,4 +1,5 @@
 import tls from 'node:tls';
+import { exchangeText } from '../support/raw-https';
 import { startTestVault, type TestVault } from '../support/test-vault';
 import { auth, SAMPLE } from '../vault/support/data-callers';
 import {
@@ -259,6 +260,24 @@ describe('a fragment in the request target', () => {
     expect(answer).toMatch(/"code":"bad_request"/);
     expect(answer).toMatch(/fragment/);
     expectNothingWritten(before, await dataFingerprint(vault), `${op.label} with #`);
+  });
+});
+
+describe('a request target in absolute-form', () => {
+  // Written without ending the connection's sending side: the vault answers a request it must look up before it answers.
+  const send = (target: string) =>
+    exchangeText(vault, [`GET ${target} HTTP/1.1`, 'Host: localhost', `Authorization: Bearer ${fixtures.callers.get('subjects:read')!.token}`, 'Connection: close', '', ''].join('\r\n'));
+
+  it.each(['ftp://localhost', 'http://localhost', 'https://reader:secret@localhost', 'localhost'])('%s/… is refused with 400: it names no resource of this vault', async (prefix) => {
+    const answer = await send(`${prefix}/v1/subjects/${fixtures.subjectId}`);
+    expect(answer.split('\r\n')[0]).toBe('HTTP/1.1 400 Bad Request');
+    expect(answer).toMatch(/"code":"bad_request"/);
+    expect(answer).not.toContain('secret');
+  });
+
+  it('for https, without userinfo, is served as its path (RFC 9112 §3.2.2)', async () => {
+    const answer = await send(`https://localhost/v1/subjects/${fixtures.subjectId}`);
+    expect(answer.split('\r\n')[0]).toBe('HTTP/1.1 200 OK');
   });
 });
 

@@ -35,7 +35,15 @@ function checkHeaders(rawHeaders: string[]): void {
   }
 }
 
+// RFC 9112 §3.2.2: a server accepts a target in absolute-form too, which the router reads for its
+// path. Only for https, and without userinfo, which RFC 9110 §4.2.4 has a recipient treat as an
+// error: `ftp://x/v1/admin/clients` or `https://user:pass@x/…` names no resource of this vault.
+const ABSOLUTE_HTTPS_TARGET = /^https:\/\/[^/?#@]+(?:[/?]|$)/i;
+
 function checkUrl(url: string): void {
+  if (!url.startsWith('/') && !ABSOLUTE_HTTPS_TARGET.test(url)) {
+    throw badRequest('bad_request', 'The request target is no path of this vault', { detail: 'Send a path (/v1/…), or an https URL without userinfo' });
+  }
   // RFC 9112 §3.2: a request target has no fragment. Node's parser lets `#` through and the
   // router drops it and all after it, query included: `/v1/subjects/sub_x#/payment-methods/pm_y`
   // would act on the subject, and a filter in front would see a path the vault does not serve.
