@@ -13,6 +13,9 @@ export interface Metrics {
 export function createMetrics(): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'pdvault_' });
+  // /metrics answers without a token: the exact runtime release would tell anyone which known
+  // flaws to try. The image and the README say which Node the vault runs on.
+  registry.removeSingleMetric('pdvault_nodejs_version_info');
   const httpDuration = new Histogram({
     name: 'pdvault_http_request_duration_seconds',
     help: 'HTTP request duration by route template and status.',

@@ -59,6 +59,9 @@ describe('operations endpoints', () => {
     expect(res.text).toMatch(/pdvault_http_request_duration_seconds_count\{method="GET",route="\/healthz",status="200"\} \d+/);
     expect(res.text).toContain('pdvault_db_pool_used');
     expect(res.text).toContain('pdvault_db_pool_free');
+    // Open to anyone who reaches the port: process figures, but not which Node release runs.
+    expect(res.text).toContain('pdvault_process_cpu_user_seconds_total');
+    expect(res.text).not.toContain(process.version);
   });
 
   it('serves its own OpenAPI description', async () => {
