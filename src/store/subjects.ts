@@ -130,6 +130,26 @@ interface ShapedRead {
   columns: readonly string[];
 }
 
+/** Most creations one shared insert statement holds (each is about a dozen parameters). */
+const MAX_INSERTS_PER_STATEMENT = 100;
+
+/** One creation: the columns it fills (`names`, the shape's bits as `shape`), their values in that order (the id first), its key's row. */
+interface ShapedInsert {
+  shape: number;
+  names: readonly string[];
+  values: readonly unknown[];
+  key: SubjectKeyRow;
+}
+
+/** A creation's own outcome within a shared statement: its row, or why it was refused. */
+type InsertAnswer = { row: Row } | { failed: unknown };
+
+/** SQLSTATE class 23, integrity constraint violation: a unique key taken, a reference missing. */
+function isConstraintViolation(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null | undefined)?.code;
+  return typeof code === 'string' && code.startsWith('23');
+}
+
 /** The `subjects` table. */
 export class SubjectStore {
   private readonly reads = new TurnBatches<ShapedRead, { rows: Row[]; keyRows: SubjectKeyRow[] }>(
@@ -137,35 +157,79 @@ export class SubjectStore {
     (read) => read.ids.length,
     MAX_IDS_PER_READ,
   );
+  private readonly inserts = new TurnBatches<ShapedInsert, InsertAnswer>((_shape, inserts) => this.insertTogether(inserts), () => 1, MAX_INSERTS_PER_STATEMENT);
 
   constructor(private readonly db: Knex) {}
 
   /**
    * A new subject and its first key in one statement (a data-modifying CTE): atomic without a
-   * transaction of its own, so a creation is one round trip. Inside `trx` when given.
+   * transaction of its own, so a creation is one round trip. Inside `trx` when given; otherwise
+   * creations of the same shape asked for in one turn of the event loop share one statement,
+   * and so one commit (see insertTogether).
    */
   async insertWithKey(id: string, changes: SubjectChanges, key: SubjectKeyRow, trx?: Knex.Transaction): Promise<SubjectRecord> {
     const given = toColumns(changes);
     const columns: Record<string, unknown> = { id, preferences: JSON.stringify({}) };
     for (const column of INSERTABLE_COLUMNS) if (given[column] !== undefined) columns[column] = given[column];
-    const names = Object.keys(columns);
-    // Every creation runs this: on the session directly (see withSession; inside `trx`, its
-    // connection), named by which columns it fills, so a session plans each shape once.
+    // Named by which columns it fills, so a session plans each shape once.
     const shape = INSERTABLE_COLUMNS.reduce((bits, column, i) => (column in columns ? bits | (1 << i) : bits), 0);
+    const insert: ShapedInsert = { shape, names: Object.keys(columns), key, values: Object.values(columns) };
+    if (trx) return toRecord(await this.insertAlone(trx, insert));
+    const answer = await this.inserts.ask(String(shape), insert);
+    if ('failed' in answer) throw answer.failed;
+    return toRecord(answer.row);
+  }
+
+  /** One creation's statement, on the session directly (see withSession; inside `trx`, its connection). */
+  private async insertAlone(db: Knex, { shape, names, key, values }: ShapedInsert): Promise<Row> {
     try {
-      const { rows } = await withSession(trx ?? this.db, (session) =>
+      const { rows } = await withSession(db, (session) =>
         session.query<Row>({
           name: `pdvault_subject_insert_${shape}`,
           text: `with subject_key as (insert into subject_keys (subject_id, version, kek_generation_id, wrapped_key) values ($1, $2, $3, $4))
                  insert into subjects (${names.join(', ')}) values (${names.map((_, i) => `$${i + 5}`).join(', ')})
                  returning ${RECORD_COLUMNS}`,
-          values: [key.subjectId, key.version, key.kekGenerationId, key.wrappedKey, ...Object.values(columns)],
+          values: [key.subjectId, key.version, key.kekGenerationId, key.wrappedKey, ...values],
         }),
       );
-      return toRecord(rows[0]!);
+      return rows[0]!;
     } catch (error) {
       throw translateUnique(error);
     }
+  }
+
+  /**
+   * Creations asked for in the same turn, in one statement: under load each alone cost a round
+   * trip, a backend wake-up and a commit that waits for its own WAL flush. Should that statement
+   * break a constraint (an external id taken, by another subject or by another creation of the
+   * same statement), none of it is stored, and each creation runs again alone to be answered for
+   * itself. Any other failure (the database gone) is every creation's, as it would be alone.
+   */
+  private async insertTogether(inserts: readonly ShapedInsert[]): Promise<InsertAnswer[]> {
+    const alone = (insert: ShapedInsert) => this.insertAlone(this.db, insert).then((row): InsertAnswer => ({ row }), (failed: unknown): InsertAnswer => ({ failed }));
+    if (inserts.length === 1) return [await alone(inserts[0]!)];
+    const { names } = inserts[0]!;
+    const width = names.length;
+    const keys = inserts.map((_, n) => `($${n * 4 + 1}, $${n * 4 + 2}, $${n * 4 + 3}, $${n * 4 + 4})`);
+    const offset = inserts.length * 4;
+    const subjects = inserts.map((_, n) => `(${names.map((__, i) => `$${offset + n * width + i + 1}`).join(', ')})`);
+    let rows: Row[];
+    try {
+      ({ rows } = await withSession(this.db, (session) =>
+        session.query<Row>({
+          // Unnamed: its text differs with the number of creations, and a session keeps every statement it prepared by name.
+          text: `with subject_key as (insert into subject_keys (subject_id, version, kek_generation_id, wrapped_key) values ${keys.join(', ')})
+                 insert into subjects (${names.join(', ')}) values ${subjects.join(', ')}
+                 returning ${RECORD_COLUMNS}`,
+          values: [...inserts.flatMap(({ key }) => [key.subjectId, key.version, key.kekGenerationId, key.wrappedKey]), ...inserts.flatMap(({ values }) => values)],
+        }),
+      ));
+    } catch (error) {
+      if (!isConstraintViolation(error)) throw error;
+      return Promise.all(inserts.map(alone));
+    }
+    const byId = new Map(rows.map((row) => [row.id, row]));
+    return inserts.map((insert) => ({ row: byId.get(insert.values[0] as string)! }));
   }
 
   async versionOf(id: string): Promise<number | undefined> {

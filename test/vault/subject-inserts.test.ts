@@ -1,0 +1,86 @@
+import { ExternalIdTaken, SubjectStore } from '../../src/store/subjects';
+import { newSubjectId } from '../../src/vault/ids';
+import { startTestVault, type TestVault } from '../support/test-vault';
+import { accountService, auth, type Caller } from './support/data-callers';
+
+let vault: TestVault;
+let account: Caller;
+beforeAll(async () => {
+  vault = await startTestVault();
+  account = await accountService(vault);
+});
+afterAll(() => vault.stop());
+
+/** The SQL the instance sends while `during` runs. */
+async function statementsDuring(during: () => Promise<unknown>): Promise<string[]> {
+  const seen: string[] = [];
+  const listener = (query: { sql: string }) => seen.push(query.sql);
+  vault.vault.db.on('query', listener);
+  try {
+    await during();
+  } finally {
+    vault.vault.db.removeListener('query', listener);
+  }
+  return seen;
+}
+
+/** A creation as the domain asks the store for one: a new id, its prepared key, an email sealed under it. */
+async function creation(email: string, externalId?: string) {
+  const id = newSubjectId();
+  const prepared = await vault.vault.keys.prepareSubjectKey(id);
+  const changes = { externalId: externalId ?? null, sealed: { email: vault.vault.keys.sealUnderPrepared(prepared, 'email', email) } };
+  return { id, email, changes, key: vault.vault.keys.subjectKeyRowOf(prepared) };
+}
+
+const insertsOf = (statements: string[]) => statements.filter((sql) => sql.includes('insert into subjects'));
+const readEmail = async (id: string) => (await vault.get(`/v1/subjects/${id}`).set('Authorization', auth(account)).expect(200)).body.email;
+
+describe('creations asked for in the same turn', () => {
+  it('go to the database as one statement, and each subject is stored with its own key', async () => {
+    const store = new SubjectStore(vault.vault.db);
+    const made = await Promise.all(['one', 'two', 'three'].map((name) => creation(`${name}@together.example.com`)));
+    let records: Awaited<ReturnType<SubjectStore['insertWithKey']>>[] = [];
+    const statements = await statementsDuring(async () => {
+      records = await Promise.all(made.map(({ id, changes, key }) => store.insertWithKey(id, changes, key)));
+    });
+    expect(insertsOf(statements)).toHaveLength(1);
+    expect(records.map((record) => record.id)).toEqual(made.map(({ id }) => id));
+    // Read by the vault, which has none of these keys in memory: each opens under its own stored key.
+    for (const { id, email } of made) expect(await readEmail(id)).toBe(email);
+  });
+
+  it('answer each for itself when one breaks a constraint: the one refused is stored without a key, the others with theirs', async () => {
+    const store = new SubjectStore(vault.vault.db);
+    const externalId = `together-${Date.now()}`;
+    const [first, second, third] = await Promise.all([creation('a@clash.example.com', externalId), creation('b@clash.example.com', externalId), creation('c@clash.example.com')]);
+    let outcomes: PromiseSettledResult<unknown>[] = [];
+    const statements = await statementsDuring(async () => {
+      outcomes = await Promise.allSettled([first!, second!, third!].map(({ id, changes, key }) => store.insertWithKey(id, changes, key)));
+    });
+    // The shared statement, refused whole; then each alone.
+    expect(insertsOf(statements)).toHaveLength(4);
+    const clashing = outcomes.slice(0, 2);
+    expect(clashing.filter((outcome) => outcome.status === 'fulfilled')).toHaveLength(1);
+    expect(clashing.find((outcome) => outcome.status === 'rejected')).toEqual({ status: 'rejected', reason: expect.any(ExternalIdTaken) });
+    expect(outcomes[2]!.status).toBe('fulfilled');
+    const stored = await vault.vault.db('subjects').whereIn('id', [first!.id, second!.id, third!.id]).pluck('id');
+    const keyed = await vault.vault.db('subject_keys').whereIn('subject_id', [first!.id, second!.id, third!.id]).pluck('subject_id');
+    expect(keyed.sort()).toEqual(stored.sort());
+    expect(stored).toHaveLength(2);
+    expect(await readEmail(third!.id)).toBe('c@clash.example.com');
+  });
+});
+
+describe('concurrent creations over the API', () => {
+  it('are each answered 201 with a subject of their own, but the second of two with one external id, 409', async () => {
+    const externalId = `api-${Date.now()}`;
+    const bodies = Array.from({ length: 20 }, (_, i) => ({ email: `n${i}@concurrent.example.com`, name: `Name ${i}`, ...(i < 2 ? { external_id: externalId } : {}) }));
+    const answers = await Promise.all(bodies.map((body) => vault.post('/v1/subjects').set('Authorization', auth(account)).send(body).then((res) => res)));
+    expect(answers.slice(0, 2).map((res) => res.status).sort()).toEqual([201, 409]);
+    expect(answers.slice(0, 2).find((res) => res.status === 409)!.body.code).toBe('external_id_taken');
+    expect(answers.slice(2).map((res) => res.status)).toEqual(Array(18).fill(201));
+    const created = answers.filter((res) => res.status === 201);
+    expect(new Set(created.map((res) => res.body.id)).size).toBe(19);
+    for (const res of created) expect(await readEmail(res.body.id)).toBe(res.body.email);
+  });
+});
