@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import type { Sealed } from '../crypto/sealed';
 import type { SubjectKeyRow } from './subject-keys';
 import { withSession } from './database';
+import { isDatabaseBusy } from './database-errors';
 import { TurnBatches } from './turn-batches';
 
 export const SEALED_SUBJECT_FIELDS = ['email', 'name', 'phone', 'postal_address', 'birth_date'] as const;
@@ -202,8 +203,10 @@ export class SubjectStore {
    * Creations asked for in the same turn, in one statement: under load each alone cost a round
    * trip, a backend wake-up and a commit that waits for its own WAL flush. Should that statement
    * break a constraint (an external id taken, by another subject or by another creation of the
-   * same statement), none of it is stored, and each creation runs again alone to be answered for
-   * itself. Any other failure (the database gone) is every creation's, as it would be alone.
+   * same statement), or be cancelled for a wait one of its rows brought on (a deadlock between two
+   * such statements taking the same external ids in opposite orders, a lock held past the statement
+   * timeout), none of it is stored, and each creation runs again alone to be answered for itself.
+   * Any other failure (the database gone) is every creation's, as it would be alone.
    */
   private async insertTogether(inserts: readonly ShapedInsert[]): Promise<InsertAnswer[]> {
     const alone = (insert: ShapedInsert) => this.insertAlone(this.db, insert).then((row): InsertAnswer => ({ row }), (failed: unknown): InsertAnswer => ({ failed }));
@@ -225,7 +228,7 @@ export class SubjectStore {
         }),
       ));
     } catch (error) {
-      if (!isConstraintViolation(error)) throw error;
+      if (!isConstraintViolation(error) && !isDatabaseBusy(error)) throw error;
       return Promise.all(inserts.map(alone));
     }
     const byId = new Map(rows.map((row) => [row.id, row]));

@@ -1,3 +1,4 @@
+import { Client } from 'pg';
 import { ExternalIdTaken, SubjectStore } from '../../src/store/subjects';
 import { newSubjectId } from '../../src/vault/ids';
 import { startTestVault, type TestVault } from '../support/test-vault';
@@ -49,7 +50,7 @@ describe('creations asked for in the same turn', () => {
     for (const { id, email } of made) expect(await readEmail(id)).toBe(email);
   });
 
-  it('answer each for itself when one breaks a constraint: the one refused is stored without a key, the others with theirs', async () => {
+  it('answer each for itself when one breaks a constraint: the one refused leaves neither subject nor key, the others are stored with theirs', async () => {
     const store = new SubjectStore(vault.vault.db);
     const externalId = `together-${Date.now()}`;
     const [first, second, third] = await Promise.all([creation('a@clash.example.com', externalId), creation('b@clash.example.com', externalId), creation('c@clash.example.com')]);
@@ -81,6 +82,43 @@ describe('concurrent creations over the API', () => {
     expect(answers.slice(2).map((res) => res.status)).toEqual(Array(18).fill(201));
     const created = answers.filter((res) => res.status === 201);
     expect(new Set(created.map((res) => res.body.id)).size).toBe(19);
+    // Each answered with the subject its own body made.
+    answers.forEach((res, i) => {
+      if (res.status === 201) expect([res.body.email, res.body.name]).toEqual([bodies[i]!.email, bodies[i]!.name]);
+    });
     for (const res of created) expect(await readEmail(res.body.id)).toBe(res.body.email);
+  });
+});
+
+describe('a shared insert cancelled for a wait one of its creations brought on', () => {
+  let slow: TestVault;
+  beforeAll(async () => {
+    slow = await startTestVault({ PDVAULT_DB_STATEMENT_TIMEOUT_MS: '1000' });
+  });
+  afterAll(() => slow?.stop());
+
+  it('answers the others: only the creation that waits is refused', async () => {
+    const store = new SubjectStore(slow.vault.db);
+    const externalId = `held-${Date.now()}`;
+    const make = async (email: string, external?: string) => {
+      const id = newSubjectId();
+      const prepared = await slow.vault.keys.prepareSubjectKey(id);
+      return { id, changes: { externalId: external ?? null, sealed: { email: slow.vault.keys.sealUnderPrepared(prepared, 'email', email) } }, key: slow.vault.keys.subjectKeyRowOf(prepared) };
+    };
+    // Another session inserts the same external id and holds its transaction open: a creation of it waits to know whether it commits.
+    const holding = await make('holder@wait.example.com', externalId);
+    const holder = new Client({ connectionString: slow.database.url });
+    await holder.connect();
+    try {
+      await holder.query('begin');
+      await holder.query("insert into subjects (id, external_id, preferences) values ($1, $2, '{}')", [holding.id, externalId]);
+      const [waiting, free1, free2] = await Promise.all([make('w@wait.example.com', externalId), make('f1@wait.example.com'), make('f2@wait.example.com')]);
+      const outcomes = await Promise.allSettled([waiting!, free1!, free2!].map(({ id, changes, key }) => store.insertWithKey(id, changes, key)));
+      expect(outcomes.map((outcome) => outcome.status)).toEqual(['rejected', 'fulfilled', 'fulfilled']);
+      expect((outcomes[0] as PromiseRejectedResult).reason).toMatchObject({ code: '57014' });
+    } finally {
+      await holder.query('rollback');
+      await holder.end();
+    }
   });
 });
