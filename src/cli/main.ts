@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { ConfigError, loadCommandConfig } from '../config/config';
 import { VaultError } from '../errors/vault-error';
 import { isDatabaseUnavailable } from '../store/database-errors';
+import { reasonOf } from './error-reason';
 import { createClient, disableClient, listClients, rotateClientSecret, type CreateClientOptions } from './clients';
 import { rotateKeys, type RotateOptions } from './keys';
 import { migrateCommand } from './migrate';
@@ -19,7 +20,7 @@ const run = <A extends unknown[]>(action: (...args: A) => Promise<void>) => asyn
       process.stderr.write(`pdvault: ${error.message}${error.detail ? ` (${error.detail})` : ''}${details}\n`);
     } else if (isDatabaseUnavailable(error)) {
       // A bare `connect ECONNREFUSED …` does not say which of the vault's dependencies refused.
-      process.stderr.write(`pdvault: the database cannot be reached or refused the session: ${(error as Error).message} (check DATABASE_URL and that the server accepts connections)\n`);
+      process.stderr.write(`pdvault: the database cannot be reached or refused the session: ${reasonOf(error as Error)} (check DATABASE_URL and that the server accepts connections)\n`);
     } else {
       // Something may reject with no reason at all: never print "undefined" as the reason.
       const message = error instanceof Error ? error.message : error === undefined || error === null ? '' : String(error);

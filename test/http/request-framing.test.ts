@@ -20,6 +20,7 @@ const head = (lines: string[]) => `${lines.join('\r\n')}\r\n\r\n`;
 function expectRefusal(answer: RawAnswer, status: number, code: string): void {
   expect(answer.statusLine).toMatch(new RegExp(`^HTTP/1\\.1 ${status} `));
   expect(answer.headers['content-type']).toMatch(/^application\/problem\+json/);
+  expect(answer.headers['x-request-id']).toMatch(/^req_/);
   expect(answer.headers.connection).toBe('close');
   expect(answer.headers['strict-transport-security']).toBeDefined();
   expect(JSON.parse(answer.body)).toMatchObject({ status, code, request_id: answer.headers['x-request-id'] });
@@ -157,24 +158,44 @@ describe('a body whose length cannot be told from the head (RFC 9112 §6.1, §6.
   const pipelined = head(['GET /healthz HTTP/1.1', 'Host: localhost']);
 
   it.each([
-    ['HTTP/1.0 with Transfer-Encoding', 'HTTP/1.0', 'chunked'],
-    ['a transfer coding other than chunked alone', 'HTTP/1.1', 'gzip'],
+    ['HTTP/1.0 with Transfer-Encoding', 'HTTP/1.0', ['Transfer-Encoding: chunked']],
+    ['a transfer coding other than chunked alone', 'HTTP/1.1', ['Transfer-Encoding: gzip']],
+    ['a second, empty Transfer-Encoding line', 'HTTP/1.1', ['Transfer-Encoding: chunked', 'Transfer-Encoding: ']],
   ])('%s is refused with 400, nothing is created, and the connection closes before a request behind it is read', async (_, version, coding) => {
     const before = await vault.vault.db('subjects').count('* as n').first();
     const request =
-      head([`POST /v1/subjects ${version}`, 'Host: localhost', 'Connection: keep-alive', `Authorization: ${auth(account)}`, 'Content-Type: application/json', `Transfer-Encoding: ${coding}`]) + chunked + pipelined;
+      head([`POST /v1/subjects ${version}`, 'Host: localhost', 'Connection: keep-alive', `Authorization: ${auth(account)}`, 'Content-Type: application/json', ...coding]) + chunked + pipelined;
     const text = await exchangeText(vault, request);
     expect(statusLines(text)).toHaveLength(1);
     expectRefusal(parseAnswer(text), 400, 'bad_request');
     expect(await vault.vault.db('subjects').count('* as n').first()).toEqual(before);
   });
+
+  it('at the token endpoint, which answers in RFC 6749 form, closes the connection too', async () => {
+    const form = 'grant_type=client_credentials';
+    const request = head(['POST /oauth/token HTTP/1.0', 'Host: localhost', 'Connection: keep-alive', 'Content-Type: application/x-www-form-urlencoded', 'Transfer-Encoding: chunked']) + `${form.length.toString(16)}\r\n${form}\r\n0\r\n\r\n` + pipelined;
+    const text = await exchangeText(vault, request);
+    expect(statusLines(text)).toHaveLength(1);
+    const answer = parseAnswer(text);
+    expect(answer.statusLine).toMatch(/^HTTP\/1\.1 400 /);
+    expect(answer.headers.connection).toBe('close');
+    expect(JSON.parse(answer.body)).toMatchObject({ error: 'invalid_request' });
+  });
 });
 
 describe('Upgrade', () => {
+  const behind = head(['GET /readyz HTTP/1.1', 'Host: localhost']);
+  const firstAnswer = async (request: string) => parseAnswer((await exchangeText(vault, request)).split(/(?=^HTTP\/1\.1 )/m)[0]!);
+
   it('is not taken up: the request is answered, with the connection closed, since nothing behind it on that connection would be', async () => {
-    const request = head(['GET /healthz HTTP/1.1', 'Host: localhost', 'Connection: Upgrade', 'Upgrade: websocket']) + head(['GET /readyz HTTP/1.1', 'Host: localhost']);
-    const answer = parseAnswer((await exchangeText(vault, request)).split(/(?=^HTTP\/1\.1 )/m)[0]!);
+    const answer = await firstAnswer(head(['GET /healthz HTTP/1.1', 'Host: localhost', 'Connection: Upgrade', 'Upgrade: websocket']) + behind);
     expect(answer.statusLine).toMatch(/^HTTP\/1\.1 200 /);
+    expect(answer.headers.connection).toBe('close');
+  });
+
+  it('closes the connection after a refusal too', async () => {
+    const answer = await firstAnswer(head(['GET /healthz HTTP/1.1', 'Host: localhost', 'Connection: Upgrade', 'Upgrade: websocket', 'Expect: nothing']) + behind);
+    expect(answer.statusLine).toMatch(/^HTTP\/1\.1 417 /);
     expect(answer.headers.connection).toBe('close');
   });
 });

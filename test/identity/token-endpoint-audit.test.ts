@@ -47,6 +47,14 @@ describe('a request refused before its OAuth endpoint runs', () => {
       return { status: Number(answer.statusLine.split(' ')[1]), headers: answer.headers };
     },
   };
+  it('is recorded when refused as a 5xx that answers what the caller sent (a transfer coding the vault does not implement)', async () => {
+    const body = 'token=x';
+    const head = ['POST /oauth/revoke HTTP/1.1', 'Host: localhost', `Authorization: ${basic(admin)}`, 'Content-Type: application/x-www-form-urlencoded', 'Transfer-Encoding: gzip, chunked', 'Connection: close'];
+    const answer = await exchange(vault, `${head.join('\r\n')}\r\n\r\n${body.length.toString(16)}\r\n${body}\r\n0\r\n\r\n`);
+    expect(answer.statusLine).toMatch(/^HTTP\/1\.1 501 /);
+    expect(await eventsOf({ headers: answer.headers })).toEqual([{ action: 'token.revoke', outcome: 'denied', reason: 'transfer_coding_not_implemented', client_id: admin.clientId, target: null }]);
+  });
+
   it.each([
     ['/oauth/token', 'token.issue'],
     ['/oauth/revoke', 'token.revoke'],

@@ -268,11 +268,16 @@ describe('a request target in absolute-form', () => {
   const send = (target: string) =>
     exchangeText(vault, [`GET ${target} HTTP/1.1`, 'Host: localhost', `Authorization: Bearer ${fixtures.callers.get('subjects:read')!.token}`, 'Connection: close', '', ''].join('\r\n'));
 
-  it.each(['ftp://localhost', 'http://localhost', 'https://reader:secret@localhost', 'localhost'])('%s/… is refused with 400: it names no resource of this vault', async (prefix) => {
+  it.each(['ftp://localhost', 'http://localhost', 'https://reader:secret@localhost'])('%s/… is refused with 400: it names no resource of this vault', async (prefix) => {
     const answer = await send(`${prefix}/v1/subjects/${fixtures.subjectId}`);
     expect(answer.split('\r\n')[0]).toBe('HTTP/1.1 400 Bad Request');
     expect(answer).toMatch(/"code":"bad_request"/);
     expect(answer).not.toContain('secret');
+  });
+
+  it('OPTIONS * (asterisk-form) goes on to routing: no such resource, not a malformed target', async () => {
+    const answer = await exchangeText(vault, ['OPTIONS * HTTP/1.1', 'Host: localhost', 'Connection: close', '', ''].join('\r\n'));
+    expect(answer.split('\r\n')[0]).toBe('HTTP/1.1 404 Not Found');
   });
 
   it('for https, without userinfo, is served as its path (RFC 9112 §3.2.2)', async () => {

@@ -58,9 +58,14 @@ export function framingRefusal(req: Request, limitBytes: number): VaultError | u
  * understood: 501, and the connection may go on.
  */
 function transferCodingRefusal(httpVersion: string, coding: string): VaultError | undefined {
-  const codings = coding.split(',').map((name) => name.trim().toLowerCase()).filter((name) => name !== '');
+  // Node joins repeated Transfer-Encoding lines with commas. An empty element (`chunked, `, a
+  // second line left empty) is refused, not skipped: a proxy in front that reads the last line
+  // alone would find no framing where the vault found chunked.
+  const codings = coding.split(',').map((name) => name.trim().toLowerCase());
   const unframed = (detail: string) => new VaultError('bad_request', 400, 'The request body\'s length cannot be told from its head', { detail, headers: { Connection: 'close' } });
   if (httpVersion === '1.0') return unframed('HTTP/1.0 has no Transfer-Encoding: send the body with Content-Length');
+  if (codings.includes('')) return unframed('Transfer-Encoding names an empty coding; send chunked alone, on one line');
+  // Node's own parser refuses most of these before the vault sees them; this holds whatever it lets through.
   if (codings.at(-1) !== 'chunked') return unframed('chunked must be the last transfer coding; send the body with Content-Length or chunked alone');
   if (codings.length === 1) return undefined;
   return new VaultError('transfer_coding_not_implemented', 501, 'The vault accepts no transfer coding but chunked', {
@@ -76,13 +81,18 @@ function transferCodingRefusal(httpVersion: string, coding: string): VaultError 
  */
 export function requestHead(limitBytes: number): RequestHandler {
   return (req, res, next) => {
-    const refusal = framingRefusal(req, limitBytes);
-    if (refusal) return next(refusal);
-    checkHead(req);
     // The vault upgrades to no other protocol. Node's parser stops reading a connection after a
     // request asking for one, so a request pipelined behind it would never be answered: the
-    // answer closes the connection instead, and the client opens a new one.
+    // answer, whatever it is, closes the connection instead, and the client opens a new one.
     if (req.headers.upgrade !== undefined) res.setHeader('Connection', 'close');
+    const refusal = framingRefusal(req, limitBytes);
+    if (refusal) {
+      // Set here, not only with the problem: an OAuth endpoint answers in RFC 6749's form, and a
+      // failed audit write answers 503, and neither must keep a connection of unknown framing.
+      if (refusal.headers?.Connection === 'close') res.setHeader('Connection', 'close');
+      return next(refusal);
+    }
+    checkHead(req);
     next();
   };
 }

@@ -41,7 +41,8 @@ function checkHeaders(rawHeaders: string[]): void {
 const ABSOLUTE_HTTPS_TARGET = /^https:\/\/[^/?#@]+(?:[/?]|$)/i;
 
 function checkUrl(url: string): void {
-  if (!url.startsWith('/') && !ABSOLUTE_HTTPS_TARGET.test(url)) {
+  // `*` (asterisk-form, RFC 9112 §3.2.4) goes on to routing, which serves no such resource.
+  if (!url.startsWith('/') && url !== '*' && !ABSOLUTE_HTTPS_TARGET.test(url)) {
     throw badRequest('bad_request', 'The request target is no path of this vault', { detail: 'Send a path (/v1/…), or an https URL without userinfo' });
   }
   // RFC 9112 §3.2: a request target has no fragment. Node's parser lets `#` through and the

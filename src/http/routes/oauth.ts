@@ -51,7 +51,7 @@ export function oauthRefusalsBeforeTheEndpoint(identity: Identity): ErrorRequest
   return async (error, req, _res, next) => {
     const endpoint = req.method === 'POST' && Object.hasOwn(ENDPOINTS, req.path) ? ENDPOINTS[req.path] : undefined;
     const problem = toVaultError(error);
-    if (endpoint === undefined || endpointRan.has(req) || problem.status >= 500) return next(error);
+    if (endpoint === undefined || endpointRan.has(req) || !isCallersRefusal(problem.status)) return next(error);
     try {
       await identity.tokens.recordRefusedUnread(endpoint, problem.code, oauthSource(req));
     } catch (auditError) {
@@ -61,3 +61,6 @@ export function oauthRefusalsBeforeTheEndpoint(identity: Identity): ErrorRequest
     next(error);
   };
 }
+
+// A 4xx, and the two 5xx that answer what the caller sent: a transfer coding or an HTTP version the vault does not implement.
+const isCallersRefusal = (status: number) => status < 500 || status === 501 || status === 505;
