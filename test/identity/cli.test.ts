@@ -4,6 +4,9 @@ import { promisify } from 'node:util';
 import { productionEnv, startTestVault, type TestVault } from '../support/test-vault';
 import { accessToken, decode, registerAdmin, requestToken } from './support/identity-helpers';
 
+// Each step starts node on the TypeScript sources, five or six times a test: on a loaded machine that alone takes tens of seconds.
+jest.setTimeout(90_000);
+
 const run = promisify(execFile);
 const ROOT = path.resolve(__dirname, '../..');
 
