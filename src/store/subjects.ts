@@ -2,7 +2,6 @@ import type { Knex } from 'knex';
 import type { Sealed } from '../crypto/sealed';
 import type { SubjectKeyRow } from './subject-keys';
 import { withSession } from './database';
-import { isDatabaseBusy } from './database-errors';
 import { TurnBatches } from './turn-batches';
 
 export const SEALED_SUBJECT_FIELDS = ['email', 'name', 'phone', 'postal_address', 'birth_date'] as const;
@@ -166,7 +165,10 @@ export class SubjectStore {
    * A new subject and its first key in one statement (a data-modifying CTE): atomic without a
    * transaction of its own, so a creation is one round trip. Inside `trx` when given; otherwise
    * creations of the same shape asked for in one turn of the event loop share one statement,
-   * and so one commit (see insertTogether).
+   * and so one commit (see insertTogether). A creation with an external id goes alone: its unique
+   * check may wait on another transaction that holds the same id, and a statement it shared would
+   * wait with it, every other creation's answer and the storing of every key wrapped for it
+   * (which a KEK rotation allows only so long) held up as long.
    */
   async insertWithKey(id: string, changes: SubjectChanges, key: SubjectKeyRow, trx?: Knex.Transaction): Promise<SubjectRecord> {
     const given = toColumns(changes);
@@ -176,6 +178,7 @@ export class SubjectStore {
     const shape = INSERTABLE_COLUMNS.reduce((bits, column, i) => (column in columns ? bits | (1 << i) : bits), 0);
     const insert: ShapedInsert = { shape, names: Object.keys(columns), key, values: Object.values(columns) };
     if (trx) return toRecord(await this.insertAlone(trx, insert));
+    if (changes.externalId) return toRecord(await this.insertAlone(this.db, insert));
     const answer = await this.inserts.ask(String(shape), insert);
     if ('failed' in answer) throw answer.failed;
     return toRecord(answer.row);
@@ -201,12 +204,11 @@ export class SubjectStore {
 
   /**
    * Creations asked for in the same turn, in one statement: under load each alone cost a round
-   * trip, a backend wake-up and a commit that waits for its own WAL flush. Should that statement
-   * break a constraint (an external id taken, by another subject or by another creation of the
-   * same statement), or be cancelled for a wait one of its rows brought on (a deadlock between two
-   * such statements taking the same external ids in opposite orders, a lock held past the statement
-   * timeout), none of it is stored, and each creation runs again alone to be answered for itself.
-   * Any other failure (the database gone) is every creation's, as it would be alone.
+   * trip, a backend wake-up and a commit that waits for its own WAL flush. Its rows have no unique
+   * key but their random ids, so it waits on no other transaction. Should it break a constraint
+   * all the same, none of it is stored, and each creation runs again alone to be answered for
+   * itself. Any other failure (the database gone, or too slow) is every creation's, as it would be
+   * alone.
    */
   private async insertTogether(inserts: readonly ShapedInsert[]): Promise<InsertAnswer[]> {
     const alone = (insert: ShapedInsert) => this.insertAlone(this.db, insert).then((row): InsertAnswer => ({ row }), (failed: unknown): InsertAnswer => ({ failed }));
@@ -228,7 +230,7 @@ export class SubjectStore {
         }),
       ));
     } catch (error) {
-      if (!isConstraintViolation(error) && !isDatabaseBusy(error)) throw error;
+      if (!isConstraintViolation(error)) throw error;
       return Promise.all(inserts.map(alone));
     }
     const byId = new Map(rows.map((row) => [row.id, row]));
