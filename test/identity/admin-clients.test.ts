@@ -1,5 +1,5 @@
 import { ClientStore } from '../../src/store/clients';
-import { holdRowLocks } from '../support/row-lock';
+import { answersQueuedBehind, holdRowLocks } from '../support/row-lock';
 import { startTestVault, type TestVault } from '../support/test-vault';
 import { accessToken, registerAdmin, registerClient, requestToken, type Credentials } from './support/identity-helpers';
 
@@ -236,16 +236,7 @@ describe('/v1/admin/clients', () => {
     const id = created.body.client_id;
     // Both pass the check before the transaction (the client is enabled) and queue on its row.
     const lock = await holdRowLocks(vault.database.url, 'select 1 from clients where id = $1 for update', [id]);
-    let answers;
-    try {
-      const sent = [1, 2].map(() => vault.post(`/v1/admin/clients/${id}/disable`).set(as(token)).then((r) => r));
-      await lock.waitForWaiters(2);
-      await lock.release();
-      answers = await Promise.all(sent);
-    } catch (error) {
-      await lock.release().catch(() => undefined);
-      throw error;
-    }
+    const answers = await answersQueuedBehind(lock, 2, () => [1, 2].map(() => vault.post(`/v1/admin/clients/${id}/disable`).set(as(token)).then((r) => r)));
     expect(answers.map((a) => [a.status, a.body.enabled])).toEqual([[200, false], [200, false]]);
     const events = await vault.vault.db('audit_events').where({ target: id, action: 'client.disabled' }).orderBy('seq').select('outcome', 'reason');
     expect(events).toEqual([
@@ -339,16 +330,7 @@ describe('two administrators changing each other at the same moment', () => {
     const yToken = await accessToken(vault, y, { scope: 'admin:clients audit:read' });
     // Both requests are past their token checks and wait together on the two clients' rows.
     const lock = await holdRowLocks(vault.database.url, 'select 1 from clients where id = any($1) order by id for update', [[x.clientId, y.clientId]]);
-    let answers;
-    try {
-      const sent = [change(y.clientId, xToken).then((r) => r), change(x.clientId, yToken).then((r) => r)];
-      await lock.waitForWaiters(2);
-      await lock.release();
-      answers = await Promise.all(sent);
-    } catch (error) {
-      await lock.release().catch(() => undefined);
-      throw error;
-    }
+    const answers = await answersQueuedBehind(lock, 2, () => [change(y.clientId, xToken).then((r) => r), change(x.clientId, yToken).then((r) => r)]);
     const refused = answers.filter((a) => a.status !== 200);
     expect(refused.map((a) => [a.status, a.body.code])).toEqual([[status, code]]);
     const rows = await vault.vault.db('clients').whereIn('id', [x.clientId, y.clientId]);

@@ -1,4 +1,4 @@
-import { holdRowLocks } from '../support/row-lock';
+import { answersQueuedBehind, holdRowLocks } from '../support/row-lock';
 import { startTestVault, type TestVault } from '../support/test-vault';
 import type { Caller } from '../policy/support/principals';
 import { emailsMismatching, insertSubjects, type BulkSubject } from './support/bulk-subjects';
@@ -56,16 +56,9 @@ describe('destroying a KEK generation retired by its wrap limit', () => {
     const before = Number((await vault.vault.db('audit_events').max('seq as seq').first())?.seq);
     // Both pass the checks before the transaction and queue on the generation's row.
     const lock = await holdRowLocks(vault.database.url, 'select 1 from kek_generations where id = $1 for update', [retired.id]);
-    let answers;
-    try {
-      const sent = approvers.map((approver) => vault.post(`/v1/admin/keys/kek-generations/${retired.id}/destruction/approve`).set('Authorization', bearer(approver)).then((r) => r));
-      await lock.waitForWaiters(2);
-      await lock.release();
-      answers = await Promise.all(sent);
-    } catch (error) {
-      await lock.release().catch(() => undefined);
-      throw error;
-    }
+    const answers = await answersQueuedBehind(lock, 2, () =>
+      approvers.map((approver) => vault.post(`/v1/admin/keys/kek-generations/${retired.id}/destruction/approve`).set('Authorization', bearer(approver)).then((r) => r)),
+    );
     expect(answers.map((a) => [a.status, a.body.code]).sort()).toEqual([[200, undefined], [409, 'kek_generation_destroyed']]);
     const audited = await vault.vault.db('audit_events').where('seq', '>', before).andWhere({ action: 'keys.kek.destroy.approve' }).orderBy('seq').select('outcome', 'reason');
     expect(audited).toEqual([

@@ -42,3 +42,20 @@ export async function holdRowLocks(databaseUrl: string, lockingQuery: string, pa
     },
   };
 }
+
+/**
+ * Sends requests that each queue behind the locks `lock` holds, waits until `waiters` sessions
+ * wait on them, releases them, and returns what the requests got: a race set up, not hoped for.
+ * The lock is released whatever happens, so a failed send never leaves it held.
+ */
+export async function answersQueuedBehind<T>(lock: HeldLock, waiters: number, send: () => Array<PromiseLike<T>>): Promise<T[]> {
+  try {
+    const sent = send().map((request) => Promise.resolve(request));
+    await lock.waitForWaiters(waiters);
+    await lock.release();
+    return await Promise.all(sent);
+  } catch (error) {
+    await lock.release().catch(() => undefined);
+    throw error;
+  }
+}

@@ -1,6 +1,7 @@
 import { Client } from 'pg';
 import { SubjectStore } from '../../src/store/subjects';
 import { newSubjectId } from '../../src/vault/ids';
+import { statementsDuring } from '../support/statements';
 import { startTestVault, type TestVault } from '../support/test-vault';
 import { accountService, auth, type Caller } from './support/data-callers';
 
@@ -11,19 +12,6 @@ beforeAll(async () => {
   account = await accountService(vault);
 });
 afterAll(() => vault.stop());
-
-/** The SQL the instance sends while `during` runs. */
-async function statementsDuring(during: () => Promise<unknown>): Promise<string[]> {
-  const seen: string[] = [];
-  const listener = (query: { sql: string }) => seen.push(query.sql);
-  vault.vault.db.on('query', listener);
-  try {
-    await during();
-  } finally {
-    vault.vault.db.removeListener('query', listener);
-  }
-  return seen;
-}
 
 /** A creation as the domain asks the store for one: a new id, its prepared key, an email sealed under it. */
 async function creation(email: string, externalId?: string) {
@@ -41,7 +29,7 @@ describe('creations asked for in the same turn', () => {
     const store = new SubjectStore(vault.vault.db);
     const made = await Promise.all(['one', 'two', 'three'].map((name) => creation(`${name}@together.example.com`)));
     let records: Awaited<ReturnType<SubjectStore['insertWithKey']>>[] = [];
-    const statements = await statementsDuring(async () => {
+    const statements = await statementsDuring(vault.vault.db, async () => {
       records = await Promise.all(made.map(({ id, changes, key }) => store.insertWithKey(id, changes, key)));
     });
     expect(insertsOf(statements)).toHaveLength(1);
@@ -58,7 +46,7 @@ describe('creations asked for in the same turn', () => {
     twin.key = { ...twin.key, subjectId: first.id };
     const third = await creation('c@clash.example.com');
     let outcomes: PromiseSettledResult<unknown>[] = [];
-    const statements = await statementsDuring(async () => {
+    const statements = await statementsDuring(vault.vault.db, async () => {
       outcomes = await Promise.allSettled([first, twin, third].map(({ id, changes, key }) => store.insertWithKey(id, changes, key)));
     });
     // The shared statement, refused whole; then each alone.
@@ -75,7 +63,7 @@ describe('creations asked for in the same turn', () => {
     const store = new SubjectStore(vault.vault.db);
     const stamp = Date.now();
     const made = await Promise.all([creation('x1@alone.example.com', `alone-${stamp}-1`), creation('x2@alone.example.com', `alone-${stamp}-2`), creation('s1@alone.example.com'), creation('s2@alone.example.com')]);
-    const statements = await statementsDuring(() => Promise.all(made.map(({ id, changes, key }) => store.insertWithKey(id, changes, key))));
+    const statements = await statementsDuring(vault.vault.db, () => Promise.all(made.map(({ id, changes, key }) => store.insertWithKey(id, changes, key))));
     expect(insertsOf(statements)).toHaveLength(3);
     for (const { id, email } of made) expect(await readEmail(id)).toBe(email);
   });

@@ -1,5 +1,6 @@
 import { startSecondInstance } from '../identity/support/identity-helpers';
 import { SubjectStore } from '../../src/store/subjects';
+import { statementsDuring } from '../support/statements';
 import { startTestVault, type TestVault } from '../support/test-vault';
 import { accountService, auth, createSubject, mailer, type Caller } from './support/data-callers';
 
@@ -10,19 +11,6 @@ beforeAll(async () => {
   account = await accountService(vault);
 });
 afterAll(() => vault.stop());
-
-/** The SQL the instance sends while `during` runs. */
-async function statementsDuring(db: TestVault['vault']['db'], during: () => Promise<unknown>): Promise<string[]> {
-  const seen: string[] = [];
-  const listener = (query: { sql: string }) => seen.push(query.sql);
-  db.on('query', listener);
-  try {
-    await during();
-  } finally {
-    db.removeListener('query', listener);
-  }
-  return seen;
-}
 
 describe('reading subjects whose keys are not in memory', () => {
   it('brings the wrapped key with the row in one query, then serves the key from memory', async () => {
