@@ -1,4 +1,5 @@
 import type { DestinationStream } from 'pino';
+import { firstLine } from './cli-database';
 import { createAudit, type Audit } from '../audit/audit';
 import { auditEventOfIdentity } from '../audit/identity-events';
 import type { Config } from '../config/config';
@@ -17,7 +18,6 @@ import { describeError } from '../observability/logger';
 import type { KeyHierarchy } from '../crypto/key-hierarchy';
 import { keyHierarchyFromConfig } from '../crypto/key-hierarchy-from-config';
 import { keyMetrics } from '../crypto/key-metrics';
-import { firstLine } from './cli-database';
 import { followSubjectKeyDeletions } from '../crypto/subject-key-feed';
 import {
   databaseIsReachable,

@@ -154,7 +154,6 @@ export function toVaultError(error: unknown): VaultError {
   return new VaultError('internal_error', 500, 'The vault could not complete the request');
 }
 
-
 // zlib's own failure to decompress a body (gzip and deflate: Z_DATA_ERROR and kin; brotli: ERR__ERROR_…).
 function isInflateError(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;

@@ -34,3 +34,6 @@ export function isDatabaseUnavailable(error: unknown): boolean {
 const DATABASE_BUSY_CODES = new Set(['57014', '55P03', '40P01', '40001']);
 
 export const isDatabaseBusy = (error: unknown): boolean => isDatabaseError(error) && DATABASE_BUSY_CODES.has(error.code);
+
+/** SQLSTATE class 23, integrity constraint violation: a unique key taken, a reference missing. */
+export const isConstraintViolation = (error: unknown): boolean => isDatabaseError(error) && error.code.startsWith('23');

@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import type { Sealed } from '../crypto/sealed';
 import type { SubjectKeyRow } from './subject-keys';
 import { withSession } from './database';
+import { isConstraintViolation } from './database-errors';
 import { TurnBatches } from './turn-batches';
 
 export const SEALED_SUBJECT_FIELDS = ['email', 'name', 'phone', 'postal_address', 'birth_date'] as const;
@@ -143,12 +144,6 @@ interface ShapedInsert {
 
 /** A creation's own outcome within a shared statement: its row, or why it was refused. */
 type InsertAnswer = { row: Row } | { failed: unknown };
-
-/** SQLSTATE class 23, integrity constraint violation: a unique key taken, a reference missing. */
-function isConstraintViolation(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null | undefined)?.code;
-  return typeof code === 'string' && code.startsWith('23');
-}
 
 /** The `subjects` table. */
 export class SubjectStore {

@@ -50,8 +50,9 @@ const oauthErrors: ErrorRequestHandler = (error, _req, res, next) => {
 export function oauthRefusalsBeforeTheEndpoint(identity: Identity): ErrorRequestHandler {
   return async (error, req, _res, next) => {
     const endpoint = req.method === 'POST' && Object.hasOwn(ENDPOINTS, req.path) ? ENDPOINTS[req.path] : undefined;
+    if (endpoint === undefined || endpointRan.has(req)) return next(error);
     const problem = toVaultError(error);
-    if (endpoint === undefined || endpointRan.has(req) || !isCallersRefusal(problem.status)) return next(error);
+    if (!isCallersRefusal(problem.status)) return next(error);
     try {
       await identity.tokens.recordRefusedUnread(endpoint, problem.code, oauthSource(req));
     } catch (auditError) {
