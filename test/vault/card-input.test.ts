@@ -52,6 +52,12 @@ describe('card input', () => {
     expect(JSON.stringify(error.errors)).not.toContain('987');
   });
 
+  it.each(['pinned', 'pinyin_name'])('refuses %s as an unknown property, not as a security code it only begins like', (key) => {
+    const error = refusal({ ...valid, [key]: true });
+    expect(error.code).toBe('validation_failed');
+    expect(error.errors).toEqual([{ pointer: `/${key}`, detail: 'unknown property' }]);
+  });
+
   it('refuses a card number as the holder name, which masked views show', () => {
     expect(refusal({ ...valid, holder_name: '5555555555554444' }).errors?.[0]).toEqual({ pointer: '/holder_name', detail: expect.stringMatching(/must not hold a card number/) });
   });

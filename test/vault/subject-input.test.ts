@@ -1,6 +1,6 @@
 import { VaultError } from '../../src/errors/vault-error';
 import { RECORD_FIELDS } from '../../src/policy/vocabulary';
-import { ageInYears, parseSubjectInput, parseSubjectPatch, PERSONAL_FIELDS } from '../../src/vault/input/subject-input';
+import { ageInYears, dayWhereItBeginsFirst, isUnderMinimumAge, parseSubjectInput, parseSubjectPatch, PERSONAL_FIELDS } from '../../src/vault/input/subject-input';
 
 function refusal(action: () => unknown): VaultError {
   try {
@@ -12,12 +12,15 @@ function refusal(action: () => unknown): VaultError {
   throw new Error('expected a refusal');
 }
 
-const yearsAgo = (years: number, days = 0) => {
-  const d = new Date();
+/** The day `years` before today (`days` later) as the calendar stands `offsetHours` from UTC. */
+const yearsAgo = (years: number, days = 0, offsetHours = 0) => {
+  const d = new Date(Date.now() + offsetHours * 3_600_000);
   d.setUTCFullYear(d.getUTCFullYear() - years);
   d.setUTCDate(d.getUTCDate() + days);
   return d.toISOString().slice(0, 10);
 };
+// The last time zone to reach a day, where a 13th birthday counts.
+const LAST_ZONE = -12;
 
 describe('subject input', () => {
   it('accepts a complete subject and normalises strings to NFC', () => {
@@ -84,12 +87,28 @@ describe('subject input', () => {
     expect(error.status).toBe(422);
   });
 
-  it('accepts a subject on their 13th birthday', () => {
-    expect(parseSubjectInput({ birth_date: yearsAgo(13) }).birth_date).toBe(yearsAgo(13));
+  it('accepts a subject on their 13th birthday, once that day has begun everywhere', () => {
+    expect(parseSubjectInput({ birth_date: yearsAgo(13, 0, LAST_ZONE) }).birth_date).toBe(yearsAgo(13, 0, LAST_ZONE));
+  });
+
+  // A birth date is a day in the subject's own zone, which the vault does not know.
+  it('counts a 13th birthday from when it begins in the last time zone (UTC−12), not in UTC', () => {
+    expect(isUnderMinimumAge('2013-12-02', new Date('2026-12-02T00:30:00Z'))).toBe(true);
+    expect(isUnderMinimumAge('2013-12-02', new Date('2026-12-02T11:59:59Z'))).toBe(true);
+    expect(isUnderMinimumAge('2013-12-02', new Date('2026-12-02T12:00:00Z'))).toBe(false);
+    expect(isUnderMinimumAge('2012-02-29', new Date('2025-03-01T12:00:00Z'))).toBe(false);
+    expect(isUnderMinimumAge('2012-02-29', new Date('2025-03-01T11:00:00Z'))).toBe(true);
+  });
+
+  it('takes as no future date the day already begun in the first time zone (UTC+14), a child born there today', () => {
+    expect(dayWhereItBeginsFirst(new Date('2026-12-02T09:59:59Z'))).toBe('2026-12-02');
+    expect(dayWhereItBeginsFirst(new Date('2026-12-02T10:00:00Z'))).toBe('2026-12-03');
+    // Not in the future, so refused for the subject's age.
+    expect(refusal(() => parseSubjectInput({ birth_date: dayWhereItBeginsFirst(new Date()) })).code).toBe('subject_under_minimum_age');
   });
 
   it.each([
-    ['tomorrow', yearsAgo(0, 1), 'must not be in the future'],
+    ['a day no time zone has reached', yearsAgo(0, 1, 14), 'must not be in the future'],
     ['a day the calendar does not have', '1990-02-30', 'a day the calendar does not have'],
     ['a timestamp', '1990-01-01T00:00:00Z', 'YYYY-MM-DD'],
   ])('refuses a birth date that is %s', (_label, value, message) => {
@@ -204,6 +223,33 @@ describe('subject patch', () => {
     expect(refusal(() => parseSubjectPatch(patch)).errors).toEqual([{ pointer, detail: expect.stringMatching(/must not hold a card number/) }]);
   });
 
+  it.each([
+    ['a zero-width joiner', '4111\u200d1111\u200d1111\u200d1111'],
+    ['a zero-width non-joiner after every digit', [...'4111111111111111'].join('\u200c')],
+    ['a combining grapheme joiner', '4111\u034f1111\u034f1111\u034f1111'],
+    ['a variation selector', '4111\ufe0f1111\ufe0f1111\ufe0f1111'],
+    ['a combining underline under each digit', [...'4111111111111111'].map((digit) => `${digit}\u0332`).join('')],
+    ['a blank braille cell', '4111\u28001111\u28001111\u28001111'],
+  ])('refuses a card number whose groups are split by what displays as nothing: %s', (_label, name) => {
+    expect(refusal(() => parseSubjectPatch({ name })).errors?.[0]?.detail).toMatch(/must not hold a card number/);
+    expect(refusal(() => parseSubjectPatch({ postal_address: { line1: name, city: 'Leeds', country: 'GB' } })).errors?.[0]?.pointer).toBe('/postal_address/line1');
+  });
+
+  it.each(['4111,1111,1111,1111', '4111\u22121111\u22121111\u22121111', '4111·1111·1111·1111', '4111•1111•1111•1111', '4111:1111:1111:1111', '4111|1111|1111|1111', '4111~1111~1111~1111', '(4111)(1111)(1111)(1111)', '3782·822463·10005'])(
+    'refuses a card number printed in groups split by any punctuation or symbol (%s)',
+    (name) => {
+      expect(refusal(() => parseSubjectPatch({ name })).errors?.[0]?.detail).toMatch(/must not hold a card number/);
+    },
+  );
+
+  it.each(['4111+1111+1111+1111@example.com', '4111\u034f1111\u034f1111\u034f1111@example.com'])('refuses an email whose local part is a card number split by a symbol or a joiner (%s)', (email) => {
+    expect(refusal(() => parseSubjectPatch({ email })).errors?.[0]?.detail).toMatch(/must not hold a card number/);
+  });
+
+  it.each(['Café 4, 1111 Main Street', 'Tel. 0161·496·0000', 'Flat 4•1111 High St', '1,111,111,111,111 points', 'Mañana 12:30, 4111'])('takes text whose numbers are no card number laid out as printed (%s)', (name) => {
+    expect(parseSubjectPatch({ name }).name).toBe(name.normalize('NFC'));
+  });
+
   it.each(['4111\u00a01111\u00a01111\u00a01111', '４１１１ １１１１ １１１１ １１１１', '4111\u20131111\u20131111\u20131111', '٤١١١١١١١١١١١١١١١', '४१११ ११११ ११११ ११११', '④①①① ①①①① ①①①① ①①①①'])('refuses a card number written with other spaces, dashes or digits (%p)', (name) => {
     expect(refusal(() => parseSubjectPatch({ name })).errors?.[0]?.detail).toMatch(/must not hold a card number/);
   });
@@ -257,8 +303,16 @@ describe('subject patch', () => {
     expect(details(' ')).toEqual(['email must not start or end with white space']);
     expect(details('jo@example.com\n')).toEqual(['email must not contain control or invisible formatting characters']);
     expect(details('\u2800')).toEqual(['email must contain a visible character and not start with a combining mark']);
-    expect(details('x\u200Dabc@example.com')).toEqual(['email local part must not contain invisible characters (zero-width joiner or non-joiner)']);
-    expect(details('xabc\u200C@example.com')).toEqual(['email local part must not contain invisible characters (zero-width joiner or non-joiner)']);
+    const invisible = 'email local part must not contain invisible characters (joiners, variation selectors, a blank braille cell)';
+    expect(details('x\u200Dabc@example.com')).toEqual([invisible]);
+    expect(details('xabc\u200C@example.com')).toEqual([invisible]);
+    // Each displays as jo@example.com, which a search for that address would not find.
+    for (const hidden of ['\u034F', '\uFE0F', '\uFE00', '\u2800', '\u{E0100}']) expect(details(`jo${hidden}@example.com`)).toEqual([invisible]);
+    expect(details('a\u3000b@example.com')).toEqual(['email local part must not contain spaces other than a quoted ASCII space']);
+    expect(details('"a\u2003b"@example.com')).toEqual(['email local part must not contain spaces other than a quoted ASCII space']);
+    expect(details('evil\uFF20bank.com@example.com')).toEqual(['email local part must not contain a character that reads as @']);
+    expect(details('evil\uFE6Bbank.com@example.com')).toEqual(['email local part must not contain a character that reads as @']);
+    expect(parseSubjectInput({ email: '"jo example"@example.com' }).email).toBe('"jo example"@example.com');
     // A Persian domain's non-joiner, where IDNA allows it, is part of the name.
     expect(parseSubjectInput({ email: 'jo@\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645.ir' }).email).toBe('jo@\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645.ir');
     expect(details(`${'a'.repeat(60)}@${'b'.repeat(190)}.com`)).toEqual(['email must be at most 254 characters']);

@@ -13,7 +13,7 @@ import { text } from './text-rules';
  * Every other unknown member is refused as well; this only chooses the answer that says why.
  */
 const SECURITY_CODE_NAMES = new Set(['cid', 'spc', 'cardcode', 'pinblock']);
-const SECURITY_CODE_PARTS = /cvv|cvc|cvn|cvd|cvk|cv2|cav2|csc|securitycode|securitynumber|seccode|verificationcode|verificationvalue|^pin|pin$/;
+const SECURITY_CODE_PARTS = /cvv|cvc|cvn|cvd|cvk|cv2|cav2|csc|securitycode|securitynumber|seccode|verificationcode|verificationvalue|^pin(code|number|no|block)|pin$/;
 const isSecurityCodeName = (key: string) => {
   const name = key.toLowerCase().replace(/[-_.\s]/g, '');
   return SECURITY_CODE_NAMES.has(name) || SECURITY_CODE_PARTS.test(name);

@@ -19,25 +19,32 @@ export function holdsCardNumber(text: string, separators: string): boolean {
 
 /**
  * Whether free text holds a card number, written in any decimal digits (`٤١١١…`, full-width
- * digits), either in groups split by spaces or dashes of any kind, or as a card is printed
- * (four-digit groups, or Amex's and Diners' 4-6-5 and 4-6-4) split by any of those or by `.`,
- * `/` or `_` (`4111.1111.1111.1111@…`). Groups of other lengths split by `.` or `/` are left
- * alone: numbers side by side in a line (coordinates, `40.732330 -73.960057`) would join into one.
+ * digits), either in groups split by blanks or dashes of any kind, or as a card is printed
+ * (four-digit groups, or Amex's and Diners' 4-6-5 and 4-6-4) split by any of those or by any
+ * punctuation or symbol (`4111.1111.1111.1111@…`, `4111,1111,…`, `4111•1111•…`). Groups of
+ * other lengths split by punctuation are left alone: numbers side by side in a line
+ * (coordinates, `40.732330 -73.960057`) would join into one. Characters that display as
+ * nothing (joiners, variation selectors, combining marks) are looked through, not taken as
+ * separators: `4111\u200D1111…` reads as the card it shows.
  */
 export function textHoldsCardNumber(text: string): boolean {
   // Most names, cities and emails hold no number at all: nothing to fold or look through. (Every
   // character that folds to a digit, ① or ⑩ or a full-width 4, is a number already.)
   if (!ANY_NUMBER.test(text)) return false;
-  const digits = asciiDigits(text.normalize('NFKC'));
+  const digits = asciiDigits(text.normalize('NFKC')).replace(MARKS_AND_INVISIBLES, '');
   return holdsCardNumber(digits, TEXT_SEPARATORS) || someCardNumber(digits, PRINTED_SEPARATORS, isPrintedLayout);
 }
 
 /** How an id's digit groups are split (`._:-`), as a character class's body. */
 export const ID_SEPARATORS = '._:\\-';
 
-/** Spaces and dashes of any kind (a no-break space, an en dash), as a character class's body. */
-const TEXT_SEPARATORS = '\\p{Zs}\\p{Pd}';
-const PRINTED_SEPARATORS = `${TEXT_SEPARATORS}./_`;
+/** Blanks and dashes of any kind (a no-break space, the blank braille cell, an en dash), as a character class's body. */
+const TEXT_SEPARATORS = '\\p{Zs}\\u2800\\p{Pd}';
+const PRINTED_SEPARATORS = `${TEXT_SEPARATORS}\\p{P}\\p{S}`;
+// What text may hold between digits without being a separator a reader sees: the joiners and
+// variation selectors (text-rules.ts lets them through, as scripts and emoji need them) show
+// nothing, and a combining mark shows on the digit it follows.
+const MARKS_AND_INVISIBLES = /[\p{Default_Ignorable_Code_Point}\p{M}]/gu;
 
 const MAJOR_NETWORKS = new Set(['visa', 'mastercard', 'american-express', 'discover', 'jcb', 'diners-club']);
 const MIN_DIGITS = 14;

@@ -11,6 +11,11 @@ const MAX_ADDRESS_OCTETS = 254;
 // RFC 1035 §2.3.4: a label of a domain name.
 const MAX_LABEL_OCTETS = 63;
 
+const INVISIBLE_IN_LOCAL = /[\p{Default_Ignorable_Code_Point}\u2800]/u;
+const OTHER_SPACE = /(?! )\p{Zs}/u;
+// The full-width and small commercial at, each of which NFKC folds to `@`.
+const LOOKS_LIKE_AT = /[\uFF20\uFE6B]/u;
+
 /**
  * An email address: RFC 5321 lengths counted in octets, syntax checked by validator.js
  * (UTF-8 local parts allowed, a dotted domain with a TLD required), and internationalised
@@ -29,10 +34,15 @@ function emailProblem(value: string): string | undefined {
   const domain = at > 0 ? value.slice(at + 1) : '';
   if (!local || !domain) return 'email must be an address of the form local@domain';
   if (Buffer.byteLength(local) > MAX_LOCAL_OCTETS) return `email local part must be at most ${MAX_LOCAL_OCTETS} octets`;
-  // Text may hold the zero-width joiner and non-joiner (scripts need them); a local part with one
-  // displays as another (`jo\u200D@…` as `jo@…`), which a mailer or a support desk would take it
-  // for. In the domain, IDNA allows them only where a script joins letters (checked below).
-  if (/[\u200C\u200D]/u.test(local)) return 'email local part must not contain invisible characters (zero-width joiner or non-joiner)';
+  // Text may hold the joiners and variation selectors (scripts and emoji need them); a local part
+  // with one displays as another (`jo\u200D@…` as `jo@…`), which a mailer or a support desk
+  // would take it for, and its search by the address it shows would not find it. So would one
+  // with a space other than ASCII's (which only quotes allow) or a look-alike of `@`
+  // (`evil\uFF20bank.com@…`). In the domain, IDNA allows joiners only where a script joins
+  // letters, and the canonical form check below refuses the rest.
+  if (INVISIBLE_IN_LOCAL.test(local)) return 'email local part must not contain invisible characters (joiners, variation selectors, a blank braille cell)';
+  if (OTHER_SPACE.test(local)) return 'email local part must not contain spaces other than a quoted ASCII space';
+  if (LOOKS_LIKE_AT.test(local)) return 'email local part must not contain a character that reads as @';
   const asciiDomain = domainToASCII(domain);
   if (Buffer.byteLength(`${local}@${asciiDomain}`) > MAX_ADDRESS_OCTETS) return `email must be at most ${MAX_ADDRESS_OCTETS} octets`;
   if (!asciiDomain) return 'email domain is not a valid domain name';
