@@ -52,7 +52,7 @@ function withoutEchoedNames(problem: FieldProblem, body: unknown): FieldProblem 
     return !repeatable;
   });
   if (plain === -1) return problem;
-  return { pointer: '/' + segments.slice(0, plain).join('/'), detail: `${problem.detail} (in a member whose name is not repeated back)` };
+  return { pointer: segments.slice(0, plain).map((segment) => `/${segment}`).join(''), detail: `${problem.detail} (in a member whose name is not repeated back)` };
 }
 
 function childOf(node: unknown, name: string): unknown {
@@ -140,7 +140,7 @@ export function toVaultError(error: unknown): VaultError {
   if (isDatabaseBusy(error)) {
     return new VaultError('database_busy', 503, 'The database could not serve the request in time; retry shortly', { headers: { 'Retry-After': '1' } });
   }
-  if (error instanceof URIError) return new VaultError('invalid_characters', 400, 'The request URL is not valid UTF-8');
+  if (error instanceof URIError) return new VaultError('invalid_characters', 400, 'The request URL is not valid UTF-8, or a % in it starts no percent-escape');
   if (isInflateError(error)) {
     return new VaultError('bad_request', 400, 'The request body does not decompress as its Content-Encoding says', {
       detail: 'Send it as gzip, deflate or br as declared, or uncompressed without Content-Encoding',

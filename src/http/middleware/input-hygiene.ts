@@ -53,7 +53,7 @@ function checkUrl(url: string): void {
   try {
     decoded = decodeURIComponent(url);
   } catch {
-    throw badRequest('invalid_characters', 'The request URL is not valid UTF-8');
+    throw badRequest('invalid_characters', 'The request URL is not valid UTF-8, or a % in it starts no percent-escape');
   }
   if (!isCleanString(decoded)) throw badRequest('invalid_characters', 'The request URL contains a NUL byte or a lone surrogate');
 }
@@ -63,7 +63,7 @@ function checkValue(value: unknown, pointer: string, depth: number): void {
   if (typeof value === 'string') {
     if (!isCleanString(value)) {
       throw badRequest('invalid_characters', 'A string contains a NUL byte or a lone surrogate', {
-        errors: [{ pointer: pointer || '/', detail: 'NUL bytes and lone surrogates are not accepted' }],
+        errors: [{ pointer, detail: 'NUL bytes and lone surrogates are not accepted' }],
       });
     }
     return;

@@ -84,7 +84,7 @@ export function parseQuery<T extends z.ZodType>(schema: T, query: unknown): z.in
     errors: parsed.error.issues.flatMap((issue) =>
       issue.code === 'unrecognized_keys'
         ? issue.keys.map((key) => ({ pointer: `/${escapePointer(key)}`, detail: 'unknown parameter' }))
-        : [{ pointer: '/' + issue.path.map((segment) => escapePointer(String(segment))).join('/'), detail: issue.message }],
+        : [{ pointer: issue.path.map((segment) => `/${escapePointer(String(segment))}`).join(''), detail: issue.message }],
     ),
   });
 }

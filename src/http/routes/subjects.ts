@@ -63,7 +63,7 @@ export function subjectRoutes(routes: SecuredRoutes, vault: VaultDomain, audit: 
       const ifMatch = optionalIfMatch(req.get('if-match'));
       refuseTransactional(req.body);
       const body = parseInput(preferences, req.body, 'set of preferences');
-      if (Object.keys(body).length === 0) throw new VaultError('validation_failed', 422, 'The preferences are not valid', { errors: [{ pointer: '/', detail: 'name at least one preference' }] });
+      if (Object.keys(body).length === 0) throw new VaultError('validation_failed', 422, 'The preferences are not valid', { errors: [{ pointer: '', detail: 'name at least one preference' }] });
       const result = await vault.subjects.setPreferences(callerOf(req), idOf(req), body, ifMatch);
       res.setHeader('ETag', result.etag).json(result.view);
     },

@@ -5,7 +5,8 @@ import { VaultError, type FieldProblem } from '../../errors/vault-error';
 export const MAX_PROBLEMS = 50;
 
 const escape = (key: PropertyKey) => String(key).replace(/~/g, '~0').replace(/\//g, '~1');
-export const pointerOf = (path: readonly PropertyKey[]) => (path.length ? '/' + path.map(escape).join('/') : '/');
+// RFC 6901: the whole document is the empty pointer (`/` names a member called "").
+export const pointerOf = (path: readonly PropertyKey[]) => path.map((key) => `/${escape(key)}`).join('');
 
 /**
  * Validates a request document against a schema; on failure, one 422 `validation_failed`

@@ -94,7 +94,7 @@ export function parseSubjectPatch(body: unknown): SubjectPatch {
   const patch = parseInput(patchSchema, body, 'patch');
   // An empty preferences object switches nothing; left in, it would bump the version for no change.
   if (patch.preferences !== undefined && Object.keys(patch.preferences).length === 0) delete patch.preferences;
-  if (Object.keys(patch).length === 0) throw invalid('patch', [{ pointer: '/', detail: 'the patch changes nothing' }]);
+  if (Object.keys(patch).length === 0) throw invalid('patch', [{ pointer: '', detail: 'the patch changes nothing' }]);
   refuseChild(patch.birth_date ?? undefined);
   return patch;
 }
