@@ -2,14 +2,21 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../config/config';
 import { databaseIsReachable, migrateToLatest, migrationsAreCurrent, openDatabase, type Database } from '../store/database';
-import { startEmbeddedPostgres, type EmbeddedCluster } from '../store/embedded-postgres';
+import { holdsEmbeddedCluster, startEmbeddedPostgres, type EmbeddedCluster } from '../store/embedded-postgres';
 
 /**
  * Runs `action` against the vault's database for a one-shot command. In development without
  * DATABASE_URL that is the embedded PostgreSQL: the running vault's when `npm start` has it up,
- * else started for the command and stopped after.
+ * else started for the command and stopped after. A data folder that holds no vault is refused:
+ * a command pointed at the wrong one would otherwise make a new, empty vault there, and answer
+ * (a client registered, its secret printed) as though the running vault had taken it.
  */
 export function withCommandDatabase<T>(config: Config, action: (db: Database) => Promise<T>): Promise<T> {
+  if (config.database.url === undefined && !holdsEmbeddedCluster(path.join(config.dataDir, 'postgres'))) {
+    return Promise.reject(
+      new Error(`no vault in the data folder ${path.resolve(config.dataDir)}: start one there first (npm start), or set PDVAULT_DATA_DIR to the data folder of the vault this command is for`),
+    );
+  }
   return withCommandConnection(config, async (db) => {
     if (config.database.migrateOnStart) await migrateToLatest(db);
     else if (!(await migrationsAreCurrent(db))) throw new Error('the database has pending migrations; run `pdvault migrate` first');

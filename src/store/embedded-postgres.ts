@@ -34,6 +34,9 @@ export interface EmbeddedOptions {
  * as root the package runs it as a dedicated `postgres` system user, and every folder above
  * the cluster must let that user through.
  */
+/** Whether `dir` (a data folder's `postgres/`) holds an initialised embedded cluster. */
+export const holdsEmbeddedCluster = (dir: string) => fs.existsSync(path.join(dir, 'cluster', 'PG_VERSION'));
+
 export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<EmbeddedCluster> {
   // Traverse-only for others: as root the server runs as `postgres`, which must reach its cluster.
   fs.mkdirSync(options.dir, { recursive: true, mode: 0o711 });
@@ -42,7 +45,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
   if (asRoot) assertOthersCanReach(options.dir);
   const clusterDir = path.join(options.dir, 'cluster');
   const password = readOrCreatePassword(path.join(options.dir, 'password'));
-  const firstStart = !fs.existsSync(path.join(clusterDir, 'PG_VERSION'));
+  const firstStart = !holdsEmbeddedCluster(options.dir);
   await stopIfLeftBehind(clusterDir, password, options.onNotice);
   await assertPortFree(options.port);
   let fatal: string | undefined;

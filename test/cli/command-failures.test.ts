@@ -62,6 +62,19 @@ describe("an embedded PostgreSQL port another program holds", () => {
   });
 });
 
+describe('a command pointed at a data folder that holds no vault', () => {
+  it.each([[['clients', 'list']], [['clients', 'create', '--name', 'mailer', '--scopes', 'emails:resolve', '--purposes', 'transactional_email']], [['keys', 'rotate', '--kind', 'kek']]])(
+    'refuses %p in one line naming the folder, and makes no vault there',
+    async (args) => {
+      const command = runCli(args, { PDVAULT_DATA_DIR: dir, PDVAULT_EMBEDDED_PG_PORT: String(await freePort()) });
+      expect((await command.exited).code).toBe(1);
+      expect(command.stderr()).toBe(`pdvault: no vault in the data folder ${dir}: start one there first (npm start), or set PDVAULT_DATA_DIR to the data folder of the vault this command is for\n`);
+      expect(command.stdout()).toBe('');
+      expect(fs.readdirSync(dir)).toEqual([]);
+    },
+  );
+});
+
 describe('a command whose database does not answer', () => {
   it('says so on stderr, one line at a time, and prints nothing on stdout (which carries secrets)', async () => {
     const env = { PDVAULT_MODE: 'production', DATABASE_URL: 'postgres://root@127.0.0.1:1/none', PDVAULT_TLS_CERT_FILE: 'unused', PDVAULT_TLS_KEY_FILE: 'unused' };
