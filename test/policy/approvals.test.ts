@@ -119,6 +119,19 @@ describe('break-glass legal disclosure', () => {
     await send('Court order 2026-118\nDistrict court, case 4').expect(201);
   });
 
+  it('refuses a justification holding a card number, which would be kept in clear past the erasure, and stores nothing', async () => {
+    const disclosure = await dataCaller(vault, 'subjects:read', 'legal_disclosure');
+    const subject = await aSubject();
+    const before = await vault.vault.db('approvals').count<{ count: string }[]>('* as count');
+    const res = await vault
+      .post('/v1/admin/approvals')
+      .set(bearer(first))
+      .send({ subject_id: subject, client_id: disclosure.principal.clientId, justification: 'Court order 2026-123 for card 4242 4242 4242 4242', expires_at: inHours(24) });
+    expect([res.status, res.body.errors]).toEqual([400, [{ pointer: '/justification', detail: 'justification must not hold a card number (name the case, not the card)' }]]);
+    expect(JSON.stringify(res.body)).not.toContain('4242');
+    expect(await vault.vault.db('approvals').count<{ count: string }[]>('* as count')).toEqual(before);
+  });
+
   it('refuses an approval for a subject that does not exist, and stores nothing', async () => {
     const nobody = newSubjectId();
     const res = await vault

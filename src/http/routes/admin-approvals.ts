@@ -5,6 +5,7 @@ import type { ApprovalActor } from '../../policy/approvals';
 import type { Policy } from '../../policy/policy';
 import { accessContextOf } from '../access-context';
 import { principalOf } from '../middleware/authenticate';
+import { textHoldsCardNumber } from '../../vault/input/card-numbers';
 import { hasForbiddenCharacters } from '../../vault/input/text-rules';
 import { parseBody } from '../parse-body';
 import { rfc3339Time } from './admin-audit';
@@ -17,11 +18,14 @@ const SCOPE = 'admin:policy';
 const NewApproval = z.strictObject({
   subject_id: z.string().max(128),
   client_id: z.string().max(64),
-  // Shown to the second approver: nothing that makes it read differently from what it says (line breaks are fine).
+  // Shown to the second approver: nothing that makes it read differently from what it says (line
+  // breaks are fine). Kept in clear, beside the trail, past the subject's erasure: it names the
+  // case, and a card number written into it is refused as in any text the vault keeps.
   justification: z
     .string()
     .max(4000)
-    .refine((value) => !hasForbiddenCharacters(value.replace(/[\r\n\t]/g, ' ')), 'justification must not contain control or invisible formatting characters'),
+    .refine((value) => !hasForbiddenCharacters(value.replace(/[\r\n\t]/g, ' ')), 'justification must not contain control or invisible formatting characters')
+    .refine((value) => !textHoldsCardNumber(value), 'justification must not hold a card number (name the case, not the card)'),
   expires_at: rfc3339Time,
 });
 
