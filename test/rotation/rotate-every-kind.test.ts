@@ -180,6 +180,9 @@ describe('online key rotation through the admin API', () => {
     expect(events.filter((e: { action: string; outcome: string }) => e.action === 'keys.rotation.finish').length).toBe(Number(succeeded?.count));
     expect(Number(succeeded?.count)).toBe(6);
     expect(events).toContainEqual({ action: 'keys.rotation.start', outcome: 'denied' });
+    // No job was made: the refusal names none that could be looked up in vain.
+    const denied = await vault.vault.db('audit_events').where({ action: 'keys.rotation.start', outcome: 'denied', reason: 'subject_not_found' }).select('target');
+    expect(denied).toEqual([{ target: null }]);
   });
 
   it.each([

@@ -82,7 +82,8 @@ export class RotationJobs {
       const code = running ? 'rotation_already_running' : error instanceof VaultError ? error.code : 'rotation_start_failed';
       const refused = running || (error instanceof VaultError && error.status < 500);
       const [job] = running ? await this.store.running(request.kind) : [];
-      if (!audited) await this.audit.append([{ ...event, outcome: 'denied', reason: code, target: job?.id ?? id }]);
+      // Refused before it was recorded, the start made no job: the event names the running one, or none.
+      if (!audited) await this.audit.append([{ ...event, outcome: 'denied', reason: code, target: job?.id }]);
       else if (refused) await this.audit.append([{ ...event, outcome: 'denied', reason: `not_done:${code}`, target: id }]);
       throw running ? alreadyRunning(request.kind, job) : error;
     }
