@@ -46,6 +46,20 @@ describe('card input', () => {
     expect(parseCardInput({ ...valid, exp_month: 11, exp_year: 2026 }, now).expMonth).toBe(11);
   });
 
+  it('points at the month when a card of this year has expired, and at the year when an earlier year has', () => {
+    expect(refusal({ ...valid, exp_month: 10, exp_year: 2026 }).errors).toEqual([{ pointer: '/exp_month', detail: 'the card has expired' }]);
+    expect(refusal({ ...valid, exp_month: 12, exp_year: 2025 }).errors).toEqual([{ pointer: '/exp_year', detail: 'the card has expired' }]);
+  });
+
+  // The card is good through its month where its holder is: in California, on the evening of its last day.
+  it('takes a card whose month has not yet ended everywhere (UTC−12), and refuses it once it has', () => {
+    const card = { ...valid, exp_month: 11, exp_year: 2026 };
+    expect(parseCardInput(card, new Date('2026-12-01T05:00:00Z')).expMonth).toBe(11);
+    expect(parseCardInput(card, new Date('2026-12-01T11:59:59Z')).expMonth).toBe(11);
+    expect(() => parseCardInput(card, new Date('2026-12-01T12:00:00Z'))).toThrow(VaultError);
+    expect(parseCardInput({ ...valid, exp_month: 12, exp_year: 2026 }, new Date('2027-01-01T06:00:00Z')).expYear).toBe(2026);
+  });
+
   it.each(['cvv', 'CVC', 'security_code', 'securityCode', 'security-code', 'cvn', 'cvd', 'card_cvv', 'cvv_code', 'CVV2', 'cid', 'card_verification_value', 'verificationValue', 'pin', 'PIN', 'card_security_code', 'cardSecurityCode', 'security_number', 'secCode', 'sec_code', 'cv2', 'card_pin', 'pin_code', 'pinCode', 'spc'])('refuses a card carrying a security code under %s without echoing it', (key) => {
     const error = refusal({ ...valid, [key]: '987' });
     expect(error.code).toBe('cvv_not_accepted');

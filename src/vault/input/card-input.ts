@@ -61,9 +61,8 @@ export function parseCardInput(body: unknown, now = new Date()): CardInput {
   if (!checked.isValid || !checked.card) {
     throw invalid('card', [{ pointer: '/number', detail: 'number is not a valid card number (check digit or issuer range)' }]);
   }
-  if (isExpired(card.exp_month, card.exp_year, now)) {
-    throw invalid('card', [{ pointer: '/exp_year', detail: 'the card has expired' }]);
-  }
+  const expired = expiredAt(card.exp_month, card.exp_year, now);
+  if (expired) throw invalid('card', [{ pointer: expired, detail: 'the card has expired' }]);
   return {
     number: card.number,
     expMonth: card.exp_month,
@@ -85,6 +84,14 @@ function refuseSecurityCode(body: unknown): void {
 }
 
 /** A card is valid through the last day of its expiry month. */
-function isExpired(month: number, year: number, now: Date): boolean {
-  return year < now.getUTCFullYear() || (year === now.getUTCFullYear() && month < now.getUTCMonth() + 1);
+/**
+ * Where a card's expiry is past, or undefined: the year, or the month of this year. A card is
+ * good through the last day of its month where its holder is, which the vault does not know, so
+ * it has expired once that month has ended in the last time zone to end it (UTC−12).
+ */
+function expiredAt(month: number, year: number, now: Date): '/exp_year' | '/exp_month' | undefined {
+  const lastZone = new Date(now.getTime() - 12 * 3_600_000);
+  if (year < lastZone.getUTCFullYear()) return '/exp_year';
+  if (year === lastZone.getUTCFullYear() && month < lastZone.getUTCMonth() + 1) return '/exp_month';
+  return undefined;
 }
