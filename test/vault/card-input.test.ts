@@ -60,7 +60,7 @@ describe('card input', () => {
     expect(parseCardInput({ ...valid, exp_month: 12, exp_year: 2026 }, new Date('2027-01-01T06:00:00Z')).expYear).toBe(2026);
   });
 
-  it.each(['cvv', 'CVC', 'security_code', 'securityCode', 'security-code', 'cvn', 'cvd', 'card_cvv', 'cvv_code', 'CVV2', 'cid', 'card_verification_value', 'verificationValue', 'pin', 'PIN', 'card_security_code', 'cardSecurityCode', 'security_number', 'secCode', 'sec_code', 'cv2', 'card_pin', 'pin_code', 'pinCode', 'spc'])('refuses a card carrying a security code under %s without echoing it', (key) => {
+  it.each(['cvv', 'CVC', 'security_code', 'securityCode', 'security-code', 'cvn', 'cvd', 'card_cvv', 'cvv_code', 'CVV2', 'cid', 'card_verification_value', 'verificationValue', 'pin', 'PIN', 'card_security_code', 'cardSecurityCode', 'security_number', 'secCode', 'sec_code', 'cv2', 'card_pin', 'pin_code', 'pinCode', 'spc', 'pin_num', 'PIN_NUM', 'pin1', 'pins', 'pinValue', 'pin_hash', 'PINCode', 'cardPIN'])('refuses a card carrying a security code under %s without echoing it', (key) => {
     const error = refusal({ ...valid, [key]: '987' });
     expect(error.code).toBe('cvv_not_accepted');
     expect(JSON.stringify(error.errors)).not.toContain('987');

@@ -13,10 +13,13 @@ import { text } from './text-rules';
  * Every other unknown member is refused as well; this only chooses the answer that says why.
  */
 const SECURITY_CODE_NAMES = new Set(['cid', 'spc', 'cardcode', 'pinblock']);
-const SECURITY_CODE_PARTS = /cvv|cvc|cvn|cvd|cvk|cv2|cav2|csc|securitycode|securitynumber|seccode|verificationcode|verificationvalue|^pin(code|number|no|block)|pin$/;
+const SECURITY_CODE_PARTS = /cvv|cvc|cvn|cvd|cvk|cv2|cav2|csc|securitycode|securitynumber|seccode|verificationcode|verificationvalue|pin$/;
+// The PIN as a word of the name (`pin_num`, `pinValue`, `PIN1`, `pins`), not as the start of another word (`pinned`).
+const PIN_WORD = /^(pins?|pincode|pinnumber|pinnum|pinno|pinblock)$/;
 const isSecurityCodeName = (key: string) => {
   const name = key.toLowerCase().replace(/[-_.\s]/g, '');
-  return SECURITY_CODE_NAMES.has(name) || SECURITY_CODE_PARTS.test(name);
+  const words = key.split(/[-_.\s]+|(?<=[a-z])(?=[A-Z])|(?<=[A-Za-z])(?=[0-9])/).map((word) => word.toLowerCase());
+  return SECURITY_CODE_NAMES.has(name) || SECURITY_CODE_PARTS.test(name) || words.some((word) => PIN_WORD.test(word));
 };
 
 const cardSchema = z.strictObject(
@@ -83,7 +86,6 @@ function refuseSecurityCode(body: unknown): void {
   }
 }
 
-/** A card is valid through the last day of its expiry month. */
 /**
  * Where a card's expiry is past, or undefined: the year, or the month of this year. A card is
  * good through the last day of its month where its holder is, which the vault does not know, so

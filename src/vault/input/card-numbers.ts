@@ -20,11 +20,13 @@ export function holdsCardNumber(text: string, separators: string): boolean {
 /**
  * Whether free text holds a card number, written in any decimal digits (`٤١١١…`, full-width
  * digits), either in groups split by blanks or dashes of any kind, or as a card is printed
- * (four-digit groups, or Amex's and Diners' 4-6-5 and 4-6-4) split by any of those or by any
- * punctuation or symbol (`4111.1111.1111.1111@…`, `4111,1111,…`, `4111•1111•…`). Groups of
- * other lengths split by punctuation are left alone: numbers side by side in a line
- * (coordinates, `40.732330 -73.960057`) would join into one. Characters that display as
- * nothing (joiners, variation selectors, combining marks) are looked through, not taken as
+ * (four-digit groups, or Amex's and Diners' 4-6-5 and 4-6-4) split by any of those or by `.`,
+ * `/` or `_` (`4111.1111.1111.1111@…`), or by one and the same punctuation or symbol between
+ * every group (`4111,1111,1111,1111`, `4111•1111•…`). Groups of other lengths split by
+ * punctuation are left alone: numbers side by side in a line (coordinates,
+ * `40.732330 -73.960057`) would join into one, and so is a list (`rooms 4101, 4102, 4103,
+ * 4104`), whose four-digit numbers make a valid card one run in forty. Characters that display
+ * as nothing (joiners, variation selectors, combining marks) are looked through, not taken as
  * separators: `4111\u200D1111…` reads as the card it shows.
  */
 export function textHoldsCardNumber(text: string): boolean {
@@ -32,7 +34,7 @@ export function textHoldsCardNumber(text: string): boolean {
   // character that folds to a digit, ① or ⑩ or a full-width 4, is a number already.)
   if (!ANY_NUMBER.test(text)) return false;
   const digits = asciiDigits(text.normalize('NFKC')).replace(MARKS_AND_INVISIBLES, '');
-  return holdsCardNumber(digits, TEXT_SEPARATORS) || someCardNumber(digits, PRINTED_SEPARATORS, isPrintedLayout);
+  return holdsCardNumber(digits, TEXT_SEPARATORS) || someCardNumber(digits, PRINTED_SEPARATORS, isPrintedLayout) || somePrintedWithOneSeparator(digits);
 }
 
 /** How an id's digit groups are split (`._:-`), as a character class's body. */
@@ -40,7 +42,7 @@ export const ID_SEPARATORS = '._:\\-';
 
 /** Blanks and dashes of any kind (a no-break space, the blank braille cell, an en dash), as a character class's body. */
 const TEXT_SEPARATORS = '\\p{Zs}\\u2800\\p{Pd}';
-const PRINTED_SEPARATORS = `${TEXT_SEPARATORS}\\p{P}\\p{S}`;
+const PRINTED_SEPARATORS = `${TEXT_SEPARATORS}./_`;
 // What text may hold between digits without being a separator a reader sees: the joiners and
 // variation selectors (text-rules.ts lets them through, as scripts and emoji need them) show
 // nothing, and a combining mark shows on the digit it follows.
@@ -76,6 +78,29 @@ function patternsFor(separators: string): { stretches: RegExp; between: RegExp }
     PATTERNS.set(separators, patterns);
   }
   return patterns;
+}
+
+// Digit groups each split from the next by one punctuation or symbol character, no blank beside it.
+const SINGLY_SEPARATED = /[0-9]+(?:[\p{P}\p{S}][0-9]+)+/gu;
+// A printed layout is three groups (4-6-5, 4-6-4), four (4-4-4-4) or five (4-4-4-4-1..3).
+const PRINTED_GROUP_COUNTS = [3, 4, 5];
+
+/** A card printed in its groups with the same single separator between every one of them. */
+function somePrintedWithOneSeparator(text: string): boolean {
+  for (const stretch of text.match(SINGLY_SEPARATED) ?? []) {
+    const groups = stretch.split(/[^0-9]/u);
+    const separators = [...stretch.replace(/[0-9]+/g, '')];
+    for (let first = 0; first < groups.length; first++) {
+      for (const count of PRINTED_GROUP_COUNTS) {
+        const window = groups.slice(first, first + count);
+        if (window.length < count) break;
+        const between = separators.slice(first, first + count - 1);
+        if (between.some((separator) => separator !== between[0])) continue;
+        if (isPrintedLayout(window.map((group) => group.length)) && isMajorNetworkCard(window.join(''))) return true;
+      }
+    }
+  }
+  return false;
 }
 
 // As cards are printed: 4-4-4-4 (and 4-4-4-4-1..3 for 17 to 19 digits), Amex's 4-6-5, Diners' 4-6-4.

@@ -11,7 +11,10 @@ const MAX_ADDRESS_OCTETS = 254;
 // RFC 1035 §2.3.4: a label of a domain name.
 const MAX_LABEL_OCTETS = 63;
 
-const INVISIBLE_IN_LOCAL = /[\p{Default_Ignorable_Code_Point}\u2800]/u;
+// Default-ignorable characters but the variation selectors, which choose a glyph of the
+// character before them (an emoji's colour form, an ideograph's variant): after anything else (a
+// letter, a digit) or at the start they only hide. And the blank braille cell.
+const INVISIBLE_IN_LOCAL = /(?![\uFE00-\uFE0F\u{E0100}-\u{E01EF}])\p{Default_Ignorable_Code_Point}|(?<![\p{Extended_Pictographic}\p{Ideographic}\p{S}])[\uFE00-\uFE0F\u{E0100}-\u{E01EF}]|\u2800/u;
 const OTHER_SPACE = /(?! )\p{Zs}/u;
 // The full-width and small commercial at, each of which NFKC folds to `@`.
 const LOOKS_LIKE_AT = /[\uFF20\uFE6B]/u;
@@ -39,13 +42,14 @@ function emailProblem(value: string): string | undefined {
   // would take it for, and its search by the address it shows would not find it. So would one
   // with a space other than ASCII's (which only quotes allow) or a look-alike of `@`
   // (`evil\uFF20bank.com@…`). In the domain, IDNA allows joiners only where a script joins
-  // letters, and the canonical form check below refuses the rest.
-  if (INVISIBLE_IN_LOCAL.test(local)) return 'email local part must not contain invisible characters (joiners, variation selectors, a blank braille cell)';
+  // letters and maps the other ignorables away, which the canonical form check below refuses.
+  if (INVISIBLE_IN_LOCAL.test(local)) return 'email local part must not contain invisible characters (joiners, a variation selector after a letter or digit, a blank braille cell)';
   if (OTHER_SPACE.test(local)) return 'email local part must not contain spaces other than a quoted ASCII space';
   if (LOOKS_LIKE_AT.test(local)) return 'email local part must not contain a character that reads as @';
   const asciiDomain = domainToASCII(domain);
   if (Buffer.byteLength(`${local}@${asciiDomain}`) > MAX_ADDRESS_OCTETS) return `email must be at most ${MAX_ADDRESS_OCTETS} octets`;
-  if (!asciiDomain) return 'email domain is not a valid domain name';
+  // IDNA maps the blank braille cell to itself: a domain holding one looks like another.
+  if (!asciiDomain || domain.includes('\u2800')) return 'email domain is not a valid domain name';
   if (asciiDomain.split('.').some((label) => label.length > MAX_LABEL_OCTETS)) return `email domain labels must be at most ${MAX_LABEL_OCTETS} octets (an internationalised label counted in its xn-- form)`;
   if (!isCanonicalDomain(domain, asciiDomain)) return 'email domain must be written as it resolves (no percent-escapes, invisible characters or full-width dots)';
   if (!isEmail(`${local}@${asciiDomain}`, { allow_utf8_local_part: true, require_tld: true, allow_ip_domain: false })) return 'email is not a valid address';
