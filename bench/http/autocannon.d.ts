@@ -20,7 +20,6 @@ declare module 'autocannon' {
       headers?: Record<string, string>;
       requests?: Request[];
       timeout?: number;
-      overallRate?: number;
     }
     type Percentiles = Record<`p${string}`, number>;
     interface Histogram extends Percentiles {

@@ -17,8 +17,6 @@ export interface LoadSettings {
   connections: number;
   durationSeconds: number;
   warmupSeconds: number;
-  /** At most this many requests a second across all connections (autocannon's `overallRate`: each connection's share, sent as answers come); 0 for none. */
-  overallRate?: number;
 }
 
 // The percentiles autocannon reports, as [percentile, its key in the result].
@@ -27,7 +25,7 @@ const CURVE: Array<[number, string]> = [
 ];
 
 /** HTTPS with keep-alive (autocannon's connections stay open), TLS 1.3, traffic only to 127.0.0.1. */
-function run(load: Load, connections: number, duration: number, overallRate = 0): Promise<autocannon.Result> {
+function run(load: Load, connections: number, duration: number): Promise<autocannon.Result> {
   if (!load.url.startsWith('https://127.0.0.1:')) throw new Error(`refusing to load anything but 127.0.0.1: ${load.url}`);
   const instance = autocannon({
     url: load.url,
@@ -38,7 +36,6 @@ function run(load: Load, connections: number, duration: number, overallRate = 0)
     headers: load.headers,
     requests: [load.request],
     timeout: 30,
-    ...(overallRate > 0 && { overallRate }),
   });
   return Promise.resolve(instance);
 }
@@ -47,11 +44,11 @@ function run(load: Load, connections: number, duration: number, overallRate = 0)
 export async function measure(target: Measurement['target'], label: string, load: Load, settings: LoadSettings): Promise<Measurement> {
   await load.settle();
   if (settings.warmupSeconds > 0) {
-    await run(load, settings.connections, settings.warmupSeconds, settings.overallRate);
+    await run(load, settings.connections, settings.warmupSeconds);
     await load.settle();
   }
   const before = load.pid === undefined ? undefined : readCpu(load.pid);
-  const result = await run(load, settings.connections, settings.durationSeconds, settings.overallRate);
+  const result = await run(load, settings.connections, settings.durationSeconds);
   const after = load.pid === undefined ? undefined : readCpu(load.pid);
   const measurement = toMeasurement(target, label, result);
   const answered = result['2xx'] + result.non2xx;
