@@ -1,6 +1,7 @@
 import { VaultError } from '../../src/errors/vault-error';
 import { RECORD_FIELDS } from '../../src/policy/vocabulary';
-import { ageInYears, dayWhereItBeginsFirst, isUnderMinimumAge, parseSubjectInput, parseSubjectPatch, PERSONAL_FIELDS } from '../../src/vault/input/subject-input';
+import { ageInYears, isUnderMinimumAge, parseSubjectInput, parseSubjectPatch, PERSONAL_FIELDS } from '../../src/vault/input/subject-input';
+import { dayBegunSomewhere } from '../../src/vault/input/world-calendar';
 
 function refusal(action: () => unknown): VaultError {
   try {
@@ -105,10 +106,10 @@ describe('subject input', () => {
   });
 
   it('takes as no future date the day already begun in the first time zone (UTC+14), a child born there today', () => {
-    expect(dayWhereItBeginsFirst(new Date('2026-12-02T09:59:59Z'))).toBe('2026-12-02');
-    expect(dayWhereItBeginsFirst(new Date('2026-12-02T10:00:00Z'))).toBe('2026-12-03');
+    expect(dayBegunSomewhere(new Date('2026-12-02T09:59:59Z'))).toBe('2026-12-02');
+    expect(dayBegunSomewhere(new Date('2026-12-02T10:00:00Z'))).toBe('2026-12-03');
     // Not in the future, so refused for the subject's age.
-    expect(refusal(() => parseSubjectInput({ birth_date: dayWhereItBeginsFirst(new Date()) })).code).toBe('subject_under_minimum_age');
+    expect(refusal(() => parseSubjectInput({ birth_date: dayBegunSomewhere(new Date()) })).code).toBe('subject_under_minimum_age');
   });
 
   it.each([

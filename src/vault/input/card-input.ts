@@ -4,6 +4,7 @@ import { VaultError } from '../../errors/vault-error';
 import type { CardBrand } from '../../policy/masking/card';
 import { invalid, MAX_PROBLEMS, parseInput, pointerOf } from './parse-input';
 import { text } from './text-rules';
+import { dayBegunEverywhere } from './world-calendar';
 
 /**
  * Names under which callers send a card security code, or the PIN (sensitive authentication
@@ -88,12 +89,12 @@ function refuseSecurityCode(body: unknown): void {
 
 /**
  * Where a card's expiry is past, or undefined: the year, or the month of this year. A card is
- * good through the last day of its month where its holder is, which the vault does not know, so
- * it has expired once that month has ended in the last time zone to end it (UTC−12).
+ * good through the last day of its month where its holder is: it has expired once that month
+ * has ended everywhere.
  */
 function expiredAt(month: number, year: number, now: Date): '/exp_year' | '/exp_month' | undefined {
-  const lastZone = new Date(now.getTime() - 12 * 3_600_000);
-  if (year < lastZone.getUTCFullYear()) return '/exp_year';
-  if (year === lastZone.getUTCFullYear() && month < lastZone.getUTCMonth() + 1) return '/exp_month';
+  const [thisYear, thisMonth] = dayBegunEverywhere(now).split('-').map(Number) as [number, number];
+  if (year < thisYear) return '/exp_year';
+  if (year === thisYear && month < thisMonth) return '/exp_month';
   return undefined;
 }

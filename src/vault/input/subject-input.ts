@@ -5,6 +5,7 @@ import { holdsCardNumber, ID_SEPARATORS } from './card-numbers';
 import { email, phone, postalAddress } from './contact-rules';
 import { invalid, parseInput } from './parse-input';
 import { text } from './text-rules';
+import { dayBegunEverywhere, dayBegunSomewhere } from './world-calendar';
 
 /** The vault refuses to hold data about a child under this age (DESIGN.md, the source policy). */
 export const MINIMUM_AGE_YEARS = 13;
@@ -28,7 +29,7 @@ const birthDate = z
   .string({ error: 'birth_date must be a string' })
   .refine((value) => DATE_FORM.test(value), 'birth_date must be a date in the form YYYY-MM-DD')
   .refine((value) => !DATE_FORM.test(value) || isCalendarDate(value), 'birth_date names a day the calendar does not have')
-  .refine((value) => !isCalendarDate(value) || value <= dayWhereItBeginsFirst(new Date()), 'birth_date must not be in the future')
+  .refine((value) => !isCalendarDate(value) || value <= dayBegunSomewhere(new Date()), 'birth_date must not be in the future')
   .refine((value) => !isCalendarDate(value) || value >= '1900-01-01', 'birth_date must not be before 1900');
 
 const personalFields = {
@@ -130,16 +131,10 @@ function isCalendarDate(value: string): boolean {
 }
 
 /**
- * Whether the subject is under 13 anywhere on earth at `now`: a birth date names a day in the
- * subject's own time zone, which the vault does not know, so the 13th birthday counts once it
- * has begun in the last zone to reach it (UTC−12). In the hours before, a subject whose day
+ * Whether the subject is under 13 anywhere on earth at `now`: the 13th birthday counts once it
+ * has begun in the last time zone to reach it (UTC−12). In the hours before, a subject whose day
  * has come is refused rather than a subject whose day has not accepted.
  */
 export function isUnderMinimumAge(birth: string, now: Date): boolean {
-  return ageInYears(birth, dayAt(now, -12)) < MINIMUM_AGE_YEARS;
+  return ageInYears(birth, dayBegunEverywhere(now)) < MINIMUM_AGE_YEARS;
 }
-
-/** The latest calendar day anywhere at `now` (UTC+14): a birth date after it is in the future everywhere. */
-export const dayWhereItBeginsFirst = (now: Date) => dayAt(now, 14);
-
-const dayAt = (now: Date, offsetHours: number) => new Date(now.getTime() + offsetHours * 3_600_000).toISOString().slice(0, 10);
