@@ -145,6 +145,25 @@ interface ShapedInsert {
 /** A creation's own outcome within a shared statement: its row, or why it was refused. */
 type InsertAnswer = { row: Row } | { failed: unknown };
 
+/**
+ * `count` subjects of the same columns (`names`) and their first keys in one statement (a
+ * data-modifying CTE): atomic without a transaction of its own. The parameters are every key's
+ * four, then every subject's columns (insertValues).
+ */
+function insertStatement(names: readonly string[], count: number): string {
+  const rows = Array.from({ length: count }, (_, n) => n);
+  const keys = rows.map((n) => `($${n * 4 + 1}, $${n * 4 + 2}, $${n * 4 + 3}, $${n * 4 + 4})`);
+  const subjects = rows.map((n) => `(${names.map((_, i) => `$${count * 4 + n * names.length + i + 1}`).join(', ')})`);
+  return `with subject_key as (insert into subject_keys (subject_id, version, kek_generation_id, wrapped_key) values ${keys.join(', ')})
+          insert into subjects (${names.join(', ')}) values ${subjects.join(', ')}
+          returning ${RECORD_COLUMNS}`;
+}
+
+const insertValues = (inserts: readonly ShapedInsert[]) => [
+  ...inserts.flatMap(({ key }) => [key.subjectId, key.version, key.kekGenerationId, key.wrappedKey]),
+  ...inserts.flatMap(({ values }) => values),
+];
+
 /** The `subjects` table. */
 export class SubjectStore {
   private readonly reads = new TurnBatches<ShapedRead, { rows: Row[]; keyRows: SubjectKeyRow[] }>(
@@ -180,16 +199,11 @@ export class SubjectStore {
   }
 
   /** One creation's statement, on the session directly (see withSession; inside `trx`, its connection). */
-  private async insertAlone(db: Knex, { shape, names, key, values }: ShapedInsert): Promise<Row> {
+  private async insertAlone(db: Knex, insert: ShapedInsert): Promise<Row> {
+    const { shape, names } = insert;
     try {
       const { rows } = await withSession(db, (session) =>
-        session.query<Row>({
-          name: `pdvault_subject_insert_${shape}`,
-          text: `with subject_key as (insert into subject_keys (subject_id, version, kek_generation_id, wrapped_key) values ($1, $2, $3, $4))
-                 insert into subjects (${names.join(', ')}) values (${names.map((_, i) => `$${i + 5}`).join(', ')})
-                 returning ${RECORD_COLUMNS}`,
-          values: [key.subjectId, key.version, key.kekGenerationId, key.wrappedKey, ...values],
-        }),
+        session.query<Row>({ name: `pdvault_subject_insert_${shape}`, text: insertStatement(names, 1), values: insertValues([insert]) }),
       );
       return rows[0]!;
     } catch (error) {
@@ -208,22 +222,10 @@ export class SubjectStore {
   private async insertTogether(inserts: readonly ShapedInsert[]): Promise<InsertAnswer[]> {
     const alone = (insert: ShapedInsert) => this.insertAlone(this.db, insert).then((row): InsertAnswer => ({ row }), (failed: unknown): InsertAnswer => ({ failed }));
     if (inserts.length === 1) return [await alone(inserts[0]!)];
-    const { names } = inserts[0]!;
-    const width = names.length;
-    const keys = inserts.map((_, n) => `($${n * 4 + 1}, $${n * 4 + 2}, $${n * 4 + 3}, $${n * 4 + 4})`);
-    const offset = inserts.length * 4;
-    const subjects = inserts.map((_, n) => `(${names.map((__, i) => `$${offset + n * width + i + 1}`).join(', ')})`);
     let rows: Row[];
     try {
-      ({ rows } = await withSession(this.db, (session) =>
-        session.query<Row>({
-          // Unnamed: its text differs with the number of creations, and a session keeps every statement it prepared by name.
-          text: `with subject_key as (insert into subject_keys (subject_id, version, kek_generation_id, wrapped_key) values ${keys.join(', ')})
-                 insert into subjects (${names.join(', ')}) values ${subjects.join(', ')}
-                 returning ${RECORD_COLUMNS}`,
-          values: [...inserts.flatMap(({ key }) => [key.subjectId, key.version, key.kekGenerationId, key.wrappedKey]), ...inserts.flatMap(({ values }) => values)],
-        }),
-      ));
+      // Unnamed: its text differs with the number of creations, and a session keeps every statement it prepared by name.
+      ({ rows } = await withSession(this.db, (session) => session.query<Row>({ text: insertStatement(inserts[0]!.names, inserts.length), values: insertValues(inserts) })));
     } catch (error) {
       if (!isConstraintViolation(error)) throw error;
       return Promise.all(inserts.map(alone));
